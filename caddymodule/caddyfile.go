@@ -1,0 +1,250 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("token_enrich", parseCaddyfile)
+	httpcaddyfile.RegisterDirectiveOrder("token_enrich", httpcaddyfile.Before, "reverse_proxy")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var handler Handler
+	err := handler.UnmarshalCaddyfile(h.Dispenser)
+	return &handler, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	token_enrich [<matcher>] {
+//	    paths        <path...>
+//	    max_body     <size>
+//	    on_error     pass|fail
+//	    overwrite
+//	    tenant_claim <claim...>
+//	    client_claim <claim...>
+//	    lift_claim   <claim>
+//	    set          <field> <value>
+//	    set_json     <field> <json>
+//	    rule [<name>] {
+//	        client     <pattern...>
+//	        audience   <pattern...>
+//	        tenant     <pattern...>
+//	        issuer     <pattern...>
+//	        grant_type <value...>
+//	        scope      <scope...>
+//	        claim      <name> <pattern...>
+//	        set        <field> <value>
+//	        set_json   <field> <json>
+//	    }
+//	}
+//
+// paths defaults to /oauth/token and takes Caddy path matcher patterns.
+// max_body (default 1MiB) is the largest upstream body buffered; larger ones
+// pass through untouched. on_error pass (default) sends a response that
+// cannot be enriched unchanged; fail answers 502 with a JSON error. overwrite
+// lets configured fields replace non-reserved members the upstream sent.
+// tenant_claim and client_claim name the claims to read, first present wins.
+// lift_claim copies every member of a JSON-object claim to the top level.
+// set adds a string value (placeholders allowed; omitted when it renders
+// empty); set_json adds a typed JSON value as one token (use backticks for
+// objects). Field names are literal. Patterns are globs: `*` matches any run
+// of characters, `?` one character. Rules are checked in order; every matching
+// rule applies and a later rule wins over an earlier one for the same field.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "paths":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.Paths = append(h.Paths, args...)
+		case "max_body":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			size, err := humanize.ParseBytes(d.Val())
+			if err != nil {
+				return d.Errf("max_body: parsing size %q: %v", d.Val(), err)
+			}
+			if size == 0 || size > 1<<40 {
+				return d.Errf("max_body: size %q out of range", d.Val())
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.MaxBody = int64(size)
+		case "on_error":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			if v := d.Val(); v != "pass" && v != "fail" {
+				return d.Errf("on_error: expected pass or fail, got %q", v)
+			}
+			h.OnError = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "overwrite":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Overwrite = true
+		case "tenant_claim", "client_claim":
+			dir := d.Val()
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			if dir == "tenant_claim" {
+				h.TenantClaims = append(h.TenantClaims, args...)
+			} else {
+				h.ClientClaims = append(h.ClientClaims, args...)
+			}
+		case "lift_claim":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			h.LiftClaims = append(h.LiftClaims, d.Val())
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "set", "set_json":
+			f, err := parseField(d)
+			if err != nil {
+				return err
+			}
+			h.Fields = append(h.Fields, f)
+		case "rule":
+			r, err := parseRule(d)
+			if err != nil {
+				return err
+			}
+			h.Rules = append(h.Rules, r)
+		default:
+			return d.Errf("unrecognized subdirective: %s", d.Val())
+		}
+	}
+	return nil
+}
+
+// parseField parses `set <field> <value>` or `set_json <field> <json>`,
+// validating the name, placeholders and JSON so errors name the line.
+func parseField(d *caddyfile.Dispenser) (enrichers.FieldConfig, error) {
+	dir := d.Val()
+	args := d.RemainingArgs()
+	if len(args) != 2 {
+		return enrichers.FieldConfig{}, d.Errf("%s: expected <field> <value>, got %d argument(s)", dir, len(args))
+	}
+	name, value := args[0], args[1]
+	if err := enrichers.ValidateFieldName(name); err != nil {
+		return enrichers.FieldConfig{}, d.Errf("%s: %v", dir, err)
+	}
+	if dir == "set" {
+		if _, err := enrichers.ParseTemplate(value); err != nil {
+			return enrichers.FieldConfig{}, d.Errf("set %s: %v", name, err)
+		}
+		return enrichers.FieldConfig{Name: name, Value: value}, nil
+	}
+	raw, err := enrichers.ParseJSONValue(value)
+	if err != nil {
+		return enrichers.FieldConfig{}, d.Errf("set_json %s: invalid JSON %q: %v", name, value, err)
+	}
+	return enrichers.FieldConfig{Name: name, JSON: json.RawMessage(raw)}, nil
+}
+
+// parseRule parses a rule block.
+func parseRule(d *caddyfile.Dispenser) (enrichers.RuleConfig, error) {
+	var r enrichers.RuleConfig
+	if d.NextArg() {
+		r.Name = d.Val()
+		if d.NextArg() {
+			return r, d.ArgErr()
+		}
+	}
+	patterns := func(what string) ([]string, error) {
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return nil, d.ArgErr()
+		}
+		for _, a := range args {
+			if _, err := enrichers.CompilePattern(a); err != nil {
+				return nil, d.Errf("rule %s: %s: %v", r.Name, what, err)
+			}
+		}
+		return args, nil
+	}
+	sawBlock := false
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sawBlock = true
+		var err error
+		var list []string
+		switch sub := d.Val(); sub {
+		case "client", "audience", "tenant", "issuer":
+			if list, err = patterns(sub); err != nil {
+				return r, err
+			}
+			switch sub {
+			case "client":
+				r.Client = append(r.Client, list...)
+			case "audience":
+				r.Audience = append(r.Audience, list...)
+			case "tenant":
+				r.Tenant = append(r.Tenant, list...)
+			case "issuer":
+				r.Issuer = append(r.Issuer, list...)
+			}
+		case "grant_type", "scope":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return r, d.ArgErr()
+			}
+			if sub == "grant_type" {
+				r.GrantType = append(r.GrantType, args...)
+			} else {
+				r.Scope = append(r.Scope, args...)
+			}
+		case "claim":
+			if !d.NextArg() {
+				return r, d.ArgErr()
+			}
+			name := d.Val()
+			if list, err = patterns("claim " + name); err != nil {
+				return r, err
+			}
+			r.Claims = append(r.Claims, enrichers.ClaimCondition{Name: name, Values: list})
+		case "set", "set_json":
+			f, err := parseField(d)
+			if err != nil {
+				return r, err
+			}
+			r.Fields = append(r.Fields, f)
+		default:
+			return r, d.Errf("rule %s: unrecognized subdirective: %s", r.Name, d.Val())
+		}
+	}
+	if !sawBlock {
+		return r, d.Errf("rule %s: expected a block with conditions and set/set_json lines", strings.TrimSpace(r.Name))
+	}
+	if len(r.Fields) == 0 {
+		return r, d.Errf("rule %s: sets no field", r.Name)
+	}
+	return r, nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

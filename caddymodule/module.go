@@ -1,0 +1,162 @@
+// Package caddymodule is the Caddy glue for token_enrich: the HTTP handler
+// module, its Caddyfile directive, {http.token.*} placeholders and logs. The
+// work itself is done by package enrichers.
+package caddymodule
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Default limits and paths.
+const (
+	// DefaultMaxBody is the largest upstream body buffered for enrichment.
+	DefaultMaxBody = 1 << 20
+	// DefaultPath is where OAuth 2.0 token endpoints usually live (Auth0).
+	DefaultPath = "/oauth/token"
+	// maxRequestBody bounds how much of a token request is read to learn the
+	// client, grant and audience; a larger body is forwarded intact and the
+	// identity comes from the token alone.
+	maxRequestBody = 64 << 10
+)
+
+// Handler adds metadata fields to successful OAuth 2.0 / OpenID Connect token
+// responses coming back from an upstream identity provider. Place it before
+// reverse_proxy. It learns who a token is for (client id, audiences, tenant,
+// issuer, grant type, scopes) from the access token's JWT claims and from the
+// token request, then splices the configured fields into the JSON body.
+//
+// Only POST requests to the configured paths are considered, and only 2xx
+// application/json responses whose body is a JSON object with a string
+// access_token are changed. Everything else, including error responses and
+// bodies over max_body, reaches the client byte-for-byte unchanged. Standard
+// OAuth members (access_token, token_type, expires_in, refresh_token, scope,
+// id_token, issued_token_type, error, error_description, error_uri) are
+// never written.
+//
+// After a token response is seen, these placeholders are set on the
+// request's replacer for later handlers and logs: {http.token.client_id},
+// {http.token.audience}, {http.token.tenant}, {http.token.issuer},
+// {http.token.subject}, {http.token.grant_type}, {http.token.scope} and
+// {http.token.claims.<name>}.
+type Handler struct {
+	// Request paths to act on, as Caddy path matcher patterns (wildcards
+	// allowed). Default: /oauth/token.
+	Paths []string `json:"paths,omitempty"`
+
+	// The largest upstream response body, in bytes, that is buffered for
+	// enrichment (decoded size for compressed bodies). Larger bodies pass
+	// through untouched. Default: 1 MiB.
+	MaxBody int64 `json:"max_body,omitempty"`
+
+	// What to do when a response that should be enriched cannot be (a
+	// corrupt compressed body, invalid JSON): "pass" (default) sends the
+	// original response unchanged; "fail" answers 502 with a JSON error.
+	OnError string `json:"on_error,omitempty"`
+
+	// Allow replacing a non-reserved member the upstream already sent.
+	// By default the upstream's value is kept.
+	Overwrite bool `json:"overwrite,omitempty"`
+
+	// Claims naming the tenant, in priority order. Default: org_id, tid,
+	// tenant_id, tenant.
+	TenantClaims []string `json:"tenant_claims,omitempty"`
+
+	// Claims naming the client, in priority order. Default: client_id, azp,
+	// cid, appid.
+	ClientClaims []string `json:"client_claims,omitempty"`
+
+	// JSON-object claims whose members are copied to the top level of the
+	// response (reserved names skipped).
+	LiftClaims []string `json:"lift_claims,omitempty"`
+
+	// Fields added to every enriched response.
+	Fields []enrichers.FieldConfig `json:"fields,omitempty"`
+
+	// Rules, checked in order; every matching rule applies and a later rule
+	// wins over an earlier one for the same field.
+	Rules []enrichers.RuleConfig `json:"rules,omitempty"`
+
+	enricher *enrichers.Enricher
+	paths    caddyhttp.MatchPath
+	failMode bool
+	logger   *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.token_enrich",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision applies defaults and compiles the configuration.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if len(h.Paths) == 0 {
+		h.Paths = []string{DefaultPath}
+	}
+	h.paths = append(caddyhttp.MatchPath(nil), h.Paths...)
+	if err := h.paths.Provision(ctx); err != nil {
+		return fmt.Errorf("paths: %w", err)
+	}
+	if h.MaxBody == 0 {
+		h.MaxBody = DefaultMaxBody
+	}
+	if h.OnError == "" {
+		h.OnError = "pass"
+	}
+	h.failMode = h.OnError == "fail"
+	e, err := enrichers.New(enrichers.Config{
+		Mapping:    enrichers.ClaimMapping{Client: h.ClientClaims, Tenant: h.TenantClaims},
+		LiftClaims: h.LiftClaims,
+		Fields:     h.Fields,
+		Rules:      h.Rules,
+		Overwrite:  h.Overwrite,
+	})
+	if err != nil {
+		return fmt.Errorf("token_enrich: %w", err)
+	}
+	h.enricher = e
+	return nil
+}
+
+// Validate checks the settings that Provision does not compile.
+func (h *Handler) Validate() error {
+	switch h.OnError {
+	case "pass", "fail":
+	default:
+		return fmt.Errorf("token_enrich: on_error must be pass or fail, got %q", h.OnError)
+	}
+	if h.MaxBody < 0 {
+		return fmt.Errorf("token_enrich: max_body must be positive, got %d", h.MaxBody)
+	}
+	return nil
+}
+
+// matches reports whether the request is a token request this handler acts on.
+func (h *Handler) matches(r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return false
+	}
+	ok, err := h.paths.MatchWithError(r)
+	return ok && err == nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

@@ -1,0 +1,5 @@
+package caddymodule_test
+
+import "io"
+
+func newPipe() (*io.PipeReader, *io.PipeWriter) { return io.Pipe() }

@@ -1,0 +1,200 @@
+package caddymodule
+
+import (
+	"bytes"
+	"mime"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
+)
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if !h.matches(r) {
+		return next.ServeHTTP(w, r)
+	}
+	treq := readTokenRequest(r)
+	narrowAcceptEncoding(r.Header)
+
+	raw := bufPool.Get().(*bytes.Buffer)
+	defer putBuf(raw)
+	rec := newBoundedRecorder(w, raw, h.MaxBody, h.shouldBuffer)
+
+	if err := serveNext(rec, r, next); err != nil {
+		if rec.buffering {
+			// the handler chain failed after the upstream answered: send
+			// what it sent, as it sent it
+			_ = rec.writeRaw()
+		}
+		return err
+	}
+	if !rec.wroteHeader {
+		return nil // nothing written; let Caddy finish as usual
+	}
+	if !rec.buffering {
+		if rec.spilled {
+			h.debug("token response larger than max_body passed through", zap.Int64("max_body", h.MaxBody))
+		}
+		return nil
+	}
+	return h.finish(rec, r, &treq)
+}
+
+// serveNext runs the rest of the chain. reverse_proxy panics with
+// http.ErrAbortHandler when the upstream fails mid-body; the bytes already
+// received are sent first so the client sees what a plain proxy would show:
+// the partial response, then the aborted connection.
+func serveNext(rec *boundedRecorder, r *http.Request, next caddyhttp.Handler) error {
+	defer func() {
+		if p := recover(); p != nil {
+			if rec.buffering {
+				_ = rec.writeRaw()
+				//nolint:bodyclose
+				_ = http.NewResponseController(rec.ResponseWriterWrapper).Flush()
+			}
+			panic(p)
+		}
+	}()
+	return next.ServeHTTP(rec, r)
+}
+
+// shouldBuffer decides, from the upstream's status and headers, whether the
+// response may be a token response worth buffering.
+func (h *Handler) shouldBuffer(status int, hdr http.Header) bool {
+	if status < 200 || status > 299 || status == http.StatusNoContent || status == http.StatusResetContent {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(hdr.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	if _, ok := hdr["Trailer"]; ok {
+		return false
+	}
+	if cl := hdr.Get("Content-Length"); cl != "" {
+		n, err := strconv.ParseInt(cl, 10, 64)
+		if err != nil || n > h.MaxBody {
+			return false
+		}
+	}
+	return enrichers.CanDecode(hdr.Get("Content-Encoding"))
+}
+
+// finish decodes, enriches and writes a buffered response.
+func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.TokenRequest) error {
+	hdr := rec.Header()
+	coding := hdr.Get("Content-Encoding")
+	body := rec.buf.Bytes()
+	if coding != "" && coding != "identity" {
+		plain := slicePool.Get().(*[]byte)
+		defer putSlice(plain)
+		dec, err := enrichers.DecodeBody((*plain)[:0], coding, body, h.MaxBody)
+		*plain = dec
+		if err != nil {
+			return h.cannotEnrich(rec, "decoding "+coding+" body", err)
+		}
+		body = dec
+	}
+
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	var resolve enrichers.Resolver
+	if repl != nil {
+		resolve = resolver(repl)
+	}
+	out := &enrichers.Outcome{WantNames: h.logger.Core().Enabled(zapcore.DebugLevel)}
+	outBuf := slicePool.Get().(*[]byte)
+	defer putSlice(outBuf)
+	enriched, err := h.enricher.Enrich((*outBuf)[:0], body, treq, resolve, out)
+	*outBuf = enriched
+	if err != nil {
+		return h.cannotEnrich(rec, "enriching", err)
+	}
+	if out.Status != enrichers.StatusNotToken && repl != nil {
+		setPlaceholders(repl, &out.Identity)
+	}
+	if out.Status != enrichers.StatusEnriched {
+		if ce := h.logger.Check(zapcore.DebugLevel, "token response passed through unchanged"); ce != nil {
+			reason := "no field applies"
+			if out.Status == enrichers.StatusNotToken {
+				reason = "not a token response (no string access_token)"
+			}
+			ce.Write(zap.String("reason", reason), zap.String("client", out.Identity.ClientID))
+		}
+		return rec.writeRaw()
+	}
+	id := &out.Identity
+	if id.RequestClientID != "" && id.ClientID != id.RequestClientID {
+		h.debug("client id in token differs from request; using the token's",
+			zap.String("token_client", id.ClientID), zap.String("request_client", id.RequestClientID))
+	}
+	if ce := h.logger.Check(zapcore.DebugLevel, "token response enriched"); ce != nil {
+		ce.Write(zap.String("client", id.ClientID), zap.String("audience", id.Audience()),
+			zap.String("tenant", id.Tenant), zap.String("token_format", id.Format.String()),
+			zap.Strings("added", out.Added), zap.Int("kept_upstream", out.Kept))
+	}
+	if coding != "" {
+		hdr.Del("Content-Encoding")
+	}
+	hdr.Del("ETag")
+	hdr.Set("Content-Length", strconv.Itoa(len(enriched)))
+	rec.buffering = false
+	rec.ResponseWriterWrapper.WriteHeader(rec.status)
+	_, err = rec.ResponseWriterWrapper.Write(enriched)
+	return err
+}
+
+// cannotEnrich handles a response that should have been enriched but could
+// not be: on_error pass sends it unchanged, on_error fail answers 502.
+func (h *Handler) cannotEnrich(rec *boundedRecorder, what string, err error) error {
+	if !h.failMode {
+		h.logger.Warn("token response passed through unchanged", zap.String("reason", what), zap.Error(err))
+		return rec.writeRaw()
+	}
+	h.logger.Warn("token response replaced by an error (on_error fail)", zap.String("reason", what), zap.Error(err))
+	hdr := rec.Header()
+	for _, k := range []string{"Content-Encoding", "Content-Length", "ETag", "Vary"} {
+		hdr.Del(k)
+	}
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Pragma", "no-cache")
+	body := []byte(`{"error":"server_error","error_description":"the token response from the identity provider could not be processed"}`)
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	rec.buffering = false
+	rec.ResponseWriterWrapper.WriteHeader(http.StatusBadGateway)
+	_, werr := rec.ResponseWriterWrapper.Write(body)
+	return werr
+}
+
+func (h *Handler) debug(msg string, fields ...zap.Field) {
+	if ce := h.logger.Check(zapcore.DebugLevel, msg); ce != nil {
+		ce.Write(fields...)
+	}
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+var slicePool = sync.Pool{New: func() any { return new([]byte) }}
+
+func putSlice(b *[]byte) {
+	if cap(*b) > 4<<20 {
+		return
+	}
+	*b = (*b)[:0]
+	slicePool.Put(b)
+}
+
+func putBuf(b *bytes.Buffer) {
+	if b.Cap() > 4<<20 {
+		return
+	}
+	b.Reset()
+	bufPool.Put(b)
+}

@@ -1,0 +1,124 @@
+package enrichers
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// DecodableCodings are the HTTP content codings DecodeBody understands, in
+// the order they are offered upstream.
+var DecodableCodings = []string{"gzip", "zstd", "deflate"}
+
+// CanDecode reports whether coding (a Content-Encoding value) is one that
+// DecodeBody handles. The empty string and "identity" mean no coding.
+func CanDecode(coding string) bool {
+	switch strings.ToLower(strings.TrimSpace(coding)) {
+	case "", "identity", "gzip", "x-gzip", "zstd", "deflate":
+		return true
+	}
+	return false
+}
+
+// ErrTooLarge is returned when a decoded body would exceed the limit.
+var ErrTooLarge = errors.New("decoded body exceeds the size limit")
+
+// DecodeBody decodes raw according to the Content-Encoding coding and
+// appends the result to dst, never producing more than limit bytes: a
+// compression bomb stops at the limit with ErrTooLarge. A truncated or corrupt
+// stream gives an error; raw is never modified, so the caller can pass it on.
+func DecodeBody(dst []byte, coding string, raw []byte, limit int64) ([]byte, error) {
+	c := strings.ToLower(strings.TrimSpace(coding))
+	switch c {
+	case "", "identity":
+		if int64(len(raw)) > limit {
+			return dst, ErrTooLarge
+		}
+		return append(dst, raw...), nil
+	case "gzip", "x-gzip":
+		zr, _ := gzipPool.Get().(*gzip.Reader)
+		var err error
+		if zr == nil {
+			zr, err = gzip.NewReader(bytes.NewReader(raw))
+		} else {
+			err = zr.Reset(bytes.NewReader(raw))
+		}
+		if err != nil {
+			return dst, fmt.Errorf("gzip: %w", err)
+		}
+		zr.Multistream(true)
+		dst, err = readLimited(dst, zr, limit)
+		gzipPool.Put(zr)
+		if err != nil {
+			return dst, fmt.Errorf("gzip: %w", err)
+		}
+		return dst, nil
+	case "deflate":
+		// RFC 9110 §8.4.1.2: "deflate" is zlib-wrapped; some servers send
+		// raw deflate, so fall back to that.
+		zr, err := zlib.NewReader(bytes.NewReader(raw))
+		if err == nil {
+			out, err2 := readLimited(dst, zr, limit)
+			zr.Close()
+			if err2 == nil || errors.Is(err2, ErrTooLarge) {
+				return out, err2
+			}
+		}
+		fr := flate.NewReader(bytes.NewReader(raw))
+		defer fr.Close()
+		out, err := readLimited(dst, fr, limit)
+		if err != nil {
+			return dst, fmt.Errorf("deflate: %w", err)
+		}
+		return out, nil
+	case "zstd":
+		d, _ := zstdPool.Get().(*zstd.Decoder)
+		if d == nil {
+			var err error
+			d, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+				zstd.WithDecoderMaxWindow(8<<20))
+			if err != nil {
+				return dst, fmt.Errorf("zstd: %w", err)
+			}
+		}
+		defer zstdPool.Put(d)
+		if err := d.Reset(bytes.NewReader(raw)); err != nil {
+			return dst, fmt.Errorf("zstd: %w", err)
+		}
+		out, err := readLimited(dst, d, limit)
+		if err != nil {
+			return dst, fmt.Errorf("zstd: %w", err)
+		}
+		return out, nil
+	}
+	return dst, fmt.Errorf("unsupported content coding %q", coding)
+}
+
+var (
+	gzipPool sync.Pool
+	zstdPool sync.Pool
+)
+
+// readLimited appends all of r to dst, failing once more than limit bytes
+// would be produced.
+func readLimited(dst []byte, r io.Reader, limit int64) ([]byte, error) {
+	start := len(dst)
+	buf := bytes.NewBuffer(dst)
+	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
+	out := buf.Bytes()
+	if err != nil {
+		return out[:start], err
+	}
+	if n > limit {
+		return out[:start], ErrTooLarge
+	}
+	return out, nil
+}

@@ -1,0 +1,104 @@
+package enrichers
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+)
+
+// FieldConfig is one member to add to the token response.
+type FieldConfig struct {
+	// The member name, taken literally: `-`, `.`, `/` and `:` are ordinary
+	// characters (`api-uri`, `https://example.com/tenant`). Reserved OAuth
+	// members (access_token, token_type, expires_in, refresh_token, scope,
+	// id_token, issued_token_type, error, error_description, error_uri) are
+	// rejected.
+	Name string `json:"name"`
+
+	// A string value. Placeholders are allowed: {http.token.*} and any Caddy
+	// placeholder such as {env.REGION} or {http.request.host}. A value that
+	// renders empty is omitted. Mutually exclusive with JSON.
+	Value string `json:"value,omitempty"`
+
+	// A typed JSON value (number, boolean, object, array, string or null),
+	// emitted exactly as written, compacted, member order kept. Mutually
+	// exclusive with Value.
+	JSON json.RawMessage `json:"json,omitempty"`
+}
+
+// field is a compiled FieldConfig.
+type field struct {
+	name string
+	// key is the pre-encoded `"name":`.
+	key []byte
+	// value is the pre-encoded JSON value for constants and JSON fields.
+	value []byte
+	// tmpl renders string values with placeholders; nil segs for constants.
+	tmpl Template
+	// dynamic is set when tmpl must be rendered per request.
+	dynamic bool
+}
+
+// compileField validates and pre-encodes a field.
+func compileField(fc FieldConfig) (field, error) {
+	if err := ValidateFieldName(fc.Name); err != nil {
+		return field{}, err
+	}
+	f := field{name: fc.Name, key: append(gjson.AppendJSONString(nil, fc.Name), ':')}
+	if fc.JSON != nil {
+		if fc.Value != "" {
+			return field{}, fmt.Errorf("field %q: value and json are mutually exclusive", fc.Name)
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, fc.JSON); err != nil {
+			return field{}, fmt.Errorf("field %q: invalid JSON value: %w", fc.Name, err)
+		}
+		if !utf8.Valid(buf.Bytes()) {
+			return field{}, fmt.Errorf("field %q: JSON value is not valid UTF-8", fc.Name)
+		}
+		f.value = buf.Bytes()
+		return f, nil
+	}
+	t, err := ParseTemplate(fc.Value)
+	if err != nil {
+		return field{}, fmt.Errorf("field %q: %w", fc.Name, err)
+	}
+	if s, ok := t.constant(); ok {
+		if s != "" {
+			f.value = gjson.AppendJSONString(nil, s)
+		}
+		return f, nil
+	}
+	f.tmpl, f.dynamic = t, true
+	return f, nil
+}
+
+// ValidateFieldName rejects empty, non-UTF-8 and reserved member names.
+func ValidateFieldName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("field name is empty")
+	case !utf8.ValidString(name):
+		return fmt.Errorf("field name %q is not valid UTF-8", name)
+	case IsReserved(name):
+		return fmt.Errorf("field %q is a reserved OAuth 2.0 token response member and cannot be set", name)
+	}
+	return nil
+}
+
+// ParseJSONValue checks that s is exactly one JSON value and returns it
+// compacted; used by configuration adapters to report errors early.
+func ParseJSONValue(s string) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, []byte(s)); err != nil {
+		return nil, err
+	}
+	if buf.Len() == 0 {
+		return nil, errors.New("empty JSON value")
+	}
+	return buf.Bytes(), nil
+}

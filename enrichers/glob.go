@@ -1,0 +1,170 @@
+package enrichers
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Pattern is a compiled glob used by rule conditions. `*` matches any run of
+// characters (including none, and including `/` and `.`), `?` matches exactly one
+// character, and `\` makes the next character literal. Anything else matches
+// itself, case-sensitively. Patterns are compiled once at provision time;
+// matching never allocates.
+type Pattern struct {
+	raw string
+	// lit is the pattern with escapes resolved when it has no wildcard.
+	lit string
+	// toks holds the compiled pattern when it has wildcards: a rune per token,
+	// with tokStar and tokAny standing for `*` and `?`.
+	toks []rune
+}
+
+const (
+	tokStar rune = -1
+	tokAny  rune = -2
+)
+
+// CompilePattern compiles a glob. It fails on an empty pattern, a trailing lone
+// backslash, invalid UTF-8 and on `[`, which is reserved for character classes
+// (write `\[` for a literal bracket).
+func CompilePattern(s string) (Pattern, error) {
+	if s == "" {
+		return Pattern{}, errors.New("empty pattern")
+	}
+	if !utf8.ValidString(s) {
+		return Pattern{}, fmt.Errorf("pattern %q is not valid UTF-8", s)
+	}
+	p := Pattern{raw: s}
+	var toks []rune
+	wild := false
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		i += n
+		switch r {
+		case '\\':
+			if i >= len(s) {
+				return Pattern{}, fmt.Errorf("pattern %q ends with a lone backslash", s)
+			}
+			r2, n2 := utf8.DecodeRuneInString(s[i:])
+			i += n2
+			toks = append(toks, r2)
+		case '*':
+			wild = true
+			if len(toks) > 0 && toks[len(toks)-1] == tokStar {
+				continue // `**` is the same as `*`
+			}
+			toks = append(toks, tokStar)
+		case '?':
+			wild = true
+			toks = append(toks, tokAny)
+		case '[', ']':
+			return Pattern{}, fmt.Errorf("pattern %q: character classes are not supported (escape %q as \\%c)", s, r, r)
+		default:
+			toks = append(toks, r)
+		}
+	}
+	if wild {
+		p.toks = toks
+	} else {
+		p.lit = string(toks)
+	}
+	return p, nil
+}
+
+// MustCompilePattern is like CompilePattern but panics on error. For tests and
+// package-level literals.
+func MustCompilePattern(s string) Pattern {
+	p, err := CompilePattern(s)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// String returns the pattern as written.
+func (p Pattern) String() string { return p.raw }
+
+// Match reports whether s matches the whole pattern.
+func (p Pattern) Match(s string) bool {
+	if p.toks == nil {
+		return s == p.lit
+	}
+	// Iterative wildcard matching with single-star backtracking: linear in
+	// practice, O(len(s)*len(toks)) worst case, no allocation.
+	ti, si := 0, 0
+	starTi, starSi := -1, 0
+	for si < len(s) {
+		if ti < len(p.toks) {
+			switch t := p.toks[ti]; t {
+			case tokStar:
+				starTi, starSi = ti, si
+				ti++
+				continue
+			case tokAny:
+				_, n := utf8.DecodeRuneInString(s[si:])
+				si += n
+				ti++
+				continue
+			default:
+				r, n := utf8.DecodeRuneInString(s[si:])
+				if r == t {
+					si += n
+					ti++
+					continue
+				}
+			}
+		}
+		if starTi < 0 {
+			return false
+		}
+		// backtrack: let the last star swallow one more character
+		_, n := utf8.DecodeRuneInString(s[starSi:])
+		starSi += n
+		si = starSi
+		ti = starTi + 1
+	}
+	for ti < len(p.toks) && p.toks[ti] == tokStar {
+		ti++
+	}
+	return ti == len(p.toks)
+}
+
+// compilePatterns compiles a list, naming the offending entry on error.
+func compilePatterns(list []string) ([]Pattern, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	out := make([]Pattern, 0, len(list))
+	for _, s := range list {
+		p, err := CompilePattern(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// matchAny reports whether s matches any of the patterns.
+func matchAny(ps []Pattern, s string) bool {
+	for i := range ps {
+		if ps[i].Match(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// patternStrings is used in error messages and logs.
+func patternStrings(ps []Pattern) string {
+	var b strings.Builder
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(p.raw)
+	}
+	return b.String()
+}

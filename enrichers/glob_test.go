@@ -1,0 +1,57 @@
+package enrichers
+
+import "testing"
+
+func TestPatternMatch(t *testing.T) {
+	cases := []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"abc", "abc", true},
+		{"abc", "abcd", false},
+		{"*", "", true},
+		{"*", "anything/at.all", true},
+		{"svc-*", "svc-eu", true},
+		{"svc-*", "svc", false},
+		{"*-eu", "svc-eu", true},
+		{"*-eu", "svc-us", false},
+		{"https://api.*.example.com/*", "https://api.eu.example.com/v1/orders", true},
+		{"https://api.*.example.com/*", "https://api.example.com/v1", false},
+		{"a*b*c", "axxbyyc", true},
+		{"a*b*c", "axxbyy", false},
+		{"a*a*a", "aaaa", true},
+		{"?bc", "ébc", true},
+		{"??", "é", false},
+		{`a\*b`, "a*b", true},
+		{`a\*b`, "axb", false},
+		{`a\?`, "a?", true},
+		{"**x", "yyx", true},
+		{"org_*", "org_ACME", true},
+		{"ORG_*", "org_acme", false},
+	}
+	for _, c := range cases {
+		p, err := CompilePattern(c.pattern)
+		if err != nil {
+			t.Fatalf("%q: %v", c.pattern, err)
+		}
+		if got := p.Match(c.s); got != c.want {
+			t.Errorf("%q.Match(%q) = %v, want %v", c.pattern, c.s, got, c.want)
+		}
+	}
+}
+
+func TestPatternErrors(t *testing.T) {
+	for _, s := range []string{"", `abc\`, "a[bc]", "x]", "\xff"} {
+		if _, err := CompilePattern(s); err == nil {
+			t.Errorf("CompilePattern(%q) succeeded, want error", s)
+		}
+	}
+}
+
+func TestPatternMatchDoesNotAllocate(t *testing.T) {
+	p := MustCompilePattern("https://api.*.example.com/*")
+	n := testing.AllocsPerRun(100, func() { p.Match("https://api.eu.example.com/v1/orders") })
+	if n != 0 {
+		t.Fatalf("Match allocated %v times", n)
+	}
+}

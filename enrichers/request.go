@@ -1,0 +1,131 @@
+package enrichers
+
+import (
+	"mime"
+	"net/url"
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// TokenRequest holds the identity-relevant parameters of an OAuth 2.0 token
+// request (RFC 6749 §4, RFC 8693, RFC 8707). It never holds a secret: the client
+// secret, the client assertion and any token parameters are read only to the
+// extent needed to name the client and are not kept.
+type TokenRequest struct {
+	// GrantType is the grant_type parameter as sent.
+	GrantType string
+	// ClientID is the client identifier from HTTP Basic authentication
+	// (URL-decoded per RFC 6749 §2.3.1) or else the client_id parameter.
+	ClientID string
+	// AssertionClientID is the client named by a client_assertion JWT
+	// (private_key_jwt / client_secret_jwt): its `sub`, else its `iss`.
+	AssertionClientID string
+	// Audiences lists the audience parameters (Auth0, RFC 8693), in order.
+	Audiences []string
+	// Resources lists the resource parameters (RFC 8707), in order.
+	Resources []string
+	// Scope is the scope parameter as sent (space-separated).
+	Scope string
+}
+
+// Client returns the best request-side client id: Basic/body client_id, else
+// the client assertion's subject.
+func (r *TokenRequest) Client() string {
+	if r.ClientID != "" {
+		return r.ClientID
+	}
+	return r.AssertionClientID
+}
+
+// Audience returns the audience the client asked for: the first audience
+// parameter, else the first resource parameter.
+func (r *TokenRequest) Audience() string {
+	if len(r.Audiences) > 0 {
+		return r.Audiences[0]
+	}
+	if len(r.Resources) > 0 {
+		return r.Resources[0]
+	}
+	return ""
+}
+
+// ParseTokenRequest extracts the parameters from a token request body of the
+// given Content-Type (application/x-www-form-urlencoded or application/json;
+// anything else yields only the Basic client id) and the user part of an HTTP
+// Basic Authorization header (basicUser, still form-encoded; "" if none).
+// It is lenient by design: a malformed body yields whatever could be read.
+func ParseTokenRequest(contentType string, body []byte, basicUser string) TokenRequest {
+	var tr TokenRequest
+	if basicUser != "" {
+		if u, err := url.QueryUnescape(basicUser); err == nil {
+			tr.ClientID = u
+		} else {
+			tr.ClientID = basicUser
+		}
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	var assertion string
+	switch {
+	case mt == "application/x-www-form-urlencoded":
+		form, _ := url.ParseQuery(string(body))
+		tr.GrantType = form.Get("grant_type")
+		if tr.ClientID == "" {
+			tr.ClientID = form.Get("client_id")
+		}
+		tr.Audiences = form["audience"]
+		tr.Resources = form["resource"]
+		tr.Scope = form.Get("scope")
+		assertion = form.Get("client_assertion")
+	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+		if !isJSONObject(body) {
+			break
+		}
+		gjson.ParseBytes(body).ForEach(func(k, v gjson.Result) bool {
+			switch k.Str {
+			case "grant_type":
+				tr.GrantType = v.String()
+			case "client_id":
+				if tr.ClientID == "" {
+					tr.ClientID = v.String()
+				}
+			case "audience":
+				tr.Audiences = appendStrings(tr.Audiences, v)
+			case "resource":
+				tr.Resources = appendStrings(tr.Resources, v)
+			case "scope":
+				tr.Scope = v.String()
+			case "client_assertion":
+				assertion = v.String()
+			}
+			return true
+		})
+	}
+	if assertion != "" {
+		if _, payload, ok := DecodeJWT(assertion); ok {
+			claims := gjson.ParseBytes(payload)
+			if sub := claims.Get("sub"); sub.Type == gjson.String && sub.Str != "" {
+				tr.AssertionClientID = sub.Str
+			} else if iss := claims.Get("iss"); iss.Type == gjson.String {
+				tr.AssertionClientID = iss.Str
+			}
+		}
+	}
+	return tr
+}
+
+// appendStrings appends a JSON string, or every string of a JSON array.
+func appendStrings(dst []string, v gjson.Result) []string {
+	switch {
+	case v.Type == gjson.String:
+		return append(dst, v.Str)
+	case v.IsArray():
+		v.ForEach(func(_, e gjson.Result) bool {
+			if e.Type == gjson.String {
+				dst = append(dst, e.Str)
+			}
+			return true
+		})
+	}
+	return dst
+}

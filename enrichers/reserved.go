@@ -1,0 +1,35 @@
+package enrichers
+
+// reservedFields are the members of RFC 6749 §5.1/§5.2 (and RFC 8693's
+// issued_token_type, plus OpenID Connect's id_token) that this library never
+// writes, whatever the configuration or the token's claims say.
+var reservedFields = [...]string{
+	"access_token",
+	"token_type",
+	"expires_in",
+	"refresh_token",
+	"scope",
+	"id_token",
+	"issued_token_type",
+	"error",
+	"error_description",
+	"error_uri",
+}
+
+// IsReserved reports whether name is a standard OAuth 2.0 token response member
+// that must never be added or overwritten.
+func IsReserved(name string) bool {
+	for _, r := range reservedFields {
+		if name == r {
+			return true
+		}
+	}
+	return false
+}
+
+// ReservedFields returns the list of protected member names.
+func ReservedFields() []string {
+	out := make([]string, len(reservedFields))
+	copy(out, reservedFields[:])
+	return out
+}

@@ -1,0 +1,167 @@
+package enrichers
+
+import (
+	"fmt"
+
+	"github.com/tidwall/gjson"
+)
+
+// RuleConfig selects tokens and names the fields to add to their responses.
+// Every condition that is set must hold (AND); within one condition any listed
+// pattern may match (OR), except Scope where the token must carry all of them.
+// A rule with no condition matches every token response.
+type RuleConfig struct {
+	// An optional name, used in logs and error messages.
+	Name string `json:"name,omitempty"`
+
+	// Client id patterns (`*` and `?` globs).
+	Client []string `json:"client,omitempty"`
+
+	// Audience patterns; a rule matches if the requested audience or any of
+	// the token's audiences matches.
+	Audience []string `json:"audience,omitempty"`
+
+	// Tenant patterns.
+	Tenant []string `json:"tenant,omitempty"`
+
+	// Issuer patterns.
+	Issuer []string `json:"issuer,omitempty"`
+
+	// Exact grant_type values, e.g. client_credentials or
+	// urn:ietf:params:oauth:grant-type:device_code.
+	GrantType []string `json:"grant_type,omitempty"`
+
+	// Scopes the token must all carry.
+	Scope []string `json:"scope,omitempty"`
+
+	// Claim conditions: a top-level claim name and patterns its value must
+	// match (a string, each string of an array, or the JSON text of other
+	// types). All listed claims must match.
+	Claims []ClaimCondition `json:"claims,omitempty"`
+
+	// Fields to add when the rule matches, in order.
+	Fields []FieldConfig `json:"fields,omitempty"`
+}
+
+// ClaimCondition is one `claim <name> <pattern...>` condition.
+type ClaimCondition struct {
+	// The claim's literal top-level name.
+	Name string `json:"name"`
+	// Patterns any of which the claim value must match.
+	Values []string `json:"values"`
+}
+
+type claimMatcher struct {
+	name     string
+	patterns []Pattern
+}
+
+// rule is a compiled RuleConfig.
+type rule struct {
+	name      string
+	client    []Pattern
+	audience  []Pattern
+	tenant    []Pattern
+	issuer    []Pattern
+	grantType []string
+	scope     []string
+	claims    []claimMatcher
+	fields    []field
+}
+
+func compileRule(i int, rc RuleConfig) (rule, error) {
+	label := rc.Name
+	if label == "" {
+		label = fmt.Sprintf("#%d", i+1)
+	}
+	r := rule{name: label, grantType: rc.GrantType, scope: rc.Scope}
+	var err error
+	lists := []struct {
+		what string
+		in   []string
+		out  *[]Pattern
+	}{
+		{"client", rc.Client, &r.client},
+		{"audience", rc.Audience, &r.audience},
+		{"tenant", rc.Tenant, &r.tenant},
+		{"issuer", rc.Issuer, &r.issuer},
+	}
+	for _, l := range lists {
+		if *l.out, err = compilePatterns(l.in); err != nil {
+			return rule{}, fmt.Errorf("rule %s: %s: %w", label, l.what, err)
+		}
+	}
+	for _, cc := range rc.Claims {
+		if cc.Name == "" {
+			return rule{}, fmt.Errorf("rule %s: claim condition without a claim name", label)
+		}
+		if len(cc.Values) == 0 {
+			return rule{}, fmt.Errorf("rule %s: claim %q needs at least one pattern", label, cc.Name)
+		}
+		ps, err := compilePatterns(cc.Values)
+		if err != nil {
+			return rule{}, fmt.Errorf("rule %s: claim %q: %w", label, cc.Name, err)
+		}
+		r.claims = append(r.claims, claimMatcher{name: cc.Name, patterns: ps})
+	}
+	for _, fc := range rc.Fields {
+		f, err := compileField(fc)
+		if err != nil {
+			return rule{}, fmt.Errorf("rule %s: %w", label, err)
+		}
+		r.fields = append(r.fields, f)
+	}
+	return r, nil
+}
+
+// matches reports whether the identity satisfies every condition of the rule.
+func (r *rule) matches(id *Identity) bool {
+	if r.client != nil && !matchAny(r.client, id.ClientID) {
+		return false
+	}
+	if r.tenant != nil && !matchAny(r.tenant, id.Tenant) {
+		return false
+	}
+	if r.issuer != nil && !matchAny(r.issuer, id.Issuer) {
+		return false
+	}
+	if r.grantType != nil && !containsString(r.grantType, id.GrantType) {
+		return false
+	}
+	for _, s := range r.scope {
+		if !id.HasScope(s) {
+			return false
+		}
+	}
+	if r.audience != nil {
+		if !id.EachAudience(func(a string) bool { return !matchAny(r.audience, a) }) {
+			return false
+		}
+	}
+	for i := range r.claims {
+		c := &r.claims[i]
+		v := id.Claim(c.name)
+		if !v.Exists() || v.Type == gjson.Null {
+			return false
+		}
+		var ok bool
+		if v.IsArray() {
+			ok = eachString(v, func(s string) bool { return !matchAny(c.patterns, s) })
+		} else {
+			ok = matchAny(c.patterns, resultText(v))
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
