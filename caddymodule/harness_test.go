@@ -77,6 +77,18 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// adminPort is this test process's in-process Caddy admin port, chosen
+// once so that test packages (and developers) running at the same time do
+// not load configs into each other's Caddy.
+var adminPort = func() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}()
+
 // startCaddy loads a Caddyfile site block into the in-process Caddy and
 // returns the site's base URL. {UPSTREAM} in the block is replaced.
 func startCaddy(t *testing.T, block string, up *upstream) string {
@@ -86,7 +98,7 @@ func startCaddy(t *testing.T, block string, up *upstream) string {
 		block = strings.ReplaceAll(block, "{UPSTREAM}", up.addr)
 	}
 	cfg := fmt.Sprintf(`{
-	admin localhost:2999
+	admin localhost:%d
 	http_port %d
 	grace_period 1ns
 	skip_install_trust
@@ -97,8 +109,8 @@ func startCaddy(t *testing.T, block string, up *upstream) string {
 http://127.0.0.1:%d {
 %s
 }
-`, port, port, block)
-	tester := caddytest.NewTester(t)
+`, adminPort, port, port, block)
+	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
 	tester.InitServer(cfg, "caddyfile")
 	if t.Failed() {
 		t.FailNow()
