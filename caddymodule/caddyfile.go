@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"encoding/json"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -164,7 +163,7 @@ func parseField(d *caddyfile.Dispenser) (enrichers.FieldConfig, error) {
 	if err != nil {
 		return enrichers.FieldConfig{}, d.Errf("set_json %s: invalid JSON %q: %v", name, value, err)
 	}
-	return enrichers.FieldConfig{Name: name, JSON: json.RawMessage(raw)}, nil
+	return enrichers.FieldConfig{Name: name, JSONText: string(raw)}, nil
 }
 
 // parseRule parses a rule block.

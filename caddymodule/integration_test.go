@@ -18,7 +18,7 @@ const enrichBlock = `
 		set tenant_id {http.token.tenant}
 		rule acme {
 			tenant org_acme
-			set_json limits ` + "`" + `{"rps": 100}` + "`" + `
+			set_json limits ` + "`" + `{"rps": 100, "burst": 20}` + "`" + `
 		}
 	}
 	reverse_proxy {UPSTREAM}
@@ -31,7 +31,7 @@ func TestEnrichedHappyPath(t *testing.T) {
 
 	resp, got := post(t, base+"/oauth/token", "application/x-www-form-urlencoded",
 		"grant_type=client_credentials&client_id=svc-eu&client_secret=s3cret&audience=https%3A%2F%2Fapi.example.com%2F")
-	want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","limits":{"rps":100}}`
+	want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","limits":{"rps":100,"burst":20}}`
 	if resp.StatusCode != 200 || string(got) != want {
 		t.Fatalf("status %d\ngot  %s\nwant %s", resp.StatusCode, got, want)
 	}
@@ -213,7 +213,7 @@ func TestGzipUpstreamIsDecodedAndEnriched(t *testing.T) {
 	base := startCaddy(t, enrichBlock, up)
 	resp, got := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials",
 		"Accept-Encoding", "gzip")
-	want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","limits":{"rps":100}}`
+	want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","limits":{"rps":100,"burst":20}}`
 	if resp.Header.Get("Content-Encoding") != "" || string(got) != want ||
 		resp.Header.Get("Content-Length") != strconv.Itoa(len(want)) {
 		t.Fatalf("headers %v\ngot %q", resp.Header, got)

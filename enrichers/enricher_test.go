@@ -109,6 +109,8 @@ func TestConfigErrors(t *testing.T) {
 		"empty field name":   {Fields: []FieldConfig{{Name: "", Value: "x"}}},
 		"bad json":           {Fields: []FieldConfig{{Name: "x", JSON: json.RawMessage(`{"a":`)}}},
 		"value and json":     {Fields: []FieldConfig{{Name: "x", Value: "v", JSON: json.RawMessage(`1`)}}},
+		"json and json_text": {Fields: []FieldConfig{{Name: "x", JSONText: "2", JSON: json.RawMessage(`1`)}}},
+		"bad json_text":      {Fields: []FieldConfig{{Name: "x", JSONText: "{"}}},
 		"unknown token key":  {Fields: []FieldConfig{{Name: "x", Value: "{http.token.nope}"}}},
 		"bad glob":           {Rules: []RuleConfig{{Client: []string{"a[b"}}}},
 		"empty claim name":   {Rules: []RuleConfig{{Claims: []ClaimCondition{{Values: []string{"a"}}}}}},

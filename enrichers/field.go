@@ -26,8 +26,32 @@ type FieldConfig struct {
 
 	// A typed JSON value (number, boolean, object, array, string or null),
 	// emitted exactly as written, compacted, member order kept. Mutually
-	// exclusive with Value.
+	// exclusive with Value and JSONText.
 	JSON json.RawMessage `json:"json,omitempty"`
+
+	// The same as JSON, but given as a string holding the JSON text. The
+	// Caddyfile adapter writes set_json values here because Caddy's adapter
+	// re-encodes module configs through maps, which would sort the members
+	// of an object given in JSON.
+	JSONText string `json:"json_text,omitempty"`
+}
+
+// raw returns the configured JSON value, if any.
+func (fc *FieldConfig) raw() (json.RawMessage, int) {
+	n := 0
+	var raw json.RawMessage
+	if fc.JSON != nil {
+		n++
+		raw = fc.JSON
+	}
+	if fc.JSONText != "" {
+		n++
+		raw = json.RawMessage(fc.JSONText)
+	}
+	if fc.Value != "" {
+		n++
+	}
+	return raw, n
 }
 
 // field is a compiled FieldConfig.
@@ -49,12 +73,12 @@ func compileField(fc FieldConfig) (field, error) {
 		return field{}, err
 	}
 	f := field{name: fc.Name, key: append(gjson.AppendJSONString(nil, fc.Name), ':')}
-	if fc.JSON != nil {
-		if fc.Value != "" {
-			return field{}, fmt.Errorf("field %q: value and json are mutually exclusive", fc.Name)
+	if raw, n := fc.raw(); raw != nil {
+		if n > 1 {
+			return field{}, fmt.Errorf("field %q: value, json and json_text are mutually exclusive", fc.Name)
 		}
 		var buf bytes.Buffer
-		if err := json.Compact(&buf, fc.JSON); err != nil {
+		if err := json.Compact(&buf, raw); err != nil {
 			return field{}, fmt.Errorf("field %q: invalid JSON value: %w", fc.Name, err)
 		}
 		if !utf8.Valid(buf.Bytes()) {

@@ -1,0 +1,109 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
+)
+
+func TestUnmarshalCaddyfile(t *testing.T) {
+	d := caddyfile.NewTestDispenser(`token_enrich {
+		paths /oauth/token /realms/*/protocol/openid-connect/token
+		max_body 256KiB
+		on_error fail
+		overwrite
+		tenant_claim tid org_id
+		client_claim azp
+		lift_claim ext
+		set api-uri https://{http.token.tenant}.api.example.com
+		set_json limits ` + "`" + `{"rps": 10, "burst": [1, 2]}` + "`" + `
+		rule eu-gold {
+			client svc-* other
+			audience https://api.example.com/*
+			tenant org_acme
+			issuer https://*.auth0.com/
+			grant_type client_credentials
+			scope read:orders write:orders
+			claim plan gold platinum
+			set api-uri https://eu.api.example.com
+			set_json slot ` + "`" + `"green"` + "`" + `
+		}
+		rule {
+			set https://example.com/tenant {http.token.tenant}
+		}
+	}`)
+	var h Handler
+	if err := h.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	want := Handler{
+		Paths:        []string{"/oauth/token", "/realms/*/protocol/openid-connect/token"},
+		MaxBody:      256 << 10,
+		OnError:      "fail",
+		Overwrite:    true,
+		TenantClaims: []string{"tid", "org_id"},
+		ClientClaims: []string{"azp"},
+		LiftClaims:   []string{"ext"},
+		Fields: []enrichers.FieldConfig{
+			{Name: "api-uri", Value: "https://{http.token.tenant}.api.example.com"},
+			{Name: "limits", JSONText: `{"rps":10,"burst":[1,2]}`},
+		},
+		Rules: []enrichers.RuleConfig{
+			{
+				Name: "eu-gold", Client: []string{"svc-*", "other"}, Audience: []string{"https://api.example.com/*"},
+				Tenant: []string{"org_acme"}, Issuer: []string{"https://*.auth0.com/"}, GrantType: []string{"client_credentials"},
+				Scope: []string{"read:orders", "write:orders"}, Claims: []enrichers.ClaimCondition{{Name: "plan", Values: []string{"gold", "platinum"}}},
+				Fields: []enrichers.FieldConfig{{Name: "api-uri", Value: "https://eu.api.example.com"}, {Name: "slot", JSONText: `"green"`}},
+			},
+			{Fields: []enrichers.FieldConfig{{Name: "https://example.com/tenant", Value: "{http.token.tenant}"}}},
+		},
+	}
+	if !reflect.DeepEqual(h, want) {
+		got, _ := json.MarshalIndent(h, "", " ")
+		exp, _ := json.MarshalIndent(want, "", " ")
+		t.Fatalf("got  %s\nwant %s", got, exp)
+	}
+}
+
+func TestUnmarshalCaddyfileErrors(t *testing.T) {
+	cases := []struct {
+		name, input, want string
+		line              int
+	}{
+		{"unknown subdirective", "token_enrich {\n\tbogus x\n}", "unrecognized subdirective: bogus", 2},
+		{"argument on directive", "token_enrich extra {\n}", "wrong argument count", 1},
+		{"bad size", "token_enrich {\n\n\tmax_body lots\n}", `max_body: parsing size "lots"`, 3},
+		{"zero size", "token_enrich {\n\tmax_body 0\n}", `max_body: size "0" out of range`, 2},
+		{"bad on_error", "token_enrich {\n\ton_error ignore\n}", `on_error: expected pass or fail, got "ignore"`, 2},
+		{"overwrite arg", "token_enrich {\n\toverwrite yes\n}", "wrong argument count", 2},
+		{"set arity", "token_enrich {\n\tset api-uri\n}", "set: expected <field> <value>, got 1 argument(s)", 2},
+		{"reserved set", "token_enrich {\n\tset access_token x\n}", `set: field "access_token" is a reserved OAuth 2.0 token response member`, 2},
+		{"reserved set_json", "token_enrich {\n\tset_json expires_in 5\n}", `set_json: field "expires_in" is a reserved`, 2},
+		{"reserved in rule", "token_enrich {\n\trule r {\n\t\tset scope x\n\t}\n}", `set: field "scope" is a reserved`, 3},
+		{"bad json", "token_enrich {\n\tset_json limits `{\"a\":}`\n}", `set_json limits: invalid JSON`, 2},
+		{"two json values", "token_enrich {\n\tset_json x `1 2`\n}", `set_json x: invalid JSON`, 2},
+		{"unknown placeholder", "token_enrich {\n\tset x {http.token.nope}\n}", `set x: unknown placeholder {http.token.nope}`, 2},
+		{"bad glob", "token_enrich {\n\trule r {\n\t\tclient svc-[a]\n\t\tset x y\n\t}\n}", `rule r: client: pattern "svc-[a]": character classes are not supported`, 3},
+		{"bad claim glob", "token_enrich {\n\trule r {\n\t\tclaim plan a[b\n\t\tset x y\n\t}\n}", `rule r: claim plan: pattern`, 3},
+		{"claim without pattern", "token_enrich {\n\trule r {\n\t\tclaim plan\n\t}\n}", "wrong argument count", 3},
+		{"unknown in rule", "token_enrich {\n\trule r {\n\t\tcolor blue\n\t}\n}", "rule r: unrecognized subdirective: color", 3},
+		{"rule without block", "token_enrich {\n\trule r\n}", "rule r: expected a block", 2},
+		{"rule without fields", "token_enrich {\n\trule r {\n\t\tclient a\n\t}\n}", "rule r: sets no field", 4},
+		{"paths empty", "token_enrich {\n\tpaths\n}", "wrong argument count", 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var h Handler
+			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(c.input))
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasSuffix(err.Error(), fmt.Sprintf(", at Testfile:%d", c.line)) {
+				t.Fatalf("error %v\nwant it to contain %q and name line %d", err, c.want, c.line)
+			}
+		})
+	}
+}

@@ -1,0 +1,429 @@
+package enrichers
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"strings"
+	"testing"
+)
+
+// Benchmarks of the whole enrichment (validate, decode, identify, match,
+// render, splice) on token responses shaped like the ones real identity
+// providers send, plus one benchmark per stage. Run with:
+//
+//	go test -run '^$' -bench . -benchmem ./enrichers
+//
+// TestEnrichAllocs pins the allocation counts so that a regression fails the
+// ordinary test run; it is not timed.
+
+// benchCase is one realistic response with the configuration that enriches it.
+type benchCase struct {
+	name string
+	body []byte
+	req  *TokenRequest
+	cfg  Config
+	// maxAllocs is the allocation budget TestEnrichAllocs holds Enrich to.
+	maxAllocs float64
+}
+
+// benchRand gives every run the same "random" signatures and ids.
+func benchRand() *rand.Rand { return rand.New(rand.NewPCG(2025, 11)) }
+
+// benchB64 returns n random bytes, base64url-encoded as a JWS segment.
+func benchB64(r *rand.Rand, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.UintN(256))
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// benchJWT assembles a compact JWS from literal header and payload JSON (kept
+// as written, so claim order is the provider's) and a random signature of
+// sigLen bytes (256 for RS256, 64 for HS512).
+func benchJWT(r *rand.Rand, header, payload string, sigLen int) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(header)) + "." + enc([]byte(payload)) + "." + benchB64(r, sigLen)
+}
+
+// fiveRules is the configuration used for the Auth0 case and by the load
+// benchmark (bench/Caddyfile.enrich): two top-level fields and five rules of
+// which two match.
+func fiveRules() Config {
+	return Config{
+		Fields: []FieldConfig{
+			{Name: "api-uri", Value: "https://api.example.com"},
+			{Name: "tenant_id", Value: "{http.token.tenant}"},
+		},
+		Rules: []RuleConfig{
+			{Name: "eu", Tenant: []string{"org_9f8K*"}, Fields: []FieldConfig{{Name: "api-uri", Value: "https://eu.api.example.com"}}},
+			{Name: "us", Issuer: []string{"https://*.us.auth0.com/"}, Fields: []FieldConfig{{Name: "api-uri", Value: "https://us.api.example.com"}}},
+			{Name: "partners", Client: []string{"partner-*", "ext-*"}, Fields: []FieldConfig{{Name: "partner", JSON: json.RawMessage(`true`)}}},
+			{Name: "orders", Audience: []string{"https://api.example.com/"}, Scope: []string{"write:orders"},
+				Fields: []FieldConfig{{Name: "limits", JSON: json.RawMessage(`{"rps": 100, "burst": 200}`)}}},
+			{Name: "gold", Claims: []ClaimCondition{{Name: "https://example.com/plan", Values: []string{"gold", "platinum"}}},
+				Fields: []FieldConfig{{Name: "plan", Value: "{http.token.claims.https://example.com/plan}"}}},
+		},
+	}
+}
+
+// auth0Case is an Auth0 client-credentials response (~1 KB, RS256).
+func auth0Case() benchCase {
+	r := benchRand()
+	tok := benchJWT(r, `{"alg":"RS256","typ":"JWT","kid":"Nk3mQ8rT2vX9yB5cD1fG7hJ4"}`,
+		`{"iss":"https://acme.eu.auth0.com/","sub":"Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9uHg@clients",`+
+			`"aud":"https://api.example.com/","iat":1764288000,"exp":1764374400,`+
+			`"scope":"read:orders write:orders read:customers","gty":"client-credentials",`+
+			`"azp":"Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9uHg","org_id":"org_9f8KqL2mZx7TnB4c",`+
+			`"https://example.com/plan":"gold"}`, 256)
+	body := `{"access_token":"` + tok + `","scope":"read:orders write:orders read:customers","expires_in":86400,"token_type":"Bearer"}`
+	return benchCase{
+		name: "auth0", body: []byte(body), cfg: fiveRules(), maxAllocs: 6,
+		req: &TokenRequest{GrantType: "client_credentials", ClientID: "Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9uHg",
+			Audiences: []string{"https://api.example.com/"}},
+	}
+}
+
+// oktaCase is an Okta custom authorization server client-credentials
+// response: scp is an array, the client is in cid.
+func oktaCase() benchCase {
+	r := benchRand()
+	tok := benchJWT(r, `{"kid":"4Xq8mF2nT7vR1zK9pL3sW6yB0cH5jD8g","alg":"RS256"}`,
+		`{"ver":1,"jti":"AT.Jx7nq2Wm5Rk9Tz1bVf3Hc8Ld6Ys0Pg4Ue","iss":"https://acme.okta.com/oauth2/default",`+
+			`"aud":"api://orders","iat":1764288000,"exp":1764291600,"cid":"0oa8f2kq7xLm3nZ5d697",`+
+			`"scp":["orders.read","orders.write"],"sub":"0oa8f2kq7xLm3nZ5d697","tenant":"acme-eu"}`, 256)
+	body := `{"token_type":"Bearer","expires_in":3600,"access_token":"` + tok + `","scope":"orders.read orders.write"}`
+	return benchCase{
+		name: "okta", body: []byte(body), maxAllocs: 6,
+		cfg: Config{
+			Fields: []FieldConfig{{Name: "tenant_id", Value: "{http.token.tenant}"}},
+			Rules: []RuleConfig{
+				{Name: "eu", Tenant: []string{"*-eu"}, Fields: []FieldConfig{{Name: "api-uri", Value: "https://eu.api.example.com"}}},
+				{Name: "writers", Scope: []string{"orders.write"}, Fields: []FieldConfig{{Name: "can_write", JSON: json.RawMessage(`true`)}}},
+			},
+		},
+		req: &TokenRequest{GrantType: "client_credentials", ClientID: "0oa8f2kq7xLm3nZ5d697", Scope: "orders.read orders.write"},
+	}
+}
+
+// keycloakCase is a Keycloak authorization-code response: a ~2 KB access
+// token with realm and client roles, a refresh token and an id_token.
+func keycloakCase() benchCase {
+	r := benchRand()
+	var roles []string
+	for i := range 12 {
+		roles = append(roles, fmt.Sprintf(`"orders-role-%02d"`, i))
+	}
+	at := benchJWT(r, `{"alg":"RS256","typ":"JWT","kid":"pQ7rS2tU9vW4xY1zA6bC3dE8fG5hJ0kL"}`,
+		`{"exp":1764288300,"iat":1764288000,"auth_time":1764287990,"jti":"onrtac:5d0b3c1e-8f2a-4b6d-9e7f-1a2b3c4d5e6f",`+
+			`"iss":"https://sso.example.com/realms/acme","aud":["orders-api","billing-api","account"],`+
+			`"sub":"f3a1c2d4-5b6e-4f70-8a9b-0c1d2e3f4a5b","typ":"Bearer","azp":"orders-web",`+
+			`"sid":"8c7b6a59-4d3e-2f10-a9b8-c7d6e5f4a3b2","acr":"1",`+
+			`"allowed-origins":["https://orders.example.com","https://admin.example.com"],`+
+			`"realm_access":{"roles":["default-roles-acme","offline_access","uma_authorization","orders-admin"]},`+
+			`"resource_access":{"orders-api":{"roles":[`+strings.Join(roles, ",")+`]},`+
+			`"billing-api":{"roles":["invoice-read","invoice-write"]},"account":{"roles":["manage-account","view-profile"]}},`+
+			`"scope":"openid profile email orders","email_verified":true,"name":"Ada Lovelace",`+
+			`"preferred_username":"ada","given_name":"Ada","family_name":"Lovelace","email":"ada@acme.example.com",`+
+			`"tenant_id":"acme-eu","groups":["/acme/engineering","/acme/engineering/platform"]}`, 256)
+	rt := benchJWT(r, `{"alg":"HS512","typ":"JWT","kid":"b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d5e"}`,
+		`{"exp":1764289800,"iat":1764288000,"jti":"7f6e5d4c-3b2a-1908-f7e6-d5c4b3a29180","iss":"https://sso.example.com/realms/acme",`+
+			`"aud":"https://sso.example.com/realms/acme","sub":"f3a1c2d4-5b6e-4f70-8a9b-0c1d2e3f4a5b","typ":"Refresh",`+
+			`"azp":"orders-web","sid":"8c7b6a59-4d3e-2f10-a9b8-c7d6e5f4a3b2","scope":"openid profile email orders"}`, 64)
+	idt := benchJWT(r, `{"alg":"RS256","typ":"JWT","kid":"pQ7rS2tU9vW4xY1zA6bC3dE8fG5hJ0kL"}`,
+		`{"exp":1764288300,"iat":1764288000,"auth_time":1764287990,"jti":"8a9b0c1d-2e3f-4a5b-6c7d-8e9f0a1b2c3d",`+
+			`"iss":"https://sso.example.com/realms/acme","aud":"orders-web","sub":"f3a1c2d4-5b6e-4f70-8a9b-0c1d2e3f4a5b",`+
+			`"typ":"ID","azp":"orders-web","nonce":"n-0S6_WzA2Mj","sid":"8c7b6a59-4d3e-2f10-a9b8-c7d6e5f4a3b2",`+
+			`"at_hash":"77QmUPtjPfzWtF2AnpK9RQ","acr":"1","email_verified":true,"name":"Ada Lovelace",`+
+			`"preferred_username":"ada","given_name":"Ada","family_name":"Lovelace","email":"ada@acme.example.com"}`, 256)
+	body := `{"access_token":"` + at + `","expires_in":300,"refresh_expires_in":1800,"refresh_token":"` + rt +
+		`","token_type":"Bearer","id_token":"` + idt + `","not-before-policy":0,` +
+		`"session_state":"8c7b6a59-4d3e-2f10-a9b8-c7d6e5f4a3b2","scope":"openid profile email orders"}`
+	return benchCase{
+		name: "keycloak", body: []byte(body), maxAllocs: 6,
+		cfg: Config{
+			Fields: []FieldConfig{
+				{Name: "api-uri", Value: "https://api.example.com"},
+				{Name: "tenant_id", Value: "{http.token.tenant}"},
+			},
+			Rules: []RuleConfig{
+				{Name: "eu", Tenant: []string{"*-eu"}, Fields: []FieldConfig{{Name: "api-uri", Value: "https://eu.api.example.com"}}},
+				{Name: "platform", Claims: []ClaimCondition{{Name: "groups", Values: []string{"/acme/engineering/platform"}}},
+					Fields: []FieldConfig{{Name: "feature_flags", JSON: json.RawMessage(`["beta-ui","fast-export"]`)}}},
+				{Name: "billing", Audience: []string{"billing-*"}, Fields: []FieldConfig{{Name: "billing-uri", Value: "https://billing.eu.example.com"}}},
+			},
+		},
+		req: &TokenRequest{GrantType: "authorization_code", ClientID: "orders-web"},
+	}
+}
+
+// bigCase is an OIDC authorization-code response whose id_token carries a
+// 16 KB payload (a user in hundreds of groups) beside a ~1 KB access token,
+// with twenty rules of every kind of condition.
+func bigCase() benchCase {
+	r := benchRand()
+	var groups []string
+	for i := 0; len(strings.Join(groups, ",")) < 16<<10; i++ {
+		groups = append(groups, fmt.Sprintf(`"/acme/departments/dept-%03d/team-%s"`, i, benchB64(r, 6)))
+	}
+	at := benchJWT(r, `{"alg":"RS256","typ":"at+jwt","kid":"k-2025-11"}`,
+		`{"iss":"https://login.example.com/","sub":"user-7d1f2e","aud":["https://api.example.com/","https://login.example.com/userinfo"],`+
+			`"iat":1764288000,"exp":1764291600,"scope":"openid profile email offline_access read:orders write:orders",`+
+			`"client_id":"web-portal","tenant_id":"org_acme","plan":"gold","region":"eu-west-1","amr":["pwd","mfa"]}`, 256)
+	idt := benchJWT(r, `{"alg":"RS256","typ":"JWT","kid":"k-2025-11"}`,
+		`{"iss":"https://login.example.com/","sub":"user-7d1f2e","aud":"web-portal","iat":1764288000,"exp":1764291600,`+
+			`"nonce":"8f1d0c9b","name":"Ada Lovelace","email":"ada@acme.example.com","groups":[`+strings.Join(groups, ",")+`]}`, 256)
+	rt := benchB64(r, 48)
+	body := `{"access_token":"` + at + `","id_token":"` + idt + `","refresh_token":"` + rt +
+		`","token_type":"Bearer","expires_in":3600,"scope":"openid profile email offline_access read:orders write:orders"}`
+	cfg := Config{
+		Fields: []FieldConfig{
+			{Name: "api-uri", Value: "https://api.example.com"},
+			{Name: "tenant_id", Value: "{http.token.tenant}"},
+			{Name: "who", Value: "{http.token.client_id}@{http.token.tenant}"},
+		},
+	}
+	// Twenty rules: every condition kind, a few that match, most that do
+	// not (the common shape of a per-tenant, per-client routing table).
+	for i := range 20 {
+		rc := RuleConfig{Name: fmt.Sprintf("r%02d", i), Fields: []FieldConfig{{Name: fmt.Sprintf("rule_%02d", i), JSON: json.RawMessage(`true`)}}}
+		switch i % 6 {
+		case 0:
+			rc.Client = []string{fmt.Sprintf("svc-%02d-*", i), fmt.Sprintf("partner-%02d", i)}
+		case 1:
+			rc.Tenant = []string{fmt.Sprintf("org_t%02d", i), fmt.Sprintf("org_*_%02d", i)}
+		case 2:
+			rc.Issuer = []string{fmt.Sprintf("https://*.region%02d.example.com/", i)}
+		case 3:
+			rc.Audience = []string{fmt.Sprintf("https://api%02d.example.com/*", i)}
+		case 4:
+			rc.Scope = []string{"read:orders", fmt.Sprintf("admin:%02d", i)}
+		case 5:
+			rc.Claims = []ClaimCondition{{Name: "plan", Values: []string{fmt.Sprintf("tier-%02d", i)}}}
+		}
+		cfg.Rules = append(cfg.Rules, rc)
+	}
+	cfg.Rules = append(cfg.Rules[:17],
+		RuleConfig{Name: "eu", Tenant: []string{"org_*"}, Claims: []ClaimCondition{{Name: "region", Values: []string{"eu-*"}}},
+			Fields: []FieldConfig{{Name: "api-uri", Value: "https://eu.api.example.com"}}},
+		RuleConfig{Name: "web", Client: []string{"web-*"}, Scope: []string{"offline_access"},
+			Fields: []FieldConfig{{Name: "session", JSON: json.RawMessage(`{"idle": 1800, "max": 86400}`)}}},
+		RuleConfig{Name: "gold", Claims: []ClaimCondition{{Name: "plan", Values: []string{"gold"}}},
+			Fields: []FieldConfig{{Name: "limits", JSON: json.RawMessage(`{"rps": 500}`)}}})
+	return benchCase{
+		name: "oidc-20rules-16KB-id_token", body: []byte(body), cfg: cfg, maxAllocs: 6,
+		req: &TokenRequest{GrantType: "authorization_code", ClientID: "web-portal"},
+	}
+}
+
+func benchCases() []benchCase {
+	return []benchCase{auth0Case(), oktaCase(), keycloakCase(), bigCase()}
+}
+
+// BenchmarkEnrich is the whole enrichment of one response into a fresh
+// output slice (the handler reuses a pooled one; a fresh slice is the honest
+// worst case). Allocations per op on the Auth0 response, 4 in all:
+//
+//  1. the output: one copy of the body with the fields spliced in, sized
+//     exactly in advance so that it never grows;
+//  2. the base64 decode of the access token's payload (DecodeJWT), which
+//     the Identity's strings point into and so must outlive the call;
+//  3. the rendered text of {http.token.claims.<name>} when the claim is not
+//     a plain string (here none) or the scope when the response has a
+//     scope member but the token has no scope claim (Okta's scp does, so
+//     none either): zero on these inputs;
+//  4. out.Added only when Outcome.WantNames is set (debug logging): zero.
+//
+// Everything else (the scratch member and plan lists, the JSON-encoded
+// rendered values, gjson's results) lives in a pooled scratch or points into
+// the input, and rule matching never allocates: patterns compiled in New.
+func BenchmarkEnrich(b *testing.B) {
+	for _, c := range benchCases() {
+		e := mustNew(b, c.cfg)
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(c.body)))
+			for b.Loop() {
+				var out Outcome
+				res, err := e.Enrich(nil, c.body, c.req, nil, &out)
+				if err != nil || out.Status != StatusEnriched || len(res) <= len(c.body) {
+					b.Fatalf("status %v err %v", out.Status, err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkEnrichPooledOutput is the same with the output slice reused, as
+// the Caddy handler does.
+func BenchmarkEnrichPooledOutput(b *testing.B) {
+	for _, c := range benchCases() {
+		e := mustNew(b, c.cfg)
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(c.body)))
+			var dst []byte
+			for b.Loop() {
+				var out Outcome
+				dst, _ = e.Enrich(dst[:0], c.body, c.req, nil, &out)
+			}
+		})
+	}
+}
+
+// BenchmarkStage times the steps of Enrich one by one on the Auth0 response.
+func BenchmarkStage(b *testing.B) {
+	c := auth0Case()
+	e := mustNew(b, c.cfg)
+	tok := gjsonString(b, c.body, "access_token")
+	b.Run("validate", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(c.body)))
+		for b.Loop() {
+			if !isJSONObject(c.body) {
+				b.Fatal("invalid")
+			}
+		}
+	})
+	b.Run("decode-jwt", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, ok := DecodeJWT(tok); !ok {
+				b.Fatal("not a JWT")
+			}
+		}
+	})
+	b.Run("identify", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := e.Identify(c.body, c.req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	id, _ := e.Identify(c.body, c.req)
+	b.Run("match-5-rules", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			n := 0
+			for i := range e.rules {
+				if e.rules[i].matches(&id) {
+					n++
+				}
+			}
+			if n != 3 {
+				b.Fatalf("%d rules matched", n)
+			}
+		}
+	})
+	b.Run("plan-render", func(b *testing.B) {
+		b.ReportAllocs()
+		s := getScratch()
+		for b.Loop() {
+			s.plan, s.vals = s.plan[:0], s.vals[:0]
+			e.plan(s, &id, nil)
+		}
+		putScratch(s)
+	})
+	b.Run("splice", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(c.body)))
+		s := getScratch()
+		var out Outcome
+		closeIdx, _, _ := e.scan(s, c.body, c.req, &out)
+		e.plan(s, &out.Identity, nil)
+		e.resolveCollisions(s, &out)
+		var dst []byte
+		for b.Loop() {
+			dst = splice(dst[:0], c.body, closeIdx, s)
+		}
+		putScratch(s)
+	})
+}
+
+// BenchmarkMatchRules shows rule matching is linear in the number of rules
+// and allocation-free.
+func BenchmarkMatchRules(b *testing.B) {
+	c := bigCase()
+	for _, n := range []int{1, 5, 20, 80} {
+		var rules []RuleConfig
+		for len(rules) < n {
+			rules = append(rules, c.cfg.Rules...)
+		}
+		e := mustNew(b, Config{Rules: rules[:n]})
+		id, _ := e.Identify(c.body, c.req)
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				for i := range e.rules {
+					e.rules[i].matches(&id)
+				}
+			}
+		})
+	}
+}
+
+func gjsonString(t testing.TB, body []byte, key string) string {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := m[key].(string)
+	return s
+}
+
+// raceEnabled: the race detector makes sync.Pool drop items at random, so
+// allocation counts mean nothing under -race.
+var raceEnabled = func() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}()
+
+// TestEnrichAllocs holds Enrich to its allocation budget (see the comment on
+// BenchmarkEnrich for where each one goes) and checks that the benchmark
+// fixtures are enriched as intended. Not a timed test.
+func TestEnrichAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
+	for _, c := range benchCases() {
+		e := mustNew(t, c.cfg)
+		var first []byte
+		n := testing.AllocsPerRun(200, func() {
+			var out Outcome
+			res, err := e.Enrich(nil, c.body, c.req, nil, &out)
+			if err != nil || out.Status != StatusEnriched {
+				t.Fatalf("%s: status %v err %v", c.name, out.Status, err)
+			}
+			first = res
+		})
+		decodeObject(t, first)
+		t.Logf("%s: %d bytes, %.0f allocs/op", c.name, len(c.body), n)
+		if n > c.maxAllocs {
+			t.Errorf("%s: %.1f allocs/op, budget %.0f", c.name, n, c.maxAllocs)
+		}
+	}
+	// the non-matching case of the handler never reaches Enrich; a token
+	// response to which no rule applies must not cost more than one that is
+	// enriched
+	e := mustNew(t, Config{Rules: []RuleConfig{{Client: []string{"nobody"}, Fields: []FieldConfig{{Name: "x", Value: "y"}}}}})
+	c := auth0Case()
+	if n := testing.AllocsPerRun(200, func() {
+		var out Outcome
+		_, _ = e.Enrich(nil, c.body, c.req, nil, &out)
+	}); n > 2 {
+		t.Errorf("unchanged response: %.1f allocs/op, want at most 2", n)
+	}
+}

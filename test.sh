@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The project's whole test suite, as run by CI (.ci/run) and by the README.
+# Needs Go; the end-to-end part also uses Node/npm and gcc, and fetches what
+# it needs from the Go module proxy and npm.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+echo "== gofmt / go vet"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+	echo "gofmt needed on:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+
+echo "== go test -race ./..."
+go test -race -count=1 ./...
