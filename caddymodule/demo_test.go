@@ -1,0 +1,67 @@
+package caddymodule_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+)
+
+// TestDemoCaddyfile runs the README's demo (the top-level Caddyfile) on free
+// ports and makes the README's curl request, so the demo cannot rot.
+func TestDemoCaddyfile(t *testing.T) {
+	src, err := os.ReadFile("../Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, idp := freePort(t), freePort(t)
+	cfg := strings.NewReplacer(
+		"http_port 8080", fmt.Sprintf("http_port %d", proxy),
+		"admin localhost:2019", fmt.Sprintf("admin localhost:%d", adminPort),
+		":8080 {", fmt.Sprintf(":%d {", proxy),
+		":8081 {", fmt.Sprintf(":%d {", idp),
+		"127.0.0.1:8081", fmt.Sprintf("127.0.0.1:%d", idp),
+	).Replace(string(src))
+	caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort}).InitServer(cfg, "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", proxy)
+	get := func(user string) map[string]any {
+		req, _ := http.NewRequest(http.MethodPost, base+"/oauth/token",
+			strings.NewReader("grant_type=client_credentials&audience=https%3A%2F%2Fapi.example.com%2F"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(user, "demo-secret")
+		resp, err := rawClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d, %v", user, resp.StatusCode, err)
+		}
+		return m
+	}
+	eu := get("eu-client")
+	if eu["tenant_id"] != "org_acme" || eu["api-uri"] != "https://eu.api.example.com" || eu["token_type"] != "Bearer" {
+		t.Fatalf("eu: %v", eu)
+	}
+	if limits, _ := eu["limits"].(map[string]any); limits["rps"] != float64(100) {
+		t.Fatalf("eu limits: %v", eu["limits"])
+	}
+	us := get("us-client")
+	if us["tenant_id"] != "org_globex" || us["api-uri"] != "https://us.api.example.com" || us["limits"] != nil {
+		t.Fatalf("us: %v", us)
+	}
+	// a wrong secret: the stand-in IdP's error passes through unchanged
+	resp, body := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials",
+		"Authorization", "Basic ZXUtY2xpZW50Ondyb25n")
+	if resp.StatusCode != 401 || string(body) != `{"error":"access_denied","error_description":"Unauthorized"}` {
+		t.Fatalf("bad secret: %d %s", resp.StatusCode, body)
+	}
+}
