@@ -14,3 +14,6 @@ go vet ./...
 
 echo "== go test -race ./..."
 go test -race -count=1 ./...
+
+echo "== end-to-end: e2e/run.sh (zitadel/oidc op and Ory Hydra v2.3.0 behind Caddy)"
+e2e/run.sh

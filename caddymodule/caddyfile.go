@@ -29,6 +29,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    max_body     <size>
 //	    on_error     pass|fail
 //	    overwrite
+//	    preset       auto|generic|auth0|okta|entra|keycloak|cognito|hydra|rfc9068
 //	    tenant_claim <claim...>
 //	    client_claim <claim...>
 //	    lift_claim   <claim>
@@ -52,7 +53,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // pass through untouched. on_error pass (default) sends a response that
 // cannot be enriched unchanged; fail answers 502 with a JSON error. overwrite
 // lets configured fields replace non-reserved members the upstream sent.
-// tenant_claim and client_claim name the claims to read, first present wins.
+// preset names the identity provider whose claim names to read (default
+// auto: chosen per token from its issuer). tenant_claim and client_claim name
+// the claims to read, first present wins; they replace the preset's lists.
 // lift_claim copies every member of a JSON-object claim to the top level.
 // set adds a string value (placeholders allowed; omitted when it renders
 // empty); set_json adds a typed JSON value as one token (use backticks for
@@ -103,6 +106,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.Overwrite = true
+		case "preset":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			if _, ok := enrichers.LookupPreset(d.Val()); !ok && d.Val() != enrichers.PresetAuto {
+				return d.Errf("preset: unknown preset %q (known: %s)", d.Val(), strings.Join(enrichers.PresetNames(), ", "))
+			}
+			h.Preset = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
 		case "tenant_claim", "client_claim":
 			dir := d.Val()
 			args := d.RemainingArgs()
@@ -117,6 +131,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "lift_claim":
 			if !d.NextArg() {
 				return d.ArgErr()
+			}
+			// refuse "" here, with its line, rather than at Provision
+			if d.Val() == "" {
+				return d.Errf("lift_claim: empty claim name")
 			}
 			h.LiftClaims = append(h.LiftClaims, d.Val())
 			if d.NextArg() {
@@ -222,6 +240,10 @@ func parseRule(d *caddyfile.Dispenser) (enrichers.RuleConfig, error) {
 				return r, d.ArgErr()
 			}
 			name := d.Val()
+			// refuse "" here, with its line, rather than at Provision
+			if name == "" {
+				return r, d.Errf("rule %s: claim: empty claim name", r.Name)
+			}
 			if list, err = patterns("claim " + name); err != nil {
 				return r, err
 			}

@@ -68,12 +68,23 @@ type Handler struct {
 	// By default the upstream's value is kept.
 	Overwrite bool `json:"overwrite,omitempty"`
 
-	// Claims naming the tenant, in priority order. Default: org_id, tid,
-	// tenant_id, tenant.
+	// The identity provider whose claim names to read: auto (default),
+	// generic, auth0, okta, entra, keycloak, cognito, hydra or rfc9068.
+	// auto picks the preset per token from its issuer (*.auth0.com, Okta,
+	// Entra ID and Cognito hosts, /realms/ paths for Keycloak), else from
+	// an RFC 9068 `typ: at+jwt` header or Hydra's `ext` claim, else the
+	// generic names. A preset also derives the tenant from the issuer when
+	// no tenant claim is present (Auth0 tenant, Okta authorization server,
+	// Entra tenant id, Keycloak realm, Cognito user pool).
+	Preset string `json:"preset,omitempty"`
+
+	// Claims naming the tenant, in priority order; replaces the preset's
+	// list (the preset's issuer fallback still applies). Generic default:
+	// org_id, tid, tenant_id, tenant.
 	TenantClaims []string `json:"tenant_claims,omitempty"`
 
-	// Claims naming the client, in priority order. Default: client_id, azp,
-	// cid, appid.
+	// Claims naming the client, in priority order; replaces the preset's
+	// list. Generic default: client_id, azp, cid, appid.
 	ClientClaims []string `json:"client_claims,omitempty"`
 
 	// JSON-object claims whose members are copied to the top level of the
@@ -119,6 +130,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.failMode = h.OnError == "fail"
 	e, err := enrichers.New(enrichers.Config{
+		Preset:     h.Preset,
 		Mapping:    enrichers.ClaimMapping{Client: h.ClientClaims, Tenant: h.TenantClaims},
 		LiftClaims: h.LiftClaims,
 		Fields:     h.Fields,

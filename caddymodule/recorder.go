@@ -17,7 +17,7 @@ type boundedRecorder struct {
 	*caddyhttp.ResponseWriterWrapper
 	buf    *bytes.Buffer
 	limit  int64
-	decide func(status int, header http.Header) bool
+	decide bufferDecider
 
 	status      int
 	wroteHeader bool
@@ -25,13 +25,27 @@ type boundedRecorder struct {
 	spilled     bool
 }
 
-func newBoundedRecorder(w http.ResponseWriter, buf *bytes.Buffer, limit int64, decide func(int, http.Header) bool) *boundedRecorder {
-	return &boundedRecorder{
-		ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
+// bufferDecider says, from the status and headers, whether to buffer. An
+// interface rather than a func so that passing the handler's method does
+// not allocate a method value per request.
+type bufferDecider interface {
+	shouldBuffer(status int, header http.Header) bool
+}
+
+func newBoundedRecorder(w http.ResponseWriter, buf *bytes.Buffer, limit int64, decide bufferDecider) *boundedRecorder {
+	// one allocation for the recorder and the wrapper it embeds
+	a := &struct {
+		rec  boundedRecorder
+		wrap caddyhttp.ResponseWriterWrapper
+	}{}
+	a.wrap.ResponseWriter = w
+	a.rec = boundedRecorder{
+		ResponseWriterWrapper: &a.wrap,
 		buf:                   buf,
 		limit:                 limit,
 		decide:                decide,
 	}
+	return &a.rec
 }
 
 // WriteHeader decides whether to buffer. 1xx responses pass straight through.
@@ -45,7 +59,7 @@ func (br *boundedRecorder) WriteHeader(status int) {
 	}
 	br.status = status
 	br.wroteHeader = true
-	br.buffering = br.decide(status, br.Header())
+	br.buffering = br.decide.shouldBuffer(status, br.Header())
 	if !br.buffering {
 		br.ResponseWriterWrapper.WriteHeader(status)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
@@ -19,29 +20,61 @@ func readTokenRequest(r *http.Request) enrichers.TokenRequest {
 	if r.Body == nil || r.Body == http.NoBody {
 		return enrichers.ParseTokenRequest("", nil, user)
 	}
-	buf := make([]byte, 0, min(max(r.ContentLength, 512), maxRequestBody+1))
-	b := bytes.NewBuffer(buf)
-	_, err := b.ReadFrom(io.LimitReader(r.Body, maxRequestBody+1))
-	body := b.Bytes()
 	orig := r.Body
+	rb := &replayBody{closer: orig}
+	body, err := readAtMost(r.Body, maxRequestBody+1, r.ContentLength, rb.small[:0])
+	r.Body = rb
 	switch {
 	case err != nil:
 		// replay what was read, then the same error
-		r.Body = &replayBody{Reader: io.MultiReader(bytes.NewReader(body), errReader{err}), closer: orig}
+		rb.Reader = io.MultiReader(bytes.NewReader(body), errReader{err})
 		return enrichers.ParseTokenRequest("", nil, user)
 	case len(body) > maxRequestBody:
-		r.Body = &replayBody{Reader: io.MultiReader(bytes.NewReader(body), orig), closer: orig}
+		rb.Reader = io.MultiReader(bytes.NewReader(body), orig)
 		return enrichers.ParseTokenRequest("", nil, user)
 	}
-	r.Body = &replayBody{Reader: bytes.NewReader(body), closer: orig}
+	rb.buf.Reset(body)
+	rb.Reader = &rb.buf
 	return enrichers.ParseTokenRequest(r.Header.Get("Content-Type"), body, user)
 }
 
+// readAtMost reads r until EOF or until n bytes have been read, like
+// bytes.Buffer.ReadFrom(io.LimitReader(r, n)). It reads into buf when the
+// request's ContentLength (or, when unknown, 512 bytes) fits, else into a
+// buffer of that size, so that a token request costs at most one
+// allocation. EOF is not an error.
+func readAtMost(r io.Reader, n, contentLength int64, buf []byte) ([]byte, error) {
+	size := int64(512)
+	if contentLength >= 0 {
+		size = contentLength + 1 // room to see EOF without growing
+	}
+	if size = min(size, n); size > int64(cap(buf)) {
+		buf = make([]byte, 0, size)
+	}
+	for int64(len(buf)) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, int(min(int64(cap(buf)), n-int64(len(buf)))))
+		}
+		m, err := r.Read(buf[len(buf):min(int64(cap(buf)), n)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
 // replayBody serves buffered bytes (and possibly the rest of the original
-// body) while closing the original body.
+// body) while closing the original body. buf reads the bytes in the common
+// case.
 type replayBody struct {
 	io.Reader
 	closer io.Closer
+	buf    bytes.Reader
+	small  [512]byte // the body itself when it fits, saving an allocation
 }
 
 func (rb *replayBody) Close() error { return rb.closer.Close() }
@@ -62,11 +95,14 @@ func narrowAcceptEncoding(h http.Header) {
 		h.Set("Accept-Encoding", "identity")
 		return
 	}
-	var keep []string
+	var keepArr [8]string
+	keep := keepArr[:0]
 	changed, star := false, false
 	seen := map[string]bool{}
 	for _, v := range vals {
-		for _, part := range strings.Split(v, ",") {
+		for v != "" {
+			var part string
+			part, v, _ = strings.Cut(v, ",")
 			part = strings.TrimSpace(part)
 			if part == "" {
 				continue
@@ -115,4 +151,36 @@ func rejected(params string) bool {
 		}
 	}
 	return false
+}
+
+// isJSONMediaType reports, without allocating, whether a Content-Type is
+// application/json with at most a charset=utf-8 parameter (any ASCII case):
+// what identity providers send, and a value mime.ParseMediaType accepts as
+// application/json without error. false means "not known": callers fall
+// back to mime.ParseMediaType.
+func isJSONMediaType(v string) bool {
+	base, params, hasParams := strings.Cut(v, ";")
+	if !asciiEqualFold(base, "application/json") {
+		return false
+	}
+	return !hasParams || asciiEqualFold(strings.TrimLeft(params, " \t"), "charset=utf-8")
+}
+
+// asciiEqualFold reports whether s equals lower (lowercase ASCII), comparing
+// ASCII letters case-insensitively and nothing else (strings.EqualFold would
+// fold ſ to s, which mime.ParseMediaType does not).
+func asciiEqualFold(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }

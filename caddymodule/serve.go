@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/caddyserver/caddy/v2"
@@ -25,7 +26,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	raw := bufPool.Get().(*bytes.Buffer)
 	defer putBuf(raw)
-	rec := newBoundedRecorder(w, raw, h.MaxBody, h.shouldBuffer)
+	rec := newBoundedRecorder(w, raw, h.MaxBody, h)
 
 	if err := serveNext(rec, r, next); err != nil {
 		if rec.buffering {
@@ -71,9 +72,11 @@ func (h *Handler) shouldBuffer(status int, hdr http.Header) bool {
 	if status < 200 || status > 299 || status == http.StatusNoContent || status == http.StatusResetContent {
 		return false
 	}
-	mt, _, err := mime.ParseMediaType(hdr.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return false
+	if ct := hdr.Get("Content-Type"); !isJSONMediaType(ct) {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return false
+		}
 	}
 	if _, ok := hdr["Trailer"]; ok {
 		return false
@@ -90,6 +93,18 @@ func (h *Handler) shouldBuffer(status int, hdr http.Header) bool {
 // finish decodes, enriches and writes a buffered response.
 func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.TokenRequest) error {
 	hdr := rec.Header()
+	// Trailers the upstream did not announce reach the header map (as
+	// http.TrailerPrefix keys) only after the body, too late for
+	// shouldBuffer. Treat them like announced ones: pass the response on
+	// untouched, trailers included. An enriched body needs a
+	// Content-Length, which would drop them, and a digest trailer would no
+	// longer match it.
+	for k := range hdr {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			h.debug("token response with trailers passed through unchanged")
+			return rec.writeRaw()
+		}
+	}
 	coding := hdr.Get("Content-Encoding")
 	body := rec.buf.Bytes()
 	if coding != "" && coding != "identity" {
@@ -119,6 +134,11 @@ func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.
 	if out.Status != enrichers.StatusNotToken && repl != nil {
 		setPlaceholders(repl, &out.Identity)
 	}
+	if out.Status != enrichers.StatusNotToken && out.Identity.RequestClientID != "" &&
+		out.Identity.ClientID != out.Identity.RequestClientID {
+		h.debug("client id in token differs from request; using the token's",
+			zap.String("token_client", out.Identity.ClientID), zap.String("request_client", out.Identity.RequestClientID))
+	}
 	if out.Status != enrichers.StatusEnriched {
 		if ce := h.logger.Check(zapcore.DebugLevel, "token response passed through unchanged"); ce != nil {
 			reason := "no field applies"
@@ -130,13 +150,9 @@ func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.
 		return rec.writeRaw()
 	}
 	id := &out.Identity
-	if id.RequestClientID != "" && id.ClientID != id.RequestClientID {
-		h.debug("client id in token differs from request; using the token's",
-			zap.String("token_client", id.ClientID), zap.String("request_client", id.RequestClientID))
-	}
 	if ce := h.logger.Check(zapcore.DebugLevel, "token response enriched"); ce != nil {
 		ce.Write(zap.String("client", id.ClientID), zap.String("audience", id.Audience()),
-			zap.String("tenant", id.Tenant), zap.String("token_format", id.Format.String()),
+			zap.String("tenant", id.Tenant), zap.String("token_format", id.Format.String()), zap.String("preset", id.Preset),
 			zap.Strings("added", out.Added), zap.Int("kept_upstream", out.Kept))
 	}
 	if coding != "" {

@@ -1,9 +1,6 @@
 package enrichers
 
-import (
-	"unicode/utf8"
-	"unsafe"
-)
+import "unsafe"
 
 // stringOf views b as a string without copying. The caller must not modify b
 // while the string (or any substring gjson hands out from it) is in use.
@@ -21,6 +18,3 @@ func bytesOf(s string) []byte {
 	}
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
-
-// validUTF8 reports whether b is valid UTF-8; JSON text must be.
-func validUTF8(b []byte) bool { return utf8.Valid(b) }

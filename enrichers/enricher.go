@@ -10,8 +10,12 @@ import (
 
 // Config is the complete, uncompiled enrichment configuration.
 type Config struct {
-	// Mapping names the claims for client, tenant and scopes. Zero lists
-	// fall back to DefaultClaimMapping.
+	// Preset names the identity provider whose claim names to read: auto
+	// (the default, ""), generic, auth0, okta, entra, keycloak, cognito,
+	// hydra or rfc9068. See Preset and Detect.
+	Preset string
+	// Mapping names the claims for client, tenant and scopes; a non-empty
+	// list replaces the preset's.
 	Mapping ClaimMapping
 	// LiftClaims are JSON-object claims whose members are copied to the top
 	// level of the response (reserved names are skipped).
@@ -28,7 +32,7 @@ type Config struct {
 
 // Enricher is a compiled Config. It is safe for concurrent use.
 type Enricher struct {
-	mapping   ClaimMapping
+	ids       identifier
 	lift      []string
 	fields    []field
 	rules     []rule
@@ -74,17 +78,11 @@ type Outcome struct {
 // New compiles a Config, validating every field name, value, JSON value and
 // pattern.
 func New(cfg Config) (*Enricher, error) {
-	def := DefaultClaimMapping()
-	e := &Enricher{mapping: cfg.Mapping, lift: cfg.LiftClaims, overwrite: cfg.Overwrite}
-	if len(e.mapping.Client) == 0 {
-		e.mapping.Client = def.Client
+	ids, err := newIdentifier(cfg.Preset, cfg.Mapping)
+	if err != nil {
+		return nil, err
 	}
-	if len(e.mapping.Tenant) == 0 {
-		e.mapping.Tenant = def.Tenant
-	}
-	if len(e.mapping.Scope) == 0 {
-		e.mapping.Scope = def.Scope
-	}
+	e := &Enricher{ids: ids, lift: cfg.LiftClaims, overwrite: cfg.Overwrite}
 	for _, c := range cfg.LiftClaims {
 		if c == "" {
 			return nil, errors.New("lift_claim: empty claim name")
@@ -138,6 +136,12 @@ func (e *Enricher) Enrich(dst, body []byte, req *TokenRequest, resolve Resolver,
 		return append(dst, body...), nil
 	}
 	id := &out.Identity
+	if id.claims.Exists() {
+		// claim lookups while planning read the index built by scan;
+		// it lives in s, so it is unhooked before s is recycled
+		id.index = &s.claims
+		defer func() { id.index = nil }()
+	}
 	e.plan(s, id, resolve)
 	if !e.resolveCollisions(s, out) {
 		out.Status = StatusUnchanged
@@ -157,25 +161,34 @@ func (e *Enricher) Enrich(dst, body []byte, req *TokenRequest, resolve Resolver,
 // scan validates body, collects its top-level members and builds the
 // identity. ok is false for a JSON object without a string access_token.
 func (e *Enricher) scan(s *scratch, body []byte, req *TokenRequest, out *Outcome) (closeIdx int, ok bool, err error) {
-	if !isJSONObject(body) {
-		return 0, false, ErrNotJSONObject
-	}
-	var token, scope string
-	root := gjson.Parse(stringOf(body))
-	root.ForEach(func(k, v gjson.Result) bool {
-		s.members = append(s.members, member{name: k.Str, valStart: v.Index, valEnd: v.Index + len(v.Raw)})
-		switch k.Str {
+	var token, scope, issuedType string
+	// One pass validates the body and lists its members; strings are
+	// views into body unless they hold escapes.
+	valid := scanObject(body, func(m jsonMember) bool {
+		name := m.name()
+		s.members = append(s.members, member{name: name, valStart: m.valPos, valEnd: m.valPos + len(m.val)})
+		if !m.isString() {
+			return true
+		}
+		switch name {
 		case "access_token":
-			if v.Type == gjson.String && token == "" {
-				token, ok = v.Str, true
+			if token == "" {
+				token, ok = m.str(), true
 			}
 		case "scope":
-			if v.Type == gjson.String && scope == "" {
-				scope = v.Str
+			if scope == "" {
+				scope = m.str()
+			}
+		case "issued_token_type":
+			if issuedType == "" {
+				issuedType = m.str()
 			}
 		}
 		return true
 	})
+	if !valid {
+		return 0, false, ErrNotJSONObject
+	}
 	closeIdx = len(body) - 1
 	for body[closeIdx] != '}' {
 		closeIdx--
@@ -183,11 +196,12 @@ func (e *Enricher) scan(s *scratch, body []byte, req *TokenRequest, out *Outcome
 	if !ok {
 		return closeIdx, false, nil
 	}
-	var payload []byte
-	if _, p, isJWT := DecodeJWT(token); isJWT {
-		payload = p
+	header, payload, isJWT := decodeJWT(token, s.claims.add)
+	if !isJWT {
+		header, payload = "", nil
+		s.claims.reset()
 	}
-	out.Identity = identify(&e.mapping, payload, scope, req)
+	out.Identity = e.ids.identify(header, payload, &s.claims, scope, issuedType, req)
 	return closeIdx, true, nil
 }
 
@@ -261,6 +275,7 @@ type planned struct {
 // scratch is per-call working memory, pooled.
 type scratch struct {
 	members []member
+	claims  claimIndex // the access token's top-level claims
 	plan    []planned
 	text    []byte // rendered template text
 	vals    []byte // JSON-encoded rendered values
@@ -278,6 +293,7 @@ func putScratch(s *scratch) {
 		return // don't keep outliers
 	}
 	s.members = s.members[:0]
+	s.claims.reset()
 	clear(s.plan)
 	s.plan = s.plan[:0]
 	s.text = s.text[:0]

@@ -19,6 +19,9 @@ type Pattern struct {
 	// toks holds the compiled pattern when it has wildcards: a rune per token,
 	// with tokStar and tokAny standing for `*` and `?`.
 	toks []rune
+	// prefix and suffix are the literal text before the first wildcard and
+	// after the last one: a quick rejection test before the full match.
+	prefix, suffix string
 }
 
 const (
@@ -67,6 +70,21 @@ func CompilePattern(s string) (Pattern, error) {
 	}
 	if wild {
 		p.toks = toks
+		i := 0
+		for i < len(toks) && toks[i] >= 0 {
+			i++
+		}
+		p.prefix = string(toks[:i])
+		j := len(toks)
+		for j > i && toks[j-1] >= 0 {
+			j--
+		}
+		p.suffix = string(toks[j:])
+		if strings.ContainsRune(p.prefix+p.suffix, utf8.RuneError) {
+			// the matcher lets U+FFFD stand for an invalid byte; a
+			// byte comparison would not
+			p.prefix, p.suffix = "", ""
+		}
 	} else {
 		p.lit = string(toks)
 	}
@@ -90,6 +108,9 @@ func (p Pattern) String() string { return p.raw }
 func (p Pattern) Match(s string) bool {
 	if p.toks == nil {
 		return s == p.lit
+	}
+	if len(s) < len(p.prefix)+len(p.suffix) || s[:len(p.prefix)] != p.prefix || s[len(s)-len(p.suffix):] != p.suffix {
+		return false
 	}
 	// Iterative wildcard matching with single-star backtracking: linear in
 	// practice, O(len(s)*len(toks)) worst case, no allocation.

@@ -55,3 +55,42 @@ func TestPatternMatchDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Match allocated %v times", n)
 	}
 }
+
+// TestPatternQuickRejectAgrees checks the prefix/suffix quick rejection
+// against the full matcher alone, over patterns and strings built from a
+// small alphabet (so that matches are frequent) including multi-byte runes
+// and an invalid byte.
+func TestPatternQuickRejectAgrees(t *testing.T) {
+	alpha := []string{"a", "b", ".", "é", "\ufffd", "*", "?"}
+	subj := []string{"", "a", "b", ".", "é", "\ufffd", "\xff", "ab", "a.b", "ba", "éa", "aé", "a\xffb"}
+	var patterns []string
+	var gen func(p string, n int)
+	gen = func(p string, n int) {
+		if p != "" {
+			patterns = append(patterns, p)
+		}
+		if n == 0 {
+			return
+		}
+		for _, a := range alpha {
+			gen(p+a, n-1)
+		}
+	}
+	gen("", 4)
+	var strs []string
+	for _, a := range subj {
+		for _, b := range subj {
+			strs = append(strs, a+b, a+b+a)
+		}
+	}
+	for _, ps := range patterns {
+		p := MustCompilePattern(ps)
+		full := p
+		full.prefix, full.suffix = "", ""
+		for _, s := range strs {
+			if got, want := p.Match(s), full.Match(s); got != want {
+				t.Fatalf("%q.Match(%q) = %v, full matcher says %v", ps, s, got, want)
+			}
+		}
+	}
+}

@@ -46,11 +46,17 @@ type Identity struct {
 	GrantType string
 	// RequestedAudience is the audience (or resource) the client asked for.
 	RequestedAudience string
+	// Preset names the claim mapping used for this token ("auth0",
+	// "generic", ...); "" for an opaque token under preset auto.
+	Preset string
 
-	aud        gjson.Result // the token's aud claim: string or array
+	aud        gjson.Result // the token's audience claim: string or array
 	scopeClaim gjson.Result // the token's scope claim: string or array
+	permClaim  gjson.Result // permissions that also count as scopes
 	scopeText  string       // response or request scope when no claim
 	claims     gjson.Result // the payload root object
+	index      *claimIndex  // claims by name, only while Enrich runs (jsonscan.go)
+	nested     gjson.Result // the preset's nested claims object (Hydra's ext)
 }
 
 // Audience returns the audience the client asked for, else the token's first.
@@ -73,8 +79,12 @@ func (id *Identity) EachAudience(fn func(string) bool) bool {
 }
 
 // HasScope reports whether the token (or, without a scope claim, the response
-// or request) carries scope s.
+// or request) carries scope s, or the preset's permissions claim (Auth0
+// `permissions`, Entra `roles`) lists it.
 func (id *Identity) HasScope(s string) bool {
+	if id.permClaim.Exists() && eachString(id.permClaim, func(v string) bool { return !hasWord(v, s) }) {
+		return true
+	}
 	if id.scopeClaim.Exists() {
 		return eachString(id.scopeClaim, func(v string) bool { return !hasWord(v, s) })
 	}
@@ -100,21 +110,21 @@ func (id *Identity) Scope() string {
 	return b.String()
 }
 
-// Claim returns a top-level claim by its literal name.
+// Claim returns a top-level claim by its literal name; with a preset that
+// nests custom claims (Hydra's `ext`), a name absent at the top level is
+// looked up there.
 func (id *Identity) Claim(name string) gjson.Result {
 	if !id.claims.Exists() {
 		return gjson.Result{}
 	}
-	var out gjson.Result
-	id.claims.ForEach(func(k, v gjson.Result) bool {
-		if k.Str == name {
-			out = v
-			return false
-		}
-		return true
-	})
-	return out
+	if out := id.topClaim(name); out.Exists() || !id.nested.Exists() {
+		return out
+	}
+	return memberOf(id.nested, name)
 }
+
+// memberOf returns the member of object obj named name (literally).
+func memberOf(obj gjson.Result, name string) gjson.Result { return lookupMember(obj, name) }
 
 // ClaimString renders a top-level claim: strings raw, other types as their
 // JSON text, "" when absent or null.
@@ -174,37 +184,47 @@ func hasWord(list, w string) bool {
 }
 
 // identify builds an Identity from a decoded payload (nil for opaque tokens),
-// the response's scope member and the token request. Claims win over the
-// request: the token is what the upstream actually issued.
-func identify(m *ClaimMapping, payload []byte, respScope string, req *TokenRequest) Identity {
-	var id Identity
-	var clientRank, tenantRank, scopeRank = len(m.Client), len(m.Tenant), len(m.Scope)
-	var gty string
+// the response's scope and issued_token_type members and the token request.
+// Claims win over the request: the token is what the upstream actually
+// issued. A claim missing at the top level is looked up in m.nested.
+func identify(m *mapping, payload []byte, idx *claimIndex, respScope, issuedType string, req *TokenRequest) Identity {
+	id := Identity{Preset: m.name}
+	var top, sub claimRanks
+	top.reset(m)
+	var gty, idtyp string
 	if payload != nil {
 		id.Format = TokenJWT
 		id.claims = gjson.Parse(stringOf(payload))
-		id.claims.ForEach(func(k, v gjson.Result) bool {
-			switch k.Str {
+		eachClaim(id.claims, idx, func(k string, v gjson.Result) bool {
+			switch k {
 			case "iss":
 				id.Issuer = v.String()
 			case "sub":
 				id.Subject = v.String()
-			case "aud":
-				id.aud = v
 			case "gty":
 				gty = v.String()
+			case "idtyp":
+				idtyp = v.String()
 			}
-			if r := rank(m.Client, k.Str); r < clientRank && v.Type == gjson.String && v.Str != "" {
-				clientRank, id.ClientID = r, v.Str
+			if m.nested != "" && k == m.nested && v.IsObject() {
+				id.nested = v
 			}
-			if r := rank(m.Tenant, k.Str); r < tenantRank && v.Type != gjson.Null && v.Raw != `""` {
-				tenantRank, id.Tenant = r, resultText(v)
-			}
-			if r := rank(m.Scope, k.Str); r < scopeRank && (v.Type == gjson.String || v.IsArray()) {
-				scopeRank, id.scopeClaim = r, v
-			}
+			top.see(m, k, v)
 			return true
 		})
+		if id.nested.Exists() && top.missing(m) {
+			sub.reset(m)
+			forEachMember(id.nested, func(k string, v gjson.Result) bool {
+				sub.see(m, k, v)
+				return true
+			})
+			top.fillFrom(m, &sub)
+		}
+		id.ClientID, id.Tenant = top.client, top.tenant
+		id.aud, id.scopeClaim, id.permClaim = top.aud, top.scope, top.perm
+	}
+	if id.Tenant == "" && id.Issuer != "" && m.tenantFromIssuer != nil {
+		id.Tenant = m.tenantFromIssuer(id.Issuer)
 	}
 	if !id.scopeClaim.Exists() {
 		// respScope points into the response body, which the caller may
@@ -222,10 +242,86 @@ func identify(m *ClaimMapping, payload []byte, respScope string, req *TokenReque
 			id.scopeText = req.Scope
 		}
 	}
-	if id.GrantType == "" && gty != "" {
-		id.GrantType = grantFromGty(gty)
+	if id.GrantType == "" {
+		id.GrantType = grantFromResponse(issuedType, gty, idtyp, &id)
 	}
 	return id
+}
+
+// claimRanks tracks, for one pass over a claims object, the best claim seen
+// so far for each list of a mapping (lower rank is better).
+type claimRanks struct {
+	clientRank, tenantRank, scopeRank, permRank, audRank int
+	client, tenant                                       string
+	scope, perm, aud                                     gjson.Result
+}
+
+func (c *claimRanks) reset(m *mapping) {
+	*c = claimRanks{clientRank: len(m.client), tenantRank: len(m.tenant), scopeRank: len(m.scope),
+		permRank: len(m.permissions), audRank: len(m.audience)}
+}
+
+// see considers claim k with value v for every list.
+func (c *claimRanks) see(m *mapping, k string, v gjson.Result) {
+	if r := rank(m.client, k); r < c.clientRank && v.Type == gjson.String && v.Str != "" {
+		c.clientRank, c.client = r, v.Str
+	}
+	if r := rank(m.tenant, k); r < c.tenantRank && v.Type != gjson.Null && v.Raw != `""` {
+		c.tenantRank, c.tenant = r, resultText(v)
+	}
+	if r := rank(m.scope, k); r < c.scopeRank && (v.Type == gjson.String || v.IsArray()) {
+		c.scopeRank, c.scope = r, v
+	}
+	if r := rank(m.permissions, k); r < c.permRank && (v.Type == gjson.String || v.IsArray()) {
+		c.permRank, c.perm = r, v
+	}
+	if r := rank(m.audience, k); r < c.audRank && (v.Type == gjson.String || v.IsArray()) {
+		c.audRank, c.aud = r, v
+	}
+}
+
+// missing reports whether any non-empty list found nothing.
+func (c *claimRanks) missing(m *mapping) bool {
+	unfound := func(rank int, list []string) bool { return len(list) > 0 && rank == len(list) }
+	return unfound(c.clientRank, m.client) || unfound(c.tenantRank, m.tenant) || unfound(c.scopeRank, m.scope) ||
+		unfound(c.permRank, m.permissions) || unfound(c.audRank, m.audience)
+}
+
+// fillFrom takes from n (nested claims) what the top level lacks.
+func (c *claimRanks) fillFrom(m *mapping, n *claimRanks) {
+	if c.clientRank == len(m.client) {
+		c.clientRank, c.client = n.clientRank, n.client
+	}
+	if c.tenantRank == len(m.tenant) {
+		c.tenantRank, c.tenant = n.tenantRank, n.tenant
+	}
+	if c.scopeRank == len(m.scope) {
+		c.scopeRank, c.scope = n.scopeRank, n.scope
+	}
+	if c.permRank == len(m.permissions) {
+		c.permRank, c.perm = n.permRank, n.perm
+	}
+	if c.audRank == len(m.audience) {
+		c.audRank, c.aud = n.audRank, n.aud
+	}
+}
+
+// grantFromResponse infers the grant type when the request did not say (a
+// body too large or of an unknown type): RFC 8693 issued_token_type in the
+// response means token exchange; Auth0's `gty`; Entra's `idtyp: app` and a
+// token whose subject is its client (RFC 9068 §2.2) mean client credentials.
+func grantFromResponse(issuedType, gty, idtyp string, id *Identity) string {
+	switch {
+	case issuedType != "":
+		return GrantTokenExchange
+	case gty != "":
+		return grantFromGty(gty)
+	case idtyp == "app":
+		return GrantClientCredentials
+	case id.Format == TokenJWT && id.Subject != "" && id.Subject == id.ClientID:
+		return GrantClientCredentials
+	}
+	return ""
 }
 
 // grantFromGty maps Auth0's `gty` claim values to grant_type values.

@@ -1,7 +1,6 @@
 package enrichers
 
 import (
-	"mime"
 	"net/url"
 	"strings"
 
@@ -64,19 +63,19 @@ func ParseTokenRequest(contentType string, body []byte, basicUser string) TokenR
 			tr.ClientID = basicUser
 		}
 	}
-	mt, _, _ := mime.ParseMediaType(contentType)
+	mt := mediaType(contentType)
 	var assertion string
 	switch {
 	case mt == "application/x-www-form-urlencoded":
-		form, _ := url.ParseQuery(string(body))
-		tr.GrantType = form.Get("grant_type")
+		form := parseForm(string(body))
+		tr.GrantType = form.grantType
 		if tr.ClientID == "" {
-			tr.ClientID = form.Get("client_id")
+			tr.ClientID = form.clientID
 		}
-		tr.Audiences = form["audience"]
-		tr.Resources = form["resource"]
-		tr.Scope = form.Get("scope")
-		assertion = form.Get("client_assertion")
+		tr.Audiences = form.audiences
+		tr.Resources = form.resources
+		tr.Scope = form.scope
+		assertion = form.assertion
 	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
 		if !isJSONObject(body) {
 			break

@@ -28,7 +28,9 @@ type RuleConfig struct {
 	Issuer []string `json:"issuer,omitempty"`
 
 	// Exact grant_type values, e.g. client_credentials or
-	// urn:ietf:params:oauth:grant-type:device_code.
+	// urn:ietf:params:oauth:grant-type:device_code. The short names
+	// device_code, jwt_bearer, saml2_bearer, token_exchange and ciba stand
+	// for their URNs.
 	GrantType []string `json:"grant_type,omitempty"`
 
 	// Scopes the token must all carry.
@@ -74,7 +76,10 @@ func compileRule(i int, rc RuleConfig) (rule, error) {
 	if label == "" {
 		label = fmt.Sprintf("#%d", i+1)
 	}
-	r := rule{name: label, grantType: rc.GrantType, scope: rc.Scope}
+	r := rule{name: label, scope: rc.Scope}
+	for _, g := range rc.GrantType {
+		r.grantType = append(r.grantType, CanonicalGrantType(g))
+	}
 	var err error
 	lists := []struct {
 		what string

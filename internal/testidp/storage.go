@@ -358,8 +358,12 @@ func (s *storage) GetPrivateClaimsFromScopes(_ context.Context, _, clientID stri
 	return maps.Clone(c.Claims), nil
 }
 
-// SetUserinfoFromScopes implements op.Storage (deprecated hook, left empty).
-func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, string, []string) error {
+// SetUserinfoFromScopes implements op.Storage. op copies the result over
+// the ID token's claims whenever scopes were granted, so it must at least
+// carry the subject (strict clients such as openid-client reject an ID
+// token without sub).
+func (s *storage) SetUserinfoFromScopes(_ context.Context, info *oidc.UserInfo, userID, _ string, _ []string) error {
+	info.Subject = userID
 	return nil
 }
 

@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# Load benchmark: token_enrich against a plain reverse_proxy, on loopback.
+#
+#   bench/load.sh            # 5 alternating rounds of 10 s, then the memory checks
+#   bench/load.sh --quick    # a short smoke run (1 round of 2 s, small memory checks)
+#
+# It starts the stand-in IdP (bench/upstream) and three Caddy processes:
+#   (a) plain reverse_proxy                      bench/Caddyfile.plain, POST /oauth/token
+#   (b) token_enrich with 5 rules + reverse_proxy bench/Caddyfile.enrich, POST /oauth/token
+#   (c) the same as (b), on a path token_enrich does not act on: POST /api/orders
+# and drives them with wrk in alternating rounds a,b,c,a,b,c,... Each round
+# reads the Caddy process's utime+stime from /proc before and after, so that
+# CPU per request is the proxy's own cost, unaffected by the load generator
+# and the upstream sharing the cores. Ratios are per round against (a) of the
+# same round, then the median over rounds.
+#
+# Then, on a fresh (b) process: a leak check (RSS after WARMUP_REQUESTS and
+# after LEAK_REQUESTS more) and MEM_CONNS concurrent connections (peak RSS
+# over idle).
+#
+# Needs wrk (apt-get install wrk), Go and python3 (to find free ports).
+# Builds ./caddy with ./xcaddy.sh when it is missing or older than the
+# module's sources, unless CADDY=/path/to/caddy is given.
+#
+# Settings (environment): ROUNDS DURATION CONNS THREADS WARMUP_REQUESTS
+# LEAK_REQUESTS MEM_CONNS MEM_DURATION CADDY.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+WARMUP_REQUESTS=${WARMUP_REQUESTS:-20000}
+LEAK_REQUESTS=${LEAK_REQUESTS:-100000}
+MEM_CONNS=${MEM_CONNS:-1000}
+MEM_DURATION=${MEM_DURATION:-10}
+if [[ "${1:-}" == "--quick" ]]; then
+	ROUNDS=1 DURATION=2 WARMUP_REQUESTS=2000 LEAK_REQUESTS=5000 MEM_CONNS=200 MEM_DURATION=2
+elif [[ -n "${1:-}" ]]; then
+	echo "usage: $0 [--quick]" >&2
+	exit 2
+fi
+
+command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
+RUN=bench/.run
+mkdir -p "$RUN"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+CLK_TCK=$(getconf CLK_TCK)
+
+# --- build ----------------------------------------------------------------
+if [[ -z "${CADDY:-}" ]]; then
+	CADDY=./caddy
+	if [[ ! -x ./caddy ]] || [[ -n "$(find tokenenrich.go go.mod go.sum enrichers caddymodule -newer ./caddy \
+		\( -name '*.go' ! -name '*_test.go' -o -name 'go.*' \) -print -quit)" ]]; then
+		echo "== building ./caddy (./xcaddy.sh)"
+		./xcaddy.sh >"$RUN/xcaddy.log" 2>&1 || { cat "$RUN/xcaddy.log"; exit 1; }
+	fi
+fi
+go build -o "$RUN/upstream" ./bench/upstream
+
+# --- processes --------------------------------------------------------------
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+wait_http() { # url [method]
+	for _ in $(seq 1 100); do
+		if curl -s -o /dev/null -X "${2:-GET}" "$1"; then return 0; fi
+		sleep 0.1
+	done
+	echo "no answer from $1" >&2
+	exit 1
+}
+
+UP_PORT=$(free_port)
+"$RUN/upstream" -addr "127.0.0.1:$UP_PORT" >"$RUN/upstream.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$UP_PORT/oauth/token" POST
+
+start_caddy() { # name caddyfile -> sets PORT_<name> and PID_<name>
+	local port
+	port=$(free_port)
+	PORT=$port UPSTREAM="127.0.0.1:$UP_PORT" "$CADDY" run --adapter caddyfile --config "$2" >"$RUN/caddy-$1.log" 2>&1 &
+	local pid=$!
+	PIDS+=("$pid")
+	printf -v "PORT_$1" '%s' "$port"
+	printf -v "PID_$1" '%s' "$pid"
+	wait_http "http://127.0.0.1:$port/" POST
+}
+
+cpu_ticks() { # pid -> utime+stime in clock ticks (fields 14 and 15; comm may hold spaces)
+	sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+status_kb() { # pid field -> kB
+	awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"
+}
+
+BODY='grant_type=client_credentials&client_id=Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9u00&client_secret=s3cr3t&audience=https%3A%2F%2Fapi.example.com%2F'
+post() { # port path
+	curl -s -X POST -H 'Content-Type: application/x-www-form-urlencoded' --data "$BODY" "http://127.0.0.1:$1$2"
+}
+
+# to_us "123.45us" | "1.23ms" | "1.00s" -> microseconds
+to_us() {
+	awk -v v="$1" 'BEGIN {
+		n = v + 0
+		if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1000000; else print n
+	}'
+}
+
+# --- machine --------------------------------------------------------------
+echo "== machine"
+echo "cpus: $(nproc) x $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+echo "kernel: $(uname -sr)"
+echo "go: $(go env GOVERSION)"
+echo "caddy: $("$CADDY" version | head -1)"
+echo "wrk: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "settings: ROUNDS=$ROUNDS DURATION=${DURATION}s CONNS=$CONNS THREADS=$THREADS"
+
+start_caddy a bench/Caddyfile.plain
+start_caddy b bench/Caddyfile.enrich
+start_caddy c bench/Caddyfile.enrich
+PATH_a=/oauth/token PATH_b=/oauth/token PATH_c=/api/orders
+
+# --- sanity: (b) enriches, (a) and (c) do not -----------------------------
+out_b=$(post "$PORT_b" /oauth/token)
+out_a=$(post "$PORT_a" /oauth/token)
+out_c=$(post "$PORT_c" /api/orders)
+if [[ "$out_b" != *'"api-uri":"https://eu.api.example.com"'* || "$out_b" != *'"plan":"gold"'* ]]; then
+	echo "(b) did not enrich: $out_b" >&2
+	exit 1
+fi
+if [[ "$out_a" == *api-uri* || "$out_c" == *api-uri* || "$out_a" != *access_token* || "$out_c" != *access_token* ]]; then
+	echo "(a) or (c) unexpected: $out_a / $out_c" >&2
+	exit 1
+fi
+
+# --- alternating rounds ---------------------------------------------------
+# round cfg -> appends "cfg round rps p50_us p99_us cpu_us_per_req requests" to results
+RESULTS="$RUN/results.txt"
+: >"$RESULTS"
+round() {
+	local cfg=$1 r=$2 pidv="PID_$1" portv="PORT_$1" pathv="PATH_$1"
+	local pid=${!pidv} port=${!portv} path=${!pathv}
+	local before after out reqs rps p50 p99 non2xx
+	before=$(cpu_ticks "$pid")
+	out=$(BENCH_PATH=$path wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s bench/post.lua "http://127.0.0.1:$port")
+	after=$(cpu_ticks "$pid")
+	echo "$out" >"$RUN/wrk-$cfg-$r.txt"
+	reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+	rps=$(awk '/Requests\/sec:/ {print $2}' <<<"$out")
+	p50=$(to_us "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+	p99=$(to_us "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+	non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+	if grep -q 'Socket errors' <<<"$out"; then
+		echo "  round $r ($cfg): $(grep 'Socket errors' <<<"$out")" >&2
+	fi
+	if [[ -n "$non2xx" ]]; then
+		echo "round $r ($cfg): $non2xx non-2xx responses" >&2
+		exit 1
+	fi
+	awk -v c="$cfg" -v r="$r" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$reqs" \
+		'BEGIN { printf "%s %d %.0f %.0f %.0f %.2f %d\n", c, r, rps, p50, p99, t * 1e6 / hz / n, n }' >>"$RESULTS"
+	tail -1 "$RESULTS" | awk '{printf "  round %d (%s): %8.0f req/s  p50 %6.0f us  p99 %6.0f us  %6.2f us CPU/req\n", $2, $1, $3, $4, $5, $6}'
+}
+
+echo "== alternating rounds"
+# one short untimed pass each to warm connections and the Go runtime
+for cfg in a b c; do
+	pathv="PATH_$cfg" portv="PORT_$cfg"
+	BENCH_PATH=${!pathv} wrk -t"$THREADS" -c"$CONNS" -d1s -s bench/post.lua "http://127.0.0.1:${!portv}" >/dev/null
+done
+for r in $(seq 1 "$ROUNDS"); do
+	for cfg in a b c; do round "$cfg" "$r"; done
+done
+
+median() { sort -g | awk '{v[NR] = $1} END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+col() { awk -v c="$1" -v k="$2" '$1 == c {print $k}' "$RESULTS" | median; }
+ratio() { # cfg column -> median over rounds of cfg/a
+	awk -v c="$1" -v k="$2" '$1 == "a" {a[$2] = $k} $1 == c {x[$2] = $k} END {for (r in x) if (a[r] > 0) print x[r] / a[r]}' "$RESULTS" | median
+}
+
+echo
+echo "== results (medians over $ROUNDS rounds of ${DURATION}s, $CONNS connections, $THREADS wrk threads)"
+printf "%-34s %10s %9s %9s %12s %10s\n" "configuration" "req/s" "p50 us" "p99 us" "CPU us/req" "peak RSS"
+for cfg in a b c; do
+	case $cfg in
+	a) name="(a) reverse_proxy" ;;
+	b) name="(b) token_enrich, 5 rules" ;;
+	c) name="(c) token_enrich, other path" ;;
+	esac
+	pidv="PID_$cfg"
+	printf "%-34s %10.0f %9.0f %9.0f %12.2f %7.1f MiB\n" "$name" "$(col $cfg 3)" "$(col $cfg 4)" "$(col $cfg 5)" "$(col $cfg 6)" \
+		"$(awk -v k="$(status_kb "${!pidv}" VmHWM)" 'BEGIN {print k / 1024}')"
+done
+CPU_BA=$(ratio b 6) RPS_BA=$(ratio b 3) P99_BA=$(ratio b 5) P50_BA=$(ratio b 4)
+CPU_CA=$(ratio c 6) RPS_CA=$(ratio c 3) P99_CA=$(ratio c 5) P50_CA=$(ratio c 4)
+printf "ratios b/a: cpu %.3f  req/s %.3f  p50 %.3f  p99 %.3f\n" "$CPU_BA" "$RPS_BA" "$P50_BA" "$P99_BA"
+printf "ratios c/a: cpu %.3f  req/s %.3f  p50 %.3f  p99 %.3f\n" "$CPU_CA" "$RPS_CA" "$P50_CA" "$P99_CA"
+for cfg in a b c; do pidv="PID_$cfg"; kill "${!pidv}" 2>/dev/null || true; done
+
+# --- memory ---------------------------------------------------------------
+echo
+echo "== memory (a fresh (b) process)"
+start_caddy m bench/Caddyfile.enrich
+post "$PORT_m" /oauth/token >/dev/null
+IDLE_KB=$(status_kb "$PID_m" VmRSS)
+BENCH_THREADS=1 BENCH_COUNT=$WARMUP_REQUESTS wrk -t1 -c"$CONNS" -d600s -s bench/count.lua "http://127.0.0.1:$PORT_m" >"$RUN/wrk-warmup.txt"
+WARM_KB=$(status_kb "$PID_m" VmRSS)
+BENCH_THREADS=1 BENCH_COUNT=$LEAK_REQUESTS wrk -t1 -c"$CONNS" -d600s -s bench/count.lua "http://127.0.0.1:$PORT_m" >"$RUN/wrk-leak.txt"
+END_KB=$(status_kb "$PID_m" VmRSS)
+LEAK_DONE=$(awk '/requests in/ {print $1}' "$RUN/wrk-leak.txt")
+echo "idle RSS $((IDLE_KB / 1024)) MiB; after $WARMUP_REQUESTS warm-up requests $((WARM_KB / 1024)) MiB;" \
+	"after $LEAK_DONE more $((END_KB / 1024)) MiB"
+HWM_BEFORE_KB=$(status_kb "$PID_m" VmHWM)
+BENCH_PATH=/oauth/token wrk -t"$THREADS" -c"$MEM_CONNS" -d"${MEM_DURATION}s" --latency -s bench/post.lua \
+	"http://127.0.0.1:$PORT_m" >"$RUN/wrk-conns.txt"
+PEAK_KB=$(status_kb "$PID_m" VmHWM)
+CONN_REQS=$(awk '/requests in/ {print $1}' "$RUN/wrk-conns.txt")
+CONN_ERRS=$(grep -E 'Non-2xx|Socket errors' "$RUN/wrk-conns.txt" || true)
+echo "$MEM_CONNS connections for ${MEM_DURATION}s ($CONN_REQS requests): peak RSS $((PEAK_KB / 1024)) MiB" \
+	"(peak before: $((HWM_BEFORE_KB / 1024)) MiB)${CONN_ERRS:+; wrk: $CONN_ERRS}"
+MEM_ADDED=$(awk -v p="$PEAK_KB" -v i="$IDLE_KB" 'BEGIN {printf "%.1f", (p - i) / 1024}')
+LEAK=$(awk -v e="$END_KB" -v w="$WARM_KB" 'BEGIN {printf "%.1f", (e - w) / 1024}')
+
+# --- verdict --------------------------------------------------------------
+echo
+verdict() { awk -v v="$2" -v lim="$3" -v op="$4" 'BEGIN { ok = (op == "<=") ? v <= lim : v >= lim; exit !ok }' && echo "  PASS $1" || echo "  MISS $1"; }
+echo "== targets"
+verdict "cpu b/a $CPU_BA <= 1.05" "$CPU_BA" 1.05 "<="
+verdict "req/s b/a $RPS_BA >= 0.97" "$RPS_BA" 0.97 ">="
+verdict "p99 b/a $P99_BA <= 1.10" "$P99_BA" 1.10 "<="
+verdict "cpu c/a $CPU_CA <= 1.02 (within noise)" "$CPU_CA" 1.02 "<="
+verdict "$MEM_CONNS connections add $MEM_ADDED MiB <= 50" "$MEM_ADDED" 50 "<="
+verdict "RSS growth over $LEAK_DONE requests $LEAK MiB <= 5" "$LEAK" 5 "<="
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf "RATIOS cpu_b/a=%.3f rps_b/a=%.3f p99_b/a=%.3f cpu_c/a=%.3f rps_c/a=%.3f p99_c/a=%.3f mem_%dconns_MiB=%s leak_MiB=%s\n" \
+	"$CPU_BA" "$RPS_BA" "$P99_BA" "$CPU_CA" "$RPS_CA" "$P99_CA" "$MEM_CONNS" "$MEM_ADDED" "$LEAK"

@@ -1,0 +1,239 @@
+// Package e2e holds the end-to-end tests: a real OpenID provider issuing
+// real signed tokens, Caddy with token_enrich in front of it as the issuer's
+// address, and real client libraries reading the enriched responses.
+//
+//   - zitadel_test.go: the in-process provider of internal/testidp
+//     (zitadel/oidc v3 op) behind the in-process Caddy of caddytest, read with
+//     golang.org/x/oauth2 and, when e2e/node is installed, openid-client.
+//     Runs with `go test ./...`.
+//   - hydra_test.go: Ory Hydra v2.3.0 behind the ./caddy binary built by
+//     xcaddy. Started only by e2e/run.sh, which also runs the openid-client
+//     checks against Hydra; without it the test skips.
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+
+	_ "github.com/caddy-token-enrich/caddy-token-enrich/caddymodule"
+)
+
+// adminPort is this process's in-process Caddy admin port, picked once so
+// that packages tested in parallel do not load configs into each other's
+// Caddy (caddytest's default is a fixed 2999).
+var adminPort = func() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}()
+
+// freePort finds an unused loopback port.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startCaddy loads a site block serving http://127.0.0.1:port into the
+// in-process Caddy.
+func startCaddy(t *testing.T, port int, block string) {
+	t.Helper()
+	cfg := fmt.Sprintf(`{
+	admin localhost:%d
+	http_port %d
+	grace_period 1ns
+	skip_install_trust
+	log {
+		level DEBUG
+	}
+}
+http://127.0.0.1:%d {
+%s
+}
+`, adminPort, port, port, block)
+	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
+	tester.InitServer(cfg, "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+// rawClient neither adds nor decodes Accept-Encoding, so assertions see the
+// bytes on the wire.
+var rawClient = &http.Client{
+	Transport: &http.Transport{DisableCompression: true},
+	Timeout:   15 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
+}
+
+// exchange is one raw HTTP request and its response.
+type exchange struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func do(t *testing.T, method, u string, form url.Values, basicUser, basicPass string) exchange {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if basicUser != "" {
+		req.SetBasicAuth(url.QueryEscape(basicUser), url.QueryEscape(basicPass))
+	}
+	resp, err := rawClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exchange{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// samePassThrough asserts that the proxied exchange is the direct one:
+// same status, byte-identical body, same Content-Type and Content-Length.
+func samePassThrough(t *testing.T, what string, direct, proxied exchange) {
+	t.Helper()
+	if direct.status != proxied.status || !bytes.Equal(direct.body, proxied.body) {
+		t.Errorf("%s changed by the proxy:\ndirect  %d %s\nproxied %d %s", what, direct.status, direct.body, proxied.status, proxied.body)
+	}
+	for _, h := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Cache-Control"} {
+		if direct.header.Get(h) != proxied.header.Get(h) {
+			t.Errorf("%s: %s %q direct, %q proxied", what, h, direct.header.Get(h), proxied.header.Get(h))
+		}
+	}
+}
+
+// members decodes a JSON object keeping member order.
+func members(t *testing.T, b []byte) ([]string, map[string]json.RawMessage) {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("not a JSON object: %v: %s", err, b)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var keys []string
+	if _, err := dec.Token(); err != nil {
+		t.Fatal(err)
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys, m
+}
+
+// checkAdded asserts that body is the provider's token response followed by
+// exactly the added members, in order, with these JSON values.
+func checkAdded(t *testing.T, body []byte, upstream []string, added [][2]string) {
+	t.Helper()
+	keys, m := members(t, body)
+	want := append([]string(nil), upstream...)
+	for _, a := range added {
+		want = append(want, a[0])
+	}
+	if strings.Join(keys, ",") != strings.Join(want, ",") {
+		t.Errorf("members %v, want %v\n%s", keys, want, body)
+	}
+	for _, a := range added {
+		if string(m[a[0]]) != a[1] {
+			t.Errorf("%s = %s, want %s", a[0], m[a[0]], a[1])
+		}
+	}
+	var tail bytes.Buffer
+	for _, a := range added {
+		fmt.Fprintf(&tail, ",%q:%s", a[0], a[1])
+	}
+	tail.WriteByte('}')
+	if len(added) > 0 && !bytes.HasSuffix(bytes.TrimRight(body, " \t\r\n"), tail.Bytes()) {
+		t.Errorf("added members are not spliced at the end:\n%s", body)
+	}
+}
+
+// repoRoot is the module root (this file is in e2e/).
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+// requireNode finds node and e2e/node/node_modules (openid-client). Without
+// them the test is skipped, unless E2E_REQUIRE_NODE=1 (set by e2e/run.sh)
+// makes that a failure.
+func requireNode(t *testing.T) (node, dir string) {
+	t.Helper()
+	dir = filepath.Join(repoRoot(), "e2e", "node")
+	node, err := exec.LookPath("node")
+	if err == nil {
+		_, err = os.Stat(filepath.Join(dir, "node_modules", "openid-client"))
+	}
+	if err != nil {
+		if os.Getenv("E2E_REQUIRE_NODE") == "1" {
+			t.Fatalf("openid-client is required (E2E_REQUIRE_NODE=1): %v", err)
+		}
+		t.Skipf("openid-client not installed (run e2e/run.sh, or npm ci in e2e/node): %v", err)
+	}
+	return node, dir
+}
+
+// nodeClient runs e2e/node/client.mjs (openid-client 6.x) and returns its
+// JSON output, raw, and its exit code.
+func nodeClient(t *testing.T, args ...string) (map[string]any, []byte, int) {
+	t.Helper()
+	node, dir := requireNode(t)
+	cmd := exec.Command(node, append([]string{filepath.Join(dir, "client.mjs")}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]any
+	if jerr := json.Unmarshal(bytes.TrimSpace(out), &res); jerr != nil {
+		t.Fatalf("client.mjs %v: exit %d, output %q: %v\nstderr: %s", args, code, out, jerr, stderr.Bytes())
+	}
+	return res, out, code
+}

@@ -1,0 +1,334 @@
+package enrichers
+
+// Bounded decoding of compressed upstream bodies (issue 4): every coding
+// round-trips, a bomb stops at the limit without inflating past it, and a
+// truncated, corrupt or mislabelled stream is an error that leaves dst as it
+// was, so the caller can pass the raw bytes on.
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"io"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+func encGzip(t testing.TB, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	_, _ = zw.Write(b)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func encZlib(t testing.TB, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, _ := zlib.NewWriterLevel(&buf, zlib.BestCompression)
+	_, _ = zw.Write(b)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func encFlate(t testing.TB, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, _ := flate.NewWriter(&buf, flate.BestCompression)
+	_, _ = zw.Write(b)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func encZstd(t testing.TB, b []byte, opts ...zstd.EOption) []byte {
+	t.Helper()
+	zw, err := zstd.NewWriter(nil, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zw.Close()
+	return zw.EncodeAll(b, nil)
+}
+
+// encoders are the codings DecodeBody must understand, keyed by a name for
+// the test, with the Content-Encoding value to send.
+func encoders(t testing.TB) []struct {
+	name, coding string
+	enc          func([]byte) []byte
+} {
+	return []struct {
+		name, coding string
+		enc          func([]byte) []byte
+	}{
+		{"gzip", "gzip", func(b []byte) []byte { return encGzip(t, b) }},
+		{"x-gzip", "x-gzip", func(b []byte) []byte { return encGzip(t, b) }},
+		{"gzip upper case", " GZIP ", func(b []byte) []byte { return encGzip(t, b) }},
+		{"deflate (zlib)", "deflate", func(b []byte) []byte { return encZlib(t, b) }},
+		{"deflate (raw)", "deflate", func(b []byte) []byte { return encFlate(t, b) }},
+		{"zstd", "zstd", func(b []byte) []byte { return encZstd(t, b) }},
+		{"identity", "identity", func(b []byte) []byte { return b }},
+		{"none", "", func(b []byte) []byte { return b }},
+	}
+}
+
+func TestDecodeBodyRoundTripAndExactLimit(t *testing.T) {
+	plain := []byte(`{"access_token":"` + strings.Repeat("eyJhbGciOiJSUzI1NiJ9", 200) + `","token_type":"Bearer"}`)
+	for _, c := range encoders(t) {
+		raw := c.enc(plain)
+		keep := bytes.Clone(raw)
+		got, err := DecodeBody([]byte("dst:"), c.coding, raw, int64(len(plain)))
+		if err != nil || string(got) != "dst:"+string(plain) {
+			t.Errorf("%s at the exact limit: err=%v got %d bytes", c.name, err, len(got))
+		}
+		got, err = DecodeBody([]byte("dst:"), c.coding, raw, int64(len(plain))-1)
+		if !errors.Is(err, ErrTooLarge) || string(got) != "dst:" {
+			t.Errorf("%s one byte over: err=%v got %q", c.name, err, got)
+		}
+		if !bytes.Equal(raw, keep) {
+			t.Errorf("%s: raw bytes modified", c.name)
+		}
+	}
+}
+
+func TestDecodeBodyConcatenatedGzipMembers(t *testing.T) {
+	raw := append(encGzip(t, []byte(`{"access_token":`)), encGzip(t, []byte(`"a"}`))...)
+	got, err := DecodeBody(nil, "gzip", raw, 1<<10)
+	if err != nil || string(got) != `{"access_token":"a"}` {
+		t.Fatalf("multistream: err=%v got %q", err, got)
+	}
+}
+
+func TestCanDecode(t *testing.T) {
+	yes := []string{"", "identity", "gzip", "x-gzip", "deflate", "zstd", "GZIP", " gzip ", "Zstd"}
+	no := []string{"br", "compress", "x-compress", "gzip, br", "gzip, gzip", "gzip;q=1", "aes128gcm", "exi", "pack200-gzip", "*", "dcb", "dcz"}
+	for _, c := range yes {
+		if !CanDecode(c) {
+			t.Errorf("CanDecode(%q) = false", c)
+		}
+	}
+	for _, c := range no {
+		if CanDecode(c) {
+			t.Errorf("CanDecode(%q) = true", c)
+		}
+		if got, err := DecodeBody([]byte("dst"), c, []byte("\x1b\x00\x00"), 1<<20); err == nil || string(got) != "dst" ||
+			!strings.Contains(err.Error(), "unsupported content coding") {
+			t.Errorf("DecodeBody(%q): err=%v got %q", c, err, got)
+		}
+	}
+	for _, c := range DecodableCodings {
+		if !CanDecode(c) || c == "br" {
+			t.Errorf("offered coding %q", c)
+		}
+	}
+}
+
+// allocDuring reports the bytes allocated by fn (all goroutines).
+func allocDuring(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// bomb returns coding-compressed data that inflates to head, mib MiB of
+// spaces, then tail. It repeats one compressed MiB of spaces instead of
+// compressing them all, which would take the race detector minutes: each
+// deflate piece ends on a sync flush and refers back only within itself,
+// and zstd decodes a run of frames as one stream.
+func bomb(t testing.TB, coding, head, tail string, mib int) []byte {
+	t.Helper()
+	spaces := bytes.Repeat([]byte(" "), 1<<20)
+	if coding == "zstd" {
+		out := encZstd(t, []byte(head))
+		out = append(out, bytes.Repeat(encZstd(t, spaces), mib)...)
+		return append(out, encZstd(t, []byte(tail))...)
+	}
+	piece := func(data []byte, final bool) []byte {
+		var b bytes.Buffer
+		w, _ := flate.NewWriter(&b, flate.BestCompression)
+		_, _ = w.Write(data)
+		if final {
+			_ = w.Close()
+		} else {
+			_ = w.Flush()
+		}
+		return b.Bytes()
+	}
+	stream := piece([]byte(head), false)
+	stream = append(stream, bytes.Repeat(piece(spaces, false), mib)...)
+	stream = append(stream, piece([]byte(tail), true)...)
+	size := len(head) + mib<<20 + len(tail)
+	switch coding {
+	case "deflate (raw)":
+		return stream
+	case "gzip":
+		crc := crc32.ChecksumIEEE([]byte(head))
+		for i := 0; i < mib; i++ {
+			crc = crc32.Update(crc, crc32.IEEETable, spaces)
+		}
+		crc = crc32.Update(crc, crc32.IEEETable, []byte(tail))
+		out := append([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}, stream...)
+		out = binary.LittleEndian.AppendUint32(out, crc)
+		return binary.LittleEndian.AppendUint32(out, uint32(size))
+	case "deflate (zlib)":
+		// Adler-32 of head, then of mib MiB of one byte in closed form
+		const mod = 65521
+		a, b := uint64(1), uint64(0)
+		add := func(p []byte) {
+			for _, c := range p {
+				a = (a + uint64(c)) % mod
+				b = (b + a) % mod
+			}
+		}
+		add([]byte(head))
+		n := uint64(mib) << 20
+		b = (b + n%mod*a + uint64(' ')*(n*(n+1)/2%mod)) % mod
+		a = (a + n%mod*uint64(' ')) % mod
+		add([]byte(tail))
+		out := append([]byte{0x78, 0xda}, stream...)
+		return binary.BigEndian.AppendUint32(out, uint32(b<<16|a))
+	}
+	t.Fatalf("bomb: coding %q", coding)
+	return nil
+}
+
+func TestBombBuilderIsValid(t *testing.T) {
+	// a 3 MiB bomb inflates, checksums included, with the standard decoders
+	const head, tail = `{"access_token":"x","pad":"`, `"}`
+	want := head + strings.Repeat(" ", 3<<20) + tail
+	readers := map[string]func([]byte) (io.Reader, error){
+		"gzip":           func(b []byte) (io.Reader, error) { return gzip.NewReader(bytes.NewReader(b)) },
+		"deflate (zlib)": func(b []byte) (io.Reader, error) { return zlib.NewReader(bytes.NewReader(b)) },
+		"deflate (raw)":  func(b []byte) (io.Reader, error) { return flate.NewReader(bytes.NewReader(b)), nil },
+		"zstd":           func(b []byte) (io.Reader, error) { return zstd.NewReader(bytes.NewReader(b)) },
+	}
+	for coding, open := range readers {
+		r, err := open(bomb(t, coding, head, tail, 3))
+		if err != nil {
+			t.Fatalf("%s: %v", coding, err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || string(got) != want {
+			t.Fatalf("%s: err=%v, %d bytes, want %d", coding, err, len(got), len(want))
+		}
+	}
+}
+
+func TestDecodeBodyBombStopsAtLimit(t *testing.T) {
+	// 256 MiB of a JSON-looking body compressed to at most a few hundred
+	// kilobytes; the limit is 1 MiB. Decoding must stop there, allocating a
+	// small multiple of the limit (the race detector doubles some), far
+	// from what inflating it would take.
+	const mib, limit = 256, 1 << 20
+	for _, coding := range []string{"gzip", "deflate (zlib)", "deflate (raw)", "zstd"} {
+		raw := bomb(t, coding, `{"access_token":"x","pad":"`, `"}`, mib)
+		if len(raw) > 512<<10 {
+			t.Fatalf("%s: bomb is %d bytes compressed", coding, len(raw))
+		}
+		header, _, _ := strings.Cut(coding, " ")
+		var got []byte
+		var err error
+		alloc := allocDuring(func() { got, err = DecodeBody(nil, header, raw, limit) })
+		if !errors.Is(err, ErrTooLarge) || len(got) != 0 {
+			t.Errorf("%s: err=%v, %d bytes returned", coding, err, len(got))
+		}
+		t.Logf("%s: %d compressed bytes, %d bytes allocated", coding, len(raw), alloc)
+		if alloc > 16<<20 {
+			t.Errorf("%s: allocated %d bytes decoding a %d MiB bomb with a %d byte limit", coding, alloc, mib, limit)
+		}
+	}
+}
+
+func TestDecodeBodyZstdHugeWindowRefused(t *testing.T) {
+	// A frame that declares a 64 MiB window would make the decoder reserve
+	// it; the decoder's 8 MiB window cap refuses it up front.
+	body := bytes.Repeat([]byte(`{"pad":"0123456789abcdef"}`), 8<<20/25)
+	raw := encZstd(t, body, zstd.WithWindowSize(64<<20), zstd.WithSingleSegment(false))
+	var err error
+	alloc := allocDuring(func() { _, err = DecodeBody(nil, "zstd", raw, 64<<20) })
+	t.Logf("err %v, %d bytes allocated", err, alloc)
+	if err == nil || err.Error() != "zstd: window size exceeded" {
+		t.Fatalf("err = %v", err)
+	}
+	if alloc > 16<<20 {
+		t.Fatalf("allocated %d bytes refusing a 64 MiB window", alloc)
+	}
+}
+
+func TestDecodeBodyTruncatedAndCorrupt(t *testing.T) {
+	plain := []byte(`{"access_token":"` + strings.Repeat("abcdefgh", 512) + `","token_type":"Bearer"}`)
+	gz, zl, fl, zs := encGzip(t, plain), encZlib(t, plain), encFlate(t, plain), encZstd(t, plain)
+	flip := func(b []byte, i int) []byte { c := bytes.Clone(b); c[i] ^= 0x55; return c }
+	cases := []struct {
+		name, coding string
+		raw          []byte
+		errPrefix    string
+	}{
+		{"gzip empty", "gzip", nil, "gzip: "},
+		{"gzip header only", "gzip", gz[:10], "gzip: "},
+		{"gzip mid-stream", "gzip", gz[:len(gz)/2], "gzip: "},
+		{"gzip without its trailer", "gzip", gz[:len(gz)-8], "gzip: "},
+		{"gzip without the last byte", "gzip", gz[:len(gz)-1], "gzip: "},
+		{"gzip bad crc", "gzip", flip(gz, len(gz)-6), "gzip: "},
+		{"gzip bad magic", "gzip", flip(gz, 0), "gzip: "},
+		{"gzip then garbage", "gzip", append(bytes.Clone(gz), "garbage"...), "gzip: "},
+		{"zlib mid-stream", "deflate", zl[:len(zl)/2], "deflate: "},
+		{"raw deflate mid-stream", "deflate", fl[:len(fl)/2], "deflate: "},
+		{"deflate empty", "deflate", nil, "deflate: "},
+		{"zstd mid-stream", "zstd", zs[:len(zs)/2], "zstd: "},
+		{"zstd without the last byte", "zstd", zs[:len(zs)-1], "zstd: "},
+		{"zstd empty", "zstd", nil, ""},
+		// a Content-Encoding that lies
+		{"plain JSON labelled gzip", "gzip", plain, "gzip: "},
+		{"plain JSON labelled deflate", "deflate", plain, "deflate: "},
+		{"plain JSON labelled zstd", "zstd", plain, "zstd: "},
+		{"gzip labelled zstd", "zstd", gz, "zstd: "},
+		{"gzip labelled deflate", "deflate", gz, "deflate: "},
+		{"zstd labelled gzip", "gzip", zs, "gzip: "},
+	}
+	for _, c := range cases {
+		keep := bytes.Clone(c.raw)
+		dst := make([]byte, 4, 1<<16) // spare capacity a decoder must not leave garbage in
+		copy(dst, "dst:")
+		got, err := DecodeBody(dst, c.coding, c.raw, 1<<20)
+		if c.name == "zstd empty" {
+			// an empty zstd body is a valid empty stream
+			if err != nil || string(got) != "dst:" {
+				t.Errorf("%s: err=%v got %q", c.name, err, got)
+			}
+			continue
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), c.errPrefix) || errors.Is(err, ErrTooLarge) || string(got) != "dst:" {
+			t.Errorf("%s: err=%v got %q", c.name, err, got)
+		}
+		if !bytes.Equal(c.raw, keep) {
+			t.Errorf("%s: raw bytes modified", c.name)
+		}
+	}
+	// the pooled decoders recover after a failure
+	for _, c := range []struct {
+		coding string
+		raw    []byte
+	}{{"gzip", gz}, {"zstd", zs}, {"deflate", zl}} {
+		got, err := DecodeBody(nil, c.coding, c.raw, 1<<20)
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Errorf("%s after failures: err=%v", c.coding, err)
+		}
+	}
+}

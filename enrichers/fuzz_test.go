@@ -1,0 +1,261 @@
+package enrichers
+
+// Fuzz targets (issue 4). Seed corpora live in testdata/fuzz/<Target>/;
+// scripts/fuzz.sh runs each target for a short fixed time.
+//
+//	go test -run '^$' -fuzz '^FuzzEnrich$' -fuzztime 30s ./enrichers
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"maps"
+	"mime"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// FuzzDecodeJWT: never panics; accepts exactly the JWS compact tokens whose
+// payload segment decodes to a JSON object, and returns that payload.
+func FuzzDecodeJWT(f *testing.F) {
+	b64 := base64.RawURLEncoding.EncodeToString
+	for _, s := range []string{
+		"",
+		".",
+		"..",
+		"a.b.c",
+		"eyJhbGciOiJSUzI1NiJ9." + b64([]byte(`{"sub":"abc","aud":["x"]}`)) + ".c2ln",
+		"eyJhbGciOiJSUzI1NiJ9." + b64([]byte(`{"sub":"abc"}`)) + "==.c2ln",
+		"eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d",
+		"a." + b64([]byte(`[1]`)) + ".c",
+		"a." + b64([]byte("{\"a\":\"\xff\"}")) + ".c",
+		"2YotnFZFEjr1zCsicMWpAA",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		header, payload, ok := DecodeJWT(token)
+		parts := strings.Split(token, ".")
+		var want []byte
+		expect := len(parts) == 3 && parts[0] != "" && parts[1] != ""
+		if expect {
+			var err error
+			want, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+			expect = err == nil && hdStrictObject(want)
+		}
+		if ok != expect {
+			t.Fatalf("DecodeJWT(%q) ok=%v, want %v (payload %q)", token, ok, expect, want)
+		}
+		if ok && (header != parts[0] || !bytes.Equal(payload, want)) {
+			t.Fatalf("DecodeJWT(%q) = %q, %q", token, header, payload)
+		}
+		_ = DecodeJWTHeaderType(header)
+		_ = DecodeJWTHeaderType(token)
+	})
+}
+
+// fuzzTokenMarker in a fuzzed body is replaced by a JWT around the fuzzed
+// payload, so that one input drives both the response and the claims.
+const fuzzTokenMarker = "@@TOKEN@@"
+
+// FuzzEnrich: for any response body and token payload, Enrich never panics,
+// refuses what is not a JSON object, and otherwise returns a valid JSON
+// object in which every upstream member is byte-identical (bar overwritten
+// configured names), no reserved member is added or changed, and, without
+// overwrite, every upstream byte is kept (see hdCheckEnrich).
+func FuzzEnrich(f *testing.F) {
+	for _, s := range []struct {
+		body, payload string
+		overwrite     bool
+	}{
+		{`{"access_token":"@@TOKEN@@","token_type":"Bearer","expires_in":300}`, `{"azp":"svc-eu","org_id":"org_acme","plan":"gold"}`, false},
+		{`{"access_token":"@@TOKEN@@","api-uri":"up","region":1}`, `{"azp":"svc-eu","ext":{"region":"x","scope":"admin","access_token":"e"}}`, true},
+		{` { "access_token" : "@@TOKEN@@" , "scope":"a b" } `, `{"nasty":"\"</script>\n\\","tid":7}`, false},
+		{`{"access_token":"@@TOKEN@@","access_token":"b","x":1,"x":2}`, `{"client_id":"svc-1","tenant":null}`, true},
+		{`{"access_token":"opaque"}`, ``, false},
+		{`{}`, ``, false},
+		{`{"access_token":"a"`, ``, false},
+		{`[{"access_token":"a"}]`, ``, false},
+		{"{\"access_token\":\"\xff\"}", ``, false},
+		{`{"access_token":"@@TOKEN@@","deep":[[[[[[{"a":[]}]]]]]]}`, `{"ext":{"a\u0062":1,"":2}}`, true},
+	} {
+		f.Add([]byte(s.body), []byte(s.payload), s.overwrite)
+	}
+	keep, over := hdEnricher(f, false), hdEnricher(f, true)
+	f.Fuzz(func(t *testing.T, body, payload []byte, overwrite bool) {
+		if bytes.Contains(body, []byte(fuzzTokenMarker)) {
+			body = bytes.ReplaceAll(body, []byte(fuzzTokenMarker), []byte(hdJWT(payload)))
+		}
+		e := keep
+		if overwrite {
+			e = over
+		}
+		orig := bytes.Clone(body)
+		req := &TokenRequest{ClientID: "svc-req", Audiences: []string{"https://api/"}, Scope: "read"}
+		got, err := e.Enrich([]byte("PFX"), body, req, nil, &Outcome{WantNames: true})
+		if !bytes.Equal(body, orig) {
+			t.Fatal("Enrich modified its input")
+		}
+		if !bytes.HasPrefix(got, []byte("PFX")) {
+			t.Fatalf("dst prefix lost: %q", got)
+		}
+		hdCheckEnrich(t, body, got[3:], err, hdAllowedNames(t, body), overwrite)
+		if _, err2 := e.Identify(body, nil); (err2 == nil) != (err == nil) {
+			t.Fatalf("Identify err=%v, Enrich err=%v", err2, err)
+		}
+	})
+}
+
+// hdAllowedNames returns the names hdEnricher may write for body: its
+// configured names and the members of the token's "ext" claim, which it
+// lifts. The token is the first string access_token, as the engine reads it.
+func hdAllowedNames(t testing.TB, body []byte) map[string]bool {
+	names := maps.Clone(hdFieldNames)
+	if !hdStrictObject(body) {
+		return names
+	}
+	for _, m := range hdMembers(t, body) {
+		var tok string
+		if m.name != "access_token" || json.Unmarshal([]byte(m.rawVal), &tok) != nil {
+			continue
+		}
+		if _, payload, ok := DecodeJWT(tok); ok {
+			for _, c := range hdMembers(t, payload) {
+				if c.name == "ext" && strings.HasPrefix(c.rawVal, "{") {
+					for _, l := range hdMembers(t, []byte(c.rawVal)) {
+						names[l.name] = true
+					}
+				}
+			}
+		}
+		break
+	}
+	return names
+}
+
+// FuzzParseTokenRequest: never panics, never keeps the client secret, and
+// reads the parameters as net/url does.
+func FuzzParseTokenRequest(f *testing.F) {
+	for _, s := range []struct{ ctype, body, basic string }{
+		{"application/x-www-form-urlencoded", "grant_type=client_credentials&client_id=svc-eu&audience=https%3A%2F%2Fapi%2F&scope=a+b", ""},
+		{"application/x-www-form-urlencoded; charset=ISO-8859-1", "grant_type=password&username=j%E9r%F4me&client_id=%zz", "svc%3Aeu"},
+		{"application/json", `{"client_id":"svc-us","audience":["a","b"],"resource":"r","grant_type":"client_credentials"}`, ""},
+		{"application/jwt+json", `{"client_assertion":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzdmMifQ.c2ln"}`, ""},
+		{"application/x-www-form-urlencoded", "client_assertion=eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJpc3MtY2xpZW50In0.c2ln&a;b=c", "x+y"},
+		{"text/plain", "grant_type=client_credentials", "svc"},
+		{"application/json", `{"client_id":`, ""},
+		{"", "", ""},
+	} {
+		f.Add(s.ctype, []byte(s.body), s.basic)
+	}
+	const secret = "S3CR3T-never-kept"
+	f.Fuzz(func(t *testing.T, ctype string, body []byte, basic string) {
+		orig := bytes.Clone(body)
+		tr := ParseTokenRequest(ctype, body, basic)
+		if !bytes.Equal(body, orig) {
+			t.Fatal("ParseTokenRequest modified its input")
+		}
+		if tr.Client() != tr.ClientID && (tr.ClientID != "" || tr.Client() != tr.AssertionClientID) {
+			t.Fatalf("Client() = %q for %+v", tr.Client(), tr)
+		}
+		if basic != "" {
+			want, err := url.QueryUnescape(basic)
+			if err != nil {
+				want = basic
+			}
+			if tr.ClientID != want {
+				t.Fatalf("basic %q: client %q, want %q", basic, tr.ClientID, want)
+			}
+		}
+		if isForm(ctype) {
+			form, _ := url.ParseQuery(string(body))
+			if tr.GrantType != form.Get("grant_type") || tr.Scope != form.Get("scope") ||
+				!reflect.DeepEqual(tr.Audiences, form["audience"]) || !reflect.DeepEqual(tr.Resources, form["resource"]) {
+				t.Fatalf("form %q: %+v", body, tr)
+			}
+		}
+		// a client secret added to the body never shows up in the result
+		var withSecret []byte
+		switch {
+		case isForm(ctype):
+			withSecret = append(bytes.Clone(body), "&client_secret="+secret...)
+		case bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{")):
+			i := bytes.IndexByte(body, '{')
+			withSecret = append(append(bytes.Clone(body[:i+1]), `"client_secret":"`+secret+`",`...), body[i+1:]...)
+		default:
+			return
+		}
+		if bytes.Contains(body, []byte(secret)) || strings.Contains(basic, secret) {
+			return
+		}
+		tr2 := ParseTokenRequest(ctype, withSecret, basic)
+		if strings.Contains(strings.Join(append(append([]string{tr2.GrantType, tr2.ClientID, tr2.AssertionClientID, tr2.Scope},
+			tr2.Audiences...), tr2.Resources...), "\x00"), secret) {
+			t.Fatalf("secret kept: %+v", tr2)
+		}
+	})
+}
+
+// isForm reports whether a Content-Type is a form, as ParseTokenRequest
+// reads it.
+func isForm(ctype string) bool {
+	mt, _, _ := mime.ParseMediaType(ctype)
+	return mt == "application/x-www-form-urlencoded"
+}
+
+// FuzzDecodeBody: never panics, never returns more than the limit, leaves
+// dst as it was on error, agrees with compress/gzip, and does not depend on
+// what the pooled decoders saw before.
+func FuzzDecodeBody(f *testing.F) {
+	plain := []byte(`{"access_token":"abc","token_type":"Bearer"}`)
+	gz := encGzip(f, plain)
+	for i, raw := range [][]byte{gz, gz[:len(gz)/2], encZlib(f, plain), encFlate(f, plain), encZstd(f, plain), plain, nil} {
+		f.Add(uint8(i), raw, uint16(len(plain)))
+	}
+	codings := []string{"gzip", "gzip", "deflate", "deflate", "zstd", "", "identity", "x-gzip", "br", "ZSTD"}
+	f.Fuzz(func(t *testing.T, which uint8, raw []byte, limit uint16) {
+		coding := codings[int(which)%len(codings)]
+		orig := bytes.Clone(raw)
+		got, err := DecodeBody([]byte("dst"), coding, raw, int64(limit))
+		if !bytes.Equal(raw, orig) {
+			t.Fatal("DecodeBody modified its input")
+		}
+		if !bytes.HasPrefix(got, []byte("dst")) {
+			t.Fatalf("dst lost: %q", got)
+		}
+		if err != nil && len(got) != 3 {
+			t.Fatalf("error %v but %d bytes appended", err, len(got)-3)
+		}
+		if len(got)-3 > int(limit) {
+			t.Fatalf("%d bytes decoded, limit %d", len(got)-3, limit)
+		}
+		again, err2 := DecodeBody(nil, coding, raw, int64(limit))
+		if (err == nil) != (err2 == nil) || !bytes.Equal(again, got[3:]) {
+			t.Fatalf("not deterministic: %v / %v", err, err2)
+		}
+		if strings.EqualFold(coding, "gzip") || coding == "x-gzip" {
+			var want []byte
+			zr, zerr := gzip.NewReader(bytes.NewReader(raw))
+			if zerr == nil {
+				want, zerr = io.ReadAll(io.LimitReader(zr, int64(limit)+1))
+			}
+			switch {
+			case zerr == nil && len(want) <= int(limit):
+				if err != nil || !bytes.Equal(got[3:], want) {
+					t.Fatalf("gzip: err=%v, differs from compress/gzip", err)
+				}
+			case zerr == nil:
+				if !errors.Is(err, ErrTooLarge) {
+					t.Fatalf("gzip over the limit: err=%v", err)
+				}
+			case err == nil:
+				t.Fatalf("gzip: compress/gzip fails (%v) but DecodeBody succeeds", zerr)
+			}
+		}
+	})
+}

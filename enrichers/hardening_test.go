@@ -1,0 +1,444 @@
+package enrichers
+
+// Hardening of the engine against bad token responses (issue 4): every case
+// asserts the exact outcome. The invariant checker at the bottom is shared
+// with the fuzz targets in fuzz_test.go.
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// hdJWT builds a JWS compact token around an arbitrary (possibly invalid)
+// payload.
+func hdJWT(payload []byte) string {
+	return "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(payload) + ".c2ln"
+}
+
+// hdEnricher is the configuration the hardening tests and fuzz targets run:
+// constants, identity and claim placeholders, typed JSON, a lifted claim and
+// rules on client, tenant and a claim.
+func hdEnricher(t testing.TB, overwrite bool) *Enricher {
+	t.Helper()
+	return mustNew(t, Config{
+		LiftClaims: []string{"ext"},
+		Overwrite:  overwrite,
+		Fields: []FieldConfig{
+			{Name: "api-uri", Value: "https://eu.api.example.com"},
+			{Name: "tenant_id", Value: "{http.token.tenant}"},
+			{Name: "client", Value: "{http.token.client_id}"},
+			{Name: "nasty", Value: "{http.token.claims.nasty}"},
+		},
+		Rules: []RuleConfig{
+			{Name: "acme", Tenant: []string{"org_acme"}, Fields: []FieldConfig{{Name: "limits", JSON: json.RawMessage(`{"rps":100}`)}}},
+			{Name: "svc", Client: []string{"svc-*"}, Fields: []FieldConfig{{Name: "region", Value: "eu"}}},
+			{Name: "plan", Claims: []ClaimCondition{{Name: "plan", Values: []string{"gold"}}}, Fields: []FieldConfig{{Name: "gold", JSON: json.RawMessage(`true`)}}},
+		},
+	})
+}
+
+// hdFieldNames are the names hdEnricher configures.
+var hdFieldNames = map[string]bool{"api-uri": true, "tenant_id": true, "client": true, "nasty": true, "limits": true, "region": true, "gold": true}
+
+func TestHardeningNotAnObjectIsRefused(t *testing.T) {
+	e := hdEnricher(t, false)
+	bodies := map[string]string{
+		"empty":                      ``,
+		"whitespace":                 " \n\t",
+		"truncated in a value":       `{"access_token":"eyJhbGciOi","token_type":"Bea`,
+		"truncated after a member":   `{"access_token":"abc",`,
+		"truncated before the brace": `{"access_token":"abc"`,
+		"array root":                 `[{"access_token":"abc"}]`,
+		"string root":                `"{\"access_token\":\"abc\"}"`,
+		"number root":                `42`,
+		"null root":                  `null`,
+		"bool root":                  `true`,
+		"two objects":                `{"access_token":"a"}{"access_token":"b"}`,
+		"trailing garbage":           `{"access_token":"a"}x`,
+		"trailing comma":             `{"access_token":"a",}`,
+		"single quotes":              `{'access_token':'a'}`,
+		"unquoted key":               `{access_token:"a"}`,
+		"invalid utf-8 in a value":   "{\"access_token\":\"a\xff\"}",
+		"invalid utf-8 in a key":     "{\"acc\xfe\":\"a\",\"access_token\":\"a\"}",
+		"overlong utf-8":             "{\"access_token\":\"\xc0\xaf\"}",
+		"utf-8 encoded surrogate":    "{\"access_token\":\"\xed\xa0\x80\"}",
+		"truncated utf-8 sequence":   "{\"access_token\":\"\xe2\x82\"}",
+		"byte order mark":            "\xef\xbb\xbf{\"access_token\":\"a\"}",
+		"raw control character":      "{\"access_token\":\"a\x01\"}",
+		"raw newline in a string":    "{\"access_token\":\"a\nb\"}",
+		"bad escape":                 `{"access_token":"a\x"}`,
+		"short unicode escape":       `{"access_token":"\u12"}`,
+		"leading zero":               `{"access_token":"a","n":01}`,
+		"nan":                        `{"access_token":"a","n":NaN}`,
+		"html error page":            `<html><body>{"access_token":"a"}</body></html>`,
+		"utf-16le":                   "{\x00\"\x00a\x00\"\x00:\x001\x00}\x00",
+	}
+	for name, body := range bodies {
+		var out Outcome
+		got, err := e.Enrich([]byte("dst"), []byte(body), nil, nil, &out)
+		if !errors.Is(err, ErrNotJSONObject) || string(got) != "dst" {
+			t.Errorf("%s: err=%v dst=%q", name, err, got)
+		}
+		if _, err := e.Identify([]byte(body), nil); !errors.Is(err, ErrNotJSONObject) {
+			t.Errorf("%s: Identify err=%v", name, err)
+		}
+		if hdStrictObject([]byte(body)) {
+			t.Errorf("%s: the strict judge accepts it; the case is wrong", name)
+		}
+	}
+}
+
+func TestHardeningAccessTokenNotAString(t *testing.T) {
+	e := hdEnricher(t, false)
+	for _, body := range []string{
+		`{"access_token":123,"token_type":"Bearer"}`,
+		`{"access_token":null}`,
+		`{"access_token":true}`,
+		`{"access_token":{"value":"abc"}}`,
+		`{"access_token":["abc"]}`,
+		`{"token_type":"Bearer","expires_in":3600}`,
+		`{"ACCESS_TOKEN":"abc"}`,
+		`{"error":"invalid_client","error_description":"bad secret"}`,
+	} {
+		var out Outcome
+		got, err := e.Enrich(nil, []byte(body), &TokenRequest{ClientID: "svc-eu"}, nil, &out)
+		if err != nil || string(got) != body || out.Status != StatusNotToken {
+			t.Errorf("%s: err=%v status=%v got %s", body, err, out.Status, got)
+		}
+	}
+}
+
+func TestHardeningDuplicateKeys(t *testing.T) {
+	first := hdJWT([]byte(`{"azp":"svc-first","org_id":"org_acme"}`))
+	second := hdJWT([]byte(`{"azp":"svc-second","org_id":"org_other"}`))
+	body := `{"access_token":"` + first + `","access_token":"` + second + `","api-uri":"https://up/1","api-uri":"https://up/2","token_type":"Bearer","token_type":"mac"}`
+
+	// Upstream members are never touched; the identity comes from the first
+	// access_token (gjson's reading; encoding/json clients read the last,
+	// but both were minted by the same trusted upstream).
+	var out Outcome
+	got, err := hdEnricher(t, false).Enrich(nil, []byte(body), nil, nil, &out)
+	want := body[:len(body)-1] + `,"tenant_id":"org_acme","client":"svc-first","limits":{"rps":100},"region":"eu"}`
+	if err != nil || string(got) != want || out.Kept != 1 || out.Identity.ClientID != "svc-first" {
+		t.Fatalf("keep: err=%v kept=%d\ngot  %s\nwant %s", err, out.Kept, got, want)
+	}
+
+	// With overwrite every occurrence of a configured, non-reserved member
+	// is replaced in place; reserved duplicates still keep their bytes.
+	got, err = hdEnricher(t, true).Enrich(nil, []byte(body), nil, nil, &Outcome{})
+	want = `{"access_token":"` + first + `","access_token":"` + second + `","api-uri":"https://eu.api.example.com","api-uri":"https://eu.api.example.com","token_type":"Bearer","token_type":"mac","tenant_id":"org_acme","client":"svc-first","limits":{"rps":100},"region":"eu"}`
+	if err != nil || string(got) != want {
+		t.Fatalf("overwrite: err=%v\ngot  %s\nwant %s", err, got, want)
+	}
+	hdCheckEnrich(t, []byte(body), got, nil, hdFieldNames, true)
+}
+
+func TestHardeningMalformedJWTIsOpaque(t *testing.T) {
+	b64 := base64.RawURLEncoding.EncodeToString
+	good := b64([]byte(`{"azp":"svc-token","org_id":"org_acme","plan":"gold"}`))
+	tokens := map[string]string{
+		"two parts":              "eyJhbGciOiJSUzI1NiJ9." + good,
+		"four parts":             "eyJhbGciOiJSUzI1NiJ9." + good + ".c2ln.extra",
+		"five parts (JWE)":       "eyJhbGciOiJSU0EtT0FFUCJ9." + good + ".iv.ct.tag",
+		"bad base64":             "eyJhbGciOiJSUzI1NiJ9.!!" + good[2:] + ".c2ln",
+		"standard base64 alpha":  "eyJhbGciOiJSUzI1NiJ9." + base64.StdEncoding.EncodeToString([]byte(`{"azp":"svc-token","x":"??>>"}`)) + ".c2ln",
+		"payload not JSON":       hdJWT([]byte(`azp=svc-token`)),
+		"payload array":          hdJWT([]byte(`[{"azp":"svc-token"}]`)),
+		"payload string":         hdJWT([]byte(`"svc-token"`)),
+		"payload truncated":      hdJWT([]byte(`{"azp":"svc-token"`)),
+		"payload invalid utf-8":  hdJWT([]byte("{\"azp\":\"svc-token\xff\"}")),
+		"payload with garbage":   hdJWT([]byte(`{"azp":"svc-token"} {}`)),
+		"empty payload":          "eyJhbGciOiJSUzI1NiJ9..c2ln",
+		"empty header":           "." + good + ".c2ln",
+		"only dots":              "..",
+		"opaque with dots":       "2YotnFZ.FEjr1zC.sicMWpAA",
+		"whitespace in segments": "eyJhbGciOiJSUzI1NiJ9. " + good + " .c2ln",
+	}
+	e := hdEnricher(t, false)
+	for name, tok := range tokens {
+		body := `{"access_token":` + string(gjsonQuote(tok)) + `,"token_type":"Bearer"}`
+		var out Outcome
+		got, err := e.Enrich(nil, []byte(body), &TokenRequest{ClientID: "svc-request"}, nil, &out)
+		// identity from the request alone: no tenant, no claims, so only
+		// the constant, the client and the client rule apply
+		want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","client":"svc-request","region":"eu"}`
+		if err != nil || string(got) != want || out.Identity.Format != TokenOpaque || out.Identity.Tenant != "" {
+			t.Errorf("%s: err=%v format=%v\ngot  %s\nwant %s", name, err, out.Identity.Format, got, want)
+		}
+	}
+}
+
+// gjsonQuote JSON-encodes s without HTML escaping, as an upstream would.
+func gjsonQuote(s string) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+func TestHardeningHugeAndDeepClaims(t *testing.T) {
+	e := hdEnricher(t, false)
+
+	// a 512 KiB claim and 20,000 claims
+	var p bytes.Buffer
+	p.WriteString(`{"azp":"svc-big","org_id":"org_acme","nasty":"` + strings.Repeat("x", 512<<10) + `"`)
+	for i := 0; i < 20000; i++ {
+		p.WriteString(`,"c` + strings.Repeat("0", i%7) + string(rune('a'+i%26)) + `":` + `[1,{"k":"v"}]`)
+	}
+	p.WriteString(`}`)
+	body := `{"access_token":"` + hdJWT(p.Bytes()) + `","token_type":"Bearer"}`
+	var out Outcome
+	got, err := e.Enrich(nil, []byte(body), nil, nil, &out)
+	want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","client":"svc-big","nasty":"` +
+		strings.Repeat("x", 512<<10) + `","limits":{"rps":100},"region":"eu"}`
+	if err != nil || string(got) != want {
+		t.Fatalf("huge claims: err=%v, %d bytes out, want %d", err, len(got), len(want))
+	}
+
+	// claims nested 100,000 deep, read, rendered and lifted
+	const depth = 100000
+	deep := strings.Repeat(`[`, depth) + strings.Repeat(`]`, depth)
+	deepObj := strings.Repeat(`{"a":`, depth) + `1` + strings.Repeat(`}`, depth)
+	payload := `{"azp":"svc-deep","org_id":"org_acme","nasty":` + deep + `,"ext":{"deep":` + deepObj + `},"plan":` + deep + `}`
+	body = `{"access_token":"` + hdJWT([]byte(payload)) + `","nested":` + deepObj + `}`
+	got, err = e.Enrich(nil, []byte(body), nil, nil, &Outcome{})
+	want = body[:len(body)-1] + `,"deep":` + deepObj + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","client":"svc-deep","nasty":"` +
+		deep + `","limits":{"rps":100},"region":"eu"}`
+	if err != nil || string(got) != want {
+		t.Fatalf("deep claims: err=%v, %d bytes out, want %d", err, len(got), len(want))
+	}
+
+	// a deeply nested but truncated body is refused, not crashed on
+	if _, err := e.Enrich(nil, []byte(`{"a":`+deep[:depth+10]), nil, nil, &Outcome{}); !errors.Is(err, ErrNotJSONObject) {
+		t.Fatalf("deep truncated: %v", err)
+	}
+
+	// the deepest body the default 1 MiB max_body lets through: half a
+	// million levels in the response itself
+	const maxDepth = 1 << 19
+	body = `{"access_token":"opaque","deep":` + strings.Repeat(`[`, maxDepth) + strings.Repeat(`]`, maxDepth) + `}`
+	got, err = e.Enrich(nil, []byte(body), &TokenRequest{ClientID: "svc-x"}, nil, &Outcome{})
+	if want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","client":"svc-x","region":"eu"}`; err != nil || string(got) != want {
+		t.Fatalf("deep body: err=%v, %d bytes out", err, len(got))
+	}
+}
+
+func TestHardeningClaimValuesAreEscaped(t *testing.T) {
+	// Each claim value must come out as a JSON string that decodes to
+	// exactly the claim, with HTML-significant characters escaped so that
+	// the response can never close a <script> block it is embedded in.
+	cases := []struct{ claim, wantJSON string }{
+		{`say "hi"`, `"say \"hi\""`},
+		{`C:\path\to`, `"C:\\path\\to"`},
+		{"line1\nline2\r\n\ttab", `"line1\nline2\r\n\ttab"`},
+		{`</script><script>alert(1)</script>`, `"\u003c/script\u003e\u003cscript\u003ealert(1)\u003c/script\u003e"`},
+		{"a&b", `"a\u0026b"`},
+		{"\u2028\u2029", `"\u2028\u2029"`},
+		{"\x00\x01\x1f\x7f", `"\u0000\u0001\u001f` + "\x7f" + `"`},
+		{"\b\f", `"\b\f"`},
+		{`","access_token":"evil`, `"\",\"access_token\":\"evil"`},
+		{`{http.token.client_id}{env.HOME}`, `"{http.token.client_id}{env.HOME}"`},
+		{"é😀", `"é😀"`},
+	}
+	e := hdEnricher(t, false)
+	for _, c := range cases {
+		claims, _ := json.Marshal(map[string]any{"azp": "other", "nasty": c.claim})
+		body := `{"access_token":"` + hdJWT(claims) + `"}`
+		// a resolver that would leak if claim text were expanded again
+		leak := func(string) (string, bool) { return "LEAKED", true }
+		got, err := e.Enrich(nil, []byte(body), nil, leak, &Outcome{})
+		want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","client":"other","nasty":` + c.wantJSON + `}`
+		if err != nil || string(got) != want {
+			t.Errorf("%q: err=%v\ngot  %s\nwant %s", c.claim, err, got, want)
+			continue
+		}
+		m := decodeObject(t, got)
+		var back string
+		if err := json.Unmarshal(m["nasty"], &back); err != nil || back != c.claim {
+			t.Errorf("%q: decodes to %q (%v)", c.claim, back, err)
+		}
+		if bytes.Count(got, []byte(`"access_token"`)) != 1 {
+			t.Errorf("%q: injected a member: %s", c.claim, got)
+		}
+	}
+}
+
+func TestHardeningLiftClaimCannotSmuggleReserved(t *testing.T) {
+	upstream := `"token_type":"Bearer","expires_in":300,"scope":"read"`
+	cases := []struct {
+		name, ext, want string
+	}{
+		{"every reserved name", `{"access_token":"x","token_type":"x","expires_in":1,"refresh_token":"x","scope":"admin","id_token":"x",` +
+			`"issued_token_type":"x","error":"x","error_description":"x","error_uri":"x","region":"eu"}`, `,"region":"eu"`},
+		{"escaped reserved names", `{"access\u005ftoken":"x","\u0065xpires_in":1,"refresh_\u0074oken":"x","region":"eu"}`, `,"region":"eu"`},
+		{"duplicate reserved", `{"scope":"a","scope":"b","ok":1}`, `,"ok":1`},
+		{"empty key", `{"":"x","ok":1}`, `,"ok":1`},
+		{"reserved names differ by case", `{"Access_Token":"x","SCOPE":"y"}`, `,"Access_Token":"x","SCOPE":"y"`},
+		{"escaped non-reserved key is kept as sent", `{"api\u002dpath":"/v1"}`, `,"api\u002dpath":"/v1"`},
+		{"nested reserved names stay nested", `{"inner":{"access_token":"x"}}`, `,"inner":{"access_token":"x"}`},
+		{"not an object", `["access_token","x"]`, ``},
+		{"string", `"access_token"`, ``},
+	}
+	for _, overwrite := range []bool{false, true} {
+		e := mustNew(t, Config{LiftClaims: []string{"ext"}, Overwrite: overwrite})
+		for _, c := range cases {
+			tok := hdJWT([]byte(`{"azp":"svc","ext":` + c.ext + `}`))
+			body := `{"access_token":"` + tok + `",` + upstream + `}`
+			var out Outcome
+			got, err := e.Enrich(nil, []byte(body), nil, nil, &out)
+			if want := body[:len(body)-1] + c.want + `}`; err != nil || string(got) != want {
+				t.Errorf("%s (overwrite %v): err=%v\ngot  %s\nwant %s", c.name, overwrite, err, got, want)
+			}
+			hdCheckEnrich(t, []byte(body), got, err, nil, overwrite)
+		}
+	}
+	// a lifted member may replace an upstream non-reserved member only with
+	// overwrite, matching on the decoded name
+	tok := hdJWT([]byte(`{"ext":{"api\u002duri":"https://lifted","scope":"admin"}}`))
+	body := `{"access_token":"` + tok + `","api-uri":"https://upstream","scope":"read"}`
+	got, _ := mustNew(t, Config{LiftClaims: []string{"ext"}}).Enrich(nil, []byte(body), nil, nil, &Outcome{})
+	if string(got) != body {
+		t.Fatalf("lift kept: %s", got)
+	}
+	got, _ = mustNew(t, Config{LiftClaims: []string{"ext"}, Overwrite: true}).Enrich(nil, []byte(body), nil, nil, &Outcome{})
+	if want := `{"access_token":"` + tok + `","api-uri":"https://lifted","scope":"read"}`; string(got) != want {
+		t.Fatalf("lift overwrite:\ngot  %s\nwant %s", got, want)
+	}
+}
+
+func TestHardeningValidObjectsKeepInvariants(t *testing.T) {
+	tok := hdJWT([]byte(`{"azp":"svc-eu","org_id":"org_acme","plan":"gold","nasty":"<\"\\>","ext":{"region":"lifted","access_token":"no"}}`))
+	bodies := []string{
+		`{"access_token":"` + tok + `"}`,
+		" \r\n\t{ \"access_token\" : \"" + tok + "\" , \"x\" : [ 1 , { } ] } \n",
+		`{"access_token":"` + tok + `","api-uri":"up","region":{"a":1},"limits":null,"gold":false,"scope":"s"}`,
+		`{"access_token":"opaque","client":"up","nasty":"\u003c"}`,
+		`{"access_token":"` + tok + `","":"","\u0000":"\u0000","\"":"\\"}`,
+		`{"access_token":"` + tok + `","n":-0.0e+00,"big":123456789012345678901234567890,"u":"\ud83d\ude00"}`,
+		`{"access_token":"` + tok + `","deep":` + strings.Repeat(`[`, 1000) + strings.Repeat(`]`, 1000) + `}`,
+	}
+	for _, overwrite := range []bool{false, true} {
+		e := hdEnricher(t, overwrite)
+		for _, body := range bodies {
+			for _, req := range []*TokenRequest{nil, {ClientID: "svc-req", Audiences: []string{"aud"}, Scope: "a b"}} {
+				got, err := e.Enrich([]byte("PFX"), []byte(body), req, nil, &Outcome{WantNames: true})
+				if !bytes.HasPrefix(got, []byte("PFX")) {
+					t.Fatalf("dst prefix lost: %q", got)
+				}
+				hdCheckEnrich(t, []byte(body), got[3:], err, hdFieldNames, overwrite)
+			}
+		}
+	}
+}
+
+// hdStrictObject is the independent judge of "the input was a JSON object":
+// encoding/json's grammar, valid UTF-8 and an object root.
+func hdStrictObject(b []byte) bool {
+	i := 0
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i < len(b) && b[i] == '{' && json.Valid(b) && utf8.Valid(b)
+}
+
+// hdMember is one top-level member as encoding/json reads it.
+type hdMember struct {
+	name   string
+	rawKey string
+	rawVal string
+}
+
+// hdMembers lists the top-level members of a JSON object in order, with the
+// exact bytes of each key and value.
+func hdMembers(t testing.TB, b []byte) []hdMember {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("not an object: %v %v\n%q", tok, err, b)
+	}
+	var out []hdMember
+	for dec.More() {
+		start := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatalf("key: %v\n%q", err, b)
+		}
+		key := strings.TrimLeft(string(b[start:dec.InputOffset()]), " \t\r\n,")
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			t.Fatalf("value: %v\n%q", err, b)
+		}
+		out = append(out, hdMember{name: tok.(string), rawKey: key, rawVal: string(raw)})
+	}
+	if _, err := dec.Token(); err != nil && err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+	return out
+}
+
+// hdCheckEnrich asserts the splice properties for one Enrich call on body:
+//   - a body that is not a JSON object is refused (ErrNotJSONObject);
+//   - otherwise the output is a valid JSON object;
+//   - every upstream member keeps its position, its key bytes and, unless it
+//     is a non-reserved configured name and overwrite is on, its value bytes;
+//   - reserved members are never added or changed;
+//   - added members follow the upstream ones, are not reserved, never repeat
+//     an upstream name or each other, and (when names is given) are
+//     configured names;
+//   - without overwrite the output is the body with members inserted before
+//     its final brace, every other byte identical.
+func hdCheckEnrich(t testing.TB, body, got []byte, err error, names map[string]bool, overwrite bool) {
+	t.Helper()
+	if !hdStrictObject(body) {
+		if !errors.Is(err, ErrNotJSONObject) || len(got) != 0 {
+			t.Fatalf("not an object, but err=%v out=%q\nbody %q", err, got, body)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("valid object refused: %v\nbody %q", err, body)
+	}
+	if !hdStrictObject(got) {
+		t.Fatalf("output is not a valid JSON object\nbody %q\nout  %q", body, got)
+	}
+	in, out := hdMembers(t, body), hdMembers(t, got)
+	if len(out) < len(in) {
+		t.Fatalf("members lost: %d -> %d\nbody %q\nout  %q", len(in), len(out), body, got)
+	}
+	upstream := map[string]bool{}
+	for i, m := range in {
+		upstream[m.name] = true
+		o := out[i]
+		if o.name != m.name || o.rawKey != m.rawKey {
+			t.Fatalf("member %d renamed: %q -> %q\nbody %q\nout  %q", i, m.rawKey, o.rawKey, body, got)
+		}
+		replaceable := overwrite && !IsReserved(m.name) && (names == nil || names[m.name])
+		if o.rawVal != m.rawVal && !replaceable {
+			t.Fatalf("member %q changed: %s -> %s\nbody %q\nout  %q", m.name, m.rawVal, o.rawVal, body, got)
+		}
+	}
+	added := map[string]bool{}
+	for _, o := range out[len(in):] {
+		if IsReserved(o.name) || upstream[o.name] || added[o.name] || (names != nil && !names[o.name]) {
+			t.Fatalf("bad added member %q\nbody %q\nout  %q", o.name, body, got)
+		}
+		added[o.name] = true
+	}
+	if !overwrite {
+		closeIdx := bytes.LastIndexByte(body, '}')
+		if !bytes.HasPrefix(got, body[:closeIdx]) || !bytes.HasSuffix(got, body[closeIdx:]) {
+			t.Fatalf("upstream bytes changed\nbody %q\nout  %q", body, got)
+		}
+		if len(added) == 0 && !bytes.Equal(got, body) {
+			t.Fatalf("nothing added but output differs\nbody %q\nout  %q", body, got)
+		}
+	}
+}

@@ -1,0 +1,538 @@
+package enrichers
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+)
+
+// A single-pass JSON object scanner: it validates a document and reports its
+// top-level members in the same pass. It accepts exactly what
+// gjson.ValidBytes does when the root is an object and the text is valid
+// UTF-8 (RFC 8259; jsonscan_test.go checks the equivalence), but reads long
+// strings, which is what token responses are made of, eight bytes at a time.
+// gjson validates one byte at a time, utf8.Valid is a second pass and a
+// gjson ForEach a third, which together cost ~5 ns per byte of token.
+
+// jsonMember is one top-level member of a scanned object.
+type jsonMember struct {
+	// key is the raw key, quotes included; keyEsc says it has escapes.
+	key    string
+	keyEsc bool
+	// val is the raw value and valPos its offset in the scanned text.
+	val    string
+	valPos int
+	// valEsc says a string value has escapes.
+	valEsc bool
+}
+
+// name returns the unescaped key. Only an escaped key allocates.
+func (m *jsonMember) name() string {
+	if m.keyEsc {
+		return gjson.Parse(m.key).Str
+	}
+	return m.key[1 : len(m.key)-1]
+}
+
+// isString reports whether the value is a JSON string.
+func (m *jsonMember) isString() bool { return m.val[0] == '"' }
+
+// str returns a string value unescaped. Only an escaped value allocates.
+func (m *jsonMember) str() string {
+	if m.valEsc {
+		return gjson.Parse(m.val).Str
+	}
+	return m.val[1 : len(m.val)-1]
+}
+
+// result returns the value as gjson.Result, as gjson's ForEach would.
+func (m *jsonMember) result() gjson.Result {
+	var r gjson.Result
+	switch m.val[0] {
+	case '"':
+		r = gjson.Result{Type: gjson.String, Raw: m.val, Str: m.str()}
+	case '{', '[':
+		r = gjson.Result{Type: gjson.JSON, Raw: m.val}
+	default:
+		if n, ok := smallUint(m.val); ok {
+			// what gjson.Parse gives, without strconv.ParseFloat
+			r = gjson.Result{Type: gjson.Number, Raw: m.val, Num: float64(n)}
+		} else {
+			r = gjson.Parse(m.val)
+		}
+	}
+	r.Index = m.valPos
+	return r
+}
+
+// smallUint parses a number token made of at most 15 digits (iat, exp),
+// which float64 holds exactly, so float64(n) is what strconv.ParseFloat
+// returns for it.
+func smallUint(s string) (n uint64, ok bool) {
+	if len(s) == 0 || len(s) > 15 {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
+}
+
+// scanObject validates b as a JSON object (surrounding whitespace allowed,
+// strings valid UTF-8) and calls fn, when not nil, for each top-level member
+// in order until fn returns false, which makes scanObject stop and report
+// false. fn may be called for members of a document that turns out to be
+// invalid; callers discard what they collected when scanObject reports false.
+func scanObject(b []byte, fn func(m jsonMember) bool) bool {
+	i := skipWS(b, 0)
+	if i == len(b) || b[i] != '{' {
+		return false
+	}
+	i, ok := scanMembers(b, i+1, fn)
+	if !ok {
+		return false
+	}
+	return skipWS(b, i) == len(b)
+}
+
+// eachMember calls fn for each top-level member of b, an object already known
+// to be valid, until fn returns false. It does not validate.
+func eachMember(b []byte, fn func(m jsonMember) bool) {
+	scanObject(b, fn)
+}
+
+// forEachMember is gjson's Result.ForEach for a valid JSON object, with the
+// key unescaped, but several times faster: it skips values instead of
+// parsing them and builds a Result only for the members fn is given. obj
+// must come from a validated document (claims from DecodeJWT do).
+func forEachMember(obj gjson.Result, fn func(k string, v gjson.Result) bool) {
+	if obj.Type != gjson.JSON || len(obj.Raw) == 0 || obj.Raw[0] != '{' {
+		obj.ForEach(func(k, v gjson.Result) bool { return fn(k.Str, v) })
+		return
+	}
+	eachMember(bytesOf(obj.Raw), func(m jsonMember) bool {
+		v := m.result()
+		v.Index += obj.Index
+		return fn(m.name(), v)
+	})
+}
+
+// lookupMember returns the member of a valid JSON object named name
+// (literally), as gjson's ForEach would find it, building a Result only for
+// that member.
+func lookupMember(obj gjson.Result, name string) gjson.Result {
+	var out gjson.Result
+	if obj.Type != gjson.JSON || len(obj.Raw) == 0 || obj.Raw[0] != '{' {
+		obj.ForEach(func(k, v gjson.Result) bool {
+			if k.Str == name {
+				out = v
+				return false
+			}
+			return true
+		})
+		return out
+	}
+	eachMember(bytesOf(obj.Raw), func(m jsonMember) bool {
+		if m.name() != name {
+			return true
+		}
+		out = m.result()
+		out.Index += obj.Index
+		return false
+	})
+	return out
+}
+
+// claimIndex lists the top-level claims of a token payload as scanObject
+// found them while validating it, so that claim lookups during one Enrich
+// call (rule conditions, {http.token.claims.*}) do not scan the payload
+// again. It lives in the pooled scratch.
+type claimIndex struct {
+	names   []string
+	members []jsonMember
+}
+
+// add records a member; it has scanObject's callback signature.
+func (c *claimIndex) add(m jsonMember) bool {
+	c.names = append(c.names, m.name())
+	c.members = append(c.members, m)
+	return true
+}
+
+func (c *claimIndex) reset() {
+	clear(c.names) // the strings point into payloads: do not keep them alive
+	clear(c.members)
+	c.names, c.members = c.names[:0], c.members[:0]
+}
+
+// lookup is lookupMember on the indexed object: the first member named name.
+func (c *claimIndex) lookup(name string) gjson.Result {
+	for i, n := range c.names {
+		if n == name {
+			return c.members[i].result()
+		}
+	}
+	return gjson.Result{}
+}
+
+// eachClaim is forEachMember over the payload root obj, reading the index
+// instead of scanning the payload again when there is one (nil: none).
+func eachClaim(obj gjson.Result, idx *claimIndex, fn func(k string, v gjson.Result) bool) {
+	if idx == nil || len(idx.members) == 0 {
+		forEachMember(obj, fn)
+		return
+	}
+	for i := range idx.members {
+		// Index is payload-relative, as forEachMember gives it
+		if !fn(idx.names[i], idx.members[i].result()) {
+			return
+		}
+	}
+}
+
+// claimOf is gjson.Get(payload, name) for a plain top-level name: the first
+// member so named; from the index when there is one.
+func claimOf(payload []byte, idx *claimIndex, name string) gjson.Result {
+	if idx != nil && len(idx.members) > 0 {
+		return idx.lookup(name)
+	}
+	return gjson.Get(stringOf(payload), name)
+}
+
+// topClaim returns the top-level claim name, from the index while Enrich
+// runs, else by scanning the payload.
+func (id *Identity) topClaim(name string) gjson.Result {
+	if id.index != nil {
+		return id.index.lookup(name)
+	}
+	return lookupMember(id.claims, name)
+}
+
+// scanMembers scans an object's members after its `{` and returns the index
+// past its `}`.
+func scanMembers(b []byte, i int, fn func(m jsonMember) bool) (int, bool) {
+	i = skipWS(b, i)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	var m jsonMember
+	for {
+		if i == len(b) || b[i] != '"' {
+			return i, false
+		}
+		k := i
+		var ok bool
+		if i, m.keyEsc, ok = scanString(b, i+1); !ok {
+			return i, false
+		}
+		m.key = stringOf(b[k:i])
+		i = skipWS(b, i)
+		if i == len(b) || b[i] != ':' {
+			return i, false
+		}
+		i = skipWS(b, i+1)
+		v := i
+		m.valEsc = false
+		if i < len(b) && b[i] == '"' {
+			i, m.valEsc, ok = scanString(b, i+1)
+		} else {
+			i, ok = scanValue(b, i)
+		}
+		if !ok {
+			return i, false
+		}
+		if fn != nil {
+			m.val, m.valPos = stringOf(b[v:i]), v
+			if !fn(m) {
+				return i, false
+			}
+		}
+		i = skipWS(b, i)
+		if i == len(b) {
+			return i, false
+		}
+		switch b[i] {
+		case '}':
+			return i + 1, true
+		case ',':
+			i = skipWS(b, i+1)
+		default:
+			return i, false
+		}
+	}
+}
+
+// scanValue validates one value starting at b[i] (no leading whitespace) and
+// returns the index past it.
+func scanValue(b []byte, i int) (int, bool) {
+	if i == len(b) {
+		return i, false
+	}
+	switch c := b[i]; c {
+	case '{':
+		return scanMembers(b, i+1, nil)
+	case '[':
+		return scanArray(b, i+1)
+	case '"':
+		i, _, ok := scanString(b, i+1)
+		return i, ok
+	case 't':
+		return scanLiteral(b, i, "true")
+	case 'f':
+		return scanLiteral(b, i, "false")
+	case 'n':
+		return scanLiteral(b, i, "null")
+	default:
+		if c == '-' || (c >= '0' && c <= '9') {
+			return scanNumber(b, i)
+		}
+	}
+	return i, false
+}
+
+func scanArray(b []byte, i int) (int, bool) {
+	i = skipWS(b, i)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, true
+	}
+	for {
+		var ok bool
+		if i, ok = scanValue(b, i); !ok {
+			return i, false
+		}
+		i = skipWS(b, i)
+		if i == len(b) {
+			return i, false
+		}
+		switch b[i] {
+		case ']':
+			return i + 1, true
+		case ',':
+			i = skipWS(b, i+1)
+		default:
+			return i, false
+		}
+	}
+}
+
+func scanLiteral(b []byte, i int, lit string) (int, bool) {
+	if len(b)-i >= len(lit) && stringOf(b[i:i+len(lit)]) == lit {
+		return i + len(lit), true
+	}
+	return i, false
+}
+
+// scanNumber validates an RFC 8259 number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func scanNumber(b []byte, i int) (int, bool) {
+	if b[i] == '-' {
+		i++
+	}
+	if i == len(b) || !isDigit(b[i]) {
+		return i, false
+	}
+	if b[i] == '0' {
+		i++
+	} else {
+		i = skipDigits(b, i)
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i == len(b) || !isDigit(b[i]) {
+			return i, false
+		}
+		i = skipDigits(b, i)
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i == len(b) || !isDigit(b[i]) {
+			return i, false
+		}
+		i = skipDigits(b, i)
+	}
+	return i, true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && isDigit(b[i]) {
+		i++
+	}
+	return i
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+const (
+	lsb8 = 0x0101010101010101
+	msb8 = 0x8080808080808080
+)
+
+// scanString validates a string whose opening quote is at b[i-1] and returns
+// the index past its closing quote and whether it holds escapes. Control
+// characters, bad escapes and invalid UTF-8 fail.
+//
+// The first bytes are checked eight at a time for any byte that ends a plain
+// run (swar8), which finishes keys and short values in a few steps. Past
+// longStringRun bytes (a token), bytes.IndexByte (vectorised) finds the next
+// quote and backslash and plainPrefix checks the run before them. Both
+// positions are remembered, so every byte is searched once and a string full
+// of escapes stays linear.
+func scanString(b []byte, i int) (end int, esc, ok bool) {
+	// the common case first: a plain string closed within longStringRun
+	start := i
+	for lim := min(len(b), i+longStringRun); lim-i >= 8; i += 8 {
+		if m := swar8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			i += bits.TrailingZeros64(m) >> 3
+			if b[i] == '"' {
+				return i + 1, false, true
+			}
+			break
+		}
+	}
+	return scanStringRest(b, i, start)
+}
+
+// scanStringRest is scanString from b[i] on, for a string that started at
+// b[start]: escapes, non-ASCII, long runs and the last few bytes.
+func scanStringRest(b []byte, i, start int) (end int, esc, ok bool) {
+	q, bs := -1, -1 // long strings: next `"` at or after i; next `\` in [i, q), else q
+	for {
+		if i-start < longStringRun {
+			if len(b)-i >= 8 {
+				m := swar8(binary.LittleEndian.Uint64(b[i:]))
+				if m == 0 {
+					i += 8
+					continue
+				}
+				i += bits.TrailingZeros64(m) >> 3
+			}
+		} else {
+			if q < i {
+				if q = bytes.IndexByte(b[i:], '"'); q < 0 {
+					return len(b), esc, false
+				}
+				q += i
+				bs = -1
+			}
+			if bs < i {
+				if bs = bytes.IndexByte(b[i:q], '\\'); bs < 0 {
+					bs = q
+				} else {
+					bs += i
+				}
+			}
+			i += plainPrefix(b[i:bs])
+		}
+		// b[i] ends the plain run, or fewer than 8 bytes are left
+		if i == len(b) {
+			return i, esc, false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, esc, true
+		case c == '\\':
+			esc = true
+			i++
+			if i == len(b) {
+				return i, esc, false
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i++
+			case 'u':
+				if len(b)-i < 5 || !isHex(b[i+1]) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) {
+					return i, esc, false
+				}
+				i += 5
+			default:
+				return i, esc, false
+			}
+		case c < 0x20:
+			return i, esc, false
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && n == 1 {
+				return i, esc, false
+			}
+			i += n
+		default:
+			i++ // a plain byte of the last few
+		}
+	}
+}
+
+// longStringRun is where scanString switches from eight-byte steps to
+// vectorised searches: below it the searches' calls cost more than they save.
+const longStringRun = 64
+
+// swar8 flags, in bit 7 of each byte, the bytes of x (eight bytes, little
+// endian) that end a plain string run: below 0x20, `"`, `\` or non-ASCII.
+// Only the lowest flag is exact (a borrow travels up from a flagged byte),
+// which is the one needed.
+func swar8(x uint64) uint64 {
+	q := x ^ (lsb8 * '"')
+	s := x ^ (lsb8 * '\\')
+	return ((x - lsb8*0x20) | ((q - lsb8) & ^q) | ((s - lsb8) & ^s) | x) & msb8
+}
+
+// plainPrefix returns the length of the leading run of s made of printable
+// ASCII (0x20 to 0x7f). Bit 7 of a byte of m is set when the byte is below
+// 0x20 or above 0x7f; only the lowest flag is exact (a borrow travels up from
+// a flagged byte), which is the one needed. Reslicing rather than indexing
+// keeps bounds checks out of the loop.
+func plainPrefix(s []byte) int {
+	n := len(s)
+	for len(s) >= 32 {
+		a, b := binary.LittleEndian.Uint64(s), binary.LittleEndian.Uint64(s[8:])
+		c, d := binary.LittleEndian.Uint64(s[16:]), binary.LittleEndian.Uint64(s[24:])
+		if ((a-lsb8*0x20)|a|(b-lsb8*0x20)|b|(c-lsb8*0x20)|c|(d-lsb8*0x20)|d)&msb8 != 0 {
+			break
+		}
+		s = s[32:]
+	}
+	for len(s) >= 8 {
+		x := binary.LittleEndian.Uint64(s)
+		if m := ((x - lsb8*0x20) | x) & msb8; m != 0 {
+			return n - len(s) + bits.TrailingZeros64(m)>>3
+		}
+		s = s[8:]
+	}
+	for len(s) > 0 && s[0] >= 0x20 && s[0] < utf8.RuneSelf {
+		s = s[1:]
+	}
+	return n - len(s)
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// special8 flags (in bit 7 of each byte) the bytes of x that end a plain
+// string run: below 0x20, `"`, `\` or non-ASCII. Only the lowest flag is
+// exact.
+func special8(x uint64) uint64 {
+	q := x ^ (lsb8 * '"')
+	s := x ^ (lsb8 * '\\')
+	return (((x - lsb8*0x20) & ^x) | ((q - lsb8) & ^q) | ((s - lsb8) & ^s) | x) & msb8
+}
