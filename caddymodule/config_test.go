@@ -15,7 +15,10 @@ import (
 // loadJSON posts a raw JSON config to the in-process Caddy's admin API.
 func loadJSON(t *testing.T, cfg string) (int, string) {
 	t.Helper()
-	resp, err := http.Post(fmt.Sprintf("http://localhost:%d/load", adminPort), "application/json", strings.NewReader(cfg))
+	// a fresh connection each time: a load restarts the admin server, and a
+	// kept-alive connection to the old one would fail with EOF
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Post(fmt.Sprintf("http://localhost:%d/load", adminPort), "application/json", strings.NewReader(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

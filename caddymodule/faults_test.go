@@ -28,22 +28,23 @@ var (
 
 const fltNotToken = `{"status":"ok","note":"not a token response"}`
 
-// fltModule and fltPlain are the two sites; both give up on an upstream
-// that sends no headers, or no body bytes, for 400 ms.
+// fltModule and fltPlain are the two sites. fltTimeouts adds transport
+// timeouts, for the cases that test them: an upstream that sends no headers,
+// or no body bytes, for 400 ms is given up on.
 const (
-	fltProxy = `reverse_proxy {UPSTREAM} {
-		transport http {
-			response_header_timeout 400ms
-			read_timeout 400ms
-		}
-	}`
 	fltModule = `
 	token_enrich {
 		set api-uri https://eu.api.example.com
 		set tenant_id {http.token.tenant}
 	}
-	` + fltProxy
-	fltPlain = "\t" + fltProxy
+	reverse_proxy {UPSTREAM}`
+	fltPlain    = "\treverse_proxy {UPSTREAM}"
+	fltTimeouts = ` {
+		transport http {
+			response_header_timeout 400ms
+			read_timeout 400ms
+		}
+	}`
 )
 
 // fltResult is what a client saw.
@@ -237,10 +238,12 @@ func TestFaultsLikePlainReverseProxy(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	up := newUpstream(t, fltUpstream(t, release))
-	bases := startSites(t, hsGlobal, strings.ReplaceAll(fltModule, "{UPSTREAM}", up.addr), strings.ReplaceAll(fltPlain, "{UPSTREAM}", up.addr))
+	bases := startSites(t, hsGlobal, strings.ReplaceAll(fltModule, "{UPSTREAM}", up.addr), strings.ReplaceAll(fltPlain, "{UPSTREAM}", up.addr),
+		strings.ReplaceAll(fltModule, "{UPSTREAM}", up.addr+fltTimeouts), strings.ReplaceAll(fltPlain, "{UPSTREAM}", up.addr+fltTimeouts))
 	enriched := fltEnriched
 	cases := []struct {
-		name string
+		name    string
+		timeout bool // through the sites with transport timeouts
 		// want is the module's body when it differs from the plain proxy's
 		want *string
 		// wantStatus and wantErr pin what the plain proxy shows
@@ -257,8 +260,8 @@ func TestFaultsLikePlainReverseProxy(t *testing.T) {
 		{name: "slow drip", want: &enriched, wantStatus: 200},
 		{name: "slow drip, chunked", want: &enriched, wantStatus: 200},
 		{name: "slow drip, not a token", wantStatus: 200},
-		{name: "timeout before headers", wantStatus: 504},
-		{name: "stall mid-body", wantStatus: 200, wantErr: true},
+		{name: "timeout before headers", timeout: true, wantStatus: 504},
+		{name: "stall mid-body", timeout: true, wantStatus: 200, wantErr: true},
 		{name: "500 with JSON", wantStatus: 500},
 		{name: "502 with JSON", wantStatus: 502},
 		{name: "503 with a token-shaped JSON", wantStatus: 503},
@@ -271,7 +274,11 @@ func TestFaultsLikePlainReverseProxy(t *testing.T) {
 		{name: "204", wantStatus: 204},
 	}
 	for _, c := range cases {
-		mod, plain := fltDo(t, rawClient, bases[0], c.name), fltDo(t, rawClient, bases[1], c.name)
+		sites := bases[:2]
+		if c.timeout {
+			sites = bases[2:]
+		}
+		mod, plain := fltDo(t, rawClient, sites[0], c.name), fltDo(t, rawClient, sites[1], c.name)
 		if plain.status != c.wantStatus || (plain.err != nil) != c.wantErr {
 			t.Errorf("%s: the plain proxy gave %d, err %v; the case is wrong", c.name, plain.status, plain.err)
 		}
@@ -286,7 +293,7 @@ func TestFaultsLikePlainReverseProxy(t *testing.T) {
 			t.Errorf("%s: %s", c.name, d)
 		}
 		// the process keeps serving
-		if ok := fltDo(t, rawClient, bases[0], "ok"); ok.status != 200 || string(ok.body) != enriched || ok.err != nil {
+		if ok := fltDo(t, rawClient, sites[0], "ok"); ok.status != 200 || string(ok.body) != enriched || ok.err != nil {
 			t.Fatalf("after %s: %d %q %v", c.name, ok.status, ok.body, ok.err)
 		}
 	}

@@ -7,6 +7,7 @@ package caddymodule_test
 
 import (
 	"bytes"
+	"cmp"
 	"compress/flate"
 	"compress/zlib"
 	"crypto/sha256"
@@ -69,7 +70,9 @@ func TestHardeningResponses(t *testing.T) {
 	nastyPayload, _ := json.Marshal(map[string]string{"azp": "svc-tok", "nasty": nasty})
 	cases := []struct {
 		name, ctype, body string
-		// want is the enriched body; "" means the body must pass unchanged
+		// want is the enriched body, or the members it gains when it
+		// starts with a comma; "+token" and "+opaque" stand for
+		// hsTokenAdds and hsOpaqueAdds; "" means the body passes unchanged
 		want string
 	}{
 		{"truncated JSON", "", `{"access_token":"` + tok + `","token_type":"Bea`, ""},
@@ -584,7 +587,7 @@ func hsUpstream(t *testing.T, replies map[string]hsReply) *upstream {
 		if !rep.chunked {
 			w.Header().Set("Content-Length", strconv.Itoa(len(rep.body)))
 		}
-		w.WriteHeader(cmpOr(rep.status, 200))
+		w.WriteHeader(cmp.Or(rep.status, 200))
 		if !rep.chunked {
 			_, _ = w.Write(rep.body)
 			return
@@ -595,13 +598,6 @@ func hsUpstream(t *testing.T, replies map[string]hsReply) *upstream {
 			_ = http.NewResponseController(w).Flush()
 		}
 	})
-}
-
-func cmpOr(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // hsAllocDuring reports the bytes allocated, process-wide, while fn runs.

@@ -328,7 +328,7 @@ func (s *scratch) addFields(fs []field, id *Identity, resolve Resolver) {
 			continue
 		}
 		start := len(s.vals)
-		s.vals = gjson.AppendJSONString(s.vals, stringOf(s.text))
+		s.vals = appendJSONString(s.vals, stringOf(s.text))
 		// Later appends never touch these bytes: they either write past
 		// them or move to a new array, leaving this one intact.
 		s.put(f.name, f.key[:len(f.key)-1], s.vals[start:len(s.vals):len(s.vals)])

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tidwall/gjson"
 )
 
 var formCorpus = []string{
@@ -136,4 +138,18 @@ func FuzzDecodeB64URL(f *testing.F) {
 	f.Add([]byte("eyJzdWIiOiJhIn0"))
 	f.Add([]byte("eyJz\ndWIiOiJhIn0"))
 	f.Fuzz(func(t *testing.T, b []byte) { checkB64(t, b) })
+}
+
+func TestAppendJSONStringMatchesGjson(t *testing.T) {
+	defer gjson.SetEscapeHTML(true) // the default
+	for _, html := range []bool{true, false} {
+		gjson.SetEscapeHTML(html)
+		for c := range 256 {
+			for _, s := range []string{string(rune(c)), string([]byte{byte(c)}), "ab" + string([]byte{byte(c)}) + "cd", "https://eu.api.example.com", ""} {
+				if got, want := appendJSONString([]byte("x"), s), gjson.AppendJSONString([]byte("x"), s); !bytes.Equal(got, want) {
+					t.Fatalf("escapeHTML=%v %q: got %s want %s", html, s, got, want)
+				}
+			}
+		}
+	}
 }

@@ -283,6 +283,8 @@ func TestHardeningLiftClaimCannotSmuggleReserved(t *testing.T) {
 		{"reserved names differ by case", `{"Access_Token":"x","SCOPE":"y"}`, `,"Access_Token":"x","SCOPE":"y"`},
 		{"escaped non-reserved key is kept as sent", `{"api\u002dpath":"/v1"}`, `,"api\u002dpath":"/v1"`},
 		{"nested reserved names stay nested", `{"inner":{"access_token":"x"}}`, `,"inner":{"access_token":"x"}`},
+		{"values are copied as the upstream encoded them", `{"html":"</script>","esc":"\u003c/script\u003e","n":1.50}`,
+			`,"html":"</script>","esc":"\u003c/script\u003e","n":1.50`},
 		{"not an object", `["access_token","x"]`, ``},
 		{"string", `"access_token"`, ``},
 	}

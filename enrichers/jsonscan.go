@@ -536,3 +536,29 @@ func special8(x uint64) uint64 {
 	s := x ^ (lsb8 * '\\')
 	return (((x - lsb8*0x20) & ^x) | ((q - lsb8) & ^q) | ((s - lsb8) & ^s) | x) & msb8
 }
+
+// jsonPlain marks the bytes gjson.AppendJSONString copies as they are
+// whatever its HTML-escaping setting: printable ASCII but `"`, `\`, `<`,
+// `>` and `&`.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = true
+	}
+	for _, c := range `"\<>&` {
+		t[c] = false
+	}
+	return t
+}()
+
+// appendJSONString is gjson.AppendJSONString, with a fast path for the
+// common value that needs no escaping (a URL, a tenant id).
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if !jsonPlain[s[i]] {
+			return gjson.AppendJSONString(dst, s)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
