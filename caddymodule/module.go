@@ -115,6 +115,9 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision applies defaults and compiles the configuration.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	if err := registerMetrics(ctx); err != nil {
+		return fmt.Errorf("token_enrich: registering metrics: %w", err)
+	}
 	if len(h.Paths) == 0 {
 		h.Paths = []string{DefaultPath}
 	}

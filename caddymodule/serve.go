@@ -41,7 +41,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if !rec.buffering {
 		if rec.spilled {
+			countTooLarge.Inc()
 			h.debug("token response larger than max_body passed through", zap.Int64("max_body", h.MaxBody))
+		} else {
+			countStreamed.Inc()
 		}
 		return nil
 	}
@@ -101,6 +104,7 @@ func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.
 	// longer match it.
 	for k := range hdr {
 		if strings.HasPrefix(k, http.TrailerPrefix) {
+			countStreamed.Inc()
 			h.debug("token response with trailers passed through unchanged")
 			return rec.writeRaw()
 		}
@@ -147,6 +151,11 @@ func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.
 			}
 			ce.Write(zap.String("reason", reason), zap.String("client", out.Identity.ClientID))
 		}
+		if out.Status == enrichers.StatusNotToken {
+			countNotToken.Inc()
+		} else {
+			countUnchanged.Inc()
+		}
 		return rec.writeRaw()
 	}
 	id := &out.Identity
@@ -160,6 +169,7 @@ func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.
 	}
 	hdr.Del("ETag")
 	hdr.Set("Content-Length", strconv.Itoa(len(enriched)))
+	countEnriched.Inc()
 	rec.buffering = false
 	rec.ResponseWriterWrapper.WriteHeader(rec.status)
 	_, err = rec.ResponseWriterWrapper.Write(enriched)
@@ -170,9 +180,11 @@ func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.
 // not be: on_error pass sends it unchanged, on_error fail answers 502.
 func (h *Handler) cannotEnrich(rec *boundedRecorder, what string, err error) error {
 	if !h.failMode {
+		countErrorPassed.Inc()
 		h.logger.Warn("token response passed through unchanged", zap.String("reason", what), zap.Error(err))
 		return rec.writeRaw()
 	}
+	countErrorFailed.Inc()
 	h.logger.Warn("token response replaced by an error (on_error fail)", zap.String("reason", what), zap.Error(err))
 	hdr := rec.Header()
 	for _, k := range []string{"Content-Encoding", "Content-Length", "ETag", "Vary"} {

@@ -1,0 +1,50 @@
+package caddymodule
+
+import (
+	"errors"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// responsesTotal counts what the handler did with each token-endpoint
+// response it looked at. Requests that do not match (other methods or
+// paths) are not counted: they never reach the handler's logic.
+//
+// Collectors are created once per process and registered with every new
+// config's registry on Provision: a collector created per Provision stops
+// reporting after a reload, and registering one twice is refused.
+var responsesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Namespace: "caddy",
+	Subsystem: "http_token_enrich",
+	Name:      "responses_total",
+	Help: "Token-endpoint responses seen by token_enrich, by result: enriched, unchanged (a token " +
+		"response no field applied to), not_token, streamed (not a buffered JSON 2xx), too_large, " +
+		"error_passed, error_failed (on_error fail answered 502).",
+}, []string{"result"})
+
+// Pre-bound children: the hot path increments an atomic, no label lookup.
+var (
+	countEnriched    = responsesTotal.WithLabelValues("enriched")
+	countUnchanged   = responsesTotal.WithLabelValues("unchanged")
+	countNotToken    = responsesTotal.WithLabelValues("not_token")
+	countStreamed    = responsesTotal.WithLabelValues("streamed")
+	countTooLarge    = responsesTotal.WithLabelValues("too_large")
+	countErrorPassed = responsesTotal.WithLabelValues("error_passed")
+	countErrorFailed = responsesTotal.WithLabelValues("error_failed")
+)
+
+// registerMetrics adds the collectors to the config's registry.
+func registerMetrics(ctx caddy.Context) error {
+	reg := ctx.GetMetricsRegistry()
+	if reg == nil {
+		return nil
+	}
+	if err := reg.Register(responsesTotal); err != nil {
+		var already prometheus.AlreadyRegisteredError
+		if !errors.As(err, &already) {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,65 @@
+package caddymodule_test
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// counter reads caddy_http_token_enrich_responses_total{result=...} from the
+// admin API's /metrics.
+func counter(t *testing.T, result string) float64 {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(fmt.Sprintf("http://localhost:%d/metrics", adminPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	prefix := `caddy_http_token_enrich_responses_total{result="` + result + `"} `
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
+func TestMetricsCountResults(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("kind") {
+		case "error":
+			serveJSON(401, `{"error":"invalid_client"}`)(w, r)
+		case "nottoken":
+			serveJSON(200, `{"hello":"world"}`)(w, r)
+		case "garbage":
+			serveJSON(200, `{"access_token":`)(w, r)
+		default:
+			serveJSON(200, auth0Body("svc-eu", "org_acme"))(w, r)
+		}
+	})
+	base := startCaddy(t, enrichBlock, up)
+	before := map[string]float64{}
+	results := []string{"enriched", "streamed", "not_token", "error_passed"}
+	for _, r := range results {
+		before[r] = counter(t, r)
+	}
+	for _, kind := range []string{"ok", "ok", "error", "nottoken", "garbage"} {
+		post(t, base+"/oauth/token?kind="+kind, "application/x-www-form-urlencoded", "grant_type=client_credentials")
+	}
+	post(t, base+"/other", "application/x-www-form-urlencoded", "grant_type=client_credentials") // not counted
+	want := map[string]float64{"enriched": 2, "streamed": 1, "not_token": 1, "error_passed": 1}
+	for _, r := range results {
+		if got := counter(t, r) - before[r]; got != want[r] {
+			t.Errorf("%s: counted %v, want %v", r, got, want[r])
+		}
+	}
+}
