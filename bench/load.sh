@@ -213,12 +213,26 @@ echo "== memory (a fresh (b) process)"
 start_caddy m bench/Caddyfile.enrich
 post "$PORT_m" /oauth/token >/dev/null
 IDLE_KB=$(status_kb "$PID_m" VmRSS)
-BENCH_THREADS=1 BENCH_COUNT=$WARMUP_REQUESTS wrk -t1 -c"$CONNS" -d600s -s bench/count.lua "http://127.0.0.1:$PORT_m" >"$RUN/wrk-warmup.txt"
+drive() { # port count log -> drives at least count token requests, in 2 s runs; prints how many
+	local total=0 n
+	: >"$3"
+	while ((total < $2)); do
+		n=$(BENCH_PATH=/oauth/token wrk -t"$THREADS" -c"$CONNS" -d2s -s bench/post.lua "http://127.0.0.1:$1" |
+			tee -a "$3" | awk '/requests in/ {print $1}')
+		if grep -q Non-2xx "$3"; then
+			echo "non-2xx responses during the memory checks:" >&2
+			grep Non-2xx "$3" >&2
+			exit 1
+		fi
+		total=$((total + n))
+	done
+	echo "$total"
+}
+WARM_DONE=$(drive "$PORT_m" "$WARMUP_REQUESTS" "$RUN/wrk-warmup.txt")
 WARM_KB=$(status_kb "$PID_m" VmRSS)
-BENCH_THREADS=1 BENCH_COUNT=$LEAK_REQUESTS wrk -t1 -c"$CONNS" -d600s -s bench/count.lua "http://127.0.0.1:$PORT_m" >"$RUN/wrk-leak.txt"
+LEAK_DONE=$(drive "$PORT_m" "$LEAK_REQUESTS" "$RUN/wrk-leak.txt")
 END_KB=$(status_kb "$PID_m" VmRSS)
-LEAK_DONE=$(awk '/requests in/ {print $1}' "$RUN/wrk-leak.txt")
-echo "idle RSS $((IDLE_KB / 1024)) MiB; after $WARMUP_REQUESTS warm-up requests $((WARM_KB / 1024)) MiB;" \
+echo "idle RSS $((IDLE_KB / 1024)) MiB; after $WARM_DONE warm-up requests $((WARM_KB / 1024)) MiB;" \
 	"after $LEAK_DONE more $((END_KB / 1024)) MiB"
 HWM_BEFORE_KB=$(status_kb "$PID_m" VmHWM)
 BENCH_PATH=/oauth/token wrk -t"$THREADS" -c"$MEM_CONNS" -d"${MEM_DURATION}s" --latency -s bench/post.lua \

@@ -22,7 +22,7 @@ func readTokenRequest(r *http.Request) enrichers.TokenRequest {
 	}
 	orig := r.Body
 	rb := &replayBody{closer: orig}
-	body, err := readAtMost(r.Body, maxRequestBody+1, r.ContentLength, rb.small[:0])
+	body, err := readAtMost(r.Body, maxRequestBody+1, r.ContentLength, nil)
 	r.Body = rb
 	switch {
 	case err != nil:
@@ -41,7 +41,7 @@ func readTokenRequest(r *http.Request) enrichers.TokenRequest {
 // readAtMost reads r until EOF or until n bytes have been read, like
 // bytes.Buffer.ReadFrom(io.LimitReader(r, n)). It reads into buf when the
 // request's ContentLength (or, when unknown, 512 bytes) fits, else into a
-// buffer of that size, so that a token request costs at most one
+// buffer of exactly that size, so that a token request costs one small
 // allocation. EOF is not an error.
 func readAtMost(r io.Reader, n, contentLength int64, buf []byte) ([]byte, error) {
 	size := int64(512)
@@ -74,7 +74,6 @@ type replayBody struct {
 	io.Reader
 	closer io.Closer
 	buf    bytes.Reader
-	small  [512]byte // the body itself when it fits, saving an allocation
 }
 
 func (rb *replayBody) Close() error { return rb.closer.Close() }

@@ -165,23 +165,23 @@ func (e *Enricher) scan(s *scratch, body []byte, req *TokenRequest, out *Outcome
 	// One pass validates the body and lists its members; strings are
 	// views into body unless they hold escapes.
 	valid := scanObject(body, func(m jsonMember) bool {
-		name := m.name()
-		s.members = append(s.members, member{name: name, valStart: m.valPos, valEnd: m.valPos + len(m.val)})
-		if !m.isString() {
+		name := m.name(body)
+		s.members = append(s.members, member{name: name, valStart: m.valStart, valEnd: m.valEnd})
+		if !m.isString(body) {
 			return true
 		}
 		switch name {
 		case "access_token":
 			if token == "" {
-				token, ok = m.str(), true
+				token, ok = m.str(body), true
 			}
 		case "scope":
 			if scope == "" {
-				scope = m.str()
+				scope = m.str(body)
 			}
 		case "issued_token_type":
 			if issuedType == "" {
-				issuedType = m.str()
+				issuedType = m.str(body)
 			}
 		}
 		return true
@@ -197,7 +197,9 @@ func (e *Enricher) scan(s *scratch, body []byte, req *TokenRequest, out *Outcome
 		return closeIdx, false, nil
 	}
 	header, payload, isJWT := decodeJWT(token, s.claims.add)
-	if !isJWT {
+	if isJWT {
+		s.claims.src = payload
+	} else {
 		header, payload = "", nil
 		s.claims.reset()
 	}

@@ -22,6 +22,8 @@ type Pattern struct {
 	// prefix and suffix are the literal text before the first wildcard and
 	// after the last one: a quick rejection test before the full match.
 	prefix, suffix string
+	// oneStar: the pattern is prefix*suffix, which the quick test decides.
+	oneStar bool
 }
 
 const (
@@ -84,6 +86,9 @@ func CompilePattern(s string) (Pattern, error) {
 			// the matcher lets U+FFFD stand for an invalid byte; a
 			// byte comparison would not
 			p.prefix, p.suffix = "", ""
+		} else {
+			// org_*, *.example.com, https://*.auth0.com/
+			p.oneStar = j == i+1 && toks[i] == tokStar
 		}
 	} else {
 		p.lit = string(toks)
@@ -111,6 +116,9 @@ func (p Pattern) Match(s string) bool {
 	}
 	if len(s) < len(p.prefix)+len(p.suffix) || s[:len(p.prefix)] != p.prefix || s[len(s)-len(p.suffix):] != p.suffix {
 		return false
+	}
+	if p.oneStar {
+		return true
 	}
 	// Iterative wildcard matching with single-star backtracking: linear in
 	// practice, O(len(s)*len(toks)) worst case, no allocation.

@@ -86,7 +86,7 @@ func TestPatternQuickRejectAgrees(t *testing.T) {
 	for _, ps := range patterns {
 		p := MustCompilePattern(ps)
 		full := p
-		full.prefix, full.suffix = "", ""
+		full.prefix, full.suffix, full.oneStar = "", "", false
 		for _, s := range strs {
 			if got, want := p.Match(s), full.Match(s); got != want {
 				t.Fatalf("%q.Match(%q) = %v, full matcher says %v", ps, s, got, want)

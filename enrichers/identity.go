@@ -195,7 +195,7 @@ func identify(m *mapping, payload []byte, idx *claimIndex, respScope, issuedType
 	if payload != nil {
 		id.Format = TokenJWT
 		id.claims = gjson.Parse(stringOf(payload))
-		eachClaim(id.claims, idx, func(k string, v gjson.Result) bool {
+		eachClaim(id.claims, idx, m.reads, func(k string, v gjson.Result) bool {
 			switch k {
 			case "iss":
 				id.Issuer = v.String()

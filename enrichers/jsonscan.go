@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
@@ -17,54 +18,64 @@ import (
 // gjson validates one byte at a time, utf8.Valid is a second pass and a
 // gjson ForEach a third, which together cost ~5 ns per byte of token.
 
-// jsonMember is one top-level member of a scanned object.
+// jsonMember is one top-level member of a scanned object, as offsets into
+// the scanned text b: no pointers, so that lists of members need neither
+// write barriers nor GC scanning.
 type jsonMember struct {
-	// key is the raw key, quotes included; keyEsc says it has escapes.
-	key    string
-	keyEsc bool
-	// val is the raw value and valPos its offset in the scanned text.
-	val    string
-	valPos int
-	// valEsc says a string value has escapes.
-	valEsc bool
+	// b[keyStart:keyEnd] is the raw key, quotes included.
+	keyStart, keyEnd int
+	// b[valStart:valEnd] is the raw value.
+	valStart, valEnd int
+	// keyEsc and valEsc say the key, or a string value, has escapes.
+	keyEsc, valEsc bool
 }
 
 // name returns the unescaped key. Only an escaped key allocates.
-func (m *jsonMember) name() string {
+func (m *jsonMember) name(b []byte) string {
 	if m.keyEsc {
-		return gjson.Parse(m.key).Str
+		return gjson.Parse(stringOf(b[m.keyStart:m.keyEnd])).Str
 	}
-	return m.key[1 : len(m.key)-1]
+	return stringOf(b[m.keyStart+1 : m.keyEnd-1])
+}
+
+// hasName reports whether the unescaped key is name, without allocating
+// for a key without escapes.
+func (m *jsonMember) hasName(b []byte, name string) bool {
+	if m.keyEsc {
+		return m.name(b) == name
+	}
+	return stringOf(b[m.keyStart+1:m.keyEnd-1]) == name
 }
 
 // isString reports whether the value is a JSON string.
-func (m *jsonMember) isString() bool { return m.val[0] == '"' }
+func (m *jsonMember) isString(b []byte) bool { return b[m.valStart] == '"' }
 
 // str returns a string value unescaped. Only an escaped value allocates.
-func (m *jsonMember) str() string {
+func (m *jsonMember) str(b []byte) string {
 	if m.valEsc {
-		return gjson.Parse(m.val).Str
+		return gjson.Parse(stringOf(b[m.valStart:m.valEnd])).Str
 	}
-	return m.val[1 : len(m.val)-1]
+	return stringOf(b[m.valStart+1 : m.valEnd-1])
 }
 
 // result returns the value as gjson.Result, as gjson's ForEach would.
-func (m *jsonMember) result() gjson.Result {
+func (m *jsonMember) result(b []byte) gjson.Result {
 	var r gjson.Result
-	switch m.val[0] {
+	val := stringOf(b[m.valStart:m.valEnd])
+	switch val[0] {
 	case '"':
-		r = gjson.Result{Type: gjson.String, Raw: m.val, Str: m.str()}
+		r = gjson.Result{Type: gjson.String, Raw: val, Str: m.str(b)}
 	case '{', '[':
-		r = gjson.Result{Type: gjson.JSON, Raw: m.val}
+		r = gjson.Result{Type: gjson.JSON, Raw: val}
 	default:
-		if n, ok := smallUint(m.val); ok {
+		if n, ok := smallUint(val); ok {
 			// what gjson.Parse gives, without strconv.ParseFloat
-			r = gjson.Result{Type: gjson.Number, Raw: m.val, Num: float64(n)}
+			r = gjson.Result{Type: gjson.Number, Raw: val, Num: float64(n)}
 		} else {
-			r = gjson.Parse(m.val)
+			r = gjson.Parse(val)
 		}
 	}
-	r.Index = m.valPos
+	r.Index = m.valStart
 	return r
 }
 
@@ -117,10 +128,11 @@ func forEachMember(obj gjson.Result, fn func(k string, v gjson.Result) bool) {
 		obj.ForEach(func(k, v gjson.Result) bool { return fn(k.Str, v) })
 		return
 	}
-	eachMember(bytesOf(obj.Raw), func(m jsonMember) bool {
-		v := m.result()
+	b := bytesOf(obj.Raw)
+	eachMember(b, func(m jsonMember) bool {
+		v := m.result(b)
 		v.Index += obj.Index
-		return fn(m.name(), v)
+		return fn(m.name(b), v)
 	})
 }
 
@@ -139,11 +151,12 @@ func lookupMember(obj gjson.Result, name string) gjson.Result {
 		})
 		return out
 	}
-	eachMember(bytesOf(obj.Raw), func(m jsonMember) bool {
-		if m.name() != name {
+	b := bytesOf(obj.Raw)
+	eachMember(b, func(m jsonMember) bool {
+		if !m.hasName(b, name) {
 			return true
 		}
-		out = m.result()
+		out = m.result(b)
 		out.Index += obj.Index
 		return false
 	})
@@ -155,52 +168,70 @@ func lookupMember(obj gjson.Result, name string) gjson.Result {
 // call (rule conditions, {http.token.claims.*}) do not scan the payload
 // again. It lives in the pooled scratch.
 type claimIndex struct {
-	names   []string
-	members []jsonMember
+	src    []byte // the payload
+	claims []jsonMember
 }
 
 // add records a member; it has scanObject's callback signature.
 func (c *claimIndex) add(m jsonMember) bool {
-	c.names = append(c.names, m.name())
-	c.members = append(c.members, m)
+	c.claims = append(c.claims, m)
 	return true
 }
 
 func (c *claimIndex) reset() {
-	clear(c.names) // the strings point into payloads: do not keep them alive
-	clear(c.members)
-	c.names, c.members = c.names[:0], c.members[:0]
+	c.src, c.claims = nil, c.claims[:0]
 }
 
 // lookup is lookupMember on the indexed object: the first member named name.
 func (c *claimIndex) lookup(name string) gjson.Result {
-	for i, n := range c.names {
-		if n == name {
-			return c.members[i].result()
+	for i := range c.claims {
+		if c.claims[i].hasName(c.src, name) {
+			return c.claims[i].result(c.src)
 		}
 	}
 	return gjson.Result{}
 }
 
 // eachClaim is forEachMember over the payload root obj, reading the index
-// instead of scanning the payload again when there is one (nil: none).
-func eachClaim(obj gjson.Result, idx *claimIndex, fn func(k string, v gjson.Result) bool) {
-	if idx == nil || len(idx.members) == 0 {
-		forEachMember(obj, fn)
+// instead of scanning the payload again when there is one (nil: none), and
+// skipping the claims for which reads is false: fn must do nothing with
+// them.
+func eachClaim(obj gjson.Result, idx *claimIndex, reads func(string) bool, fn func(k string, v gjson.Result) bool) {
+	if idx == nil || len(idx.claims) == 0 {
+		forEachMember(obj, func(k string, v gjson.Result) bool {
+			return !reads(k) || fn(k, v)
+		})
 		return
 	}
-	for i := range idx.members {
+	for i := range idx.claims {
+		m := &idx.claims[i]
+		k := m.name(idx.src)
 		// Index is payload-relative, as forEachMember gives it
-		if !fn(idx.names[i], idx.members[i].result()) {
+		if reads(k) && !fn(k, m.result(idx.src)) {
 			return
 		}
 	}
 }
 
+// reads reports whether identify's pass over the top-level claims does
+// anything with claim k: the claims it reads by name and those of the
+// mapping's lists. Keep it in step with identify and claimRanks.see.
+func (m *mapping) reads(k string) bool {
+	switch k {
+	case "iss", "sub", "gty", "idtyp":
+		return true
+	}
+	if m.nested != "" && k == m.nested {
+		return true
+	}
+	return slices.Contains(m.client, k) || slices.Contains(m.tenant, k) || slices.Contains(m.scope, k) ||
+		slices.Contains(m.permissions, k) || slices.Contains(m.audience, k)
+}
+
 // claimOf is gjson.Get(payload, name) for a plain top-level name: the first
 // member so named; from the index when there is one.
 func claimOf(payload []byte, idx *claimIndex, name string) gjson.Result {
-	if idx != nil && len(idx.members) > 0 {
+	if idx != nil && len(idx.claims) > 0 {
 		return idx.lookup(name)
 	}
 	return gjson.Get(stringOf(payload), name)
@@ -227,18 +258,18 @@ func scanMembers(b []byte, i int, fn func(m jsonMember) bool) (int, bool) {
 		if i == len(b) || b[i] != '"' {
 			return i, false
 		}
-		k := i
+		m.keyStart = i
 		var ok bool
 		if i, m.keyEsc, ok = scanString(b, i+1); !ok {
 			return i, false
 		}
-		m.key = stringOf(b[k:i])
+		m.keyEnd = i
 		i = skipWS(b, i)
 		if i == len(b) || b[i] != ':' {
 			return i, false
 		}
 		i = skipWS(b, i+1)
-		v := i
+		m.valStart = i
 		m.valEsc = false
 		if i < len(b) && b[i] == '"' {
 			i, m.valEsc, ok = scanString(b, i+1)
@@ -249,7 +280,7 @@ func scanMembers(b []byte, i int, fn func(m jsonMember) bool) (int, bool) {
 			return i, false
 		}
 		if fn != nil {
-			m.val, m.valPos = stringOf(b[v:i]), v
+			m.valEnd = i
 			if !fn(m) {
 				return i, false
 			}

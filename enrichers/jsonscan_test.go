@@ -54,8 +54,8 @@ func checkScan(t *testing.T, b []byte) {
 	var got []gjson.Result
 	var names []string
 	ok := scanObject(b, func(m jsonMember) bool {
-		names = append(names, m.name())
-		got = append(got, m.result())
+		names = append(names, m.name(b))
+		got = append(got, m.result(b))
 		return true
 	})
 	if want := gjsonObject(b); ok != want {
@@ -93,7 +93,7 @@ func checkScan(t *testing.T, b []byte) {
 		i++
 		return true
 	})
-	var idx claimIndex
+	idx := claimIndex{src: b}
 	scanObject(b, idx.add)
 	for _, name := range append(names, "absent") {
 		if g, w := idx.lookup(name), lookupMember(root, name); !sameResult(g, w) {
@@ -115,9 +115,10 @@ func checkScan(t *testing.T, b []byte) {
 
 func TestEachMemberStops(t *testing.T) {
 	n := 0
-	eachMember([]byte(`{"a":1,"b":2,"c":3}`), func(m jsonMember) bool {
+	b := []byte(`{"a":1,"b":2,"c":3}`)
+	eachMember(b, func(m jsonMember) bool {
 		n++
-		return m.name() != "b"
+		return m.name(b) != "b"
 	})
 	if n != 2 {
 		t.Fatalf("visited %d members, want 2", n)
