@@ -11,9 +11,14 @@ if [ -n "$unformatted" ]; then
 	echo "gofmt needed on:"; echo "$unformatted"; exit 1
 fi
 go vet ./...
+go vet -tags hydra ./e2e
+
+echo "== npm ci in e2e/node (openid-client for the end-to-end tests)"
+(cd e2e/node && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "== go test -race ./..."
-go test -race -count=1 ./...
+# with openid-client installed, its end-to-end tests must run, not skip
+E2E_REQUIRE_NODE=1 go test -race -count=1 ./...
 
 echo "== end-to-end: e2e/run.sh (zitadel/oidc op and Ory Hydra v2.3.0 behind Caddy)"
 e2e/run.sh

@@ -124,7 +124,7 @@ out="$state/go-test.out"
 # script stops it (and the node clients it runs) at once.
 E2E_HYDRA_ISSUER="$HYDRA_ISSUER" E2E_HYDRA_PUBLIC_URL="$HYDRA_PUBLIC_URL" \
   E2E_HYDRA_REDIRECT_URI="$AC_REFRESH_REDIRECT_URI" E2E_REQUIRE_NODE=1 \
-  setsid nice -n 10 go test -race -count=1 -v ./e2e/ >"$out" 2>&1 </dev/null &
+  setsid nice -n 10 go test -race -count=1 -tags hydra -v ./e2e/ >"$out" 2>&1 </dev/null &
 test_pid=$!
 go_rc=0
 wait "$test_pid" || go_rc=$?
