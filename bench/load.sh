@@ -8,22 +8,28 @@
 #   (a) plain reverse_proxy                      bench/Caddyfile.plain, POST /oauth/token
 #   (b) token_enrich with 5 rules + reverse_proxy bench/Caddyfile.enrich, POST /oauth/token
 #   (c) the same as (b), on a path token_enrich does not act on: POST /api/orders
-# and drives them with wrk in alternating rounds a,b,c,a,b,c,... Each round
+# and drives them with wrk in alternating rounds a,b,c,a,b,c,...,a. Each run
 # reads the Caddy process's utime+stime from /proc before and after, so that
 # CPU per request is the proxy's own cost, unaffected by the load generator
-# and the upstream sharing the cores. Ratios are per round against (a) of the
-# same round, then the median over rounds.
+# and the upstream sharing the cores. The three processes run side by side
+# (an idle Caddy costs nothing) so that every run meets the same conditions
+# and no start-up falls inside a run. A ratio is taken per round against (a)
+# interpolated between the runs before and after, then the median over
+# rounds.
 #
-# Then, on a fresh (b) process: a leak check (RSS after WARMUP_REQUESTS and
-# after LEAK_REQUESTS more) and MEM_CONNS concurrent connections (peak RSS
-# over idle).
+# Then, on fresh processes: idle RSS, RSS after WARMUP_REQUESTS and (for (b))
+# after LEAK_REQUESTS more (a leak shows as growth), and the peak RSS with
+# MEM_CONNS concurrent connections, for (a) and (b).
 #
 # Needs wrk (apt-get install wrk), Go and python3 (to find free ports).
 # Builds ./caddy with ./xcaddy.sh when it is missing or older than the
 # module's sources, unless CADDY=/path/to/caddy is given.
 #
 # Settings (environment): ROUNDS DURATION CONNS THREADS WARMUP_REQUESTS
-# LEAK_REQUESTS MEM_CONNS MEM_DURATION CADDY.
+# LEAK_REQUESTS MEM_CONNS MEM_DURATION CADDY. CALIBRATE=1 makes (c) a second
+# plain reverse_proxy on /oauth/token, an A/A run that shows how far two
+# identical configurations drift apart on this machine. SKIP_MEMORY=1 skips
+# the memory checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -127,17 +133,22 @@ echo "settings: ROUNDS=$ROUNDS DURATION=${DURATION}s CONNS=$CONNS THREADS=$THREA
 
 start_caddy a bench/Caddyfile.plain
 start_caddy b bench/Caddyfile.enrich
-start_caddy c bench/Caddyfile.enrich
 PATH_a=/oauth/token PATH_b=/oauth/token PATH_c=/api/orders
+if [[ -n "${CALIBRATE:-}" ]]; then
+	start_caddy c bench/Caddyfile.plain
+	PATH_c=/oauth/token
+else
+	start_caddy c bench/Caddyfile.enrich
+fi
 
 # --- sanity: (b) enriches, (a) and (c) do not -----------------------------
 out_b=$(post "$PORT_b" /oauth/token)
 out_a=$(post "$PORT_a" /oauth/token)
-out_c=$(post "$PORT_c" /api/orders)
 if [[ "$out_b" != *'"api-uri":"https://eu.api.example.com"'* || "$out_b" != *'"plan":"gold"'* ]]; then
 	echo "(b) did not enrich: $out_b" >&2
 	exit 1
 fi
+out_c=$(post "$PORT_c" "$PATH_c")
 if [[ "$out_a" == *api-uri* || "$out_c" == *api-uri* || "$out_a" != *access_token* || "$out_c" != *access_token* ]]; then
 	echo "(a) or (c) unexpected: $out_a / $out_c" >&2
 	exit 1
@@ -181,11 +192,18 @@ done
 for r in $(seq 1 "$ROUNDS"); do
 	for cfg in a b c; do round "$cfg" "$r"; done
 done
+# a closing (a), so that every (b) and (c) sits between two (a) runs
+round a $((ROUNDS + 1))
 
 median() { sort -g | awk '{v[NR] = $1} END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { awk -v c="$1" -v k="$2" '$1 == c {print $k}' "$RESULTS" | median; }
-ratio() { # cfg column -> median over rounds of cfg/a
-	awk -v c="$1" -v k="$2" '$1 == "a" {a[$2] = $k} $1 == c {x[$2] = $k} END {for (r in x) if (a[r] > 0) print x[r] / a[r]}' "$RESULTS" | median
+# ratio cfg column -> median over rounds of cfg / (a). (a) is interpolated
+# between the runs before and after, at the time (b) (1/3) or (c) (2/3) ran,
+# which cancels a linear drift of the machine's speed within the run.
+ratio() {
+	awk -v c="$1" -v k="$2" '$1 == "a" {a[$2] = $k} $1 == c {x[$2] = $k}
+		END { w = (c == "b") ? 1 / 3 : 2 / 3
+			for (r in x) { base = a[r] + (a[r + 1] - a[r]) * w; if (base > 0) print x[r] / base } }' "$RESULTS" | median
 }
 
 echo
@@ -195,7 +213,8 @@ for cfg in a b c; do
 	case $cfg in
 	a) name="(a) reverse_proxy" ;;
 	b) name="(b) token_enrich, 5 rules" ;;
-	c) name="(c) token_enrich, other path" ;;
+	c) name="(c) token_enrich, other path"
+	   [[ -n "${CALIBRATE:-}" ]] && name="(c) calibration: plain proxy" ;;
 	esac
 	pidv="PID_$cfg"
 	printf "%-34s %10.0f %9.0f %9.0f %12.2f %7.1f MiB\n" "$name" "$(col $cfg 3)" "$(col $cfg 4)" "$(col $cfg 5)" "$(col $cfg 6)" \
@@ -207,12 +226,13 @@ printf "ratios b/a: cpu %.3f  req/s %.3f  p50 %.3f  p99 %.3f\n" "$CPU_BA" "$RPS_
 printf "ratios c/a: cpu %.3f  req/s %.3f  p50 %.3f  p99 %.3f\n" "$CPU_CA" "$RPS_CA" "$P50_CA" "$P99_CA"
 for cfg in a b c; do pidv="PID_$cfg"; kill "${!pidv}" 2>/dev/null || true; done
 
+if [[ -n "${SKIP_MEMORY:-}" ]]; then
+	printf "RATIOS cpu_b/a=%.3f rps_b/a=%.3f p99_b/a=%.3f cpu_c/a=%.3f rps_c/a=%.3f p99_c/a=%.3f\n" \
+		"$CPU_BA" "$RPS_BA" "$P99_BA" "$CPU_CA" "$RPS_CA" "$P99_CA"
+	exit 0
+fi
+
 # --- memory ---------------------------------------------------------------
-echo
-echo "== memory (a fresh (b) process)"
-start_caddy m bench/Caddyfile.enrich
-post "$PORT_m" /oauth/token >/dev/null
-IDLE_KB=$(status_kb "$PID_m" VmRSS)
 drive() { # port count log -> drives at least count token requests, in 2 s runs; prints how many
 	local total=0 n
 	: >"$3"
@@ -228,22 +248,50 @@ drive() { # port count log -> drives at least count token requests, in 2 s runs;
 	done
 	echo "$total"
 }
-WARM_DONE=$(drive "$PORT_m" "$WARMUP_REQUESTS" "$RUN/wrk-warmup.txt")
-WARM_KB=$(status_kb "$PID_m" VmRSS)
-LEAK_DONE=$(drive "$PORT_m" "$LEAK_REQUESTS" "$RUN/wrk-leak.txt")
-END_KB=$(status_kb "$PID_m" VmRSS)
-echo "idle RSS $((IDLE_KB / 1024)) MiB; after $WARM_DONE warm-up requests $((WARM_KB / 1024)) MiB;" \
-	"after $LEAK_DONE more $((END_KB / 1024)) MiB"
-HWM_BEFORE_KB=$(status_kb "$PID_m" VmHWM)
-BENCH_PATH=/oauth/token wrk -t"$THREADS" -c"$MEM_CONNS" -d"${MEM_DURATION}s" --latency -s bench/post.lua \
-	"http://127.0.0.1:$PORT_m" >"$RUN/wrk-conns.txt"
-PEAK_KB=$(status_kb "$PID_m" VmHWM)
-CONN_REQS=$(awk '/requests in/ {print $1}' "$RUN/wrk-conns.txt")
-CONN_ERRS=$(grep -E 'Non-2xx|Socket errors' "$RUN/wrk-conns.txt" || true)
-echo "$MEM_CONNS connections for ${MEM_DURATION}s ($CONN_REQS requests): peak RSS $((PEAK_KB / 1024)) MiB" \
-	"(peak before: $((HWM_BEFORE_KB / 1024)) MiB)${CONN_ERRS:+; wrk: $CONN_ERRS}"
-MEM_ADDED=$(awk -v p="$PEAK_KB" -v i="$IDLE_KB" 'BEGIN {printf "%.1f", (p - i) / 1024}')
-LEAK=$(awk -v e="$END_KB" -v w="$WARM_KB" 'BEGIN {printf "%.1f", (e - w) / 1024}')
+
+# memory cfg caddyfile: on a fresh process, idle RSS, RSS after the warm-up
+# and after LEAK_REQUESTS more ((b) only), then peak RSS with MEM_CONNS
+# connections. Sets IDLE_<cfg> WARM_<cfg> END_<cfg> PEAK_<cfg> (kB).
+memory() {
+	local cfg=$1 pidv portv idle warm end peak done_w done_l=0 reqs errs
+	start_caddy "m$cfg" "$2"
+	pidv="PID_m$cfg" portv="PORT_m$cfg"
+	post "${!portv}" /oauth/token >/dev/null
+	idle=$(status_kb "${!pidv}" VmRSS)
+	done_w=$(drive "${!portv}" "$WARMUP_REQUESTS" "$RUN/wrk-warmup-$cfg.txt")
+	warm=$(status_kb "${!pidv}" VmRSS)
+	end=$warm
+	if [[ $cfg == b ]]; then
+		done_l=$(drive "${!portv}" "$LEAK_REQUESTS" "$RUN/wrk-leak-$cfg.txt")
+		end=$(status_kb "${!pidv}" VmRSS)
+	fi
+	BENCH_PATH=/oauth/token wrk -t"$THREADS" -c"$MEM_CONNS" -d"${MEM_DURATION}s" --latency -s bench/post.lua \
+		"http://127.0.0.1:${!portv}" >"$RUN/wrk-conns-$cfg.txt"
+	peak=$(status_kb "${!pidv}" VmHWM)
+	reqs=$(awk '/requests in/ {print $1}' "$RUN/wrk-conns-$cfg.txt")
+	errs=$(grep -E 'Non-2xx|Socket errors' "$RUN/wrk-conns-$cfg.txt" || true)
+	kill "${!pidv}" 2>/dev/null || true
+	printf "  (%s) idle %5.1f MiB | after %d requests %5.1f MiB" "$cfg" "$(mib "$idle")" "$done_w" "$(mib "$warm")"
+	[[ $cfg == b ]] && printf " | after %d more %5.1f MiB" "$done_l" "$(mib "$end")"
+	printf " | %d connections for %ss (%d requests): peak %5.1f MiB, +%.1f MiB over idle%s\n" \
+		"$MEM_CONNS" "$MEM_DURATION" "$reqs" "$(mib "$peak")" "$(mib $((peak - idle)))" "${errs:+ (wrk: ${errs//$'\n'/; })}"
+	printf -v "IDLE_$cfg" '%s' "$idle"
+	printf -v "WARM_$cfg" '%s' "$warm"
+	printf -v "END_$cfg" '%s' "$end"
+	printf -v "PEAK_$cfg" '%s' "$peak"
+	printf -v "LEAKREQ_$cfg" '%s' "$done_l"
+}
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+
+echo
+echo "== memory (fresh processes; RSS from /proc/PID/status)"
+memory a bench/Caddyfile.plain
+memory b bench/Caddyfile.enrich
+MEM_ADDED=$(mib $((PEAK_b - IDLE_b)))
+MEM_ADDED_A=$(mib $((PEAK_a - IDLE_a)))
+MEM_DELTA=$(mib $((PEAK_b - IDLE_b - PEAK_a + IDLE_a)))
+LEAK=$(mib $((END_b - WARM_b)))
+LEAK_DONE=$LEAKREQ_b
 
 # --- verdict --------------------------------------------------------------
 echo
@@ -253,8 +301,11 @@ verdict "cpu b/a $CPU_BA <= 1.05" "$CPU_BA" 1.05 "<="
 verdict "req/s b/a $RPS_BA >= 0.97" "$RPS_BA" 0.97 ">="
 verdict "p99 b/a $P99_BA <= 1.10" "$P99_BA" 1.10 "<="
 verdict "cpu c/a $CPU_CA <= 1.02 (within noise)" "$CPU_CA" 1.02 "<="
-verdict "$MEM_CONNS connections add $MEM_ADDED MiB <= 50" "$MEM_ADDED" 50 "<="
+# The proxy's own per-connection memory (goroutines, buffers, upstream
+# connections) is the same with or without token_enrich; what token_enrich
+# adds is the difference between (b) and (a).
+verdict "$MEM_CONNS connections: token_enrich adds $MEM_DELTA MiB over a plain proxy <= 50 ((b) $MEM_ADDED MiB, (a) $MEM_ADDED_A MiB over idle)" "$MEM_DELTA" 50 "<="
 verdict "RSS growth over $LEAK_DONE requests $LEAK MiB <= 5" "$LEAK" 5 "<="
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf "RATIOS cpu_b/a=%.3f rps_b/a=%.3f p99_b/a=%.3f cpu_c/a=%.3f rps_c/a=%.3f p99_c/a=%.3f mem_%dconns_MiB=%s leak_MiB=%s\n" \
-	"$CPU_BA" "$RPS_BA" "$P99_BA" "$CPU_CA" "$RPS_CA" "$P99_CA" "$MEM_CONNS" "$MEM_ADDED" "$LEAK"
+printf "RATIOS cpu_b/a=%.3f rps_b/a=%.3f p99_b/a=%.3f cpu_c/a=%.3f rps_c/a=%.3f p99_c/a=%.3f mem_%dconns_b-a_MiB=%s leak_MiB=%s\n" \
+	"$CPU_BA" "$RPS_BA" "$P99_BA" "$CPU_CA" "$RPS_CA" "$P99_CA" "$MEM_CONNS" "$MEM_DELTA" "$LEAK"

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -287,4 +288,53 @@ func TestHandlerBenchCases(t *testing.T) {
 			t.Errorf("%s: Content-Length %q for %d bytes", c.name, w.h.Get("Content-Length"), w.n)
 		}
 	}
+}
+
+// TestHandlerAllocs pins what token_enrich allocates per request, over the
+// harness's own allocations (the baseline case): nothing on a request it
+// does not act on, a dozen on an enriched one (see docs/performance.md for
+// the list). Not timed; skipped under the race detector, which makes
+// sync.Pool drop items at random.
+func TestHandlerAllocs(t *testing.T) {
+	if raceEnabled() {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
+	h := newBenchHandler(t, benchConfig)
+	body := benchTokenBody()
+	allocs := map[string]float64{}
+	for _, c := range handlerCases(body) {
+		req := newBenchRequest(c.method, c.path, benchTokenRequest)
+		w := &benchWriter{h: http.Header{}}
+		allocs[c.name] = testing.AllocsPerRun(200, func() {
+			w.reset()
+			if c.direct {
+				_ = c.upstream.ServeHTTP(w, req.next())
+			} else {
+				_ = h.ServeHTTP(w, req.next(), c.upstream)
+			}
+		})
+	}
+	base := allocs["baseline-proxy-only"]
+	for name, budget := range map[string]float64{
+		"passthrough-other-path": 0, "passthrough-GET": 0, "token-path-error-response": 7, "enriched": 13,
+	} {
+		if extra := allocs[name] - base; extra > budget {
+			t.Errorf("%s: %.0f allocations over the baseline, budget %.0f", name, extra, budget)
+		} else {
+			t.Logf("%s: %.0f allocations over the baseline (budget %.0f)", name, extra, budget)
+		}
+	}
+}
+
+func raceEnabled() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
 }

@@ -35,7 +35,7 @@ func readTokenRequest(r *http.Request) enrichers.TokenRequest {
 	}
 	rb.buf.Reset(body)
 	rb.Reader = &rb.buf
-	return enrichers.ParseTokenRequest(r.Header.Get("Content-Type"), body, user)
+	return enrichers.ParseTokenRequest(headerValue(r.Header, "Content-Type"), body, user)
 }
 
 // readAtMost reads r until EOF or until n bytes have been read, like
@@ -182,4 +182,13 @@ func asciiEqualFold(s, lower string) bool {
 		}
 	}
 	return true
+}
+
+// headerValue is h.Get(key) for a key already in canonical form, without
+// canonicalising it again on the hot path.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }

@@ -75,7 +75,7 @@ func (h *Handler) shouldBuffer(status int, hdr http.Header) bool {
 	if status < 200 || status > 299 || status == http.StatusNoContent || status == http.StatusResetContent {
 		return false
 	}
-	if ct := hdr.Get("Content-Type"); !isJSONMediaType(ct) {
+	if ct := headerValue(hdr, "Content-Type"); !isJSONMediaType(ct) {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
 			return false
@@ -84,13 +84,13 @@ func (h *Handler) shouldBuffer(status int, hdr http.Header) bool {
 	if _, ok := hdr["Trailer"]; ok {
 		return false
 	}
-	if cl := hdr.Get("Content-Length"); cl != "" {
+	if cl := headerValue(hdr, "Content-Length"); cl != "" {
 		n, err := strconv.ParseInt(cl, 10, 64)
 		if err != nil || n > h.MaxBody {
 			return false
 		}
 	}
-	return enrichers.CanDecode(hdr.Get("Content-Encoding"))
+	return enrichers.CanDecode(headerValue(hdr, "Content-Encoding"))
 }
 
 // finish decodes, enriches and writes a buffered response.
@@ -109,7 +109,7 @@ func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.
 			return rec.writeRaw()
 		}
 	}
-	coding := hdr.Get("Content-Encoding")
+	coding := headerValue(hdr, "Content-Encoding")
 	body := rec.buf.Bytes()
 	if coding != "" && coding != "identity" {
 		plain := slicePool.Get().(*[]byte)

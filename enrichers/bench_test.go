@@ -25,7 +25,9 @@ type benchCase struct {
 	body []byte
 	req  *TokenRequest
 	cfg  Config
-	// maxAllocs is the allocation budget TestEnrichAllocs holds Enrich to.
+	// maxAllocs is the allocation budget TestEnrichAllocs holds Enrich to:
+	// 2 today (see BenchmarkEnrich), the issue's target is 6; one spare
+	// allocation is tolerated, a second fails.
 	maxAllocs float64
 }
 
@@ -81,7 +83,7 @@ func auth0Case() benchCase {
 			`"https://example.com/plan":"gold"}`, 256)
 	body := `{"access_token":"` + tok + `","scope":"read:orders write:orders read:customers","expires_in":86400,"token_type":"Bearer"}`
 	return benchCase{
-		name: "auth0", body: []byte(body), cfg: fiveRules(), maxAllocs: 6,
+		name: "auth0", body: []byte(body), cfg: fiveRules(), maxAllocs: 3,
 		req: &TokenRequest{GrantType: "client_credentials", ClientID: "Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9uHg",
 			Audiences: []string{"https://api.example.com/"}},
 	}
@@ -97,7 +99,7 @@ func oktaCase() benchCase {
 			`"scp":["orders.read","orders.write"],"sub":"0oa8f2kq7xLm3nZ5d697","tenant":"acme-eu"}`, 256)
 	body := `{"token_type":"Bearer","expires_in":3600,"access_token":"` + tok + `","scope":"orders.read orders.write"}`
 	return benchCase{
-		name: "okta", body: []byte(body), maxAllocs: 6,
+		name: "okta", body: []byte(body), maxAllocs: 3,
 		cfg: Config{
 			Fields: []FieldConfig{{Name: "tenant_id", Value: "{http.token.tenant}"}},
 			Rules: []RuleConfig{
@@ -143,7 +145,7 @@ func keycloakCase() benchCase {
 		`","token_type":"Bearer","id_token":"` + idt + `","not-before-policy":0,` +
 		`"session_state":"8c7b6a59-4d3e-2f10-a9b8-c7d6e5f4a3b2","scope":"openid profile email orders"}`
 	return benchCase{
-		name: "keycloak", body: []byte(body), maxAllocs: 6,
+		name: "keycloak", body: []byte(body), maxAllocs: 3,
 		cfg: Config{
 			Fields: []FieldConfig{
 				{Name: "api-uri", Value: "https://api.example.com"},
@@ -214,7 +216,7 @@ func bigCase() benchCase {
 		RuleConfig{Name: "gold", Claims: []ClaimCondition{{Name: "plan", Values: []string{"gold"}}},
 			Fields: []FieldConfig{{Name: "limits", JSON: json.RawMessage(`{"rps": 500}`)}}})
 	return benchCase{
-		name: "oidc-20rules-16KB-id_token", body: []byte(body), cfg: cfg, maxAllocs: 6,
+		name: "oidc-20rules-16KB-id_token", body: []byte(body), cfg: cfg, maxAllocs: 3,
 		req: &TokenRequest{GrantType: "authorization_code", ClientID: "web-portal"},
 	}
 }
@@ -224,22 +226,37 @@ func benchCases() []benchCase {
 }
 
 // BenchmarkEnrich is the whole enrichment of one response into a fresh
-// output slice (the handler reuses a pooled one; a fresh slice is the honest
-// worst case). Allocations per op on the Auth0 response, 4 in all:
+// output slice (the handler reuses a pooled one, see
+// BenchmarkEnrichPooledOutput; a fresh slice is the honest worst case).
+// Allocations per op on the Auth0 response: 2, the floor.
 //
-//  1. the output: one copy of the body with the fields spliced in, sized
-//     exactly in advance so that it never grows;
-//  2. the base64 decode of the access token's payload (DecodeJWT), which
-//     the Identity's strings point into and so must outlive the call;
-//  3. the rendered text of {http.token.claims.<name>} when the claim is not
-//     a plain string (here none) or the scope when the response has a
-//     scope member but the token has no scope claim (Okta's scp does, so
-//     none either): zero on these inputs;
-//  4. out.Added only when Outcome.WantNames is set (debug logging): zero.
+//  1. The output: one copy of the body with the fields spliced in. splice
+//     sizes it exactly in advance (spliceLen), so it never grows; with the
+//     handler's pooled output slice this one disappears.
+//  2. The base64 decode of the access token's payload (decodeJWT, plus two
+//     bytes of slack for eight-byte stores): the Identity's strings point
+//     into it, so it must outlive the call and cannot come from a pool.
 //
-// Everything else (the scratch member and plan lists, the JSON-encoded
-// rendered values, gjson's results) lives in a pooled scratch or points into
-// the input, and rule matching never allocates: patterns compiled in New.
+// Nothing else allocates on these inputs:
+//   - validation and the member lists: one pass of scanObject over the body
+//     and one over the payload, recording offsets (no pointers, so no write
+//     barriers) into the pooled scratch (members, claims index);
+//   - strings are views into the body or payload (stringOf), unless they
+//     hold JSON escapes (then gjson unescapes them: one allocation each);
+//   - the identity: the claims are read from the index built while
+//     validating; numbers become gjson Results without strconv;
+//   - rule matching: patterns were compiled by New (glob.go: a prefix/suffix
+//     test decides `org_*`-shaped patterns); claim conditions and
+//     {http.token.claims.*} read the index;
+//   - rendering: template text and JSON-encoded values go to scratch.text and
+//     scratch.vals (pooled);
+//   - splice: one pass of appends into the output.
+//
+// Allocations that can happen on other inputs: the unescaped name of an
+// escaped key; the scope text copied when the token has no scope claim
+// (cloneString, one); a claim rendered from a non-string JSON value (none:
+// Raw is a view); out.Added when Outcome.WantNames is set (debug logging).
+// TestEnrichAllocs holds every fixture to its budget.
 func BenchmarkEnrich(b *testing.B) {
 	for _, c := range benchCases() {
 		e := mustNew(b, c.cfg)

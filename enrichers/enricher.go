@@ -203,7 +203,7 @@ func (e *Enricher) scan(s *scratch, body []byte, req *TokenRequest, out *Outcome
 		header, payload = "", nil
 		s.claims.reset()
 	}
-	out.Identity = e.ids.identify(header, payload, &s.claims, scope, issuedType, req)
+	e.ids.identify(&out.Identity, header, payload, &s.claims, scope, issuedType, req)
 	return closeIdx, true, nil
 }
 

@@ -92,6 +92,11 @@ func FuzzParseForm(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		checkForm(t, s)
 		checkMediaType(t, s)
+		got, gerr := queryUnescape(s)
+		want, werr := url.QueryUnescape(s)
+		if got != want || (gerr == nil) != (werr == nil) {
+			t.Fatalf("queryUnescape(%q) = %q, %v; want %q, %v", s, got, gerr, want, werr)
+		}
 	})
 }
 

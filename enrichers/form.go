@@ -61,7 +61,7 @@ func parseForm(q string) formParams {
 			continue
 		}
 		k, v, _ := strings.Cut(pair, "=")
-		k, err := url.QueryUnescape(k) // returns k itself when there is nothing to unescape
+		k, err := queryUnescape(k)
 		if err != nil {
 			continue
 		}
@@ -84,7 +84,7 @@ func parseForm(q string) formParams {
 		default:
 			continue
 		}
-		if v, err = url.QueryUnescape(v); err != nil {
+		if v, err = queryUnescape(v); err != nil {
 			continue
 		}
 		if all != nil {
@@ -94,6 +94,16 @@ func parseForm(q string) formParams {
 		}
 	}
 	return p
+}
+
+// queryUnescape is url.QueryUnescape, which returns s itself when s has no
+// `%` and no `+`: the vectorised searches answer that faster than its
+// byte-by-byte scan.
+func queryUnescape(s string) (string, error) {
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		return s, nil
+	}
+	return url.QueryUnescape(s)
 }
 
 // mediaType returns the lowercased media type of a Content-Type value as

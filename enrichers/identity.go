@@ -183,12 +183,12 @@ func hasWord(list, w string) bool {
 	return false
 }
 
-// identify builds an Identity from a decoded payload (nil for opaque tokens),
+// identify builds the Identity, in place, from a decoded payload (nil for opaque tokens),
 // the response's scope and issued_token_type members and the token request.
 // Claims win over the request: the token is what the upstream actually
 // issued. A claim missing at the top level is looked up in m.nested.
-func identify(m *mapping, payload []byte, idx *claimIndex, respScope, issuedType string, req *TokenRequest) Identity {
-	id := Identity{Preset: m.name}
+func identify(id *Identity, m *mapping, payload []byte, idx *claimIndex, respScope, issuedType string, req *TokenRequest) {
+	*id = Identity{Preset: m.name}
 	var top, sub claimRanks
 	top.reset(m)
 	var gty, idtyp string
@@ -243,9 +243,8 @@ func identify(m *mapping, payload []byte, idx *claimIndex, respScope, issuedType
 		}
 	}
 	if id.GrantType == "" {
-		id.GrantType = grantFromResponse(issuedType, gty, idtyp, &id)
+		id.GrantType = grantFromResponse(issuedType, gty, idtyp, id)
 	}
-	return id
 }
 
 // claimRanks tracks, for one pass over a claims object, the best claim seen

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
-	"slices"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
@@ -213,19 +212,62 @@ func eachClaim(obj gjson.Result, idx *claimIndex, reads func(string) bool, fn fu
 	}
 }
 
-// reads reports whether identify's pass over the top-level claims does
+// reads reports whether identify's pass over the top-level claims may do
 // anything with claim k: the claims it reads by name and those of the
-// mapping's lists. Keep it in step with identify and claimRanks.see.
+// mapping's lists. It is only a filter: for any other claim identify's
+// callback does nothing, so a false positive costs time, never a result.
+// Keep the names in step with identify and claimRanks.see (readNames).
 func (m *mapping) reads(k string) bool {
-	switch k {
-	case "iss", "sub", "gty", "idtyp":
-		return true
+	if !m.readFilter.set {
+		return true // not initialised: no filtering
 	}
-	if m.nested != "" && k == m.nested {
-		return true
+	return m.readFilter.has(k)
+}
+
+// readNames lists every claim name identify may read with mapping m.
+func (m *mapping) readNames() []string {
+	names := []string{"iss", "sub", "gty", "idtyp"}
+	if m.nested != "" {
+		names = append(names, m.nested)
 	}
-	return slices.Contains(m.client, k) || slices.Contains(m.tenant, k) || slices.Contains(m.scope, k) ||
-		slices.Contains(m.permissions, k) || slices.Contains(m.audience, k)
+	for _, l := range [][]string{m.client, m.tenant, m.scope, m.permissions, m.audience} {
+		names = append(names, l...)
+	}
+	return names
+}
+
+// initReads builds the filter; call it once the mapping is final.
+func (m *mapping) initReads() {
+	m.readFilter = claimFilter{}
+	for _, n := range m.readNames() {
+		m.readFilter.add(n)
+	}
+	m.readFilter.set = true
+}
+
+// claimFilter is a 256-bit Bloom filter over claim names, hashed from
+// their length and first and last bytes: one or two instructions to turn
+// away iat, exp, jti or a custom claim.
+type claimFilter struct {
+	bits [4]uint64
+	set  bool
+}
+
+func claimHash(k string) uint8 {
+	if k == "" {
+		return 0
+	}
+	return uint8(len(k)*37 + int(k[0])*7 + int(k[len(k)-1]))
+}
+
+func (f *claimFilter) add(k string) {
+	h := claimHash(k)
+	f.bits[h>>6] |= 1 << (h & 63)
+}
+
+func (f *claimFilter) has(k string) bool {
+	h := claimHash(k)
+	return f.bits[h>>6]&(1<<(h&63)) != 0
 }
 
 // claimOf is gjson.Get(payload, name) for a plain top-level name: the first

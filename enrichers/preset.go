@@ -292,6 +292,9 @@ type mapping struct {
 	audience         []string
 	tenantFromIssuer func(string) string
 	nested           string
+	// readFilter is a Bloom filter of the claim names identify reads
+	// (see mapping.reads in jsonscan.go), set by initReads; zero: unset.
+	readFilter claimFilter
 }
 
 func compileMapping(k presetKind, over *ClaimMapping) mapping {
@@ -331,6 +334,10 @@ func newIdentifier(name string, over ClaimMapping) (identifier, error) {
 		}
 		s.fallback = s.maps[kindGeneric]
 		s.fallback.nested = presets[kindHydra].Nested
+		for k := range s.maps {
+			s.maps[k].initReads()
+		}
+		s.fallback.initReads()
 		return s, nil
 	}
 	k, ok := kindOf(name)
@@ -338,31 +345,34 @@ func newIdentifier(name string, over ClaimMapping) (identifier, error) {
 		return s, fmt.Errorf("preset: unknown preset %q (known: %s)", name, strings.Join(PresetNames(), ", "))
 	}
 	s.maps[0] = compileMapping(k, &over)
+	s.maps[0].initReads()
 	return s, nil
 }
 
-// identify picks the mapping for the token and builds its identity.
-func (s *identifier) identify(headerB64 string, payload []byte, idx *claimIndex, respScope, issuedType string, req *TokenRequest) Identity {
+// identify picks the mapping for the token and builds its identity in *id
+// (in place: an Identity is large, and copies of it showed in profiles).
+func (s *identifier) identify(id *Identity, headerB64 string, payload []byte, idx *claimIndex, respScope, issuedType string, req *TokenRequest) {
 	if !s.auto {
-		return identify(&s.maps[0], payload, idx, respScope, issuedType, req)
+		identify(id, &s.maps[0], payload, idx, respScope, issuedType, req)
+		return
 	}
 	if payload == nil {
-		id := identify(&s.fallback, nil, nil, respScope, issuedType, req)
+		identify(id, &s.fallback, nil, nil, respScope, issuedType, req)
 		id.Preset = ""
-		return id
+		return
 	}
 	k := detectIssuer(claimOf(payload, idx, "iss").Str)
 	if k == kindGeneric && isATJWTHeader(headerB64) {
 		k = kindRFC9068
 	}
 	if k != kindGeneric {
-		return identify(&s.maps[k], payload, idx, respScope, issuedType, req)
+		identify(id, &s.maps[k], payload, idx, respScope, issuedType, req)
+		return
 	}
-	id := identify(&s.fallback, payload, idx, respScope, issuedType, req)
+	identify(id, &s.fallback, payload, idx, respScope, issuedType, req)
 	if id.nested.Exists() {
 		id.Preset = PresetHydra
 	}
-	return id
 }
 
 // isATJWTHeader reports whether a base64url JWT header says `typ: at+jwt`

@@ -1,7 +1,6 @@
 package enrichers
 
 import (
-	"net/url"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -57,7 +56,7 @@ func (r *TokenRequest) Audience() string {
 func ParseTokenRequest(contentType string, body []byte, basicUser string) TokenRequest {
 	var tr TokenRequest
 	if basicUser != "" {
-		if u, err := url.QueryUnescape(basicUser); err == nil {
+		if u, err := queryUnescape(basicUser); err == nil {
 			tr.ClientID = u
 		} else {
 			tr.ClientID = basicUser
