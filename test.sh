@@ -20,5 +20,8 @@ echo "== go test -race ./..."
 # with openid-client installed, its end-to-end tests must run, not skip
 E2E_REQUIRE_NODE=1 go test -race -count=1 ./...
 
+echo "== allocation budgets (without -race, which changes allocation counts)"
+go test -count=1 -run 'Allocs|DoesNotAllocate' ./enrichers ./caddymodule
+
 echo "== end-to-end: e2e/run.sh (zitadel/oidc op and Ory Hydra v2.3.0 behind Caddy)"
 e2e/run.sh

@@ -29,7 +29,9 @@
 # LEAK_REQUESTS MEM_CONNS MEM_DURATION CADDY. CALIBRATE=1 makes (c) a second
 # plain reverse_proxy on /oauth/token, an A/A run that shows how far two
 # identical configurations drift apart on this machine. SKIP_MEMORY=1 skips
-# the memory checks.
+# the memory checks. COMPARE=/path/to/caddy makes (c) that binary (say, a
+# build of an older commit) with the token_enrich configuration on
+# /oauth/token: a before/after comparison in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -89,10 +91,10 @@ UP_PORT=$(free_port)
 PIDS+=($!)
 wait_http "http://127.0.0.1:$UP_PORT/oauth/token" POST
 
-start_caddy() { # name caddyfile -> sets PORT_<name> and PID_<name>
+start_caddy() { # name caddyfile [binary] -> sets PORT_<name> and PID_<name>
 	local port
 	port=$(free_port)
-	PORT=$port UPSTREAM="127.0.0.1:$UP_PORT" "$CADDY" run --adapter caddyfile --config "$2" >"$RUN/caddy-$1.log" 2>&1 &
+	PORT=$port UPSTREAM="127.0.0.1:$UP_PORT" "${3:-$CADDY}" run --adapter caddyfile --config "$2" >"$RUN/caddy-$1.log" 2>&1 &
 	local pid=$!
 	PIDS+=("$pid")
 	printf -v "PORT_$1" '%s' "$port"
@@ -137,6 +139,9 @@ PATH_a=/oauth/token PATH_b=/oauth/token PATH_c=/api/orders
 if [[ -n "${CALIBRATE:-}" ]]; then
 	start_caddy c bench/Caddyfile.plain
 	PATH_c=/oauth/token
+elif [[ -n "${COMPARE:-}" ]]; then
+	start_caddy c bench/Caddyfile.enrich "$COMPARE"
+	PATH_c=/oauth/token
 else
 	start_caddy c bench/Caddyfile.enrich
 fi
@@ -149,6 +154,10 @@ if [[ "$out_b" != *'"api-uri":"https://eu.api.example.com"'* || "$out_b" != *'"p
 	exit 1
 fi
 out_c=$(post "$PORT_c" "$PATH_c")
+if [[ -n "${COMPARE:-}" ]]; then
+	[[ "$out_c" == *'"api-uri":"https://eu.api.example.com"'* ]] || { echo "COMPARE build did not enrich: $out_c" >&2; exit 1; }
+	out_c=${out_c//api-uri/}
+fi
 if [[ "$out_a" == *api-uri* || "$out_c" == *api-uri* || "$out_a" != *access_token* || "$out_c" != *access_token* ]]; then
 	echo "(a) or (c) unexpected: $out_a / $out_c" >&2
 	exit 1
@@ -214,7 +223,8 @@ for cfg in a b c; do
 	a) name="(a) reverse_proxy" ;;
 	b) name="(b) token_enrich, 5 rules" ;;
 	c) name="(c) token_enrich, other path"
-	   [[ -n "${CALIBRATE:-}" ]] && name="(c) calibration: plain proxy" ;;
+	   [[ -n "${CALIBRATE:-}" ]] && name="(c) calibration: plain proxy"
+	   [[ -n "${COMPARE:-}" ]] && name="(c) token_enrich, COMPARE build" ;;
 	esac
 	pidv="PID_$cfg"
 	printf "%-34s %10.0f %9.0f %9.0f %12.2f %7.1f MiB\n" "$name" "$(col $cfg 3)" "$(col $cfg 4)" "$(col $cfg 5)" "$(col $cfg 6)" \
