@@ -221,6 +221,13 @@ func requireNode(t *testing.T) (node, dir string) {
 func nodeClient(t *testing.T, args ...string) (map[string]any, []byte, int) {
 	t.Helper()
 	node, dir := requireNode(t)
+	// Values go as --name=value: a token or secret may start with "-",
+	// which node's parseArgs would take for an option.
+	for i := 0; i+1 < len(args); i++ {
+		if strings.HasPrefix(args[i], "--") && !strings.Contains(args[i], "=") && strings.HasPrefix(args[i+1], "-") {
+			args = append(append(args[:i:i], args[i]+"="+args[i+1]), args[i+2:]...)
+		}
+	}
 	cmd := exec.Command(node, append([]string{filepath.Join(dir, "client.mjs")}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -334,7 +334,7 @@ func TestHydraOpenIDClient(t *testing.T) {
 		t.Fatalf("authorization_code: exit %d %s", code, raw)
 	}
 	res, raw, code = nodeClient(t, "--issuer", h.issuer, "--client-id", "ac-refresh", "--client-secret", "ac-refresh-secret",
-		"--grant", "refresh_token", "--refresh-token", rt)
+		"--grant", "refresh_token", "--refresh-token="+rt)
 	if code != 0 || res["refreshed"] != true || res["tenant_id"] != "acme" {
 		t.Fatalf("refresh_token: exit %d %s", code, raw)
 	}

@@ -246,7 +246,7 @@ func TestZitadelOpenIDClient(t *testing.T) {
 		t.Fatalf("authorization_code: exit %d %s", code, raw)
 	}
 	res, raw, code = nodeClient(t, "--issuer", z.base, "--client-id", testidp.AcmeClientID, "--client-secret", testidp.AcmeClientSecret,
-		"--grant", "refresh_token", "--refresh-token", rt)
+		"--grant", "refresh_token", "--refresh-token="+rt)
 	if code != 0 || res["refreshed"] != true || res["tenant_id"] != "acme" || res["api-uri"] != "https://acme.api.example.com" {
 		t.Fatalf("refresh_token: exit %d %s", code, raw)
 	}

@@ -122,14 +122,14 @@ check "authorization_code: JWT sub alice, tenant from consent" "$(jwt_payload "$
 check "authorization_code: id_token has tenant" "$(jwt_payload "$(json_get id_token <<<"$resp")")" "j.tenant === 'acme' && j.aud.join() === 'ac-refresh'"
 rt="$(json_get refresh_token <<<"$resp")"
 resp2="$(node "$node_dir/client.mjs" --issuer "$HYDRA_ISSUER" --client-id "$AC_REFRESH_ID" \
-  --client-secret "$AC_REFRESH_SECRET" --grant refresh_token --refresh-token "$rt")"
+  --client-secret "$AC_REFRESH_SECRET" --grant refresh_token --refresh-token="$rt")"
 echo "# refresh_token grant response:"; show <<<"$resp2"
 check "refresh_token: new rotated refresh token + JWT with tenant" "$resp2" \
   "j.refresh_token.startsWith('ory_rt_') && j.refresh_token !== '$rt' && typeof j.id_token === 'string'"
 check "refresh_token: access token claims" "$(jwt_payload "$(json_get access_token <<<"$resp2")")" "j.sub === 'alice' && j.tenant === 'acme'"
 rc=0
 resp3="$(node "$node_dir/client.mjs" --issuer "$HYDRA_ISSUER" --client-id "$AC_REFRESH_ID" \
-  --client-secret "$AC_REFRESH_SECRET" --grant refresh_token --refresh-token "$rt" 2>/dev/null)" || rc=$?
+  --client-secret "$AC_REFRESH_SECRET" --grant refresh_token --refresh-token="$rt" 2>/dev/null)" || rc=$?
 check "refresh_token reuse: rejected (invalid_grant)" "$resp3" "$rc === 3 && j.error === 'invalid_grant'"
 
 # --- stop and verify -----------------------------------------------------------------
