@@ -55,12 +55,12 @@ func TestIsJSONMediaTypeMatchesMime(t *testing.T) {
 		"application/json; charset", "", "application/json\u212a", "application/json;\u00a0charset=utf-8",
 	} {
 		mt, _, err := mime.ParseMediaType(v)
-		if isJSONMediaType(v) && (mt != "application/json" || err != nil) {
-			t.Errorf("isJSONMediaType(%q) but mime says %q, %v", v, mt, err)
+		if enrichers.IsJSONMediaType(v) && (mt != "application/json" || err != nil) {
+			t.Errorf("IsJSONMediaType(%q) but mime says %q, %v", v, mt, err)
 		}
 		if v == "application/json" || v == "application/json; charset=utf-8" {
-			if !isJSONMediaType(v) {
-				t.Errorf("isJSONMediaType(%q) = false: the fast path is missed", v)
+			if !enrichers.IsJSONMediaType(v) {
+				t.Errorf("IsJSONMediaType(%q) = false: the fast path is missed", v)
 			}
 		}
 	}

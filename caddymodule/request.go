@@ -152,38 +152,6 @@ func rejected(params string) bool {
 	return false
 }
 
-// isJSONMediaType reports, without allocating, whether a Content-Type is
-// application/json with at most a charset=utf-8 parameter (any ASCII case):
-// what identity providers send, and a value mime.ParseMediaType accepts as
-// application/json without error. false means "not known": callers fall
-// back to mime.ParseMediaType.
-func isJSONMediaType(v string) bool {
-	base, params, hasParams := strings.Cut(v, ";")
-	if !asciiEqualFold(base, "application/json") {
-		return false
-	}
-	return !hasParams || asciiEqualFold(strings.TrimLeft(params, " \t"), "charset=utf-8")
-}
-
-// asciiEqualFold reports whether s equals lower (lowercase ASCII), comparing
-// ASCII letters case-insensitively and nothing else (strings.EqualFold would
-// fold ſ to s, which mime.ParseMediaType does not).
-func asciiEqualFold(s, lower string) bool {
-	if len(s) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // headerValue is h.Get(key) for a key already in canonical form, without
 // canonicalising it again on the hot path.
 func headerValue(h http.Header, key string) string {

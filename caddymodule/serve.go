@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"bytes"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -75,11 +74,8 @@ func (h *Handler) shouldBuffer(status int, hdr http.Header) bool {
 	if status < 200 || status > 299 || status == http.StatusNoContent || status == http.StatusResetContent {
 		return false
 	}
-	if ct := headerValue(hdr, "Content-Type"); !isJSONMediaType(ct) {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			return false
-		}
+	if !enrichers.IsJSONMediaType(headerValue(hdr, "Content-Type")) {
+		return false
 	}
 	if _, ok := hdr["Trailer"]; ok {
 		return false

@@ -119,6 +119,17 @@ func mediaType(v string) string {
 	return mt
 }
 
+// IsJSONMediaType reports whether a Content-Type value is application/json
+// (parameters allowed) exactly as mime.ParseMediaType would say without
+// error, without allocating for the values identity providers send.
+func IsJSONMediaType(v string) bool {
+	if isMediaType(v, "application/json") {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(v)
+	return err == nil && mt == "application/json"
+}
+
 // isMediaType reports whether v is exactly media type t (lowercase ASCII),
 // in any case, optionally followed by a `charset=utf-8` parameter: a value
 // mime.ParseMediaType parses to t without error. false means "not known",
