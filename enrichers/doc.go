@@ -7,6 +7,9 @@
 // The pieces, one file each:
 //
 //   - reserved.go: the standard OAuth 2.0 response members that are never written.
+//   - jsonscan.go: the one-pass JSON object validator and member scanner.
+//   - form.go: allocation-free form and media-type parsing for token requests.
+//   - preset.go, grant.go: per-IdP claim mappings, issuer detection, grant names.
 //   - glob.go: compiled `*`/`?` patterns used by rules.
 //   - jwt.go: decoding of a JWS compact access token's payload (no verification).
 //   - request.go: the identity-relevant parameters of a token request.
