@@ -6,10 +6,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testenv"
 	"io"
 	"net/http"
 	"net/url"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -296,7 +296,7 @@ func TestHandlerBenchCases(t *testing.T) {
 // the list). Not timed; skipped under the race detector, which makes
 // sync.Pool drop items at random.
 func TestHandlerAllocs(t *testing.T) {
-	if raceEnabled() {
+	if testenv.RaceEnabled {
 		t.Skip("allocation counts are meaningless under the race detector")
 	}
 	h := newBenchHandler(t, benchConfig)
@@ -324,17 +324,4 @@ func TestHandlerAllocs(t *testing.T) {
 			t.Logf("%s: %.0f allocations over the baseline (budget %.0f)", name, extra, budget)
 		}
 	}
-}
-
-func raceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
 }

@@ -3,6 +3,7 @@ package caddymodule_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 	"io"
 	"net/http"
 	"strings"
@@ -18,7 +19,7 @@ func loadJSON(t *testing.T, cfg string) (int, string) {
 	// a fresh connection each time: a load restarts the admin server, and a
 	// kept-alive connection to the old one would fail with EOF
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Post(fmt.Sprintf("http://localhost:%d/load", adminPort), "application/json", strings.NewReader(cfg))
+	resp, err := client.Post(fmt.Sprintf("http://localhost:%d/load", testcaddy.AdminPort), "application/json", strings.NewReader(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,12 +30,12 @@ func loadJSON(t *testing.T, cfg string) (int, string) {
 
 func jsonConfig(port int, handler string) string {
 	return fmt.Sprintf(`{"admin":{"listen":"localhost:%d"},"apps":{"http":{"servers":{"s":{"listen":["127.0.0.1:%d"],
-		"routes":[{"handle":[%s,{"handler":"static_response","body":"{\"access_token\":\"t\"}"}]}]}}}}}`, adminPort, port, handler)
+		"routes":[{"handle":[%s,{"handler":"static_response","body":"{\"access_token\":\"t\"}"}]}]}}}}}`, testcaddy.AdminPort, port, handler)
 }
 
 func TestJSONConfig(t *testing.T) {
 	startCaddy(t, "respond ok", nil) // make sure the in-process Caddy runs
-	port := freePort(t)
+	port := testcaddy.FreePort(t)
 	ok := `{"handler":"token_enrich","paths":["/token"],"max_body":4096,"on_error":"fail","overwrite":true,
 		"tenant_claims":["tid"],"client_claims":["azp"],"lift_claims":["ext"],
 		"fields":[{"name":"api-uri","value":"https://{http.token.tenant}.example.com"},{"name":"limits","json":{"rps":5}}],

@@ -3,6 +3,7 @@ package caddymodule_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 	"net/http"
 	"os"
 	"strings"
@@ -18,15 +19,15 @@ func TestDemoCaddyfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy, idp := freePort(t), freePort(t)
+	proxy, idp := testcaddy.FreePort(t), testcaddy.FreePort(t)
 	cfg := strings.NewReplacer(
 		"http_port 8080", fmt.Sprintf("http_port %d", proxy),
-		"admin localhost:2019", fmt.Sprintf("admin localhost:%d", adminPort),
+		"admin localhost:2019", fmt.Sprintf("admin localhost:%d", testcaddy.AdminPort),
 		":8080 {", fmt.Sprintf(":%d {", proxy),
 		":8081 {", fmt.Sprintf(":%d {", idp),
 		"127.0.0.1:8081", fmt.Sprintf("127.0.0.1:%d", idp),
 	).Replace(string(src))
-	caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort}).InitServer(cfg, "caddyfile")
+	caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: testcaddy.AdminPort}).InitServer(cfg, "caddyfile")
 	if t.Failed() {
 		t.FailNow()
 	}

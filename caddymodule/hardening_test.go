@@ -15,6 +15,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 	"hash/crc32"
 	"io"
 	"net/http"
@@ -504,8 +505,8 @@ func TestHardeningCaddyfileErrorsNameTheLine(t *testing.T) {
 	}
 	// the operator sees the same through the admin API
 	startCaddy(t, "respond ok", nil)
-	cfg := fmt.Sprintf("{\n\tadmin localhost:%d\n}\nhttp://127.0.0.1:%d {\n\ttoken_enrich {\n\t\tmax_body lots\n\t}\n\treverse_proxy 127.0.0.1:1\n}\n", adminPort, freePort(t))
-	resp, err := http.Post(fmt.Sprintf("http://localhost:%d/load", adminPort), "text/caddyfile", strings.NewReader(cfg))
+	cfg := fmt.Sprintf("{\n\tadmin localhost:%d\n}\nhttp://127.0.0.1:%d {\n\ttoken_enrich {\n\t\tmax_body lots\n\t}\n\treverse_proxy 127.0.0.1:1\n}\n", testcaddy.AdminPort, testcaddy.FreePort(t))
+	resp, err := http.Post(fmt.Sprintf("http://localhost:%d/load", testcaddy.AdminPort), "text/caddyfile", strings.NewReader(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,10 +531,10 @@ func startSites(t *testing.T, global string, blocks ...string) []string {
 	ports := make([]int, len(blocks))
 	var sites strings.Builder
 	for i, b := range blocks {
-		ports[i] = freePort(t)
+		ports[i] = testcaddy.FreePort(t)
 		fmt.Fprintf(&sites, "http://127.0.0.1:%d {\n%s\n}\n", ports[i], b)
 	}
-	cfg := fmt.Sprintf("{\n\tadmin localhost:%d\n\thttp_port %d\n\tskip_install_trust\n%s\n}\n%s", adminPort, ports[0], global, sites.String())
+	cfg := fmt.Sprintf("{\n\tadmin localhost:%d\n\thttp_port %d\n\tskip_install_trust\n%s\n}\n%s", testcaddy.AdminPort, ports[0], global, sites.String())
 	caddytestTester(t).InitServer(cfg, "caddyfile")
 	if t.Failed() {
 		t.FailNow()
@@ -547,7 +548,7 @@ func startSites(t *testing.T, global string, blocks ...string) []string {
 
 // caddytestTester is a caddytest.Tester for this process's admin port.
 func caddytestTester(t *testing.T) *caddytest.Tester {
-	return caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
+	return caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: testcaddy.AdminPort})
 }
 
 // hsReply is an upstream answer chosen by the request's X-Case header.

@@ -5,15 +5,13 @@ import (
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/caddyserver/caddy/v2/caddytest"
 
 	_ "github.com/caddy-token-enrich/caddy-token-enrich/caddymodule"
 )
@@ -66,56 +64,15 @@ func newUpstream(t *testing.T, h http.HandlerFunc) *upstream {
 	return u
 }
 
-// freePort finds an unused loopback port for Caddy's listener.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// adminPort is this test process's in-process Caddy admin port, chosen
-// once so that test packages (and developers) running at the same time do
-// not load configs into each other's Caddy.
-var adminPort = func() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}()
-
-// startCaddy loads a Caddyfile site block into the in-process Caddy and
-// returns the site's base URL. {UPSTREAM} in the block is replaced.
+// startCaddy loads a Caddyfile site block into the in-process Caddy on a
+// free port and returns the site's base URL. {UPSTREAM} in the block is
+// replaced by the upstream's address.
 func startCaddy(t *testing.T, block string, up *upstream) string {
 	t.Helper()
-	port := freePort(t)
 	if up != nil {
 		block = strings.ReplaceAll(block, "{UPSTREAM}", up.addr)
 	}
-	cfg := fmt.Sprintf(`{
-	admin localhost:%d
-	http_port %d
-	grace_period 1ns
-	skip_install_trust
-	log {
-		level DEBUG
-	}
-}
-http://127.0.0.1:%d {
-%s
-}
-`, adminPort, port, port, block)
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
-	tester.InitServer(cfg, "caddyfile")
-	if t.Failed() {
-		t.FailNow()
-	}
-	return fmt.Sprintf("http://127.0.0.1:%d", port)
+	return testcaddy.LoadSite(t, testcaddy.FreePort(t), block)
 }
 
 // rawClient does not add or decode Accept-Encoding: assertions see bytes.

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 	"io"
 	"net/http"
 	"net/url"
@@ -416,10 +417,10 @@ func TestLoadReloadMidwayLosesNothing(t *testing.T) {
 		}
 	})
 	global, _ := ldGlobal(t)
-	port := freePort(t)
+	port := testcaddy.FreePort(t)
 	cfg := func(v string) string {
 		return fmt.Sprintf("{\n\tadmin localhost:%d\n\thttp_port %d\n\tskip_install_trust\n%s\n}\nhttp://127.0.0.1:%d {\n%s\n}\n",
-			adminPort, port, global, port, ldSite(up.addr, v))
+			testcaddy.AdminPort, port, global, port, ldSite(up.addr, v))
 	}
 	tester := caddytestTester(t)
 	tester.InitServer(cfg("v1"), "caddyfile")
@@ -455,7 +456,7 @@ func TestLoadReloadMidwayLosesNothing(t *testing.T) {
 			<-arrived
 		}
 		posted = time.Now()
-		resp, err := http.Post(fmt.Sprintf("http://localhost:%d/load", adminPort), "text/caddyfile", strings.NewReader(cfg("v2")))
+		resp, err := http.Post(fmt.Sprintf("http://localhost:%d/load", testcaddy.AdminPort), "text/caddyfile", strings.NewReader(cfg("v2")))
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()

@@ -3,6 +3,7 @@ package caddymodule_test
 import (
 	"bufio"
 	"fmt"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,7 +15,7 @@ import (
 func counter(t *testing.T, result string) float64 {
 	t.Helper()
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Get(fmt.Sprintf("http://localhost:%d/metrics", adminPort))
+	resp, err := client.Get(fmt.Sprintf("http://localhost:%d/metrics", testcaddy.AdminPort))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -27,57 +26,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
-
 	_ "github.com/caddy-token-enrich/caddy-token-enrich/caddymodule"
 )
-
-// adminPort is this process's in-process Caddy admin port, picked once so
-// that packages tested in parallel do not load configs into each other's
-// Caddy (caddytest's default is a fixed 2999).
-var adminPort = func() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}()
-
-// freePort finds an unused loopback port.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startCaddy loads a site block serving http://127.0.0.1:port into the
-// in-process Caddy.
-func startCaddy(t *testing.T, port int, block string) {
-	t.Helper()
-	cfg := fmt.Sprintf(`{
-	admin localhost:%d
-	http_port %d
-	grace_period 1ns
-	skip_install_trust
-	log {
-		level DEBUG
-	}
-}
-http://127.0.0.1:%d {
-%s
-}
-`, adminPort, port, port, block)
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
-	tester.InitServer(cfg, "caddyfile")
-	if t.Failed() {
-		t.FailNow()
-	}
-}
 
 // rawClient neither adds nor decodes Accept-Encoding, so assertions see the
 // bytes on the wire.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -58,10 +59,10 @@ type zitadel struct {
 
 func startZitadel(t *testing.T) *zitadel {
 	t.Helper()
-	port := freePort(t)
+	port := testcaddy.FreePort(t)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	p := testidp.Start(t, testidp.WithIssuer(base))
-	startCaddy(t, port, fmt.Sprintf(zitadelBlock, strings.TrimPrefix(p.URL, "http://")))
+	testcaddy.LoadSite(t, port, fmt.Sprintf(zitadelBlock, strings.TrimPrefix(p.URL, "http://")))
 	// discovery through the proxy with zitadel's own relying-party client
 	disco, err := client.Discover(t.Context(), base, http.DefaultClient)
 	if err != nil {

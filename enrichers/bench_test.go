@@ -4,8 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testenv"
 	"math/rand/v2"
-	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -393,26 +393,11 @@ func gjsonString(t testing.TB, body []byte, key string) string {
 	return s
 }
 
-// raceEnabled: the race detector makes sync.Pool drop items at random, so
-// allocation counts mean nothing under -race.
-var raceEnabled = func() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
-}()
-
 // TestEnrichAllocs holds Enrich to its allocation budget (see the comment on
 // BenchmarkEnrich for where each one goes) and checks that the benchmark
 // fixtures are enriched as intended. Not a timed test.
 func TestEnrichAllocs(t *testing.T) {
-	if raceEnabled {
+	if testenv.RaceEnabled {
 		t.Skip("allocation counts are meaningless under the race detector")
 	}
 	for _, c := range benchCases() {

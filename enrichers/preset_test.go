@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testenv"
 	"os"
 	"path/filepath"
 	"slices"
@@ -487,7 +488,7 @@ func TestPresetHeaderDetection(t *testing.T) {
 // TestPresetDetectionAllocs: choosing the preset allocates nothing, and
 // auto costs no more allocations than naming the preset.
 func TestPresetDetectionAllocs(t *testing.T) {
-	if raceEnabled {
+	if testenv.RaceEnabled {
 		t.Skip("allocation counts are meaningless under the race detector")
 	}
 	hdr := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256","typ":"at+jwt","kid":"k"}`))

@@ -1,0 +1,65 @@
+// Package testcaddy loads configurations into the in-process Caddy that
+// caddytest starts, for this module's tests. Each test process picks its own
+// admin port, so test packages (and developers) running at the same time do
+// not load configs into each other's Caddy (caddytest's default is a fixed
+// 2999).
+package testcaddy
+
+import (
+	"fmt"
+	"net"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+)
+
+// AdminPort is this process's in-process Caddy admin port, picked once.
+var AdminPort = func() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}()
+
+// FreePort finds an unused loopback port.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Load loads a Caddyfile (whose admin address must be AdminPort) into the
+// in-process Caddy, starting it if needed, and stops the test on failure.
+func Load(t *testing.T, caddyfile string) {
+	t.Helper()
+	caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: AdminPort}).InitServer(caddyfile, "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+// LoadSite loads a config with one site, http://127.0.0.1:port, holding the
+// Caddyfile block, with debug logging, and returns the site's base URL.
+func LoadSite(t *testing.T, port int, block string) string {
+	t.Helper()
+	Load(t, fmt.Sprintf(`{
+	admin localhost:%d
+	http_port %d
+	grace_period 1ns
+	skip_install_trust
+	log {
+		level DEBUG
+	}
+}
+http://127.0.0.1:%d {
+%s
+}
+`, AdminPort, port, port, block))
+	return fmt.Sprintf("http://127.0.0.1:%d", port)
+}
