@@ -169,7 +169,6 @@ func (*replayReader) Close() error { return nil }
 // benchRequest is a reusable request: fresh replacer and vars per call, as
 // Caddy's server makes them, and the body rewound.
 type benchRequest struct {
-	r    *http.Request
 	base *http.Request
 	body replayReader
 	data []byte

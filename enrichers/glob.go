@@ -185,15 +185,3 @@ func matchAny(ps []Pattern, s string) bool {
 	}
 	return false
 }
-
-// patternStrings is used in error messages and logs.
-func patternStrings(ps []Pattern) string {
-	var b strings.Builder
-	for i, p := range ps {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(p.raw)
-	}
-	return b.String()
-}

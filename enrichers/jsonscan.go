@@ -601,15 +601,6 @@ func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
-// special8 flags (in bit 7 of each byte) the bytes of x that end a plain
-// string run: below 0x20, `"`, `\` or non-ASCII. Only the lowest flag is
-// exact.
-func special8(x uint64) uint64 {
-	q := x ^ (lsb8 * '"')
-	s := x ^ (lsb8 * '\\')
-	return (((x - lsb8*0x20) & ^x) | ((q - lsb8) & ^q) | ((s - lsb8) & ^s) | x) & msb8
-}
-
 // jsonPlain marks the bytes gjson.AppendJSONString copies as they are
 // whatever its HTML-escaping setting: printable ASCII but `"`, `\`, `<`,
 // `>` and `&`.

@@ -125,12 +125,6 @@ func (t Template) constant() (string, bool) {
 	return "", false
 }
 
-// usesIdentity reports whether rendering needs anything from the token.
-func (t Template) needsRender() bool {
-	_, c := t.constant()
-	return !c
-}
-
 // appendText renders the template onto dst (unescaped text).
 func (t Template) appendText(dst []byte, id *Identity, resolve Resolver) []byte {
 	for i := range t.segs {
