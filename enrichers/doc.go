@@ -8,6 +8,7 @@
 //
 //   - reserved.go: the standard OAuth 2.0 response members that are never written.
 //   - jsonscan.go: the one-pass JSON object validator and member scanner.
+//   - claims.go: numbered claim names and the per-token index of where they are.
 //   - form.go: allocation-free form and media-type parsing for token requests.
 //   - preset.go, grant.go: per-IdP claim mappings, issuer detection, grant names.
 //   - glob.go: compiled `*`/`?` patterns used by rules.

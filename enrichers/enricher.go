@@ -34,6 +34,7 @@ type Config struct {
 type Enricher struct {
 	ids       identifier
 	lift      []string
+	liftSlots []claimSlot
 	fields    []field
 	rules     []rule
 	overwrite bool
@@ -102,7 +103,33 @@ func New(cfg Config) (*Enricher, error) {
 		}
 		e.rules = append(e.rules, r)
 	}
+	e.bindClaims()
 	return e, nil
+}
+
+// bindClaims numbers the claim names the rules, templates and lifted claims
+// read, so that Enrich finds them in the claim index by slot.
+func (e *Enricher) bindClaims() {
+	t := &e.ids.slots
+	bindFields := func(fs []field) {
+		for i := range fs {
+			segs := fs[i].tmpl.segs
+			for j := range segs {
+				if segs[j].tok == keyClaim {
+					segs[j].slot = t.add(segs[j].claim)
+				}
+			}
+		}
+	}
+	e.liftSlots = t.addAll(e.lift)
+	bindFields(e.fields)
+	for i := range e.rules {
+		r := &e.rules[i]
+		for j := range r.claims {
+			r.claims[j].slot = t.add(r.claims[j].name)
+		}
+		bindFields(r.fields)
+	}
 }
 
 // Identify learns who a token response is for without changing it. It is
@@ -196,10 +223,8 @@ func (e *Enricher) scan(s *scratch, body []byte, req *TokenRequest, out *Outcome
 	if !ok {
 		return closeIdx, false, nil
 	}
-	header, payload, isJWT := decodeJWT(token, s.claims.add)
-	if isJWT {
-		s.claims.src = payload
-	} else {
+	header, payload, isJWT := decodeJWT(token, &s.claims, &e.ids.slots)
+	if !isJWT {
 		header, payload = "", nil
 		s.claims.reset()
 	}
@@ -209,8 +234,8 @@ func (e *Enricher) scan(s *scratch, body []byte, req *TokenRequest, out *Outcome
 
 // plan collects the fields to write, in order, deduplicated by name.
 func (e *Enricher) plan(s *scratch, id *Identity, resolve Resolver) {
-	for _, name := range e.lift {
-		c := id.Claim(name)
+	for i, name := range e.lift {
+		c := id.claim(e.liftSlots[i], name)
 		if !c.IsObject() {
 			continue
 		}

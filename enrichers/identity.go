@@ -55,7 +55,7 @@ type Identity struct {
 	permClaim  gjson.Result // permissions that also count as scopes
 	scopeText  string       // response or request scope when no claim
 	claims     gjson.Result // the payload root object
-	index      *claimIndex  // claims by name, only while Enrich runs (jsonscan.go)
+	index      *claimIndex  // claims by name, only while Enrich runs (claims.go)
 	nested     gjson.Result // the preset's nested claims object (Hydra's ext)
 }
 
@@ -113,11 +113,22 @@ func (id *Identity) Scope() string {
 // Claim returns a top-level claim by its literal name; with a preset that
 // nests custom claims (Hydra's `ext`), a name absent at the top level is
 // looked up there.
-func (id *Identity) Claim(name string) gjson.Result {
+func (id *Identity) Claim(name string) gjson.Result { return id.claim(noSlot, name) }
+
+// claim is Claim with the name's slot when the caller knows it (noSlot
+// otherwise): while Enrich runs, a read of the index built as the payload
+// was validated; after, a scan of the payload.
+func (id *Identity) claim(s claimSlot, name string) gjson.Result {
 	if !id.claims.Exists() {
 		return gjson.Result{}
 	}
-	if out := id.topClaim(name); out.Exists() || !id.nested.Exists() {
+	var out gjson.Result
+	if id.index != nil {
+		out = id.index.get(s, name)
+	} else {
+		out = lookupMember(id.claims, name)
+	}
+	if out.Exists() || !id.nested.Exists() {
 		return out
 	}
 	return memberOf(id.nested, name)
@@ -129,7 +140,7 @@ func memberOf(obj gjson.Result, name string) gjson.Result { return lookupMember(
 // ClaimString renders a top-level claim: strings raw, other types as their
 // JSON text, "" when absent or null.
 func (id *Identity) ClaimString(name string) string {
-	return resultText(id.Claim(name))
+	return resultText(id.claim(noSlot, name))
 }
 
 // Claims returns the payload root (an object), or an empty Result for opaque
@@ -183,36 +194,29 @@ func hasWord(list, w string) bool {
 	return false
 }
 
-// identify builds the Identity, in place, from a decoded payload (nil for opaque tokens),
-// the response's scope and issued_token_type members and the token request.
-// Claims win over the request: the token is what the upstream actually
-// issued. A claim missing at the top level is looked up in m.nested.
+// identify builds the Identity, in place, from a decoded payload (nil for
+// opaque tokens) whose claims idx has indexed with m's slots, the response's
+// scope and issued_token_type members and the token request. Claims win over
+// the request: the token is what the upstream actually issued. A claim
+// missing at the top level is looked up in m.nested.
 func identify(id *Identity, m *mapping, payload []byte, idx *claimIndex, respScope, issuedType string, req *TokenRequest) {
 	*id = Identity{Preset: m.name}
-	var top, sub claimRanks
-	top.reset(m)
 	var gty, idtyp string
 	if payload != nil {
 		id.Format = TokenJWT
 		id.claims = gjson.Parse(stringOf(payload))
-		eachClaim(id.claims, idx, m.reads, func(k string, v gjson.Result) bool {
-			switch k {
-			case "iss":
-				id.Issuer = v.String()
-			case "sub":
-				id.Subject = v.String()
-			case "gty":
-				gty = v.String()
-			case "idtyp":
-				idtyp = v.String()
-			}
-			if m.nested != "" && k == m.nested && v.IsObject() {
+		at := &m.at
+		id.Issuer, id.Subject = idx.text(at.iss), idx.text(at.sub)
+		gty, idtyp = idx.text(at.gty), idx.text(at.idtyp)
+		var top claimRanks
+		top.fromIndex(m, idx)
+		if at.nested != noSlot {
+			if v := idx.value(at.nested); v.IsObject() {
 				id.nested = v
 			}
-			top.see(m, k, v)
-			return true
-		})
+		}
 		if id.nested.Exists() && top.missing(m) {
+			var sub claimRanks
 			sub.reset(m)
 			forEachMember(id.nested, func(k string, v gjson.Result) bool {
 				sub.see(m, k, v)
@@ -258,6 +262,40 @@ type claimRanks struct {
 func (c *claimRanks) reset(m *mapping) {
 	*c = claimRanks{clientRank: len(m.client), tenantRank: len(m.tenant), scopeRank: len(m.scope),
 		permRank: len(m.permissions), audRank: len(m.audience)}
+}
+
+// fromIndex finds, for every list of m, the first claim present in idx
+// that qualifies: the same choice as calling see for every claim, in
+// priority order instead of claim order, reading only the listed claims.
+func (c *claimRanks) fromIndex(m *mapping, idx *claimIndex) {
+	c.reset(m)
+	at := &m.at
+	for r, s := range at.client {
+		if v := idx.str(s); v != "" {
+			c.clientRank, c.client = r, v
+			break
+		}
+	}
+	for r, s := range at.tenant {
+		if raw := idx.raw(s); raw != "" && raw != "null" && raw != `""` {
+			c.tenantRank, c.tenant = r, raw
+			if raw[0] == '"' {
+				c.tenant = idx.str(s)
+			}
+			break
+		}
+	}
+	stringOrArray := func(list []claimSlot) (int, gjson.Result) {
+		for r, s := range list {
+			if raw := idx.raw(s); raw != "" && (raw[0] == '"' || raw[0] == '[') {
+				return r, idx.value(s)
+			}
+		}
+		return len(list), gjson.Result{}
+	}
+	c.scopeRank, c.scope = stringOrArray(at.scope)
+	c.permRank, c.perm = stringOrArray(at.permissions)
+	c.audRank, c.aud = stringOrArray(at.audience)
 }
 
 // see considers claim k with value v for every list.

@@ -42,12 +42,12 @@ func (f TokenFormat) String() string {
 // The decoded payload is freshly allocated (one allocation); the identity
 // strings taken from it by Identity point into it.
 func DecodeJWT(token string) (headerB64 string, payload []byte, ok bool) {
-	return decodeJWT(token, nil)
+	return decodeJWT(token, nil, nil)
 }
 
-// decodeJWT is DecodeJWT, calling claim (when not nil) for each top-level
-// claim as the payload is validated (see scanObject).
-func decodeJWT(token string, claim func(m jsonMember) bool) (headerB64 string, payload []byte, ok bool) {
+// decodeJWT is DecodeJWT, indexing the payload's claims in idx (when not
+// nil) with the names of slots as it validates them.
+func decodeJWT(token string, idx *claimIndex, slots *claimSlots) (headerB64 string, payload []byte, ok bool) {
 	dot1 := strings.IndexByte(token, '.')
 	if dot1 <= 0 {
 		return "", nil, false
@@ -69,7 +69,13 @@ func decodeJWT(token string, claim func(m jsonMember) bool) (headerB64 string, p
 		return "", nil, false
 	}
 	payload = payload[:n]
-	if !scanObject(payload, claim) {
+	if idx == nil {
+		ok = scanObject(payload, nil)
+	} else {
+		idx.prepare(payload, slots)
+		ok = scanObject(payload, idx.add)
+	}
+	if !ok {
 		return "", nil, false
 	}
 	return token[:dot1], payload, true

@@ -292,9 +292,33 @@ type mapping struct {
 	audience         []string
 	tenantFromIssuer func(string) string
 	nested           string
-	// readFilter is a Bloom filter of the claim names identify reads
-	// (see mapping.reads in jsonscan.go), set by initReads; zero: unset.
-	readFilter claimFilter
+	// at holds the slots of the claim names above (see bind).
+	at mappingSlots
+}
+
+// mappingSlots are a mapping's claim names as slots of the Enricher's
+// claimSlots, list for list.
+type mappingSlots struct {
+	iss, sub, gty, idtyp, nested                 claimSlot
+	client, tenant, scope, permissions, audience []claimSlot
+}
+
+// bind numbers every claim name identify reads with m in t. It fails when t
+// has no room left (a mapping override listing over a hundred names).
+func (m *mapping) bind(t *claimSlots) error {
+	one := func(name string) claimSlot {
+		if name == "" {
+			return noSlot
+		}
+		return t.add(name)
+	}
+	m.at = mappingSlots{iss: one("iss"), sub: one("sub"), gty: one("gty"), idtyp: one("idtyp"), nested: one(m.nested),
+		client: t.addAll(m.client), tenant: t.addAll(m.tenant), scope: t.addAll(m.scope),
+		permissions: t.addAll(m.permissions), audience: t.addAll(m.audience)}
+	if len(t.names) >= maxClaimSlots {
+		return fmt.Errorf("claim mapping: more than %d claim names", maxClaimSlots-1)
+	}
+	return nil
 }
 
 func compileMapping(k presetKind, over *ClaimMapping) mapping {
@@ -323,6 +347,11 @@ type identifier struct {
 	// fallback is auto's mapping for unrecognised issuers: generic, plus
 	// Hydra's `ext` lookup.
 	fallback mapping
+	// slots numbers the claim names every mapping reads; the Enricher adds
+	// those of its rules, templates and lifted claims.
+	slots claimSlots
+	// iss is the slot of "iss", which auto reads to pick the mapping.
+	iss claimSlot
 }
 
 func newIdentifier(name string, over ClaimMapping) (identifier, error) {
@@ -335,18 +364,22 @@ func newIdentifier(name string, over ClaimMapping) (identifier, error) {
 		s.fallback = s.maps[kindGeneric]
 		s.fallback.nested = presets[kindHydra].Nested
 		for k := range s.maps {
-			s.maps[k].initReads()
+			if err := s.maps[k].bind(&s.slots); err != nil {
+				return s, err
+			}
 		}
-		s.fallback.initReads()
-		return s, nil
+		err := s.fallback.bind(&s.slots)
+		s.iss = s.slots.add("iss")
+		return s, err
 	}
 	k, ok := kindOf(name)
 	if !ok {
 		return s, fmt.Errorf("preset: unknown preset %q (known: %s)", name, strings.Join(PresetNames(), ", "))
 	}
 	s.maps[0] = compileMapping(k, &over)
-	s.maps[0].initReads()
-	return s, nil
+	err := s.maps[0].bind(&s.slots)
+	s.iss = s.slots.add("iss")
+	return s, err
 }
 
 // identify picks the mapping for the token and builds its identity in *id
@@ -361,7 +394,7 @@ func (s *identifier) identify(id *Identity, headerB64 string, payload []byte, id
 		id.Preset = ""
 		return
 	}
-	k := detectIssuer(claimOf(payload, idx, "iss").Str)
+	k := detectIssuer(idx.str(s.iss))
 	if k == kindGeneric && isATJWTHeader(headerB64) {
 		k = kindRFC9068
 	}

@@ -55,6 +55,7 @@ type ClaimCondition struct {
 
 type claimMatcher struct {
 	name     string
+	slot     claimSlot // set by Enricher.bindClaims
 	patterns []Pattern
 }
 
@@ -107,7 +108,7 @@ func compileRule(i int, rc RuleConfig) (rule, error) {
 		if err != nil {
 			return rule{}, fmt.Errorf("rule %s: claim %q: %w", label, cc.Name, err)
 		}
-		r.claims = append(r.claims, claimMatcher{name: cc.Name, patterns: ps})
+		r.claims = append(r.claims, claimMatcher{name: cc.Name, slot: noSlot, patterns: ps})
 	}
 	for _, fc := range rc.Fields {
 		f, err := compileField(fc)
@@ -145,7 +146,7 @@ func (r *rule) matches(id *Identity) bool {
 	}
 	for i := range r.claims {
 		c := &r.claims[i]
-		v := id.Claim(c.name)
+		v := id.claim(c.slot, c.name)
 		if !v.Exists() || v.Type == gjson.Null {
 			return false
 		}

@@ -46,10 +46,11 @@ func TokenPlaceholders() []string {
 
 // segment is a literal run or one placeholder.
 type segment struct {
-	lit   string   // literal text (when key == "")
-	key   string   // full placeholder key, without braces
-	tok   tokenKey // identity placeholder, or keyNone for external ones
-	claim string   // claim name for keyClaim
+	lit   string    // literal text (when key == "")
+	key   string    // full placeholder key, without braces
+	tok   tokenKey  // identity placeholder, or keyNone for external ones
+	claim string    // claim name for keyClaim
+	slot  claimSlot // the claim's slot, set by Enricher.bindClaims
 }
 
 // Template is a field value with {placeholders}, parsed once. `\{` and `\}`
@@ -90,7 +91,7 @@ func ParseTemplate(s string) (Template, error) {
 			lit.WriteByte(c)
 			continue
 		}
-		seg := segment{key: key}
+		seg := segment{key: key, slot: noSlot}
 		if name, ok := strings.CutPrefix(key, PlaceholderPrefix); ok {
 			if claim, ok := strings.CutPrefix(name, "claims."); ok && claim != "" {
 				seg.tok, seg.claim = keyClaim, claim
@@ -133,7 +134,7 @@ func (t Template) appendText(dst []byte, id *Identity, resolve Resolver) []byte 
 		case s.key == "":
 			dst = append(dst, s.lit...)
 		case s.tok != keyNone:
-			dst = append(dst, id.placeholder(s.tok, s.claim)...)
+			dst = append(dst, id.placeholder(s.tok, s.claim, s.slot)...)
 		default:
 			if resolve != nil {
 				if v, ok := resolve(s.key); ok {
@@ -159,10 +160,12 @@ func (id *Identity) Placeholder(name string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return id.placeholder(k, ""), true
+	return id.placeholder(k, "", noSlot), true
 }
 
-func (id *Identity) placeholder(k tokenKey, claim string) string {
+// placeholder renders identity placeholder k; for keyClaim, the claim named
+// claim, in slot s when known.
+func (id *Identity) placeholder(k tokenKey, claim string, s claimSlot) string {
 	switch k {
 	case keyClientID:
 		return id.ClientID
@@ -179,7 +182,7 @@ func (id *Identity) placeholder(k tokenKey, claim string) string {
 	case keyScope:
 		return id.Scope()
 	case keyClaim:
-		return id.ClaimString(claim)
+		return resultText(id.claim(s, claim))
 	}
 	return ""
 }
