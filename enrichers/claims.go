@@ -78,54 +78,44 @@ func claimHash(k string) uint8 {
 	return uint8(len(k)*37 + int(k[0])*7 + int(k[len(k)-1]))
 }
 
-// claimIndex lists the top-level claims of a token payload as scanObject
-// finds them while validating it, and where the numbered names first occur,
-// so that the claim reads of one Enrich call (identity, rule conditions,
-// {http.token.claims.*}) do not scan the payload again. It lives in the
-// pooled scratch.
+// claimIndex records, while scanObject validates a token payload, the first
+// member of each numbered claim name, so that the claim reads of one Enrich
+// call (identity, rule conditions, {http.token.claims.*}, lifted claims) do
+// not scan the payload again. It lives in the pooled scratch.
 type claimIndex struct {
-	src    []byte // the payload
-	claims []jsonMember
-	// slots numbers the names to locate while scanning; nil: none.
+	src []byte // the payload
+	// slots numbers the names to locate.
 	slots *claimSlots
-	// at holds, per slot, 1 + the index in claims of the first member so
-	// named; 0: absent.
-	at []int32
+	// at holds, per slot, the first member so named; valEnd == 0: absent.
+	at []jsonMember
 }
 
-// prepare readies the index for the payload src, locating the names of
-// slots (nil: none).
+// prepare readies the index for the payload src and the names of slots.
 func (c *claimIndex) prepare(src []byte, slots *claimSlots) {
-	c.src, c.claims, c.slots = src, c.claims[:0], slots
-	n := 0
-	if slots != nil {
-		n = len(slots.names)
-	}
+	c.src, c.slots = src, slots
+	n := len(slots.names)
 	c.at = slices.Grow(c.at[:0], n)[:n]
 	clear(c.at)
 }
 
 // add records a member; it has scanObject's callback signature.
 func (c *claimIndex) add(m jsonMember) bool {
-	c.claims = append(c.claims, m)
-	if c.slots != nil {
-		if s := c.slots.find(m.name(c.src)); s != noSlot && c.at[s] == 0 {
-			c.at[s] = int32(len(c.claims))
-		}
+	if s := c.slots.find(m.name(c.src)); s != noSlot && c.at[s].valEnd == 0 {
+		c.at[s] = m
 	}
 	return true
 }
 
 func (c *claimIndex) reset() {
-	c.src, c.claims, c.slots, c.at = nil, c.claims[:0], nil, c.at[:0]
+	c.src, c.slots, c.at = nil, nil, c.at[:0]
 }
 
 // member returns the first member in slot s, or nil.
 func (c *claimIndex) member(s claimSlot) *jsonMember {
-	if s == noSlot || int(s) >= len(c.at) || c.at[s] == 0 {
+	if s == noSlot || int(s) >= len(c.at) || c.at[s].valEnd == 0 {
 		return nil
 	}
-	return &c.claims[c.at[s]-1]
+	return &c.at[s]
 }
 
 // raw returns the raw JSON value of the first member in slot s, or "".
@@ -166,24 +156,15 @@ func (c *claimIndex) value(s claimSlot) gjson.Result {
 	return gjson.Result{}
 }
 
-// get returns the first member named name: by slot when it has one (the
-// slot must come from c.slots), else by searching.
+// get returns the first member named name, by its slot s when the caller
+// knows it (s must come from c.slots), else by the name's slot, else (a
+// name not numbered: past maxClaimSlots) by scanning the payload.
 func (c *claimIndex) get(s claimSlot, name string) gjson.Result {
-	if s == noSlot && c.slots != nil {
+	if s == noSlot {
 		s = c.slots.find(name)
 	}
-	if s != noSlot && c.slots != nil {
+	if s != noSlot {
 		return c.value(s)
 	}
-	return c.lookup(name)
-}
-
-// lookup is lookupMember on the indexed object: the first member named name.
-func (c *claimIndex) lookup(name string) gjson.Result {
-	for i := range c.claims {
-		if c.claims[i].hasName(c.src, name) {
-			return c.claims[i].result(c.src)
-		}
-	}
-	return gjson.Result{}
+	return lookupMember(gjson.Result{Type: gjson.JSON, Raw: stringOf(c.src)}, name)
 }

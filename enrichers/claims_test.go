@@ -85,6 +85,18 @@ func TestClaimIndexSlots(t *testing.T) {
 	if idx.member(claimSlot(len(tab.names))) != nil {
 		t.Error("member past the prepared slots")
 	}
+	// a name without a slot (the table was full) is found by scanning
+	var full claimSlots
+	for i := 0; i < maxClaimSlots; i++ {
+		full.add(fmt.Sprintf("c%03d", i))
+	}
+	idx.prepare(payload, &full)
+	scanObject(payload, idx.add)
+	for _, name := range []string{"iss", "plan", "c001", `a"b`} {
+		if got, want := idx.get(noSlot, name), gjson.GetBytes(payload, gjsonEscape(name)); !sameResult(got, want) {
+			t.Errorf("full table: get(%q) = %+v, gjson %+v", name, got, want)
+		}
+	}
 }
 
 // gjsonEscape escapes a literal key for gjson's path syntax.
@@ -105,7 +117,7 @@ func gjsonEscape(k string) string {
 // claimRanks.see in document order and iss and sub are read with gjson. A
 // name that occurs twice is the claim of its first member, as gjson.Get and
 // Identity.Claim read it. It is the oracle for identify.
-func identifyByScan(m *mapping, payload []byte) (client, tenant, iss, sub string, scope, perm, aud gjson.Result) {
+func identifyByScan(m *mapping, payload []byte) (client, tenant, iss, sub string, scope, perm, aud listClaim) {
 	root := gjson.ParseBytes(payload)
 	var top claimRanks
 	top.reset(m)

@@ -3,6 +3,7 @@ package enrichers
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/tidwall/gjson"
@@ -38,6 +39,8 @@ type Enricher struct {
 	fields    []field
 	rules     []rule
 	overwrite bool
+	// names counts the distinct configured field names (field.id).
+	names int
 }
 
 // Errors returned by Enrich when a response cannot be enriched.
@@ -107,8 +110,10 @@ func New(cfg Config) (*Enricher, error) {
 	return e, nil
 }
 
-// bindClaims numbers the claim names the rules, templates and lifted claims
-// read, so that Enrich finds them in the claim index by slot.
+// bindClaims numbers the configured field names (so that planning finds a
+// field already planned without searching) and the claim names the rules,
+// templates and lifted claims read (so that Enrich finds them in the claim
+// index by slot).
 func (e *Enricher) bindClaims() {
 	t := &e.ids.slots
 	bindFields := func(fs []field) {
@@ -121,6 +126,22 @@ func (e *Enricher) bindClaims() {
 			}
 		}
 	}
+	ids := map[string]int{}
+	number := func(fs []field) {
+		for i := range fs {
+			id, ok := ids[fs[i].name]
+			if !ok {
+				id = len(ids)
+				ids[fs[i].name] = id
+			}
+			fs[i].id = id
+		}
+	}
+	number(e.fields)
+	for i := range e.rules {
+		number(e.rules[i].fields)
+	}
+	e.names = len(ids)
 	e.liftSlots = t.addAll(e.lift)
 	bindFields(e.fields)
 	for i := range e.rules {
@@ -234,6 +255,8 @@ func (e *Enricher) scan(s *scratch, body []byte, req *TokenRequest, out *Outcome
 
 // plan collects the fields to write, in order, deduplicated by name.
 func (e *Enricher) plan(s *scratch, id *Identity, resolve Resolver) {
+	s.pos = slices.Grow(s.pos[:0], e.names)[:e.names]
+	clear(s.pos)
 	for i, name := range e.lift {
 		c := id.claim(e.liftSlots[i], name)
 		if !c.IsObject() {
@@ -247,6 +270,7 @@ func (e *Enricher) plan(s *scratch, id *Identity, resolve Resolver) {
 			return true
 		})
 	}
+	s.lifted = len(s.plan)
 	s.addFields(e.fields, id, resolve)
 	for i := range e.rules {
 		if e.rules[i].matches(id) {
@@ -304,8 +328,13 @@ type scratch struct {
 	members []member
 	claims  claimIndex // the access token's top-level claims
 	plan    []planned
-	text    []byte // rendered template text
-	vals    []byte // JSON-encoded rendered values
+	// pos holds, per configured field name (field.id), 1 + its index in
+	// plan; 0: not planned yet.
+	pos []int32
+	// lifted counts the entries of plan that are lifted claims (the first).
+	lifted int
+	text   []byte // rendered template text
+	vals   []byte // JSON-encoded rendered values
 }
 
 var scratchPool = sync.Pool{New: func() any {
@@ -322,10 +351,28 @@ func putScratch(s *scratch) {
 	s.members = s.members[:0]
 	s.claims.reset()
 	clear(s.plan)
-	s.plan = s.plan[:0]
+	s.plan, s.lifted = s.plan[:0], 0
 	s.text = s.text[:0]
 	s.vals = s.vals[:0]
 	scratchPool.Put(s)
+}
+
+// putField adds configured field f with value val, or replaces the value
+// of the field of that name planned before.
+func (s *scratch) putField(f *field, val []byte) {
+	if p := s.pos[f.id]; p != 0 {
+		s.plan[p-1].val = val
+		return
+	}
+	for i := range s.plan[:s.lifted] {
+		if s.plan[i].name == f.name {
+			s.plan[i].val = val
+			s.pos[f.id] = int32(i + 1)
+			return
+		}
+	}
+	s.plan = append(s.plan, planned{name: f.name, key: f.key[:len(f.key)-1], val: val})
+	s.pos[f.id] = int32(len(s.plan))
 }
 
 // put adds or replaces a planned field by name.
@@ -346,7 +393,7 @@ func (s *scratch) addFields(fs []field, id *Identity, resolve Resolver) {
 		f := &fs[i]
 		if !f.dynamic {
 			if f.value != nil {
-				s.put(f.name, f.key[:len(f.key)-1], f.value)
+				s.putField(f, f.value)
 			}
 			continue
 		}
@@ -358,7 +405,7 @@ func (s *scratch) addFields(fs []field, id *Identity, resolve Resolver) {
 		s.vals = appendJSONString(s.vals, stringOf(s.text))
 		// Later appends never touch these bytes: they either write past
 		// them or move to a new array, leaving this one intact.
-		s.put(f.name, f.key[:len(f.key)-1], s.vals[start:len(s.vals):len(s.vals)])
+		s.putField(f, s.vals[start:len(s.vals):len(s.vals)])
 	}
 }
 

@@ -65,6 +65,8 @@ type field struct {
 	tmpl Template
 	// dynamic is set when tmpl must be rendered per request.
 	dynamic bool
+	// id numbers the field's name among the Enricher's (see bindClaims).
+	id int
 }
 
 // compileField validates and pre-encodes a field.

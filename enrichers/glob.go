@@ -110,7 +110,7 @@ func MustCompilePattern(s string) Pattern {
 func (p Pattern) String() string { return p.raw }
 
 // Match reports whether s matches the whole pattern.
-func (p Pattern) Match(s string) bool {
+func (p *Pattern) Match(s string) bool {
 	if p.toks == nil {
 		return s == p.lit
 	}

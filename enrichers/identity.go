@@ -50,9 +50,9 @@ type Identity struct {
 	// "generic", ...); "" for an opaque token under preset auto.
 	Preset string
 
-	aud        gjson.Result // the token's audience claim: string or array
-	scopeClaim gjson.Result // the token's scope claim: string or array
-	permClaim  gjson.Result // permissions that also count as scopes
+	aud        listClaim    // the token's audience claim
+	scopeClaim listClaim    // the token's scope claim
+	permClaim  listClaim    // permissions that also count as scopes
 	scopeText  string       // response or request scope when no claim
 	claims     gjson.Result // the payload root object
 	index      *claimIndex  // claims by name, only while Enrich runs (claims.go)
@@ -75,32 +75,32 @@ func (id *Identity) EachAudience(fn func(string) bool) bool {
 	if id.RequestedAudience != "" && !fn(id.RequestedAudience) {
 		return true
 	}
-	return eachString(id.aud, fn)
+	return id.aud.each(fn)
 }
 
 // HasScope reports whether the token (or, without a scope claim, the response
 // or request) carries scope s, or the preset's permissions claim (Auth0
 // `permissions`, Entra `roles`) lists it.
 func (id *Identity) HasScope(s string) bool {
-	if id.permClaim.Exists() && eachString(id.permClaim, func(v string) bool { return !hasWord(v, s) }) {
+	if id.permClaim.exists() && id.permClaim.each(func(v string) bool { return !hasWord(v, s) }) {
 		return true
 	}
-	if id.scopeClaim.Exists() {
-		return eachString(id.scopeClaim, func(v string) bool { return !hasWord(v, s) })
+	if id.scopeClaim.exists() {
+		return id.scopeClaim.each(func(v string) bool { return !hasWord(v, s) })
 	}
 	return hasWord(id.scopeText, s)
 }
 
 // Scope returns the scopes space-separated.
 func (id *Identity) Scope() string {
-	if !id.scopeClaim.Exists() {
+	if !id.scopeClaim.exists() {
 		return id.scopeText
 	}
-	if id.scopeClaim.Type == gjson.String {
-		return id.scopeClaim.Str
+	if id.scopeClaim.isString() {
+		return id.scopeClaim.str
 	}
 	var b strings.Builder
-	eachString(id.scopeClaim, func(v string) bool {
+	id.scopeClaim.each(func(v string) bool {
 		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
@@ -179,6 +179,25 @@ func eachString(v gjson.Result, fn func(string) bool) bool {
 	return false
 }
 
+// listClaim is a claim that holds a string or an array of strings (aud,
+// scope, scp, roles, permissions): its raw JSON ("" when absent) and, for a
+// string, its unescaped text.
+type listClaim struct {
+	raw, str string
+}
+
+func (c listClaim) exists() bool   { return c.raw != "" }
+func (c listClaim) isString() bool { return c.raw != "" && c.raw[0] == '"' }
+
+// each calls fn for the string or for each string of the array until fn
+// returns false; it reports whether fn returned false.
+func (c listClaim) each(fn func(string) bool) bool {
+	if c.isString() {
+		return !fn(c.str)
+	}
+	return c.exists() && eachString(gjson.Result{Type: gjson.JSON, Raw: c.raw}, fn)
+}
+
 // hasWord reports whether the space-separated list contains w.
 func hasWord(list, w string) bool {
 	for list != "" {
@@ -230,7 +249,7 @@ func identify(id *Identity, m *mapping, payload []byte, idx *claimIndex, respSco
 	if id.Tenant == "" && id.Issuer != "" && m.tenantFromIssuer != nil {
 		id.Tenant = m.tenantFromIssuer(id.Issuer)
 	}
-	if !id.scopeClaim.Exists() {
+	if !id.scopeClaim.exists() {
 		// respScope points into the response body, which the caller may
 		// recycle once Enrich returns.
 		id.scopeText = cloneString(respScope)
@@ -242,7 +261,7 @@ func identify(id *Identity, m *mapping, payload []byte, idx *claimIndex, respSco
 		}
 		id.GrantType = req.GrantType
 		id.RequestedAudience = req.Audience()
-		if id.scopeText == "" && !id.scopeClaim.Exists() {
+		if id.scopeText == "" && !id.scopeClaim.exists() {
 			id.scopeText = req.Scope
 		}
 	}
@@ -256,7 +275,7 @@ func identify(id *Identity, m *mapping, payload []byte, idx *claimIndex, respSco
 type claimRanks struct {
 	clientRank, tenantRank, scopeRank, permRank, audRank int
 	client, tenant                                       string
-	scope, perm, aud                                     gjson.Result
+	scope, perm, aud                                     listClaim
 }
 
 func (c *claimRanks) reset(m *mapping) {
@@ -285,13 +304,13 @@ func (c *claimRanks) fromIndex(m *mapping, idx *claimIndex) {
 			break
 		}
 	}
-	stringOrArray := func(list []claimSlot) (int, gjson.Result) {
+	stringOrArray := func(list []claimSlot) (int, listClaim) {
 		for r, s := range list {
 			if raw := idx.raw(s); raw != "" && (raw[0] == '"' || raw[0] == '[') {
-				return r, idx.value(s)
+				return r, listClaim{raw: raw, str: idx.str(s)}
 			}
 		}
-		return len(list), gjson.Result{}
+		return len(list), listClaim{}
 	}
 	c.scopeRank, c.scope = stringOrArray(at.scope)
 	c.permRank, c.perm = stringOrArray(at.permissions)
@@ -307,13 +326,13 @@ func (c *claimRanks) see(m *mapping, k string, v gjson.Result) {
 		c.tenantRank, c.tenant = r, resultText(v)
 	}
 	if r := rank(m.scope, k); r < c.scopeRank && (v.Type == gjson.String || v.IsArray()) {
-		c.scopeRank, c.scope = r, v
+		c.scopeRank, c.scope = r, listClaim{raw: v.Raw, str: v.Str}
 	}
 	if r := rank(m.permissions, k); r < c.permRank && (v.Type == gjson.String || v.IsArray()) {
-		c.permRank, c.perm = r, v
+		c.permRank, c.perm = r, listClaim{raw: v.Raw, str: v.Str}
 	}
 	if r := rank(m.audience, k); r < c.audRank && (v.Type == gjson.String || v.IsArray()) {
-		c.audRank, c.aud = r, v
+		c.audRank, c.aud = r, listClaim{raw: v.Raw, str: v.Str}
 	}
 }
 

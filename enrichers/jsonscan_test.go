@@ -93,10 +93,15 @@ func checkScan(t *testing.T, b []byte) {
 		i++
 		return true
 	})
-	idx := claimIndex{src: b}
+	var tab claimSlots
+	for _, name := range names {
+		tab.add(name)
+	}
+	var idx claimIndex
+	idx.prepare(b, &tab)
 	scanObject(b, idx.add)
 	for _, name := range append(names, "absent") {
-		if g, w := idx.lookup(name), lookupMember(root, name); !sameResult(g, w) {
+		if g, w := idx.get(noSlot, name), lookupMember(root, name); !sameResult(g, w) {
 			t.Fatalf("%q: index lookup(%q) = %+v, lookupMember %+v", b, name, g, w)
 		}
 		var want gjson.Result

@@ -197,10 +197,18 @@ func splitIssuer(iss string) (host, path string) {
 		}
 	}
 	host = rest
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		host, path = rest[:i], rest[i:]
-		if j := strings.IndexAny(path, "?#"); j >= 0 {
+	// byte loops rather than strings.IndexAny, which builds a set per call:
+	// this runs for every token
+	for i := 0; i < len(rest); i++ {
+		if c := rest[i]; c == '/' || c == '?' || c == '#' {
+			host, path = rest[:i], rest[i:]
+			break
+		}
+	}
+	for j := 0; j < len(path); j++ {
+		if c := path[j]; c == '?' || c == '#' {
 			path = path[:j]
+			break
 		}
 	}
 	if i := strings.LastIndexByte(host, '@'); i >= 0 {
