@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tidwall/gjson"
 )
@@ -360,10 +361,30 @@ type identifier struct {
 	slots claimSlots
 	// iss is the slot of "iss", which auto reads to pick the mapping.
 	iss claimSlot
+	// lastIssuer remembers auto's verdict on the last issuer seen.
+	lastIssuer *atomic.Pointer[issuerKind]
+}
+
+// issuerKind is detectIssuer's verdict on one issuer.
+type issuerKind struct {
+	iss  string
+	kind presetKind
+}
+
+// kindOf is detectIssuer, remembering the last answer: parsing the issuer
+// costs as much as the rest of the identity, and a deployment sees one
+// issuer, or a handful (a miss costs the parse and two small allocations).
+func (s *identifier) kindOf(iss string) presetKind {
+	if p := s.lastIssuer.Load(); p != nil && p.iss == iss {
+		return p.kind
+	}
+	k := detectIssuer(iss)
+	s.lastIssuer.Store(&issuerKind{iss: strings.Clone(iss), kind: k})
+	return k
 }
 
 func newIdentifier(name string, over ClaimMapping) (identifier, error) {
-	var s identifier
+	s := identifier{lastIssuer: new(atomic.Pointer[issuerKind])}
 	if name == "" || name == PresetAuto {
 		s.auto = true
 		for k := range numKinds {
@@ -402,7 +423,7 @@ func (s *identifier) identify(id *Identity, headerB64 string, payload []byte, id
 		id.Preset = ""
 		return
 	}
-	k := detectIssuer(idx.str(s.iss))
+	k := s.kindOf(idx.str(s.iss))
 	if k == kindGeneric && isATJWTHeader(headerB64) {
 		k = kindRFC9068
 	}

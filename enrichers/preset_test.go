@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -540,6 +541,40 @@ func BenchmarkIdentifyPreset(b *testing.B) {
 					_, _ = c.e.Identify(body, req)
 				}
 			})
+		}
+	}
+}
+
+// TestIssuerMemo: auto's memory of the last issuer gives detectIssuer's
+// verdict whatever the order and concurrency of issuers, and a repeated
+// issuer costs no allocation.
+func TestIssuerMemo(t *testing.T) {
+	ids, err := newIdentifier(PresetAuto, ClaimMapping{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuers := []string{"https://acme.eu.auth0.com/", "https://acme.okta.com/oauth2/default", "https://sso.example.com/realms/a",
+		"https://auth.example.com/", "https://login.microsoftonline.com/t/v2.0", ""}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				iss := issuers[(i*(g+1))%len(issuers)]
+				if got, want := ids.kindOf(iss), detectIssuer(iss); got != want {
+					t.Errorf("kindOf(%q) = %d, want %d", iss, got, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if !testenv.RaceEnabled {
+		iss := string([]byte("https://acme.eu.auth0.com/")) // not the memo's copy
+		ids.kindOf(iss)
+		if n := testing.AllocsPerRun(100, func() { ids.kindOf(iss) }); n != 0 {
+			t.Errorf("repeated issuer: %.1f allocs", n)
 		}
 	}
 }
