@@ -32,20 +32,17 @@ type bufferDecider interface {
 	shouldBuffer(status int, header http.Header) bool
 }
 
-func newBoundedRecorder(w http.ResponseWriter, buf *bytes.Buffer, limit int64, decide bufferDecider) *boundedRecorder {
-	// one allocation for the recorder and the wrapper it embeds
-	a := &struct {
-		rec  boundedRecorder
-		wrap caddyhttp.ResponseWriterWrapper
-	}{}
-	a.wrap.ResponseWriter = w
-	a.rec = boundedRecorder{
-		ResponseWriterWrapper: &a.wrap,
+// init readies br to record into buf for w, through wrap (br's embedded
+// wrapper, which the caller allocates along with br).
+func (br *boundedRecorder) init(wrap *caddyhttp.ResponseWriterWrapper, w http.ResponseWriter, buf *bytes.Buffer,
+	limit int64, decide bufferDecider) {
+	wrap.ResponseWriter = w
+	*br = boundedRecorder{
+		ResponseWriterWrapper: wrap,
 		buf:                   buf,
 		limit:                 limit,
 		decide:                decide,
 	}
-	return &a.rec
 }
 
 // WriteHeader decides whether to buffer. 1xx responses pass straight through.

@@ -14,28 +14,33 @@ import (
 // what the upstream receives: it reads at most maxRequestBody bytes and puts
 // the body back, byte-identical, with the same ContentLength (so a chunked
 // request stays chunked). A larger body is forwarded intact and only the
-// Basic client id is taken from the request.
-func readTokenRequest(r *http.Request) enrichers.TokenRequest {
-	user, _, _ := r.BasicAuth()
+// Basic client id is taken from the request. The parameters share memory
+// with x and with the body read, which is never modified.
+func (x *exchange) readTokenRequest(r *http.Request) enrichers.TokenRequest {
+	var user string
+	if _, ok := r.Header["Authorization"]; ok {
+		user, _, _ = r.BasicAuth()
+	}
 	if r.Body == nil || r.Body == http.NoBody {
-		return enrichers.ParseTokenRequest("", nil, user)
+		return enrichers.ParseTokenRequestShared("", nil, user, &x.scratch)
 	}
 	orig := r.Body
-	rb := &replayBody{closer: orig}
-	body, err := readAtMost(r.Body, maxRequestBody+1, r.ContentLength, nil)
+	rb := &x.body
+	rb.closer = orig
+	body, err := readAtMost(r.Body, maxRequestBody+1, r.ContentLength, x.bodyBuf[:0])
 	r.Body = rb
 	switch {
 	case err != nil:
 		// replay what was read, then the same error
 		rb.Reader = io.MultiReader(bytes.NewReader(body), errReader{err})
-		return enrichers.ParseTokenRequest("", nil, user)
+		return enrichers.ParseTokenRequestShared("", nil, user, &x.scratch)
 	case len(body) > maxRequestBody:
 		rb.Reader = io.MultiReader(bytes.NewReader(body), orig)
-		return enrichers.ParseTokenRequest("", nil, user)
+		return enrichers.ParseTokenRequestShared("", nil, user, &x.scratch)
 	}
 	rb.buf.Reset(body)
 	rb.Reader = &rb.buf
-	return enrichers.ParseTokenRequest(headerValue(r.Header, "Content-Type"), body, user)
+	return enrichers.ParseTokenRequestShared(headerValue(r.Header, "Content-Type"), body, user, &x.scratch)
 }
 
 // readAtMost reads r until EOF or until n bytes have been read, like
@@ -89,7 +94,7 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 // decoding it, which fails mid-body when an upstream's Content-Encoding
 // lies): with no acceptable coding it sends "identity".
 func narrowAcceptEncoding(h http.Header) {
-	vals := h.Values("Accept-Encoding")
+	vals := h["Accept-Encoding"]
 	if len(vals) == 0 {
 		h.Set("Accept-Encoding", "identity")
 		return
@@ -97,7 +102,7 @@ func narrowAcceptEncoding(h http.Header) {
 	var keepArr [8]string
 	keep := keepArr[:0]
 	changed, star := false, false
-	seen := map[string]bool{}
+	var seen uint64 // bit i: enrichers.DecodableCodings[i] is kept
 	for _, v := range vals {
 		for v != "" {
 			var part string
@@ -119,13 +124,13 @@ func narrowAcceptEncoding(h http.Header) {
 				changed = true
 				continue
 			}
-			seen[coding] = true
+			seen |= decodableBit(coding)
 			keep = append(keep, part)
 		}
 	}
 	if star {
-		for _, c := range enrichers.DecodableCodings {
-			if !seen[c] {
+		for i, c := range enrichers.DecodableCodings {
+			if seen&(1<<i) == 0 {
 				keep = append(keep, c)
 			}
 		}
@@ -138,6 +143,17 @@ func narrowAcceptEncoding(h http.Header) {
 		return
 	}
 	h.Set("Accept-Encoding", strings.Join(keep, ", "))
+}
+
+// decodableBit is the bit of coding's index in enrichers.DecodableCodings,
+// 0 if it is not there.
+func decodableBit(coding string) uint64 {
+	for i, c := range enrichers.DecodableCodings {
+		if c == coding {
+			return 1 << i
+		}
+	}
+	return 0
 }
 
 // rejected reports whether coding parameters carry q=0.

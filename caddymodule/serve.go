@@ -20,12 +20,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !h.matches(r) {
 		return next.ServeHTTP(w, r)
 	}
-	treq := readTokenRequest(r)
+	x := new(exchange)
+	treq := x.readTokenRequest(r)
 	narrowAcceptEncoding(r.Header)
 
 	raw := bufPool.Get().(*bytes.Buffer)
 	defer putBuf(raw)
-	rec := newBoundedRecorder(w, raw, h.MaxBody, h)
+	rec := &x.rec
+	rec.init(&x.wrap, w, raw, h.MaxBody, h)
 
 	if err := serveNext(rec, r, next); err != nil {
 		if rec.buffering {
@@ -48,6 +50,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 	return h.finish(rec, r, &treq)
+}
+
+// exchange is the state of one token request the handler acts on, in a
+// single allocation: the response recorder and its wrapper, the replayed
+// request body and the memory its parameters are parsed into. It is never
+// pooled or reused: reverse_proxy holds the request body, and the
+// {http.token.*} placeholders the parameters, possibly after ServeHTTP
+// returns (access logs); the GC frees it.
+type exchange struct {
+	rec     boundedRecorder
+	wrap    caddyhttp.ResponseWriterWrapper
+	body    replayBody
+	scratch enrichers.RequestScratch
+	// bodyBuf holds the request body when it fits.
+	bodyBuf [256]byte
+}
+
+// result is what finish keeps of an enrichment, in one allocation: the
+// outcome, whose identity the placeholders read (so it is never pooled
+// either), and the enriched response's Content-Length header value, which
+// saves Header.Set's slice.
+type result struct {
+	out           enrichers.Outcome
+	contentLength [1]string
 }
 
 // serveNext runs the rest of the chain. reverse_proxy panics with
@@ -123,7 +149,8 @@ func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.
 	if repl != nil {
 		resolve = resolver(repl)
 	}
-	out := &enrichers.Outcome{WantNames: h.logger.Core().Enabled(zapcore.DebugLevel)}
+	res := &result{out: enrichers.Outcome{WantNames: h.logger.Core().Enabled(zapcore.DebugLevel)}}
+	out := &res.out
 	outBuf := slicePool.Get().(*[]byte)
 	defer putSlice(outBuf)
 	enriched, err := h.enricher.Enrich((*outBuf)[:0], body, treq, resolve, out)
@@ -160,11 +187,14 @@ func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.
 			zap.String("tenant", id.Tenant), zap.String("token_format", id.Format.String()), zap.String("preset", id.Preset),
 			zap.Strings("added", out.Added), zap.Int("kept_upstream", out.Kept))
 	}
+	// delete, not Del: the keys are written in canonical form ("Etag",
+	// not "ETag", is how http.Header stores an ETag)
 	if coding != "" {
-		hdr.Del("Content-Encoding")
+		delete(hdr, "Content-Encoding")
 	}
-	hdr.Del("ETag")
-	hdr.Set("Content-Length", strconv.Itoa(len(enriched)))
+	delete(hdr, "Etag")
+	res.contentLength[0] = strconv.Itoa(len(enriched))
+	hdr["Content-Length"] = res.contentLength[:]
 	countEnriched.Inc()
 	rec.buffering = false
 	rec.ResponseWriterWrapper.WriteHeader(rec.status)

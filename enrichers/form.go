@@ -46,7 +46,12 @@ var customFormLimit = func() bool {
 // split on `&`, a pair holding `;` or failing to unescape is skipped, and the
 // first value of a repeated parameter wins. Values without escapes are
 // substrings of q.
-func parseForm(q string) formParams {
+func parseForm(q string) formParams { return parseFormInto(q, nil) }
+
+// parseFormInto is parseForm keeping decoded values and the audience and
+// resource lists in s when it has room (see RequestScratch); with s nil it
+// is parseForm.
+func parseFormInto(q string, s *RequestScratch) formParams {
 	var p formParams
 	if customFormLimit || strings.Count(q, "&")+1 > maxFormParams {
 		form, _ := url.ParseQuery(q)
@@ -84,11 +89,11 @@ func parseForm(q string) formParams {
 		default:
 			continue
 		}
-		if v, err = queryUnescape(v); err != nil {
+		if v, err = s.unescape(v); err != nil {
 			continue
 		}
 		if all != nil {
-			*all = append(*all, v)
+			*all = appendList(*all, v, s.spareList(all == &p.resources))
 		} else if !*seen {
 			*first, *seen = v, true
 		}
@@ -104,6 +109,55 @@ func queryUnescape(s string) (string, error) {
 		return s, nil
 	}
 	return url.QueryUnescape(s)
+}
+
+// unescapeQuery writes the url.QueryUnescape decoding of s into dst, which
+// must hold len(s) bytes (decoding never lengthens), and returns the decoded
+// length; ok is false when s has a malformed escape (dst is then garbage).
+func unescapeQuery(dst []byte, s string) (n int, ok bool) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '%':
+			if i+2 >= len(s) {
+				return 0, false
+			}
+			hi, ok1 := unhex(s[i+1])
+			lo, ok2 := unhex(s[i+2])
+			if !ok1 || !ok2 {
+				return 0, false
+			}
+			dst[n] = hi<<4 | lo
+			i += 2
+		case '+':
+			dst[n] = ' '
+		default:
+			dst[n] = c
+		}
+		n++
+	}
+	return n, true
+}
+
+// unhex is the value of a hexadecimal digit.
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// appendList appends v to dst, starting an empty dst in spare (when not
+// nil) instead of a new array.
+func appendList(dst []string, v string, spare []string) []string {
+	if dst == nil && spare != nil {
+		dst = spare[:0:len(spare)]
+	}
+	return append(dst, v)
 }
 
 // mediaType returns the lowercased media type of a Content-Type value as

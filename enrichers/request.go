@@ -54,9 +54,71 @@ func (r *TokenRequest) Audience() string {
 // Basic Authorization header (basicUser, still form-encoded; "" if none).
 // It is lenient by design: a malformed body yields whatever could be read.
 func ParseTokenRequest(contentType string, body []byte, basicUser string) TokenRequest {
+	return parseTokenRequest(contentType, body, basicUser, nil)
+}
+
+// ParseTokenRequestShared is ParseTokenRequest without copies: the strings
+// of the result may share memory with body, and decoded values and the
+// Audiences and Resources lists are kept in scratch when they fit, so a
+// typical token request is parsed without allocating. Neither body nor
+// scratch may be modified or reused while the result, or anything derived
+// from it (an Identity), is in use. A nil scratch makes it ParseTokenRequest.
+func ParseTokenRequestShared(contentType string, body []byte, basicUser string, scratch *RequestScratch) TokenRequest {
+	return parseTokenRequest(contentType, body, basicUser, scratch)
+}
+
+// RequestScratch is memory for ParseTokenRequestShared: room for the
+// percent-decoded values of a token request and for short Audiences and
+// Resources lists. The zero value is ready to use, for one request.
+type RequestScratch struct {
+	lists   [2]string // the first audience and the first resource
+	decoded [64]byte
+	used    int // bytes of decoded in use
+}
+
+// unescape is queryUnescape, decoding into s's free bytes when the value
+// has escapes and fits. A nil s allocates as queryUnescape does.
+func (s *RequestScratch) unescape(v string) (string, error) {
+	if s == nil || len(v) > len(s.decoded)-s.used ||
+		(strings.IndexByte(v, '%') < 0 && strings.IndexByte(v, '+') < 0) {
+		return queryUnescape(v)
+	}
+	free := s.decoded[s.used:]
+	n, ok := unescapeQuery(free, v)
+	if !ok {
+		return queryUnescape(v) // the same error
+	}
+	s.used += n
+	return stringOf(free[:n]), nil
+}
+
+// text is body as a string: shared with body when s is not nil (see
+// ParseTokenRequestShared), else a copy.
+func (s *RequestScratch) text(body []byte) string {
+	if s == nil {
+		return string(body)
+	}
+	return stringOf(body)
+}
+
+// spareList is the room in s for the Audiences (resources false) or the
+// Resources list; nil when s is nil.
+func (s *RequestScratch) spareList(resources bool) []string {
+	switch {
+	case s == nil:
+		return nil
+	case resources:
+		return s.lists[1:2:2]
+	}
+	return s.lists[0:1:1]
+}
+
+// parseTokenRequest is ParseTokenRequestShared; with scratch nil, the
+// result shares no memory with body.
+func parseTokenRequest(contentType string, body []byte, basicUser string, scratch *RequestScratch) TokenRequest {
 	var tr TokenRequest
 	if basicUser != "" {
-		if u, err := queryUnescape(basicUser); err == nil {
+		if u, err := scratch.unescape(basicUser); err == nil {
 			tr.ClientID = u
 		} else {
 			tr.ClientID = basicUser
@@ -66,7 +128,7 @@ func ParseTokenRequest(contentType string, body []byte, basicUser string) TokenR
 	var assertion string
 	switch {
 	case mt == "application/x-www-form-urlencoded":
-		form := parseForm(string(body))
+		form := parseFormInto(scratch.text(body), scratch)
 		tr.GrantType = form.grantType
 		if tr.ClientID == "" {
 			tr.ClientID = form.clientID
@@ -79,7 +141,7 @@ func ParseTokenRequest(contentType string, body []byte, basicUser string) TokenR
 		if !isJSONObject(body) {
 			break
 		}
-		gjson.ParseBytes(body).ForEach(func(k, v gjson.Result) bool {
+		gjson.Parse(scratch.text(body)).ForEach(func(k, v gjson.Result) bool {
 			switch k.Str {
 			case "grant_type":
 				tr.GrantType = v.String()
@@ -88,9 +150,9 @@ func ParseTokenRequest(contentType string, body []byte, basicUser string) TokenR
 					tr.ClientID = v.String()
 				}
 			case "audience":
-				tr.Audiences = appendStrings(tr.Audiences, v)
+				tr.Audiences = appendStrings(tr.Audiences, v, scratch.spareList(false))
 			case "resource":
-				tr.Resources = appendStrings(tr.Resources, v)
+				tr.Resources = appendStrings(tr.Resources, v, scratch.spareList(true))
 			case "scope":
 				tr.Scope = v.String()
 			case "client_assertion":
@@ -112,15 +174,16 @@ func ParseTokenRequest(contentType string, body []byte, basicUser string) TokenR
 	return tr
 }
 
-// appendStrings appends a JSON string, or every string of a JSON array.
-func appendStrings(dst []string, v gjson.Result) []string {
+// appendStrings appends a JSON string, or every string of a JSON array,
+// starting an empty dst in spare (see appendList).
+func appendStrings(dst []string, v gjson.Result, spare []string) []string {
 	switch {
 	case v.Type == gjson.String:
-		return append(dst, v.Str)
+		return appendList(dst, v.Str, spare)
 	case v.IsArray():
 		v.ForEach(func(_, e gjson.Result) bool {
 			if e.Type == gjson.String {
-				dst = append(dst, e.Str)
+				dst = appendList(dst, e.Str, spare)
 			}
 			return true
 		})

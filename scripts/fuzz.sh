@@ -16,8 +16,10 @@ targets=(
 	"./enrichers FuzzDecodeJWT"
 	"./enrichers FuzzEnrich"
 	"./enrichers FuzzParseTokenRequest"
+	"./enrichers FuzzParseTokenRequestShared"
 	"./enrichers FuzzDecodeBody"
 	"./caddymodule FuzzUnmarshalCaddyfile"
+	"./caddymodule FuzzMatches"
 )
 
 for t in "${targets[@]}"; do
