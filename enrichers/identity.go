@@ -270,8 +270,10 @@ func identify(id *Identity, m *mapping, payload []byte, idx *claimIndex, respSco
 	}
 }
 
-// claimRanks tracks, for one pass over a claims object, the best claim seen
-// so far for each list of a mapping (lower rank is better).
+// claimRanks holds, for each list of a mapping, the claim chosen and its
+// rank in the list (lower is better; len(list): none). fromIndex fills it
+// from the top-level claims by slot; see considers claims one at a time, for
+// a nested claims object (Hydra's ext), which is not indexed.
 type claimRanks struct {
 	clientRank, tenantRank, scopeRank, permRank, audRank int
 	client, tenant                                       string
