@@ -292,51 +292,69 @@ func (c *claimRanks) fromIndex(m *mapping, idx *claimIndex) {
 	c.reset(m)
 	at := &m.at
 	for r, s := range at.client {
-		if v := idx.str(s); v != "" {
-			c.clientRank, c.client = r, v
+		if str := idx.str(s); clientValue(idx.raw(s), str) {
+			c.clientRank, c.client = r, str
 			break
 		}
 	}
 	for r, s := range at.tenant {
-		if raw := idx.raw(s); raw != "" && raw != "null" && raw != `""` {
-			c.tenantRank, c.tenant = r, raw
-			if raw[0] == '"' {
-				c.tenant = idx.str(s)
-			}
+		if raw := idx.raw(s); tenantValue(raw) {
+			c.tenantRank, c.tenant = r, tenantText(raw, idx.str(s))
 			break
 		}
 	}
-	stringOrArray := func(list []claimSlot) (int, listClaim) {
-		for r, s := range list {
-			if raw := idx.raw(s); raw != "" && (raw[0] == '"' || raw[0] == '[') {
+	list := func(slots []claimSlot) (int, listClaim) {
+		for r, s := range slots {
+			if raw := idx.raw(s); listValue(raw) {
 				return r, listClaim{raw: raw, str: idx.str(s)}
 			}
 		}
-		return len(list), listClaim{}
+		return len(slots), listClaim{}
 	}
-	c.scopeRank, c.scope = stringOrArray(at.scope)
-	c.permRank, c.perm = stringOrArray(at.permissions)
-	c.audRank, c.aud = stringOrArray(at.audience)
+	c.scopeRank, c.scope = list(at.scope)
+	c.permRank, c.perm = list(at.permissions)
+	c.audRank, c.aud = list(at.audience)
 }
 
 // see considers claim k with value v for every list.
 func (c *claimRanks) see(m *mapping, k string, v gjson.Result) {
-	if r := rank(m.client, k); r < c.clientRank && v.Type == gjson.String && v.Str != "" {
+	if r := rank(m.client, k); r < c.clientRank && clientValue(v.Raw, v.Str) {
 		c.clientRank, c.client = r, v.Str
 	}
-	if r := rank(m.tenant, k); r < c.tenantRank && v.Type != gjson.Null && v.Raw != `""` {
-		c.tenantRank, c.tenant = r, resultText(v)
+	if r := rank(m.tenant, k); r < c.tenantRank && tenantValue(v.Raw) {
+		c.tenantRank, c.tenant = r, tenantText(v.Raw, v.Str)
 	}
-	if r := rank(m.scope, k); r < c.scopeRank && (v.Type == gjson.String || v.IsArray()) {
+	if r := rank(m.scope, k); r < c.scopeRank && listValue(v.Raw) {
 		c.scopeRank, c.scope = r, listClaim{raw: v.Raw, str: v.Str}
 	}
-	if r := rank(m.permissions, k); r < c.permRank && (v.Type == gjson.String || v.IsArray()) {
+	if r := rank(m.permissions, k); r < c.permRank && listValue(v.Raw) {
 		c.permRank, c.perm = r, listClaim{raw: v.Raw, str: v.Str}
 	}
-	if r := rank(m.audience, k); r < c.audRank && (v.Type == gjson.String || v.IsArray()) {
+	if r := rank(m.audience, k); r < c.audRank && listValue(v.Raw) {
 		c.audRank, c.aud = r, listClaim{raw: v.Raw, str: v.Str}
 	}
 }
+
+// The values each list of a mapping accepts, judged on a claim's raw JSON
+// value and, for a string, its unescaped text; fromIndex and see share them.
+
+// clientValue: a non-empty string.
+func clientValue(raw, str string) bool { return raw != "" && raw[0] == '"' && str != "" }
+
+// tenantValue: anything but null and the empty string.
+func tenantValue(raw string) bool { return raw != "" && raw != "null" && raw != `""` }
+
+// tenantText is a tenant claim's text: a string unescaped, another value as
+// its JSON.
+func tenantText(raw, str string) string {
+	if raw[0] == '"' {
+		return str
+	}
+	return raw
+}
+
+// listValue: a string or an array (scope, permissions, audience).
+func listValue(raw string) bool { return raw != "" && (raw[0] == '"' || raw[0] == '[') }
 
 // missing reports whether any non-empty list found nothing.
 func (c *claimRanks) missing(m *mapping) bool {

@@ -362,29 +362,29 @@ type identifier struct {
 	// iss is the slot of "iss", which auto reads to pick the mapping.
 	iss claimSlot
 	// lastIssuer remembers auto's verdict on the last issuer seen.
-	lastIssuer *atomic.Pointer[issuerKind]
+	lastIssuer *atomic.Pointer[issuerVerdict]
 }
 
-// issuerKind is detectIssuer's verdict on one issuer.
-type issuerKind struct {
+// issuerVerdict is detectIssuer's verdict on one issuer.
+type issuerVerdict struct {
 	iss  string
 	kind presetKind
 }
 
-// kindOf is detectIssuer, remembering the last answer: parsing the issuer
+// detectIssuerCached is detectIssuer, remembering the last answer: parsing the issuer
 // costs as much as the rest of the identity, and a deployment sees one
 // issuer, or a handful (a miss costs the parse and two small allocations).
-func (s *identifier) kindOf(iss string) presetKind {
+func (s *identifier) detectIssuerCached(iss string) presetKind {
 	if p := s.lastIssuer.Load(); p != nil && p.iss == iss {
 		return p.kind
 	}
 	k := detectIssuer(iss)
-	s.lastIssuer.Store(&issuerKind{iss: strings.Clone(iss), kind: k})
+	s.lastIssuer.Store(&issuerVerdict{iss: strings.Clone(iss), kind: k})
 	return k
 }
 
 func newIdentifier(name string, over ClaimMapping) (identifier, error) {
-	s := identifier{lastIssuer: new(atomic.Pointer[issuerKind])}
+	s := identifier{lastIssuer: new(atomic.Pointer[issuerVerdict])}
 	if name == "" || name == PresetAuto {
 		s.auto = true
 		for k := range numKinds {
@@ -423,7 +423,7 @@ func (s *identifier) identify(id *Identity, headerB64 string, payload []byte, id
 		id.Preset = ""
 		return
 	}
-	k := s.kindOf(idx.str(s.iss))
+	k := s.detectIssuerCached(idx.str(s.iss))
 	if k == kindGeneric && isATJWTHeader(headerB64) {
 		k = kindRFC9068
 	}
