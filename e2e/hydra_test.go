@@ -24,6 +24,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testidp"
 )
 
 // hydraEnv is the running setup e2e/run.sh hands to the TestHydra* tests:
@@ -69,24 +71,8 @@ func hydra(t *testing.T) *hydraEnv {
 func verifyHydraJWT(t *testing.T, h *hydraEnv, token string) map[string]any {
 	t.Helper()
 	x := do(t, http.MethodGet, h.disco.JwksURI, nil, "", "")
-	var jwks jose.JSONWebKeySet
-	if err := json.Unmarshal(x.body, &jwks); err != nil {
-		t.Fatalf("JWKS: %v: %s", err, x.body)
-	}
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	claims, err := testidp.VerifyJWT(x.body, token, jose.RS256, jose.ES256)
 	if err != nil {
-		t.Fatalf("access token is not a signed JWT: %v", err)
-	}
-	keys := jwks.Key(jws.Signatures[0].Header.KeyID)
-	if len(keys) != 1 {
-		t.Fatalf("no JWKS key for kid %q", jws.Signatures[0].Header.KeyID)
-	}
-	payload, err := jws.Verify(keys[0].Key)
-	if err != nil {
-		t.Fatalf("signature: %v", err)
-	}
-	var claims map[string]any
-	if err := json.Unmarshal(payload, &claims); err != nil {
 		t.Fatal(err)
 	}
 	return claims
