@@ -12,11 +12,8 @@ import (
 	"compress/zlib"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
-	"hash/crc32"
 	"io"
 	"net/http"
 	"runtime"
@@ -29,6 +26,9 @@ import (
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testbomb"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 )
 
 // hsBlock is the token_enrich configuration of the response cases.
@@ -279,7 +279,7 @@ func hsEncoded(t *testing.T, plain []byte) map[string]hsReply {
 		"identity":                 {body: plain, encoding: "identity"},
 		"br (never asked for)":     {body: []byte("\x1b\x4f\x00\xf8\x0d\x00"), encoding: "br"},
 		"gzip twice (stacked)":     {body: gzipBytes(t, gz), encoding: "gzip, gzip"},
-		"gzip bomb":                {body: hsGzipBomb(256), encoding: "gzip"},
+		"gzip bomb":                {body: testbomb.Gzip(`{"access_token":"x","pad":"`, `"}`, 256), encoding: "gzip"},
 		"truncated gzip":           {body: gz[:len(gz)/2], encoding: "gzip"},
 		"gzip without its trailer": {body: gz[:len(gz)-8], encoding: "gzip"},
 		"plain JSON labelled gzip": {body: plain, encoding: "gzip"},
@@ -609,37 +609,6 @@ func hsAllocDuring(fn func()) uint64 {
 	fn()
 	runtime.ReadMemStats(&after)
 	return after.TotalAlloc - before.TotalAlloc
-}
-
-// hsGzipBomb is a valid gzip member of {"access_token":"x","pad":" then mib
-// MiB of spaces then "}, in about mib KiB. One compressed MiB of spaces is
-// repeated (each piece ends on a sync flush and refers back only within
-// itself) instead of compressing them all, which takes the race detector
-// minutes; enrichers' TestBombBuilderIsValid checks the construction.
-func hsGzipBomb(mib int) []byte {
-	const head, tail = `{"access_token":"x","pad":"`, `"}`
-	spaces := bytes.Repeat([]byte(" "), 1<<20)
-	piece := func(data []byte, final bool) []byte {
-		var b bytes.Buffer
-		w, _ := flate.NewWriter(&b, flate.BestCompression)
-		_, _ = w.Write(data)
-		if final {
-			_ = w.Close()
-		} else {
-			_ = w.Flush()
-		}
-		return b.Bytes()
-	}
-	out := append([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}, piece([]byte(head), false)...)
-	out = append(out, bytes.Repeat(piece(spaces, false), mib)...)
-	out = append(out, piece([]byte(tail), true)...)
-	crc := crc32.ChecksumIEEE([]byte(head))
-	for i := 0; i < mib; i++ {
-		crc = crc32.Update(crc, crc32.IEEETable, spaces)
-	}
-	crc = crc32.Update(crc, crc32.IEEETable, []byte(tail))
-	out = binary.LittleEndian.AppendUint32(out, crc)
-	return binary.LittleEndian.AppendUint32(out, uint32(len(head)+mib<<20+len(tail)))
 }
 
 func hsZlib(t *testing.T, b []byte) []byte {

@@ -10,15 +10,15 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"io"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testbomb"
 )
 
 func encGzip(t testing.TB, b []byte) []byte {
@@ -147,62 +147,21 @@ func allocDuring(fn func()) uint64 {
 }
 
 // bomb returns coding-compressed data that inflates to head, mib MiB of
-// spaces, then tail. It repeats one compressed MiB of spaces instead of
-// compressing them all, which would take the race detector minutes: each
-// deflate piece ends on a sync flush and refers back only within itself,
-// and zstd decodes a run of frames as one stream.
+// spaces, then tail (see internal/testbomb; zstd decodes a run of frames as one
+// stream, so repeating one compressed MiB works there too).
 func bomb(t testing.TB, coding, head, tail string, mib int) []byte {
 	t.Helper()
-	spaces := bytes.Repeat([]byte(" "), 1<<20)
-	if coding == "zstd" {
-		out := encZstd(t, []byte(head))
-		out = append(out, bytes.Repeat(encZstd(t, spaces), mib)...)
-		return append(out, encZstd(t, []byte(tail))...)
-	}
-	piece := func(data []byte, final bool) []byte {
-		var b bytes.Buffer
-		w, _ := flate.NewWriter(&b, flate.BestCompression)
-		_, _ = w.Write(data)
-		if final {
-			_ = w.Close()
-		} else {
-			_ = w.Flush()
-		}
-		return b.Bytes()
-	}
-	stream := piece([]byte(head), false)
-	stream = append(stream, bytes.Repeat(piece(spaces, false), mib)...)
-	stream = append(stream, piece([]byte(tail), true)...)
-	size := len(head) + mib<<20 + len(tail)
 	switch coding {
+	case "zstd":
+		out := encZstd(t, []byte(head))
+		out = append(out, bytes.Repeat(encZstd(t, bytes.Repeat([]byte(" "), 1<<20)), mib)...)
+		return append(out, encZstd(t, []byte(tail))...)
 	case "deflate (raw)":
-		return stream
+		return testbomb.Deflate(head, tail, mib)
 	case "gzip":
-		crc := crc32.ChecksumIEEE([]byte(head))
-		for i := 0; i < mib; i++ {
-			crc = crc32.Update(crc, crc32.IEEETable, spaces)
-		}
-		crc = crc32.Update(crc, crc32.IEEETable, []byte(tail))
-		out := append([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}, stream...)
-		out = binary.LittleEndian.AppendUint32(out, crc)
-		return binary.LittleEndian.AppendUint32(out, uint32(size))
+		return testbomb.Gzip(head, tail, mib)
 	case "deflate (zlib)":
-		// Adler-32 of head, then of mib MiB of one byte in closed form
-		const mod = 65521
-		a, b := uint64(1), uint64(0)
-		add := func(p []byte) {
-			for _, c := range p {
-				a = (a + uint64(c)) % mod
-				b = (b + a) % mod
-			}
-		}
-		add([]byte(head))
-		n := uint64(mib) << 20
-		b = (b + n%mod*a + uint64(' ')*(n*(n+1)/2%mod)) % mod
-		a = (a + n%mod*uint64(' ')) % mod
-		add([]byte(tail))
-		out := append([]byte{0x78, 0xda}, stream...)
-		return binary.BigEndian.AppendUint32(out, uint32(b<<16|a))
+		return testbomb.Zlib(head, tail, mib)
 	}
 	t.Fatalf("bomb: coding %q", coding)
 	return nil
