@@ -155,11 +155,7 @@ func TestHydraClientCredentials(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, a := range c.added {
-				if got, _ := json.Marshal(tok.Extra(a[0])); string(got) != a[1] {
-					t.Errorf("Extra(%s) = %s, want %s", a[0], got, a[1])
-				}
-			}
+			checkExtras(t, tok, c.added)
 			if tok.Extra("tenant_id") != nil && c.tenant == "" {
 				t.Errorf("tenant_id = %v", tok.Extra("tenant_id"))
 			}

@@ -118,11 +118,7 @@ func TestZitadelClientCredentials(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, a := range c.added {
-				if got, _ := json.Marshal(tok.Extra(a[0])); string(got) != a[1] {
-					t.Errorf("Extra(%s) = %s, want %s", a[0], got, a[1])
-				}
-			}
+			checkExtras(t, tok, c.added)
 			if c.opaque {
 				if strings.Contains(tok.AccessToken, ".") || tok.Extra("tenant_id") != nil {
 					t.Errorf("opaque token %q, tenant_id %v", tok.AccessToken, tok.Extra("tenant_id"))
@@ -250,6 +246,17 @@ func TestZitadelOpenIDClient(t *testing.T) {
 		"--grant", "refresh_token", "--refresh-token="+rt)
 	if code != 0 || res["refreshed"] != true || res["tenant_id"] != "acme" || res["api-uri"] != "https://acme.api.example.com" {
 		t.Fatalf("refresh_token: exit %d %s", code, raw)
+	}
+}
+
+// checkExtras compares golang.org/x/oauth2's view of added members
+// (Token.Extra) with the expected JSON values.
+func checkExtras(t *testing.T, tok *oauth2.Token, added [][2]string) {
+	t.Helper()
+	for _, a := range added {
+		if got, _ := json.Marshal(tok.Extra(a[0])); string(got) != a[1] {
+			t.Errorf("Extra(%s) = %s, want %s", a[0], got, a[1])
+		}
 	}
 }
 
