@@ -78,8 +78,8 @@ func claimHash(k string) uint8 {
 	return uint8(len(k)*37 + int(k[0])*7 + int(k[len(k)-1]))
 }
 
-// claimIndex records, while scanObject validates a token payload, the first
-// member of each numbered claim name, so that the claim reads of one Enrich
+// claimIndex records, as scan validates a token payload, the first member of
+// each numbered claim name, so that the claim reads of one Enrich
 // call (identity, rule conditions, {http.token.claims.*}, lifted claims) do
 // not scan the payload again. It lives in the pooled scratch.
 type claimIndex struct {
@@ -88,26 +88,34 @@ type claimIndex struct {
 	slots *claimSlots
 	// at holds, per slot, the first member so named; valEnd == 0: absent.
 	at []jsonMember
+	// members is scan's working list.
+	members []jsonMember
 }
 
-// prepare readies the index for the payload src and the names of slots.
-func (c *claimIndex) prepare(src []byte, slots *claimSlots) {
+// scan validates the payload src as a JSON object and indexes its members
+// by the names of slots. It reports whether src is a valid object; when it
+// is not, the index is left reset.
+func (c *claimIndex) scan(src []byte, slots *claimSlots) bool {
 	c.src, c.slots = src, slots
 	n := len(slots.names)
 	c.at = slices.Grow(c.at[:0], n)[:n]
 	clear(c.at)
-}
-
-// add records a member; it has scanObject's callback signature.
-func (c *claimIndex) add(m jsonMember) bool {
-	if s := c.slots.find(m.name(c.src)); s != noSlot && c.at[s].valEnd == 0 {
-		c.at[s] = m
+	c.members = c.members[:0]
+	if !scanObject(src, &c.members) {
+		c.reset()
+		return false
+	}
+	for i := range c.members {
+		m := &c.members[i]
+		if s := slots.find(m.name(src)); s != noSlot && c.at[s].valEnd == 0 {
+			c.at[s] = *m
+		}
 	}
 	return true
 }
 
 func (c *claimIndex) reset() {
-	c.src, c.slots, c.at = nil, nil, c.at[:0]
+	c.src, c.slots, c.at, c.members = nil, nil, c.at[:0], c.members[:0]
 }
 
 // member returns the first member in slot s, or nil.

@@ -59,8 +59,7 @@ func TestClaimIndexSlots(t *testing.T) {
 	tricky := tab.add("a\"b")
 	payload := []byte(`{"iss":"https://one/","aud":["x","y"],"iat":1,"plan":7,"iss":"https://two/","a\"b":null,"plan":"z"}`)
 	var idx claimIndex
-	idx.prepare(payload, &tab)
-	if !scanObject(payload, idx.add) {
+	if !idx.scan(payload, &tab) {
 		t.Fatal("invalid")
 	}
 	for _, c := range []struct {
@@ -90,8 +89,9 @@ func TestClaimIndexSlots(t *testing.T) {
 	for i := 0; i < maxClaimSlots; i++ {
 		full.add(fmt.Sprintf("c%03d", i))
 	}
-	idx.prepare(payload, &full)
-	scanObject(payload, idx.add)
+	if !idx.scan(payload, &full) {
+		t.Fatal("invalid")
+	}
 	for _, name := range []string{"iss", "plan", "c001", `a"b`} {
 		if got, want := idx.get(noSlot, name), gjson.GetBytes(payload, gjsonEscape(name)); !sameResult(got, want) {
 			t.Errorf("full table: get(%q) = %+v, gjson %+v", name, got, want)
@@ -179,8 +179,7 @@ func TestIdentifyMatchesFullScan(t *testing.T) {
 			}
 			for pi, p := range payloads {
 				var idx claimIndex
-				idx.prepare(p, &e.ids.slots)
-				if !scanObject(p, idx.add) {
+				if !idx.scan(p, &e.ids.slots) {
 					t.Fatalf("payload %d invalid", pi)
 				}
 				for _, m := range maps {

@@ -209,14 +209,18 @@ func (e *Enricher) Enrich(dst, body []byte, req *TokenRequest, resolve Resolver,
 // scan validates body, collects its top-level members and builds the
 // identity. ok is false for a JSON object without a string access_token.
 func (e *Enricher) scan(s *scratch, body []byte, req *TokenRequest, out *Outcome) (closeIdx int, ok bool, err error) {
-	var token, scope, issuedType string
 	// One pass validates the body and lists its members; strings are
 	// views into body unless they hold escapes.
-	valid := scanObject(body, func(m jsonMember) bool {
+	if !scanObject(body, &s.raw) {
+		return 0, false, ErrNotJSONObject
+	}
+	var token, scope, issuedType string
+	for i := range s.raw {
+		m := &s.raw[i]
 		name := m.name(body)
 		s.members = append(s.members, member{name: name, valStart: m.valStart, valEnd: m.valEnd})
 		if !m.isString(body) {
-			return true
+			continue
 		}
 		switch name {
 		case "access_token":
@@ -232,10 +236,6 @@ func (e *Enricher) scan(s *scratch, body []byte, req *TokenRequest, out *Outcome
 				issuedType = m.str(body)
 			}
 		}
-		return true
-	})
-	if !valid {
-		return 0, false, ErrNotJSONObject
 	}
 	closeIdx = len(body) - 1
 	for body[closeIdx] != '}' {
@@ -325,6 +325,7 @@ type planned struct {
 
 // scratch is per-call working memory, pooled.
 type scratch struct {
+	raw     []jsonMember // the body's members as scanned
 	members []member
 	claims  claimIndex // the access token's top-level claims
 	plan    []planned
@@ -338,17 +339,17 @@ type scratch struct {
 }
 
 var scratchPool = sync.Pool{New: func() any {
-	return &scratch{members: make([]member, 0, 16), plan: make([]planned, 0, 16),
+	return &scratch{raw: make([]jsonMember, 0, 16), members: make([]member, 0, 16), plan: make([]planned, 0, 16),
 		text: make([]byte, 0, 256), vals: make([]byte, 0, 1024)}
 }}
 
 func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 
 func putScratch(s *scratch) {
-	if cap(s.vals) > 64<<10 || cap(s.members) > 1024 {
+	if cap(s.vals) > 64<<10 || cap(s.members) > 1024 || cap(s.claims.members) > 1024 {
 		return // don't keep outliers
 	}
-	s.members = s.members[:0]
+	s.raw, s.members = s.raw[:0], s.members[:0]
 	s.claims.reset()
 	clear(s.plan)
 	s.plan, s.lifted = s.plan[:0], 0

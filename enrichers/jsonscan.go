@@ -96,16 +96,17 @@ func smallUint(s string) (n uint64, ok bool) {
 }
 
 // scanObject validates b as a JSON object (surrounding whitespace allowed,
-// strings valid UTF-8) and calls fn, when not nil, for each top-level member
-// in order until fn returns false, which makes scanObject stop and report
-// false. fn may be called for members of a document that turns out to be
-// invalid; callers discard what they collected when scanObject reports false.
-func scanObject(b []byte, fn func(m jsonMember) bool) bool {
+// strings valid UTF-8) and, when ms is not nil, appends its top-level members
+// to *ms in order. Members are appended as they are found, so callers that
+// get false discard what was appended. Collecting into a list rather than
+// calling back per member keeps the scanner's loop free of indirect calls;
+// the members of a token response or payload fit in pooled scratch.
+func scanObject(b []byte, ms *[]jsonMember) bool {
 	i := skipWS(b, 0)
 	if i == len(b) || b[i] != '{' {
 		return false
 	}
-	i, ok := scanMembers(b, i+1, fn)
+	i, ok := scanMembers(b, i+1, ms)
 	if !ok {
 		return false
 	}
@@ -113,9 +114,16 @@ func scanObject(b []byte, fn func(m jsonMember) bool) bool {
 }
 
 // eachMember calls fn for each top-level member of b, an object already known
-// to be valid, until fn returns false. It does not validate.
+// to be valid, until fn returns false.
 func eachMember(b []byte, fn func(m jsonMember) bool) {
-	scanObject(b, fn)
+	var buf [16]jsonMember
+	ms := buf[:0]
+	scanObject(b, &ms)
+	for _, m := range ms {
+		if !fn(m) {
+			return
+		}
+	}
 }
 
 // forEachMember is gjson's Result.ForEach for a valid JSON object, with the
@@ -162,9 +170,9 @@ func lookupMember(obj gjson.Result, name string) gjson.Result {
 	return out
 }
 
-// scanMembers scans an object's members after its `{` and returns the index
-// past its `}`.
-func scanMembers(b []byte, i int, fn func(m jsonMember) bool) (int, bool) {
+// scanMembers scans an object's members after its `{`, appending them to *ms
+// when ms is not nil, and returns the index past its `}`.
+func scanMembers(b []byte, i int, ms *[]jsonMember) (int, bool) {
 	i = skipWS(b, i)
 	if i < len(b) && b[i] == '}' {
 		return i + 1, true
@@ -195,11 +203,9 @@ func scanMembers(b []byte, i int, fn func(m jsonMember) bool) (int, bool) {
 		if !ok {
 			return i, false
 		}
-		if fn != nil {
+		if ms != nil {
 			m.valEnd = i
-			if !fn(m) {
-				return i, false
-			}
+			*ms = append(*ms, m)
 		}
 		i = skipWS(b, i)
 		if i == len(b) {
@@ -318,7 +324,13 @@ func skipDigits(b []byte, i int) int {
 	return i
 }
 
+// skipWS returns the index of the first byte at or after b[i] that is not
+// JSON whitespace. The first test settles the usual case, a byte above the
+// space (compact JSON has no whitespace at all).
 func skipWS(b []byte, i int) int {
+	if i < len(b) && b[i] > ' ' {
+		return i
+	}
 	for i < len(b) {
 		switch b[i] {
 		case ' ', '\t', '\n', '\r':

@@ -72,8 +72,7 @@ func decodeJWT(token string, idx *claimIndex, slots *claimSlots) (headerB64 stri
 	if idx == nil {
 		ok = scanObject(payload, nil)
 	} else {
-		idx.prepare(payload, slots)
-		ok = scanObject(payload, idx.add)
+		ok = idx.scan(payload, slots)
 	}
 	if !ok {
 		return "", nil, false
@@ -92,8 +91,8 @@ func DecodeJWTHeaderType(headerB64 string) string {
 }
 
 // isJSONObject reports whether b is valid JSON (including valid UTF-8) whose
-// root is an object. It is scanObject without a callback: one pass, the same
-// verdict as gjson.ValidBytes plus utf8.Valid.
+// root is an object. It is scanObject without a member list: one pass, the
+// same verdict as gjson.ValidBytes plus utf8.Valid.
 func isJSONObject(b []byte) bool { return scanObject(b, nil) }
 
 // b64Table maps a base64url character to its six bits; 0xffffffff marks a

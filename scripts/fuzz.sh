@@ -18,6 +18,9 @@ targets=(
 	"./enrichers FuzzParseTokenRequest"
 	"./enrichers FuzzParseTokenRequestShared"
 	"./enrichers FuzzDecodeBody"
+	"./enrichers FuzzScanObject"
+	"./enrichers FuzzDecodeB64URL"
+	"./enrichers FuzzParseForm"
 	"./caddymodule FuzzUnmarshalCaddyfile"
 	"./caddymodule FuzzMatches"
 )
