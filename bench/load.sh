@@ -17,6 +17,15 @@
 # interpolated between the runs before and after, then the median over
 # rounds.
 #
+# Then PAIRED_ROUNDS paired rounds: (a), (b) and (c) are driven at the same
+# time, each by its own wrk with a third of the connections, and each
+# process's CPU per request is read over the same seconds. A shared VM
+# switches between fast and slow periods every few seconds, which an
+# alternating run can only interpolate across; in a paired round all three
+# meet the same period, so the CPU ratios (per round, then the median) do not
+# move with it. req/s and latency of a paired round are those of three
+# proxies sharing the box, so only its CPU ratios are reported.
+#
 # Then, on fresh processes: idle RSS, RSS after WARMUP_REQUESTS and (for (b))
 # after LEAK_REQUESTS more (a leak shows as growth), and the peak RSS with
 # MEM_CONNS concurrent connections, for (a) and (b).
@@ -25,8 +34,8 @@
 # Builds ./caddy with ./xcaddy.sh when it is missing or older than the
 # module's sources, unless CADDY=/path/to/caddy is given.
 #
-# Settings (environment): ROUNDS DURATION CONNS THREADS WARMUP_REQUESTS
-# LEAK_REQUESTS MEM_CONNS MEM_DURATION CADDY. CALIBRATE=1 makes (c) a second
+# Settings (environment): ROUNDS DURATION CONNS THREADS PAIRED_ROUNDS
+# WARMUP_REQUESTS LEAK_REQUESTS MEM_CONNS MEM_DURATION CADDY. CALIBRATE=1 makes (c) a second
 # plain reverse_proxy on /oauth/token, an A/A run that shows how far two
 # identical configurations drift apart on this machine. SKIP_MEMORY=1 skips
 # the memory checks. COMPARE=/path/to/caddy makes (c) that binary (say, a
@@ -36,6 +45,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-5}
+PAIRED_ROUNDS=${PAIRED_ROUNDS:-$ROUNDS}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
@@ -44,7 +54,7 @@ LEAK_REQUESTS=${LEAK_REQUESTS:-100000}
 MEM_CONNS=${MEM_CONNS:-1000}
 MEM_DURATION=${MEM_DURATION:-10}
 if [[ "${1:-}" == "--quick" ]]; then
-	ROUNDS=1 DURATION=2 WARMUP_REQUESTS=2000 LEAK_REQUESTS=5000 MEM_CONNS=200 MEM_DURATION=2
+	ROUNDS=1 PAIRED_ROUNDS=1 DURATION=2 WARMUP_REQUESTS=2000 LEAK_REQUESTS=5000 MEM_CONNS=200 MEM_DURATION=2
 elif [[ -n "${1:-}" ]]; then
 	echo "usage: $0 [--quick]" >&2
 	exit 2
@@ -131,7 +141,7 @@ echo "go: $(go env GOVERSION)"
 echo "caddy: $("$CADDY" version | head -1)"
 echo "wrk: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "settings: ROUNDS=$ROUNDS DURATION=${DURATION}s CONNS=$CONNS THREADS=$THREADS"
+echo "settings: ROUNDS=$ROUNDS PAIRED_ROUNDS=$PAIRED_ROUNDS DURATION=${DURATION}s CONNS=$CONNS THREADS=$THREADS"
 
 start_caddy a bench/Caddyfile.plain
 start_caddy b bench/Caddyfile.enrich
@@ -234,11 +244,47 @@ CPU_BA=$(ratio b 6) RPS_BA=$(ratio b 3) P99_BA=$(ratio b 5) P50_BA=$(ratio b 4)
 CPU_CA=$(ratio c 6) RPS_CA=$(ratio c 3) P99_CA=$(ratio c 5) P50_CA=$(ratio c 4)
 printf "ratios b/a: cpu %.3f  req/s %.3f  p50 %.3f  p99 %.3f\n" "$CPU_BA" "$RPS_BA" "$P50_BA" "$P99_BA"
 printf "ratios c/a: cpu %.3f  req/s %.3f  p50 %.3f  p99 %.3f\n" "$CPU_CA" "$RPS_CA" "$P50_CA" "$P99_CA"
+
+# --- paired rounds ----------------------------------------------------------
+# paired r -> appends "r cpu_a cpu_b cpu_c" (us per request) to PAIRED
+PAIRED="$RUN/paired.txt"
+: >"$PAIRED"
+paired() {
+	local r=$1 cfg pidv portv pathv conns=$(((CONNS + 2) / 3)) line="$1"
+	declare -A before after
+	for cfg in a b c; do pidv="PID_$cfg"; before[$cfg]=$(cpu_ticks "${!pidv}"); done
+	local wrks=()
+	for cfg in a b c; do
+		portv="PORT_$cfg" pathv="PATH_$cfg"
+		BENCH_PATH=${!pathv} wrk -t1 -c"$conns" -d"${DURATION}s" -s bench/post.lua "http://127.0.0.1:${!portv}" \
+			>"$RUN/wrk-paired-$cfg-$r.txt" &
+		wrks+=($!)
+	done
+	wait "${wrks[@]}" # not a bare wait: the proxies are background jobs too
+	for cfg in a b c; do pidv="PID_$cfg"; after[$cfg]=$(cpu_ticks "${!pidv}"); done
+	for cfg in a b c; do
+		local f="$RUN/wrk-paired-$cfg-$r.txt" reqs
+		if grep -q Non-2xx "$f"; then
+			echo "paired round $r ($cfg): $(grep Non-2xx "$f")" >&2
+			exit 1
+		fi
+		reqs=$(awk '/requests in/ {print $1}' "$f")
+		line+=" $(awk -v t=$((after[$cfg] - before[$cfg])) -v hz="$CLK_TCK" -v n="$reqs" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
+	done
+	echo "$line" >>"$PAIRED"
+	awk '{printf "  paired round %d: %6.2f / %6.2f / %6.2f us CPU/req (a / b / c)  b/a %.3f  c/a %.3f\n", $1, $2, $3, $4, $3 / $2, $4 / $2}' <<<"$line"
+}
+echo
+echo "== paired rounds ((a), (b), (c) at the same time, $(((CONNS + 2) / 3)) connections each, ${DURATION}s)"
+for r in $(seq 1 "$PAIRED_ROUNDS"); do paired "$r"; done
+PCPU_BA=$(awk '{print $3 / $2}' "$PAIRED" | median)
+PCPU_CA=$(awk '{print $4 / $2}' "$PAIRED" | median)
+printf "paired ratios (median over %d rounds): cpu b/a %.3f  cpu c/a %.3f\n" "$PAIRED_ROUNDS" "$PCPU_BA" "$PCPU_CA"
 for cfg in a b c; do pidv="PID_$cfg"; kill "${!pidv}" 2>/dev/null || true; done
 
 if [[ -n "${SKIP_MEMORY:-}" ]]; then
-	printf "RATIOS cpu_b/a=%.3f rps_b/a=%.3f p99_b/a=%.3f cpu_c/a=%.3f rps_c/a=%.3f p99_c/a=%.3f\n" \
-		"$CPU_BA" "$RPS_BA" "$P99_BA" "$CPU_CA" "$RPS_CA" "$P99_CA"
+	printf "RATIOS cpu_b/a=%.3f rps_b/a=%.3f p99_b/a=%.3f cpu_c/a=%.3f rps_c/a=%.3f p99_c/a=%.3f paired_cpu_b/a=%.3f paired_cpu_c/a=%.3f\n" \
+		"$CPU_BA" "$RPS_BA" "$P99_BA" "$CPU_CA" "$RPS_CA" "$P99_CA" "$PCPU_BA" "$PCPU_CA"
 	exit 0
 fi
 
@@ -311,11 +357,13 @@ verdict "cpu b/a $CPU_BA <= 1.05" "$CPU_BA" 1.05 "<="
 verdict "req/s b/a $RPS_BA >= 0.97" "$RPS_BA" 0.97 ">="
 verdict "p99 b/a $P99_BA <= 1.10" "$P99_BA" 1.10 "<="
 verdict "cpu c/a $CPU_CA <= 1.02 (within noise)" "$CPU_CA" 1.02 "<="
+verdict "paired cpu b/a $PCPU_BA <= 1.05" "$PCPU_BA" 1.05 "<="
+verdict "paired cpu c/a $PCPU_CA <= 1.02 (within noise)" "$PCPU_CA" 1.02 "<="
 # The proxy's own per-connection memory (goroutines, buffers, upstream
 # connections) is the same with or without token_enrich; what token_enrich
 # adds is the difference between (b) and (a).
 verdict "$MEM_CONNS connections: token_enrich adds $MEM_DELTA MiB over a plain proxy <= 50 ((b) $MEM_ADDED MiB, (a) $MEM_ADDED_A MiB over idle)" "$MEM_DELTA" 50 "<="
 verdict "RSS growth over $LEAK_DONE requests $LEAK MiB <= 5" "$LEAK" 5 "<="
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf "RATIOS cpu_b/a=%.3f rps_b/a=%.3f p99_b/a=%.3f cpu_c/a=%.3f rps_c/a=%.3f p99_c/a=%.3f mem_%dconns_b-a_MiB=%s leak_MiB=%s\n" \
-	"$CPU_BA" "$RPS_BA" "$P99_BA" "$CPU_CA" "$RPS_CA" "$P99_CA" "$MEM_CONNS" "$MEM_DELTA" "$LEAK"
+printf "RATIOS cpu_b/a=%.3f rps_b/a=%.3f p99_b/a=%.3f cpu_c/a=%.3f rps_c/a=%.3f p99_c/a=%.3f paired_cpu_b/a=%.3f paired_cpu_c/a=%.3f mem_%dconns_b-a_MiB=%s leak_MiB=%s\n" \
+	"$CPU_BA" "$RPS_BA" "$P99_BA" "$CPU_CA" "$RPS_CA" "$P99_CA" "$PCPU_BA" "$PCPU_CA" "$MEM_CONNS" "$MEM_DELTA" "$LEAK"
