@@ -1,8 +1,10 @@
 package enrichers
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/tidwall/gjson"
@@ -197,5 +199,73 @@ func TestIdentifyMatchesFullScan(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestClaimReadsWhileEnriching holds the string fast path of rule claim
+// conditions and {http.token.claims.*} (Identity.claimString, reading the
+// index) to what the general path gives (Identity.ClaimString, which
+// scans the payload after Enrich): for a plain string, an escaped one,
+// other JSON types, an absent claim, and (under hydra) a claim nested in
+// ext, including one shadowed by a top-level claim of the same name.
+func TestClaimReadsWhileEnriching(t *testing.T) {
+	cfg := func(preset string) Config {
+		return Config{Preset: preset, Rules: []RuleConfig{{
+			Name:   "gold",
+			Claims: []ClaimCondition{{Name: "plan", Values: []string{"gold*", "7", "true"}}},
+			Fields: []FieldConfig{{Name: "matched", JSON: json.RawMessage(`true`)}},
+		}}, Fields: []FieldConfig{{Name: "plan_text", Value: "[{http.token.claims.plan}]"}}}
+	}
+	for _, c := range []struct {
+		name   string
+		preset string
+		claims map[string]any
+	}{
+		{"plain string", "", map[string]any{"plan": "gold"}},
+		{"escaped string", "", map[string]any{"plan": "gold \"plus\" \u00e9"}},
+		{"other string", "", map[string]any{"plan": "silver"}},
+		{"number", "", map[string]any{"plan": 7}},
+		{"bool", "", map[string]any{"plan": true}},
+		{"array", "", map[string]any{"plan": []string{"silver", "gold-2"}}},
+		{"object", "", map[string]any{"plan": map[string]any{"tier": "gold"}}},
+		{"null", "", map[string]any{"plan": nil}},
+		{"absent", "", map[string]any{"other": "gold"}},
+		{"nested in ext", "hydra", map[string]any{"client_id": "c", "ext": map[string]any{"plan": "gold-x"}}},
+		{"top level shadows ext", "hydra", map[string]any{"client_id": "c", "plan": "silver", "ext": map[string]any{"plan": "gold"}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := mustNew(t, cfg(c.preset))
+			body := tokenResponse(t, makeJWT(t, c.claims))
+			var out Outcome
+			res, err := e.Enrich(nil, body, nil, nil, &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := decodeObject(t, res)
+			// the reference: the general path, after Enrich
+			text := out.Identity.ClaimString("plan")
+			want := ""
+			if v := out.Identity.Claim("plan"); v.Exists() && v.Type != gjson.Null {
+				ok := false
+				if v.IsArray() {
+					v.ForEach(func(_, e gjson.Result) bool {
+						ok = ok || (e.Type == gjson.String && strings.HasPrefix(e.Str, "gold"))
+						return true
+					})
+				} else {
+					ok = strings.HasPrefix(text, "gold") || text == "7" || text == "true"
+				}
+				if ok {
+					want = "true"
+				}
+			}
+			if string(got["matched"]) != want {
+				t.Errorf("matched = %s, want %q (claim %q)", got["matched"], want, text)
+			}
+			wantText, _ := json.Marshal("[" + text + "]")
+			if string(got["plan_text"]) != string(wantText) {
+				t.Errorf("plan_text = %s, want %s", got["plan_text"], wantText)
+			}
+		})
 	}
 }

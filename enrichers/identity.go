@@ -134,6 +134,21 @@ func (id *Identity) claim(s claimSlot, name string) gjson.Result {
 	return memberOf(id.nested, name)
 }
 
+// claimString returns, while Enrich runs, a claim that the index holds as a
+// JSON string, unescaped: what resultText(id.claim(s, name)) gives for it,
+// without building a gjson.Result. ok is false for anything else (absent,
+// another type, no index), which callers read through claim.
+func (id *Identity) claimString(s claimSlot) (text string, ok bool) {
+	if id.index == nil {
+		return "", false
+	}
+	m := id.index.member(s)
+	if m == nil || !m.isString(id.index.src) {
+		return "", false
+	}
+	return m.str(id.index.src), true
+}
+
 // memberOf returns the member of object obj named name (literally).
 func memberOf(obj gjson.Result, name string) gjson.Result { return lookupMember(obj, name) }
 

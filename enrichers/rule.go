@@ -146,6 +146,12 @@ func (r *rule) matches(id *Identity) bool {
 	}
 	for i := range r.claims {
 		c := &r.claims[i]
+		if text, ok := id.claimString(c.slot); ok {
+			if !matchAny(c.patterns, text) {
+				return false
+			}
+			continue
+		}
 		v := id.claim(c.slot, c.name)
 		if !v.Exists() || v.Type == gjson.Null {
 			return false

@@ -182,6 +182,9 @@ func (id *Identity) placeholder(k tokenKey, claim string, s claimSlot) string {
 	case keyScope:
 		return id.Scope()
 	case keyClaim:
+		if text, ok := id.claimString(s); ok {
+			return text
+		}
 		return resultText(id.claim(s, claim))
 	}
 	return ""
