@@ -238,7 +238,7 @@ func benchCases() []benchCase {
 //     into it, so it must outlive the call and cannot come from a pool.
 //
 // Nothing else allocates on these inputs:
-//   - validation and the member lists: one pass of scanObject over the body
+//   - validation and the member lists: one pass of appendMembers over the body
 //     and one over the payload, recording offsets (no pointers, so no write
 //     barriers) into the pooled scratch (members, claims index);
 //   - strings are views into the body or payload (stringOf), unless they
@@ -436,5 +436,28 @@ func TestEnrichAllocs(t *testing.T) {
 		_, _ = e.Enrich(nil, c.body, c.req, nil, &out)
 	}); n > 2 {
 		t.Errorf("unchanged response: %.1f allocs/op, want at most 2", n)
+	}
+}
+
+// TestClaimLookupAllocs holds reading a claim after Enrich (what a
+// {http.token.claims.*} placeholder in a later handler does: a scan of the
+// payload, the index being gone) to no allocation.
+func TestClaimLookupAllocs(t *testing.T) {
+	if testenv.RaceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
+	c := auth0Case()
+	e := mustNew(t, c.cfg)
+	var out Outcome
+	if _, err := e.Enrich(nil, c.body, c.req, nil, &out); err != nil || out.Status != StatusEnriched {
+		t.Fatalf("status %v err %v", out.Status, err)
+	}
+	for _, name := range []string{"https://example.com/plan", "org_id", "iat", "absent"} {
+		if n := testing.AllocsPerRun(100, func() { _ = out.Identity.Claim(name) }); n != 0 {
+			t.Errorf("Claim(%q): %.1f allocs, want 0", name, n)
+		}
+	}
+	if got := out.Identity.ClaimString("https://example.com/plan"); got != "gold" {
+		t.Errorf("plan claim = %q, want gold", got)
 	}
 }

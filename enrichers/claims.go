@@ -100,8 +100,8 @@ func (c *claimIndex) scan(src []byte, slots *claimSlots) bool {
 	n := len(slots.names)
 	c.at = slices.Grow(c.at[:0], n)[:n]
 	clear(c.at)
-	c.members = c.members[:0]
-	if !scanObject(src, &c.members) {
+	var ok bool
+	if c.members, ok = appendMembers(c.members[:0], src); !ok {
 		c.reset()
 		return false
 	}

@@ -211,7 +211,8 @@ func (e *Enricher) Enrich(dst, body []byte, req *TokenRequest, resolve Resolver,
 func (e *Enricher) scan(s *scratch, body []byte, req *TokenRequest, out *Outcome) (closeIdx int, ok bool, err error) {
 	// One pass validates the body and lists its members; strings are
 	// views into body unless they hold escapes.
-	if !scanObject(body, &s.raw) {
+	var valid bool
+	if s.raw, valid = appendMembers(s.raw[:0], body); !valid {
 		return 0, false, ErrNotJSONObject
 	}
 	var token, scope, issuedType string

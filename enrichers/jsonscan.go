@@ -95,30 +95,45 @@ func smallUint(s string) (n uint64, ok bool) {
 	return n, true
 }
 
-// scanObject validates b as a JSON object (surrounding whitespace allowed,
-// strings valid UTF-8) and, when ms is not nil, appends its top-level members
-// to *ms in order. Members are appended as they are found, so callers that
-// get false discard what was appended. Collecting into a list rather than
-// calling back per member keeps the scanner's loop free of indirect calls;
-// the members of a token response or payload fit in pooled scratch.
-func scanObject(b []byte, ms *[]jsonMember) bool {
+// appendMembers validates b as a JSON object (surrounding whitespace allowed,
+// strings valid UTF-8) and appends its top-level members to ms in order. On
+// false, what was appended is to be discarded. Collecting into a list rather
+// than calling back per member keeps the scanner's loop free of indirect
+// calls; the members of a token response or payload fit in pooled scratch.
+// (The list is passed and returned by value: a store through a pointer would
+// make escape analysis move a caller's stack buffer to the heap.)
+func appendMembers(ms []jsonMember, b []byte) ([]jsonMember, bool) {
+	return scanObject(b, ms, true, "")
+}
+
+// isJSONObject reports whether b is valid JSON (including valid UTF-8) whose
+// root is an object: appendMembers without the list, the same verdict as
+// gjson.ValidBytes plus utf8.Valid in one pass.
+func isJSONObject(b []byte) bool {
+	_, ok := scanObject(b, nil, false, "")
+	return ok
+}
+
+// scanObject is appendMembers (collect) or isJSONObject (not). A non-empty
+// stop name ends the scan, successfully, after the first member of that
+// name: for lookups in an object already known to be valid.
+func scanObject(b []byte, ms []jsonMember, collect bool, stop string) ([]jsonMember, bool) {
 	i := skipWS(b, 0)
 	if i == len(b) || b[i] != '{' {
-		return false
+		return ms, false
 	}
-	i, ok := scanMembers(b, i+1, ms)
+	i, ms, ok := scanMembers(b, i+1, ms, collect, stop)
 	if !ok {
-		return false
+		return ms, false
 	}
-	return skipWS(b, i) == len(b)
+	return ms, stop != "" || skipWS(b, i) == len(b)
 }
 
 // eachMember calls fn for each top-level member of b, an object already known
 // to be valid, until fn returns false.
 func eachMember(b []byte, fn func(m jsonMember) bool) {
 	var buf [16]jsonMember
-	ms := buf[:0]
-	scanObject(b, &ms)
+	ms, _ := appendMembers(buf[:0], b)
 	for _, m := range ms {
 		if !fn(m) {
 			return
@@ -159,38 +174,44 @@ func lookupMember(obj gjson.Result, name string) gjson.Result {
 		return out
 	}
 	b := bytesOf(obj.Raw)
-	eachMember(b, func(m jsonMember) bool {
-		if !m.hasName(b, name) {
-			return true
+	var buf [16]jsonMember
+	// the scan stops at the first member so named: the last it collected.
+	// The empty stop name means none, so "" is searched for.
+	ms, _ := scanObject(b, buf[:0], true, name)
+	at := len(ms) - 1
+	if name == "" {
+		for at = 0; at < len(ms) && !ms[at].hasName(b, name); at++ {
 		}
-		out = m.result(b)
+	}
+	if at >= 0 && at < len(ms) && ms[at].hasName(b, name) {
+		out = ms[at].result(b)
 		out.Index += obj.Index
-		return false
-	})
+	}
 	return out
 }
 
-// scanMembers scans an object's members after its `{`, appending them to *ms
-// when ms is not nil, and returns the index past its `}`.
-func scanMembers(b []byte, i int, ms *[]jsonMember) (int, bool) {
+// scanMembers scans an object's members after its `{`, appending them to ms
+// when collect is set, and returns the index past its `}` (with stop set,
+// past the first member named stop, if there is one).
+func scanMembers(b []byte, i int, ms []jsonMember, collect bool, stop string) (int, []jsonMember, bool) {
 	i = skipWS(b, i)
 	if i < len(b) && b[i] == '}' {
-		return i + 1, true
+		return i + 1, ms, true
 	}
 	var m jsonMember
 	for {
 		if i == len(b) || b[i] != '"' {
-			return i, false
+			return i, ms, false
 		}
 		m.keyStart = i
 		var ok bool
 		if i, m.keyEsc, ok = scanString(b, i+1); !ok {
-			return i, false
+			return i, ms, false
 		}
 		m.keyEnd = i
 		i = skipWS(b, i)
 		if i == len(b) || b[i] != ':' {
-			return i, false
+			return i, ms, false
 		}
 		i = skipWS(b, i+1)
 		m.valStart = i
@@ -201,23 +222,26 @@ func scanMembers(b []byte, i int, ms *[]jsonMember) (int, bool) {
 			i, ok = scanValue(b, i)
 		}
 		if !ok {
-			return i, false
+			return i, ms, false
 		}
-		if ms != nil {
+		if collect {
 			m.valEnd = i
-			*ms = append(*ms, m)
+			ms = append(ms, m)
+			if stop != "" && m.hasName(b, stop) {
+				return i, ms, true
+			}
 		}
 		i = skipWS(b, i)
 		if i == len(b) {
-			return i, false
+			return i, ms, false
 		}
 		switch b[i] {
 		case '}':
-			return i + 1, true
+			return i + 1, ms, true
 		case ',':
 			i = skipWS(b, i+1)
 		default:
-			return i, false
+			return i, ms, false
 		}
 	}
 }
@@ -230,7 +254,8 @@ func scanValue(b []byte, i int) (int, bool) {
 	}
 	switch c := b[i]; c {
 	case '{':
-		return scanMembers(b, i+1, nil)
+		i, _, ok := scanMembers(b, i+1, nil, false, "")
+		return i, ok
 	case '[':
 		return scanArray(b, i+1)
 	case '"':

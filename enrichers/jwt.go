@@ -70,7 +70,7 @@ func decodeJWT(token string, idx *claimIndex, slots *claimSlots) (headerB64 stri
 	}
 	payload = payload[:n]
 	if idx == nil {
-		ok = scanObject(payload, nil)
+		ok = isJSONObject(payload)
 	} else {
 		ok = idx.scan(payload, slots)
 	}
@@ -89,11 +89,6 @@ func DecodeJWTHeaderType(headerB64 string) string {
 	}
 	return gjson.GetBytes(b, "typ").String()
 }
-
-// isJSONObject reports whether b is valid JSON (including valid UTF-8) whose
-// root is an object. It is scanObject without a member list: one pass, the
-// same verdict as gjson.ValidBytes plus utf8.Valid.
-func isJSONObject(b []byte) bool { return scanObject(b, nil) }
 
 // b64Table maps a base64url character to its six bits; 0xffffffff marks a
 // character outside the alphabet, which still sets bits above 24 once
