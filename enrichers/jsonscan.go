@@ -103,21 +103,21 @@ func smallUint(s string) (n uint64, ok bool) {
 // (The list is passed and returned by value: a store through a pointer would
 // make escape analysis move a caller's stack buffer to the heap.)
 func appendMembers(ms []jsonMember, b []byte) ([]jsonMember, bool) {
-	return scanObject(b, ms, true, "")
+	return scanObject(b, ms, true, nil)
 }
 
 // isJSONObject reports whether b is valid JSON (including valid UTF-8) whose
 // root is an object: appendMembers without the list, the same verdict as
 // gjson.ValidBytes plus utf8.Valid in one pass.
 func isJSONObject(b []byte) bool {
-	_, ok := scanObject(b, nil, false, "")
+	_, ok := scanObject(b, nil, false, nil)
 	return ok
 }
 
-// scanObject is appendMembers (collect) or isJSONObject (not). A non-empty
-// stop name ends the scan, successfully, after the first member of that
+// scanObject is appendMembers (collect) or isJSONObject (not). A stop name
+// (not nil) ends the scan, successfully, after the first member of that
 // name: for lookups in an object already known to be valid.
-func scanObject(b []byte, ms []jsonMember, collect bool, stop string) ([]jsonMember, bool) {
+func scanObject(b []byte, ms []jsonMember, collect bool, stop *string) ([]jsonMember, bool) {
 	i := skipWS(b, 0)
 	if i == len(b) || b[i] != '{' {
 		return ms, false
@@ -126,7 +126,7 @@ func scanObject(b []byte, ms []jsonMember, collect bool, stop string) ([]jsonMem
 	if !ok {
 		return ms, false
 	}
-	return ms, stop != "" || skipWS(b, i) == len(b)
+	return ms, stop != nil || skipWS(b, i) == len(b)
 }
 
 // eachMember calls fn for each top-level member of b, an object already known
@@ -175,16 +175,10 @@ func lookupMember(obj gjson.Result, name string) gjson.Result {
 	}
 	b := bytesOf(obj.Raw)
 	var buf [16]jsonMember
-	// the scan stops at the first member so named: the last it collected.
-	// The empty stop name means none, so "" is searched for.
-	ms, _ := scanObject(b, buf[:0], true, name)
-	at := len(ms) - 1
-	if name == "" {
-		for at = 0; at < len(ms) && !ms[at].hasName(b, name); at++ {
-		}
-	}
-	if at >= 0 && at < len(ms) && ms[at].hasName(b, name) {
-		out = ms[at].result(b)
+	// the scan stops at the first member so named: the last it collected
+	ms, _ := scanObject(b, buf[:0], true, &name)
+	if n := len(ms); n > 0 && ms[n-1].hasName(b, name) {
+		out = ms[n-1].result(b)
 		out.Index += obj.Index
 	}
 	return out
@@ -193,7 +187,7 @@ func lookupMember(obj gjson.Result, name string) gjson.Result {
 // scanMembers scans an object's members after its `{`, appending them to ms
 // when collect is set, and returns the index past its `}` (with stop set,
 // past the first member named stop, if there is one).
-func scanMembers(b []byte, i int, ms []jsonMember, collect bool, stop string) (int, []jsonMember, bool) {
+func scanMembers(b []byte, i int, ms []jsonMember, collect bool, stop *string) (int, []jsonMember, bool) {
 	i = skipWS(b, i)
 	if i < len(b) && b[i] == '}' {
 		return i + 1, ms, true
@@ -227,7 +221,7 @@ func scanMembers(b []byte, i int, ms []jsonMember, collect bool, stop string) (i
 		if collect {
 			m.valEnd = i
 			ms = append(ms, m)
-			if stop != "" && m.hasName(b, stop) {
+			if stop != nil && m.hasName(b, *stop) {
 				return i, ms, true
 			}
 		}
@@ -254,7 +248,7 @@ func scanValue(b []byte, i int) (int, bool) {
 	}
 	switch c := b[i]; c {
 	case '{':
-		i, _, ok := scanMembers(b, i+1, nil, false, "")
+		i, _, ok := scanMembers(b, i+1, nil, false, nil)
 		return i, ok
 	case '[':
 		return scanArray(b, i+1)
