@@ -115,6 +115,9 @@ start_caddy() { # name caddyfile [binary] -> sets PORT_<name> and PID_<name>
 cpu_ticks() { # pid -> utime+stime in clock ticks (fields 14 and 15; comm may hold spaces)
 	sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
 }
+us_per_req() { # ticks requests -> CPU microseconds per request
+	awk -v t="$1" -v hz="$CLK_TCK" -v n="$2" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }'
+}
 status_kb() { # pid field -> kB
 	awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"
 }
@@ -197,8 +200,8 @@ round() {
 		echo "round $r ($cfg): $non2xx non-2xx responses" >&2
 		exit 1
 	fi
-	awk -v c="$cfg" -v r="$r" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$reqs" \
-		'BEGIN { printf "%s %d %.0f %.0f %.0f %.2f %d\n", c, r, rps, p50, p99, t * 1e6 / hz / n, n }' >>"$RESULTS"
+	awk -v c="$cfg" -v r="$r" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v cpu="$(us_per_req $((after - before)) "$reqs")" -v n="$reqs" \
+		'BEGIN { printf "%s %d %.0f %.0f %.0f %.2f %d\n", c, r, rps, p50, p99, cpu, n }' >>"$RESULTS"
 	tail -1 "$RESULTS" | awk '{printf "  round %d (%s): %8.0f req/s  p50 %6.0f us  p99 %6.0f us  %6.2f us CPU/req\n", $2, $1, $3, $4, $5, $6}'
 }
 
@@ -269,7 +272,7 @@ paired() {
 			exit 1
 		fi
 		reqs=$(awk '/requests in/ {print $1}' "$f")
-		line+=" $(awk -v t=$((after[$cfg] - before[$cfg])) -v hz="$CLK_TCK" -v n="$reqs" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
+		line+=" $(us_per_req $((after[$cfg] - before[$cfg])) "$reqs")"
 	done
 	echo "$line" >>"$PAIRED"
 	awk '{printf "  paired round %d: %6.2f / %6.2f / %6.2f us CPU/req (a / b / c)  b/a %.3f  c/a %.3f\n", $1, $2, $3, $4, $3 / $2, $4 / $2}' <<<"$line"
