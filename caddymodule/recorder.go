@@ -23,6 +23,11 @@ type boundedRecorder struct {
 	wroteHeader bool
 	buffering   bool
 	spilled     bool
+	// flushed: a flush was asked for while buffering; headerLen: the
+	// number of header keys when buffering began. Either hints that
+	// trailers may have reached the header map (see mayHaveTrailers).
+	flushed   bool
+	headerLen int
 }
 
 // bufferDecider says, from the status and headers, whether to buffer. An
@@ -56,7 +61,9 @@ func (br *boundedRecorder) WriteHeader(status int) {
 	}
 	br.status = status
 	br.wroteHeader = true
-	br.buffering = br.decide.shouldBuffer(status, br.Header())
+	hdr := br.Header()
+	br.buffering = br.decide.shouldBuffer(status, hdr)
+	br.headerLen = len(hdr)
 	if !br.buffering {
 		br.ResponseWriterWrapper.WriteHeader(status)
 	}
@@ -95,10 +102,20 @@ func (br *boundedRecorder) ReadFrom(r io.Reader) (int64, error) {
 // flushes safe; once streaming it flushes the client connection.
 func (br *boundedRecorder) FlushError() error {
 	if br.buffering {
+		br.flushed = true
 		return nil
 	}
 	//nolint:bodyclose
 	return http.NewResponseController(br.ResponseWriterWrapper).Flush()
+}
+
+// mayHaveTrailers reports whether trailers may have been added to the
+// header map while the body was buffered. reverse_proxy flushes before it
+// copies an upstream's trailers, and any handler adding one adds a key;
+// when neither happened, the header map need not be searched for
+// http.TrailerPrefix keys.
+func (br *boundedRecorder) mayHaveTrailers() bool {
+	return br.flushed || len(br.Header()) != br.headerLen
 }
 
 // spill sends the status line and what is buffered so far to the client and

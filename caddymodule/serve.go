@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -49,31 +50,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return nil
 	}
-	return h.finish(rec, r, &treq)
+	return h.finish(x, r, &treq)
 }
 
 // exchange is the state of one token request the handler acts on, in a
 // single allocation: the response recorder and its wrapper, the replayed
-// request body and the memory its parameters are parsed into. It is never
-// pooled or reused: reverse_proxy holds the request body, and the
-// {http.token.*} placeholders the parameters, possibly after ServeHTTP
-// returns (access logs); the GC frees it.
+// request body and the memory its parameters are parsed into, and the
+// outcome of the enrichment. It is never pooled or reused: reverse_proxy
+// holds the request body, and the {http.token.*} placeholders the
+// parameters and the identity, possibly after ServeHTTP returns (access
+// logs); the GC frees it.
 type exchange struct {
 	rec     boundedRecorder
 	wrap    caddyhttp.ResponseWriterWrapper
 	body    replayBody
 	scratch enrichers.RequestScratch
+	out     enrichers.Outcome
+	// contentLength is the enriched response's Content-Length header
+	// value, its text in clText: no allocation for Header.Set's slice or
+	// for the number's string.
+	contentLength [1]string
+	clText        [20]byte
 	// bodyBuf holds the request body when it fits.
 	bodyBuf [256]byte
-}
-
-// result is what finish keeps of an enrichment, in one allocation: the
-// outcome, whose identity the placeholders read (so it is never pooled
-// either), and the enriched response's Content-Length header value, which
-// saves Header.Set's slice.
-type result struct {
-	out           enrichers.Outcome
-	contentLength [1]string
 }
 
 // serveNext runs the rest of the chain. reverse_proxy panics with
@@ -116,7 +115,8 @@ func (h *Handler) shouldBuffer(status int, hdr http.Header) bool {
 }
 
 // finish decodes, enriches and writes a buffered response.
-func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.TokenRequest) error {
+func (h *Handler) finish(x *exchange, r *http.Request, treq *enrichers.TokenRequest) error {
+	rec := &x.rec
 	hdr := rec.Header()
 	// Trailers the upstream did not announce reach the header map (as
 	// http.TrailerPrefix keys) only after the body, too late for
@@ -124,11 +124,13 @@ func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.
 	// untouched, trailers included. An enriched body needs a
 	// Content-Length, which would drop them, and a digest trailer would no
 	// longer match it.
-	for k := range hdr {
-		if strings.HasPrefix(k, http.TrailerPrefix) {
-			countStreamed.Inc()
-			h.debug("token response with trailers passed through unchanged")
-			return rec.writeRaw()
+	if rec.mayHaveTrailers() {
+		for k := range hdr {
+			if strings.HasPrefix(k, http.TrailerPrefix) {
+				countStreamed.Inc()
+				h.debug("token response with trailers passed through unchanged")
+				return rec.writeRaw()
+			}
 		}
 	}
 	coding := headerValue(hdr, "Content-Encoding")
@@ -149,8 +151,8 @@ func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.
 	if repl != nil {
 		resolve = resolver(repl)
 	}
-	res := &result{out: enrichers.Outcome{WantNames: h.logger.Core().Enabled(zapcore.DebugLevel)}}
-	out := &res.out
+	out := &x.out
+	out.WantNames = h.logger.Core().Enabled(zapcore.DebugLevel)
 	outBuf := slicePool.Get().(*[]byte)
 	defer putSlice(outBuf)
 	enriched, err := h.enricher.Enrich((*outBuf)[:0], body, treq, resolve, out)
@@ -193,8 +195,9 @@ func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.
 		delete(hdr, "Content-Encoding")
 	}
 	delete(hdr, "Etag")
-	res.contentLength[0] = strconv.Itoa(len(enriched))
-	hdr["Content-Length"] = res.contentLength[:]
+	cl := strconv.AppendInt(x.clText[:0], int64(len(enriched)), 10)
+	x.contentLength[0] = unsafe.String(&cl[0], len(cl))
+	hdr["Content-Length"] = x.contentLength[:]
 	countEnriched.Inc()
 	rec.buffering = false
 	rec.ResponseWriterWrapper.WriteHeader(rec.status)
