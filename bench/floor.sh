@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Floor of the design: how much of token_enrich's CPU per request under load
+# is the buffering that byte-for-byte pass-through needs, before any
+# enrichment work.
+#
+#   bench/floor.sh
+#
+# It builds Caddy from the committed HEAD (in a temporary worktree) as it
+# is, and once per patch in bench/floor/, each of which removes part of the
+# work:
+#   no-engine      reads the token request and buffers the response, then
+#                  sends it as received: no decoding, matching or splicing
+#   buffer-only    buffers the response and sends it as received: the
+#                  request is not read either
+#   buffer-pooled  buffer-only with the per-request state taken from a
+#                  sync.Pool instead of allocated (unsafe in the real
+#                  handler: placeholders and reverse_proxy may read it after
+#                  ServeHTTP returns; here nothing does)
+# Then it drives (a) a plain reverse_proxy, (b) token_enrich with the 5 rules
+# of bench/Caddyfile.enrich, and each variant with the same configuration,
+# all at the same time (a paired round, as in bench/load.sh), each by its
+# own wrk, and prints each one's CPU per request (the process's threads'
+# run time from /proc/PID/task/*/schedstat, in nanoseconds) and its ratio to
+# (a), per round and as the median over rounds.
+#
+# Settings (environment): ROUNDS (10), DURATION (8 s), CONNS (connections
+# per process, 12), VARIANTS (patch names, default all). CALIBRATE=1 adds a
+# second plain reverse_proxy: an A/A pair that shows the method's spread.
+# Needs wrk, Go, git and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-10}
+DURATION=${DURATION:-8}
+CONNS=${CONNS:-12}
+VARIANTS=${VARIANTS:-no-engine buffer-only buffer-pooled}
+command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
+
+RUN=bench/.run/floor
+mkdir -p "$RUN"
+tmp=$(mktemp -d)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	git worktree remove --force "$tmp/tree" 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+ulimit -n 65536 2>/dev/null || true
+
+# --- builds: HEAD, then HEAD with each patch ----------------------------------
+git worktree add --detach "$tmp/tree" HEAD >/dev/null
+build() { # name
+	echo "== building $1"
+	(cd "$tmp/tree" && ./xcaddy.sh >"$tmp/xcaddy-$1.log" 2>&1) || { cat "$tmp/xcaddy-$1.log"; exit 1; }
+	mv "$tmp/tree/caddy" "$tmp/caddy-$1"
+}
+build head
+for v in $VARIANTS; do
+	(cd "$tmp/tree" && git checkout -q -- . && git apply "$OLDPWD/bench/floor/$v.patch") ||
+		{ echo "bench/floor/$v.patch does not apply to HEAD: update it" >&2; exit 1; }
+	build "$v"
+done
+go build -o "$tmp/upstream" ./bench/upstream
+
+# --- processes ------------------------------------------------------------------
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_http() {
+	for _ in $(seq 1 100); do
+		if curl -s -o /dev/null -X POST "$1"; then return 0; fi
+		sleep 0.1
+	done
+	echo "no answer from $1" >&2
+	exit 1
+}
+UP_PORT=$(free_port)
+"$tmp/upstream" -addr "127.0.0.1:$UP_PORT" >/dev/null 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$UP_PORT/oauth/token"
+
+NAMES=() PORTS=() CPIDS=()
+start() { # name binary caddyfile
+	local port
+	port=$(free_port)
+	PORT=$port UPSTREAM="127.0.0.1:$UP_PORT" "$2" run --adapter caddyfile --config "$3" >"$RUN/caddy-$1.log" 2>&1 &
+	PIDS+=($!)
+	NAMES+=("$1") PORTS+=("$port") CPIDS+=($!)
+	wait_http "http://127.0.0.1:$port/oauth/token"
+}
+start a "$tmp/caddy-head" bench/Caddyfile.plain
+if [[ -n "${CALIBRATE:-}" ]]; then start a2 "$tmp/caddy-head" bench/Caddyfile.plain; fi
+start b "$tmp/caddy-head" bench/Caddyfile.enrich
+for v in $VARIANTS; do start "$v" "$tmp/caddy-$v" bench/Caddyfile.enrich; done
+
+# (b) enriches; the variants pass the upstream's body through
+BODY='grant_type=client_credentials&client_id=Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9u00&client_secret=s3cr3t&audience=https%3A%2F%2Fapi.example.com%2F'
+for i in "${!NAMES[@]}"; do
+	out=$(curl -s -X POST -H 'Content-Type: application/x-www-form-urlencoded' --data "$BODY" "http://127.0.0.1:${PORTS[$i]}/oauth/token")
+	case "${NAMES[$i]}" in
+	b) [[ "$out" == *'"api-uri":"https://eu.api.example.com"'* ]] || { echo "(b) did not enrich: $out" >&2; exit 1; } ;;
+	*) [[ "$out" == *access_token* && "$out" != *api-uri* ]] || { echo "${NAMES[$i]}: unexpected $out" >&2; exit 1; } ;;
+	esac
+done
+
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {print s}'; }
+
+# --- paired rounds ----------------------------------------------------------------
+echo "== paired rounds: ${NAMES[*]} at the same time, $CONNS connections each, ${DURATION}s"
+for i in "${!NAMES[@]}"; do
+	wrk -t1 -c"$CONNS" -d2s -s bench/post.lua "http://127.0.0.1:${PORTS[$i]}" >/dev/null
+done
+RESULTS="$RUN/results.txt"
+: >"$RESULTS"
+for r in $(seq 1 "$ROUNDS"); do
+	before=() wrks=()
+	for i in "${!NAMES[@]}"; do before+=("$(cpu_ns "${CPIDS[$i]}")"); done
+	for i in "${!NAMES[@]}"; do
+		wrk -t1 -c"$CONNS" -d"${DURATION}s" -s bench/post.lua "http://127.0.0.1:${PORTS[$i]}" >"$RUN/wrk-$r-$i.txt" &
+		wrks+=($!)
+	done
+	wait "${wrks[@]}"
+	line="$r"
+	for i in "${!NAMES[@]}"; do
+		reqs=$(awk '/requests in/ {print $1}' "$RUN/wrk-$r-$i.txt")
+		if grep -q 'Non-2xx' "$RUN/wrk-$r-$i.txt"; then
+			echo "round $r (${NAMES[$i]}): $(grep Non-2xx "$RUN/wrk-$r-$i.txt")" >&2
+			exit 1
+		fi
+		line="$line ${NAMES[$i]}=$(awk -v b="${before[$i]}" -v e="$(cpu_ns "${CPIDS[$i]}")" -v n="$reqs" \
+			'BEGIN {printf "%.2f", (e - b) / 1000 / n}')"
+	done
+	echo "  round $line"
+	echo "$line" >>"$RESULTS"
+done
+
+python3 - "$RESULTS" <<'PY'
+import statistics, sys
+rows = [dict(kv.split("=") for kv in l.split()[1:]) for l in open(sys.argv[1])]
+print("%-14s %12s %14s %s" % ("", "us CPU/req", "ratio to (a)", "(range over rounds)"))
+for name in rows[0]:
+    us = [float(r[name]) for r in rows]
+    ratio = sorted(float(r[name]) / float(r["a"]) for r in rows)
+    print("%-14s %12.1f %14.3f (%.3f-%.3f)" % (name, statistics.median(us), statistics.median(ratio), ratio[0], ratio[-1]))
+PY
