@@ -50,29 +50,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return nil
 	}
-	return h.finish(x, r, &treq)
+	return h.finish(rec, r, &treq)
 }
 
 // exchange is the state of one token request the handler acts on, in a
 // single allocation: the response recorder and its wrapper, the replayed
-// request body and the memory its parameters are parsed into, and the
-// outcome of the enrichment. It is never pooled or reused: reverse_proxy
-// holds the request body, and the {http.token.*} placeholders the
-// parameters and the identity, possibly after ServeHTTP returns (access
-// logs); the GC frees it.
+// request body and the memory its parameters are parsed into. It is never
+// pooled or reused: reverse_proxy holds the request body, and the
+// {http.token.*} placeholders the parameters, possibly after ServeHTTP
+// returns (access logs); the GC frees it.
 type exchange struct {
 	rec     boundedRecorder
 	wrap    caddyhttp.ResponseWriterWrapper
 	body    replayBody
 	scratch enrichers.RequestScratch
-	out     enrichers.Outcome
-	// contentLength is the enriched response's Content-Length header
-	// value, its text in clText: no allocation for Header.Set's slice or
-	// for the number's string.
-	contentLength [1]string
-	clText        [20]byte
 	// bodyBuf holds the request body when it fits.
 	bodyBuf [256]byte
+}
+
+// result is what finish keeps of an enrichment, in one allocation made
+// only for a response worth enriching (an error response does not pay for
+// it): the outcome, whose identity the placeholders read (so it is never
+// pooled either), and the enriched response's Content-Length header value
+// with its text, which saves Header.Set's slice and the number's string.
+type result struct {
+	out           enrichers.Outcome
+	contentLength [1]string
+	clText        [20]byte
 }
 
 // serveNext runs the rest of the chain. reverse_proxy panics with
@@ -115,8 +119,7 @@ func (h *Handler) shouldBuffer(status int, hdr http.Header) bool {
 }
 
 // finish decodes, enriches and writes a buffered response.
-func (h *Handler) finish(x *exchange, r *http.Request, treq *enrichers.TokenRequest) error {
-	rec := &x.rec
+func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.TokenRequest) error {
 	hdr := rec.Header()
 	// Trailers the upstream did not announce reach the header map (as
 	// http.TrailerPrefix keys) only after the body, too late for
@@ -151,8 +154,8 @@ func (h *Handler) finish(x *exchange, r *http.Request, treq *enrichers.TokenRequ
 	if repl != nil {
 		resolve = resolver(repl)
 	}
-	out := &x.out
-	out.WantNames = h.logger.Core().Enabled(zapcore.DebugLevel)
+	res := &result{out: enrichers.Outcome{WantNames: h.logger.Core().Enabled(zapcore.DebugLevel)}}
+	out := &res.out
 	outBuf := slicePool.Get().(*[]byte)
 	defer putSlice(outBuf)
 	enriched, err := h.enricher.Enrich((*outBuf)[:0], body, treq, resolve, out)
@@ -195,9 +198,9 @@ func (h *Handler) finish(x *exchange, r *http.Request, treq *enrichers.TokenRequ
 		delete(hdr, "Content-Encoding")
 	}
 	delete(hdr, "Etag")
-	cl := strconv.AppendInt(x.clText[:0], int64(len(enriched)), 10)
-	x.contentLength[0] = unsafe.String(&cl[0], len(cl))
-	hdr["Content-Length"] = x.contentLength[:]
+	cl := strconv.AppendInt(res.clText[:0], int64(len(enriched)), 10)
+	res.contentLength[0] = unsafe.String(&cl[0], len(cl))
+	hdr["Content-Length"] = res.contentLength[:]
 	countEnriched.Inc()
 	rec.buffering = false
 	rec.ResponseWriterWrapper.WriteHeader(rec.status)
