@@ -111,9 +111,11 @@ func (br *boundedRecorder) FlushError() error {
 
 // mayHaveTrailers reports whether trailers may have been added to the
 // header map while the body was buffered. reverse_proxy flushes before it
-// copies an upstream's trailers, and any handler adding one adds a key;
-// when neither happened, the header map need not be searched for
-// http.TrailerPrefix keys.
+// copies an upstream's trailers, and a handler adding one adds a key; when
+// neither happened, the header map need not be searched for
+// http.TrailerPrefix keys. Only a handler that deletes a header and adds a
+// trailer in its place, without flushing, would go unseen; none of Caddy's
+// does.
 func (br *boundedRecorder) mayHaveTrailers() bool {
 	return br.flushed || len(br.Header()) != br.headerLen
 }
