@@ -16,6 +16,9 @@
 #                  sync.Pool instead of allocated (unsafe in the real
 #                  handler: placeholders and reverse_proxy may read it after
 #                  ServeHTTP returns; here nothing does)
+#   caddy-recorder buffers the response with Caddy's own
+#                  caddyhttp.NewResponseRecorder and sends it as received:
+#                  the least any module that may rewrite a body does
 # Then it drives (a) a plain reverse_proxy, (b) token_enrich with the 5 rules
 # of bench/Caddyfile.enrich, and each variant with the same configuration,
 # all at the same time (a paired round, as in bench/load.sh), each by its
@@ -33,7 +36,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-10}
 DURATION=${DURATION:-8}
 CONNS=${CONNS:-12}
-VARIANTS=${VARIANTS:-no-engine buffer-only buffer-pooled}
+VARIANTS=${VARIANTS:-no-engine buffer-only buffer-pooled caddy-recorder}
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
 
 RUN=bench/.run/floor
