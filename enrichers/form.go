@@ -189,12 +189,6 @@ func IsJSONMediaType(v string) bool {
 // mime.ParseMediaType parses to t without error. false means "not known",
 // not "different": callers fall back to mime.ParseMediaType.
 func isMediaType(v, t string) bool {
-	// the usual spelling, compared whole rather than folded byte by byte
-	if len(v) >= len(t) && v[:len(t)] == t {
-		if rest := v[len(t):]; rest == "" || rest == "; charset=utf-8" {
-			return true
-		}
-	}
 	base, params, hasParams := strings.Cut(v, ";")
 	if !asciiEqualFold(base, t) {
 		return false
@@ -207,6 +201,9 @@ func isMediaType(v, t string) bool {
 // not fold non-ASCII runes (mime.ParseMediaType's strings.ToLower keeps ſ and
 // K apart from s and k).
 func asciiEqualFold(s, lower string) bool {
+	if s == lower {
+		return true // the usual spelling: one comparison, not a loop
+	}
 	if len(s) != len(lower) {
 		return false
 	}
