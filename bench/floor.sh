@@ -68,19 +68,12 @@ done
 go build -o "$tmp/upstream" ./bench/upstream
 
 # --- processes ------------------------------------------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_http() {
-	for _ in $(seq 1 100); do
-		if curl -s -o /dev/null -X POST "$1"; then return 0; fi
-		sleep 0.1
-	done
-	echo "no answer from $1" >&2
-	exit 1
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 UP_PORT=$(free_port)
 "$tmp/upstream" -addr "127.0.0.1:$UP_PORT" >/dev/null 2>&1 &
 PIDS+=($!)
-wait_http "http://127.0.0.1:$UP_PORT/oauth/token"
+wait_http "http://127.0.0.1:$UP_PORT/oauth/token" POST
 
 NAMES=() PORTS=() CPIDS=()
 start() { # name binary caddyfile
@@ -89,7 +82,7 @@ start() { # name binary caddyfile
 	PORT=$port UPSTREAM="127.0.0.1:$UP_PORT" "$2" run --adapter caddyfile --config "$3" >"$RUN/caddy-$1.log" 2>&1 &
 	PIDS+=($!)
 	NAMES+=("$1") PORTS+=("$port") CPIDS+=($!)
-	wait_http "http://127.0.0.1:$port/oauth/token"
+	wait_http "http://127.0.0.1:$port/oauth/token" POST
 }
 start a "$tmp/caddy-head" bench/Caddyfile.plain
 if [[ -n "${CALIBRATE:-}" ]]; then start a2 "$tmp/caddy-head" bench/Caddyfile.plain; fi
@@ -97,9 +90,8 @@ start b "$tmp/caddy-head" bench/Caddyfile.enrich
 for v in $VARIANTS; do start "$v" "$tmp/caddy-$v" bench/Caddyfile.enrich; done
 
 # (b) enriches; the variants pass the upstream's body through
-BODY='grant_type=client_credentials&client_id=Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9u00&client_secret=s3cr3t&audience=https%3A%2F%2Fapi.example.com%2F'
 for i in "${!NAMES[@]}"; do
-	out=$(curl -s -X POST -H 'Content-Type: application/x-www-form-urlencoded' --data "$BODY" "http://127.0.0.1:${PORTS[$i]}/oauth/token")
+	out=$(post "${PORTS[$i]}" /oauth/token)
 	case "${NAMES[$i]}" in
 	b) [[ "$out" == *'"api-uri":"https://eu.api.example.com"'* ]] || { echo "(b) did not enrich: $out" >&2; exit 1; } ;;
 	*) [[ "$out" == *access_token* && "$out" != *api-uri* ]] || { echo "${NAMES[$i]}: unexpected $out" >&2; exit 1; } ;;

@@ -85,16 +85,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-
-wait_http() { # url [method]
-	for _ in $(seq 1 100); do
-		if curl -s -o /dev/null -X "${2:-GET}" "$1"; then return 0; fi
-		sleep 0.1
-	done
-	echo "no answer from $1" >&2
-	exit 1
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 UP_PORT=$(free_port)
 "$RUN/upstream" -addr "127.0.0.1:$UP_PORT" >"$RUN/upstream.log" 2>&1 &
@@ -122,10 +114,6 @@ status_kb() { # pid field -> kB
 	awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"
 }
 
-BODY='grant_type=client_credentials&client_id=Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9u00&client_secret=s3cr3t&audience=https%3A%2F%2Fapi.example.com%2F'
-post() { # port path
-	curl -s -X POST -H 'Content-Type: application/x-www-form-urlencoded' --data "$BODY" "http://127.0.0.1:$1$2"
-}
 
 # to_us "123.45us" | "1.23ms" | "1.00s" -> microseconds
 to_us() {
