@@ -65,7 +65,9 @@ func TestHardeningResponses(t *testing.T) {
 	tok := hsJWT(`{"azp":"svc-tok","org_id":"org_acme"}`)
 	good := base64.RawURLEncoding.EncodeToString([]byte(`{"azp":"svc-tok","org_id":"org_acme"}`))
 	hugeClaim := strings.Repeat("0123456789abcdef", 300<<10/16)
-	deep := strings.Repeat("[", 5000) + strings.Repeat("]", 5000) // encoding/json stops at 10000
+	deep := strings.Repeat("[", 5000) + strings.Repeat("]", 5000)             // past the engine's 512 levels
+	deepOK := strings.Repeat("[", 500) + strings.Repeat("]", 500)             // within them
+	deepBody := strings.Repeat(`{"a":`, 600) + "1" + strings.Repeat("}", 600) // a body past them
 	nasty := "quote\" backslash\\ newline\n cr\r tab\t </script><script>alert(1)</script> \u2028 & \x01"
 	nastyJSON := `"quote\" backslash\\ newline\n cr\r tab\t \u003c/script\u003e\u003cscript\u003ealert(1)\u003c/script\u003e \u2028 \u0026 \u0001"`
 	nastyPayload, _ := json.Marshal(map[string]string{"azp": "svc-tok", "nasty": nasty})
@@ -78,8 +80,10 @@ func TestHardeningResponses(t *testing.T) {
 	}{
 		{"truncated JSON", "", `{"access_token":"` + tok + `","token_type":"Bea`, ""},
 		{"truncated after a member", "", `{"access_token":"` + tok + `",`, ""},
-		{"duplicate keys", "", `{"access_token":"` + tok + `","access_token":"x","api-uri":"https://upstream","api-uri":"https://dup"}`,
-			`{"access_token":"` + tok + `","access_token":"x","api-uri":"https://upstream","api-uri":"https://dup","tenant_id":"org_acme","client":"svc-tok","limits":{"rps":100}}`},
+		{"duplicate access_token", "", `{"access_token":"` + tok + `","access_token":"x","api-uri":"https://upstream"}`, ""},
+		{"access_token in two spellings", "", `{"access_token":"` + tok + `","Access_Token":"x"}`, ""},
+		{"duplicate non-standard keys", "", `{"access_token":"` + tok + `","api-uri":"https://upstream","api-uri":"https://dup"}`,
+			`{"access_token":"` + tok + `","api-uri":"https://upstream","api-uri":"https://dup","tenant_id":"org_acme","client":"svc-tok","limits":{"rps":100}}`},
 		{"array root", "", `[{"access_token":"` + tok + `"}]`, ""},
 		{"string root", "", `"{\"access_token\":\"x\"}"`, ""},
 		{"invalid UTF-8", "", "{\"access_token\":\"" + tok + "\",\"name\":\"caf\xe9\"}", ""},
@@ -92,8 +96,10 @@ func TestHardeningResponses(t *testing.T) {
 		{"JWT payload an array", "", `{"access_token":"` + hsJWT(`["svc-tok"]`) + `"}`, "+opaque"},
 		{"huge claim", "", `{"access_token":"` + hsJWT(`{"azp":"svc-tok","nasty":"`+hugeClaim+`"}`) + `"}`,
 			`,"api-uri":"https://eu.api.example.com","client":"svc-tok","nasty":"` + hugeClaim + `"`},
-		{"deeply nested claims", "", `{"access_token":"` + hsJWT(`{"azp":"svc-tok","org_id":"org_acme","nasty":`+deep+`,"ext":{"d":`+deep+`}}`) + `"}`,
-			`,"d":` + deep + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","client":"svc-tok","nasty":"` + deep + `","limits":{"rps":100}`},
+		{"claims nested too deep: an opaque token", "", `{"access_token":"` + hsJWT(`{"azp":"svc-tok","org_id":"org_acme","nasty":`+deep+`,"ext":{"d":`+deep+`}}`) + `"}`, "+opaque"},
+		{"nested claims within the bound", "", `{"access_token":"` + hsJWT(`{"azp":"svc-tok","org_id":"org_acme","nasty":`+deepOK+`,"ext":{"d":`+deepOK+`}}`) + `"}`,
+			`,"d":` + deepOK + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","client":"svc-tok","nasty":"` + deepOK + `","limits":{"rps":100}`},
+		{"body nested too deep", "", `{"access_token":"` + tok + `","x":` + deepBody + `}`, ""},
 		{"claim needing escapes", "", `{"access_token":"` + hsJWT(string(nastyPayload)) + `"}`,
 			`,"api-uri":"https://eu.api.example.com","client":"svc-tok","nasty":` + nastyJSON},
 		{"lift_claim smuggling reserved fields", "", `{"access_token":"` + hsJWT(`{"azp":"svc-tok","ext":{"access_token":"evil","refresh_token":"evil",`+
@@ -104,6 +110,8 @@ func TestHardeningResponses(t *testing.T) {
 		{"JSON labelled text/plain", "text/plain", `{"access_token":"` + tok + `"}`, ""},
 		{"no Content-Type", "-", `{"access_token":"` + tok + `"}`, ""},
 		{"malformed Content-Type", "application/json; charset", `{"access_token":"` + tok + `"}`, ""},
+		{"JSON in another charset", "application/json; charset=iso-8859-1", `{"access_token":"` + tok + `"}`, ""},
+		{"JSON in UTF-16", "application/json; charset=utf-16", `{"access_token":"` + tok + `"}`, ""},
 	}
 	replies := map[string]hsReply{}
 	for _, c := range cases {
@@ -641,4 +649,62 @@ func hsZstd(t *testing.T, b []byte) []byte {
 	}
 	defer zw.Close()
 	return zw.EncodeAll(b, nil)
+}
+
+// TestHardeningHeadersOfAChangedBody: the headers that describe the
+// upstream's bytes (entity tag, digests) are dropped from an enriched
+// response, whose bytes differ, and kept on one passed on unchanged. A
+// partial response is never enriched.
+func TestHardeningHeadersOfAChangedBody(t *testing.T) {
+	tok := hsJWT(`{"azp":"svc-tok","org_id":"org_acme"}`)
+	body := `{"access_token":"` + tok + `","token_type":"Bearer"}`
+	digests := map[string]string{
+		"ETag":           `"abc"`,
+		"Content-Digest": "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:",
+		"Repr-Digest":    "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:",
+		"Digest":         "SHA-256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+		"Content-MD5":    "1B2M2Y8AsgTpgAmY7PhCfg==",
+	}
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		for k, v := range digests {
+			w.Header().Set(k, v)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		status := 200
+		switch r.Header.Get("X-Case") {
+		case "partial":
+			status = http.StatusPartialContent
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes 0-%d/%d", len(body)-1, len(body)+10))
+		case "range on a 200":
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes 0-%d/%d", len(body)-1, len(body)))
+		case "not a token":
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, `{"keys":[]}`)
+			return
+		}
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	})
+	base := startCaddy(t, hsBlock, up)
+
+	resp, got := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest, "X-Case", "enriched")
+	if want := body[:len(body)-1] + hsTokenAdds + "}"; resp.StatusCode != 200 || string(got) != want {
+		t.Fatalf("enriched: %d\ngot  %s\nwant %s", resp.StatusCode, got, want)
+	}
+	for k := range digests {
+		if v := resp.Header.Get(k); v != "" {
+			t.Errorf("enriched response kept %s: %s", k, v)
+		}
+	}
+	for _, c := range []string{"partial", "range on a 200", "not a token"} {
+		resp, got := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest, "X-Case", c)
+		if strings.Contains(string(got), "api-uri") {
+			t.Errorf("%s: enriched: %s", c, got)
+		}
+		for k, v := range digests {
+			if resp.Header.Get(k) != v {
+				t.Errorf("%s: %s = %q, want %q", c, k, resp.Header.Get(k), v)
+			}
+		}
+	}
 }

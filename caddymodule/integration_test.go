@@ -3,6 +3,7 @@ package caddymodule_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -91,7 +92,7 @@ func TestRequestReachesUpstreamByteIdentical(t *testing.T) {
 		}
 	}
 	// a chunked request stays chunked and intact
-	pr, pw := newPipe()
+	pr, pw := io.Pipe()
 	go func() {
 		_, _ = pw.Write([]byte("grant_type=client_credentials&"))
 		_, _ = pw.Write([]byte("client_id=svc-eu"))

@@ -19,7 +19,8 @@ var responsesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Subsystem: "http_token_enrich",
 	Name:      "responses_total",
 	Help: "Token-endpoint responses seen by token_enrich, by result: enriched, unchanged (a token " +
-		"response no field applied to), not_token, streamed (not a buffered JSON 2xx), too_large, " +
+		"response no field applied to), not_token, ambiguous (a standard member sent twice), too_deep " +
+		"(nested deeper than 512 levels), streamed (not a buffered JSON 2xx), too_large, " +
 		"error_passed, error_failed (on_error fail answered 502).",
 }, []string{"result"})
 
@@ -28,6 +29,8 @@ var (
 	countEnriched    = responsesTotal.WithLabelValues("enriched")
 	countUnchanged   = responsesTotal.WithLabelValues("unchanged")
 	countNotToken    = responsesTotal.WithLabelValues("not_token")
+	countAmbiguous   = responsesTotal.WithLabelValues("ambiguous")
+	countTooDeep     = responsesTotal.WithLabelValues("too_deep")
 	countStreamed    = responsesTotal.WithLabelValues("streamed")
 	countTooLarge    = responsesTotal.WithLabelValues("too_large")
 	countErrorPassed = responsesTotal.WithLabelValues("error_passed")

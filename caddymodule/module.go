@@ -6,7 +6,6 @@ package caddymodule
 import (
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -101,7 +100,6 @@ type Handler struct {
 
 	enricher *enrichers.Enricher
 	paths    caddyhttp.MatchPath
-	literal  bool // every pattern of paths is a literal path (see matches)
 	failMode bool
 	logger   *zap.Logger
 }
@@ -127,10 +125,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.paths.Provision(ctx); err != nil {
 		return fmt.Errorf("paths: %w", err)
 	}
-	h.literal = true
-	for _, p := range h.paths {
-		h.literal = h.literal && !strings.ContainsAny(p, `*?[\{%`)
-	}
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
 	}
@@ -139,12 +133,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.failMode = h.OnError == "fail"
 	e, err := enrichers.New(enrichers.Config{
-		Preset:     h.Preset,
-		Mapping:    enrichers.ClaimMapping{Client: h.ClientClaims, Tenant: h.TenantClaims},
-		LiftClaims: h.LiftClaims,
-		Fields:     h.Fields,
-		Rules:      h.Rules,
-		Overwrite:  h.Overwrite,
+		Preset:       h.Preset,
+		ClientClaims: h.ClientClaims,
+		TenantClaims: h.TenantClaims,
+		LiftClaims:   h.LiftClaims,
+		Fields:       h.Fields,
+		Rules:        h.Rules,
+		Overwrite:    h.Overwrite,
 	})
 	if err != nil {
 		return fmt.Errorf("token_enrich: %w", err)
@@ -171,46 +166,8 @@ func (h *Handler) matches(r *http.Request) bool {
 	if r.Method != http.MethodPost {
 		return false
 	}
-	if h.literal && isPlainPath(r.URL.Path) {
-		// Caddy's path matcher lowercases and cleans the request path,
-		// then path.Match compares it with each pattern; for literal
-		// patterns (lowercased by Provision) and a path that cleaning
-		// leaves as it is, that is string equality with the lowercased
-		// path. Skipping the cleaning and path.Match is the saving;
-		// ToLower returns an already lowercase path without allocating.
-		reqPath := strings.ToLower(r.URL.Path)
-		for _, p := range h.paths {
-			if reqPath == p {
-				return true
-			}
-		}
-		return false
-	}
 	ok, err := h.paths.MatchWithError(r)
 	return ok && err == nil
-}
-
-// isPlainPath reports whether p is an absolute path of ASCII letters,
-// digits, '-', '_' and '~' segments split by single slashes: a path that
-// lowercasing only changes ASCII letters of, and that cleaning (dot
-// segments, doubled slashes, Windows separators and trailing dots) leaves
-// unchanged.
-func isPlainPath(p string) bool {
-	if p == "" || p[0] != '/' {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		switch c := p[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '~':
-		case c == '/':
-			if i > 0 && p[i-1] == '/' {
-				return false
-			}
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // Interface guards

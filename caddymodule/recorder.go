@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
@@ -66,6 +67,12 @@ func (br *boundedRecorder) WriteHeader(status int) {
 	br.headerLen = len(hdr)
 	if !br.buffering {
 		br.ResponseWriterWrapper.WriteHeader(status)
+		return
+	}
+	// a declared length (within the limit, or shouldBuffer said no) is
+	// room taken once, instead of doubling up to it
+	if n, err := strconv.ParseInt(hdr.Get("Content-Length"), 10, 64); err == nil && n > 0 && n <= br.limit {
+		br.buf.Grow(int(n))
 	}
 }
 

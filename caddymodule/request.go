@@ -10,19 +10,18 @@ import (
 	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
 )
 
-// readTokenRequest learns the token request's parameters without changing
-// what the upstream receives: it reads at most maxRequestBody bytes and puts
-// the body back, byte-identical, with the same ContentLength (so a chunked
-// request stays chunked). A larger body is forwarded intact and only the
-// Basic client id is taken from the request. The parameters share memory
-// with x and with the body read, which is never modified.
-func (x *exchange) readTokenRequest(r *http.Request) enrichers.TokenRequest {
-	var user string
+// readTokenRequest keeps what the token request says about its client
+// without changing what the upstream receives: it reads at most
+// maxRequestBody bytes and puts the body back, byte-identical, with the same
+// ContentLength (so a chunked request stays chunked). A larger body is
+// forwarded intact and only the Basic client id is kept. The parameters are
+// parsed later, by tokenRequest, and only for a token response.
+func (x *exchange) readTokenRequest(r *http.Request) {
 	if _, ok := r.Header["Authorization"]; ok {
-		user, _, _ = r.BasicAuth()
+		x.basicUser, _, _ = r.BasicAuth()
 	}
 	if r.Body == nil || r.Body == http.NoBody {
-		return enrichers.ParseTokenRequestShared("", nil, user, &x.scratch)
+		return
 	}
 	orig := r.Body
 	rb := &x.body
@@ -33,14 +32,20 @@ func (x *exchange) readTokenRequest(r *http.Request) enrichers.TokenRequest {
 	case err != nil:
 		// replay what was read, then the same error
 		rb.Reader = io.MultiReader(bytes.NewReader(body), errReader{err})
-		return enrichers.ParseTokenRequestShared("", nil, user, &x.scratch)
+		return
 	case len(body) > maxRequestBody:
 		rb.Reader = io.MultiReader(bytes.NewReader(body), orig)
-		return enrichers.ParseTokenRequestShared("", nil, user, &x.scratch)
+		return
 	}
 	rb.buf.Reset(body)
 	rb.Reader = &rb.buf
-	return enrichers.ParseTokenRequestShared(headerValue(r.Header, "Content-Type"), body, user, &x.scratch)
+	// the replay reader only reads body, so it stays as it was
+	x.params, x.paramsType = body, r.Header.Get("Content-Type")
+}
+
+// tokenRequest parses the parameters readTokenRequest kept.
+func (x *exchange) tokenRequest() enrichers.TokenRequest {
+	return enrichers.ParseTokenRequest(x.paramsType, x.params, x.basicUser)
 }
 
 // readAtMost reads r until EOF or until n bytes have been read, like
@@ -166,13 +171,4 @@ func rejected(params string) bool {
 		}
 	}
 	return false
-}
-
-// headerValue is h.Get(key) for a key already in canonical form, without
-// canonicalising it again on the hot path.
-func headerValue(h http.Header, key string) string {
-	if v := h[key]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
 }

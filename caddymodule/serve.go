@@ -2,11 +2,11 @@ package caddymodule
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -16,14 +16,25 @@ import (
 	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
 )
 
-// ServeHTTP implements caddyhttp.MiddlewareHandler.
+// ServeHTTP implements caddyhttp.MiddlewareHandler. A token request flows
+// one way: the request is read (identity parameters), the upstream's
+// response is buffered, the engine reads and identifies it, the identity
+// is published as {http.token.*} placeholders, and only then are the
+// fields rendered, so that Caddy (map, vars, any placeholder module) can
+// compute values from the identity that the fields use.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if !h.matches(r) {
 		return next.ServeHTTP(w, r)
 	}
 	x := new(exchange)
-	treq := x.readTokenRequest(r)
+	x.readTokenRequest(r)
 	narrowAcceptEncoding(r.Header)
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if repl != nil {
+		// known, and empty, until a token response names the identity
+		repl.Map(x.placeholder)
+	}
+	x.logger = h.logger
 
 	raw := bufPool.Get().(*bytes.Buffer)
 	defer putBuf(raw)
@@ -50,33 +61,50 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return nil
 	}
-	return h.finish(rec, r, &treq)
+	return h.finish(x, r, repl)
 }
 
-// exchange is the state of one token request the handler acts on, in a
-// single allocation: the response recorder and its wrapper, the replayed
-// request body and the memory its parameters are parsed into. It is never
-// pooled or reused: reverse_proxy holds the request body, and the
-// {http.token.*} placeholders the parameters, possibly after ServeHTTP
-// returns (access logs); the GC frees it.
+// exchange is the state of one token request the handler acts on: the
+// response recorder and its wrapper, the replayed request body, and the
+// identity the placeholders read. It is never pooled or reused:
+// reverse_proxy holds the request body, and the placeholders the
+// identity, possibly after ServeHTTP returns (access logs).
 type exchange struct {
-	rec     boundedRecorder
-	wrap    caddyhttp.ResponseWriterWrapper
-	body    replayBody
-	scratch enrichers.RequestScratch
+	rec  boundedRecorder
+	wrap caddyhttp.ResponseWriterWrapper
+	body replayBody
 	// bodyBuf holds the request body when it fits.
 	bodyBuf [256]byte
+	// The token request's parameters as sent: a form or JSON body of
+	// paramsType, and the Basic user.
+	params                []byte
+	paramsType, basicUser string
+	// id is the identity of the token response, once it is read.
+	id     *enrichers.Identity
+	logger *zap.Logger
+	// contentLength is the enriched response's Content-Length header value.
+	contentLength [1]string
 }
 
-// result is what finish keeps of an enrichment, in one allocation made
-// only for a response worth enriching (an error response does not pay for
-// it): the outcome, whose identity the placeholders read (so it is never
-// pooled either), and the enriched response's Content-Length header value
-// with its text, which saves Header.Set's slice and the number's string.
-type result struct {
-	out           enrichers.Outcome
-	contentLength [1]string
-	clText        [20]byte
+// placeholder is the {http.token.*} provider of the request's replacer.
+// Every name the engine knows is known, and empty until the token response
+// is read. A value holding control characters is withheld: in a header
+// it would break the response for every client.
+func (x *exchange) placeholder(key string) (any, bool) {
+	name, ok := strings.CutPrefix(key, enrichers.PlaceholderPrefix)
+	if !ok {
+		return nil, false
+	}
+	if x.id == nil {
+		var empty enrichers.Identity
+		_, known := empty.Placeholder(name)
+		return "", known
+	}
+	v, known, withheld := x.id.SafePlaceholder(name)
+	if withheld {
+		x.logger.Warn("placeholder value withheld: it holds control characters", zap.String("placeholder", key))
+	}
+	return v, known
 }
 
 // serveNext runs the rest of the chain. reverse_proxy panics with
@@ -98,28 +126,37 @@ func serveNext(rec *boundedRecorder, r *http.Request, next caddyhttp.Handler) er
 }
 
 // shouldBuffer decides, from the upstream's status and headers, whether the
-// response may be a token response worth buffering.
+// response may be a token response worth buffering: a whole (not partial)
+// 2xx UTF-8 JSON body, without trailers, within max_body, in a coding the
+// module decodes.
 func (h *Handler) shouldBuffer(status int, hdr http.Header) bool {
-	if status < 200 || status > 299 || status == http.StatusNoContent || status == http.StatusResetContent {
+	if status < 200 || status > 299 || status == http.StatusNoContent || status == http.StatusResetContent ||
+		status == http.StatusPartialContent || hdr.Get("Content-Range") != "" {
 		return false
 	}
-	if !enrichers.IsJSONMediaType(headerValue(hdr, "Content-Type")) {
+	if !enrichers.IsJSONMediaType(hdr.Get("Content-Type")) {
 		return false
 	}
 	if _, ok := hdr["Trailer"]; ok {
 		return false
 	}
-	if cl := headerValue(hdr, "Content-Length"); cl != "" {
+	if cl := hdr.Get("Content-Length"); cl != "" {
 		n, err := strconv.ParseInt(cl, 10, 64)
 		if err != nil || n > h.MaxBody {
 			return false
 		}
 	}
-	return enrichers.CanDecode(headerValue(hdr, "Content-Encoding"))
+	return enrichers.CanDecode(hdr.Get("Content-Encoding"))
 }
 
-// finish decodes, enriches and writes a buffered response.
-func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.TokenRequest) error {
+// staleHeaders describe the upstream's body and are false of an enriched
+// one: its entity tag and its digests. They are dropped when the body
+// changes.
+var staleHeaders = []string{"Etag", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest"}
+
+// finish decodes, reads, publishes, renders and writes a buffered response.
+func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) error {
+	rec := &x.rec
 	hdr := rec.Header()
 	// Trailers the upstream did not announce reach the header map (as
 	// http.TrailerPrefix keys) only after the body, too late for
@@ -136,7 +173,11 @@ func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.
 			}
 		}
 	}
-	coding := headerValue(hdr, "Content-Encoding")
+	if err := r.Context().Err(); err != nil {
+		h.debug("client gone before the token response was read", zap.Error(err))
+		return nil
+	}
+	coding := hdr.Get("Content-Encoding")
 	body := rec.buf.Bytes()
 	if coding != "" && coding != "identity" {
 		plain := slicePool.Get().(*[]byte)
@@ -147,60 +188,69 @@ func (h *Handler) finish(rec *boundedRecorder, r *http.Request, treq *enrichers.
 			return h.cannotEnrich(rec, "decoding "+coding+" body", err)
 		}
 		body = dec
+		if err := r.Context().Err(); err != nil {
+			h.debug("client gone before the token response was read", zap.Error(err))
+			return nil
+		}
 	}
 
-	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	var resolve enrichers.Resolver
-	if repl != nil {
-		resolve = resolver(repl)
-	}
-	res := &result{out: enrichers.Outcome{WantNames: h.logger.Core().Enabled(zapcore.DebugLevel)}}
-	out := &res.out
-	outBuf := slicePool.Get().(*[]byte)
-	defer putSlice(outBuf)
-	enriched, err := h.enricher.Enrich((*outBuf)[:0], body, treq, resolve, out)
-	*outBuf = enriched
-	if err != nil {
+	treq := x.tokenRequest()
+	resp, err := h.enricher.Read(body, &treq)
+	switch {
+	case errors.Is(err, enrichers.ErrTooDeep):
+		countTooDeep.Inc()
+		h.logger.Warn("token response passed through unchanged", zap.String("reason", "nested too deep"), zap.Error(err))
+		return rec.writeRaw()
+	case err != nil:
 		return h.cannotEnrich(rec, "enriching", err)
 	}
-	if out.Status != enrichers.StatusNotToken && repl != nil {
-		setPlaceholders(repl, &out.Identity)
-	}
-	if out.Status != enrichers.StatusNotToken && out.Identity.RequestClientID != "" &&
-		out.Identity.ClientID != out.Identity.RequestClientID {
-		h.debug("client id in token differs from request; using the token's",
-			zap.String("token_client", out.Identity.ClientID), zap.String("request_client", out.Identity.RequestClientID))
-	}
-	if out.Status != enrichers.StatusEnriched {
-		if ce := h.logger.Check(zapcore.DebugLevel, "token response passed through unchanged"); ce != nil {
-			reason := "no field applies"
-			if out.Status == enrichers.StatusNotToken {
-				reason = "not a token response (no string access_token)"
-			}
-			ce.Write(zap.String("reason", reason), zap.String("client", out.Identity.ClientID))
-		}
-		if out.Status == enrichers.StatusNotToken {
-			countNotToken.Inc()
-		} else {
-			countUnchanged.Inc()
-		}
+	switch resp.Status {
+	case enrichers.StatusNotToken:
+		countNotToken.Inc()
+		h.debug("token response passed through unchanged", zap.String("reason", "not a token response (no string access_token)"))
+		return rec.writeRaw()
+	case enrichers.StatusAmbiguous:
+		countAmbiguous.Inc()
+		h.logger.Warn("token response passed through unchanged",
+			zap.String("reason", "a standard member appears twice; clients would disagree on which to read"))
 		return rec.writeRaw()
 	}
-	id := &out.Identity
+	// publish the identity before rendering: placeholders that Caddy
+	// computes from it (map, vars) are then known to the fields
+	x.id = &resp.Identity
+	id := x.id
+	if id.RequestClientID != "" && id.ClientID != id.RequestClientID {
+		h.debug("client id in token differs from request; using the token's",
+			zap.String("token_client", id.ClientID), zap.String("request_client", id.RequestClientID))
+	}
+
+	var resolve enrichers.Resolver
+	if repl != nil {
+		resolve = repl.GetString
+	}
+	out := enrichers.Outcome{WantNames: h.logger.Core().Enabled(zapcore.DebugLevel)}
+	outBuf := slicePool.Get().(*[]byte)
+	defer putSlice(outBuf)
+	enriched := h.enricher.Render((*outBuf)[:0], resp, resolve, &out)
+	*outBuf = enriched
+	if out.Status != enrichers.StatusEnriched {
+		countUnchanged.Inc()
+		h.debug("token response passed through unchanged", zap.String("reason", "no field applies"), zap.String("client", id.ClientID))
+		return rec.writeRaw()
+	}
 	if ce := h.logger.Check(zapcore.DebugLevel, "token response enriched"); ce != nil {
 		ce.Write(zap.String("client", id.ClientID), zap.String("audience", id.Audience()),
 			zap.String("tenant", id.Tenant), zap.String("token_format", id.Format.String()), zap.String("preset", id.Preset),
 			zap.Strings("added", out.Added), zap.Int("kept_upstream", out.Kept))
 	}
-	// delete, not Del: the keys are written in canonical form ("Etag",
-	// not "ETag", is how http.Header stores an ETag)
 	if coding != "" {
-		delete(hdr, "Content-Encoding")
+		hdr.Del("Content-Encoding")
 	}
-	delete(hdr, "Etag")
-	cl := strconv.AppendInt(res.clText[:0], int64(len(enriched)), 10)
-	res.contentLength[0] = unsafe.String(&cl[0], len(cl))
-	hdr["Content-Length"] = res.contentLength[:]
+	for _, k := range staleHeaders {
+		hdr.Del(k)
+	}
+	x.contentLength[0] = strconv.Itoa(len(enriched))
+	hdr["Content-Length"] = x.contentLength[:]
 	countEnriched.Inc()
 	rec.buffering = false
 	rec.ResponseWriterWrapper.WriteHeader(rec.status)

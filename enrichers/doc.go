@@ -1,24 +1,33 @@
-// Package enrichers is the engine behind the token_enrich Caddy handler. It is a
-// small, dependency-light library with no Caddy import: it learns who an OAuth 2.0
-// token response is for (from the access token's JWT claims and from the token
-// request), decides which fields to add (rules, patterns, value templates) and
-// splices them into the response JSON without disturbing a single upstream byte.
+// Package enrichers is the engine behind the token_enrich Caddy handler. It
+// has no Caddy import. It works in stages, one file each, in the order data
+// flows:
 //
-// The pieces, one file each:
-//
-//   - reserved.go: the standard OAuth 2.0 response members that are never written.
-//   - jsonscan.go: the one-pass JSON object validator and member scanner.
-//   - claims.go: numbered claim names and the per-token index of where they are.
-//   - form.go: allocation-free form and media-type parsing for token requests.
-//   - preset.go, grant.go: per-IdP claim mappings, issuer detection, grant names.
-//   - glob.go: compiled `*`/`?` patterns used by rules.
-//   - jwt.go: decoding of a JWS compact access token's payload (no verification).
+//   - json.go: reading a JSON object with gjson, after one pass that bounds
+//     its nesting depth (see below).
 //   - request.go: the identity-relevant parameters of a token request.
-//   - identity.go: who a token is for, merged from claims and request.
-//   - template.go: field values with {placeholders}.
-//   - field.go: a field to add and its pre-encoded JSON.
-//   - rule.go: conditions that select fields for a token.
-//   - enricher.go: the compiled configuration and the Enrich entry point.
-//   - splice.go: the single-pass JSON splice.
+//   - jwt.go: the access token's payload (decoded, not verified).
+//   - preset.go: the table of identity providers: where each names the
+//     client, tenant, scopes and audiences, and how auto recognises it.
+//   - identity.go: who a token is for, from its claims and the request.
+//   - enricher.go: Read (validate, identify) and Render (plan, render,
+//     splice), with Enrich running both at once.
+//   - template.go, field.go, rule.go, glob.go: field values with
+//     placeholders, fields, rules and their patterns, compiled by New.
+//   - plan.go, splice.go: the fields one response gets, and writing them
+//     into the body without disturbing an upstream byte.
+//   - reserved.go: the standard members never written, in any spelling a
+//     client would take for them.
 //   - encoding.go: bounded decoding of compressed upstream bodies.
+//
+// Between Read and Render the caller may publish the identity and compute
+// values from it (the Caddy handler sets its {http.token.*} placeholders
+// there, so that Caddy's map and vars can feed the fields).
+//
+// gjson is the one JSON reader. The one hand-written pass, withinDepth,
+// does what gjson cannot: gjson validates recursively, one stack frame per
+// nesting level, so a body of a million `[` would exhaust the goroutine
+// stack and kill the process. withinDepth counts levels iteratively, in
+// linear time, and everything nested deeper than MaxDepth is refused before
+// gjson sees it. splice stays hand-written because sjson reads `.`, `:` and
+// `*` in member names as path syntax, where names here are literal.
 package enrichers

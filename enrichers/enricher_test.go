@@ -329,7 +329,7 @@ func TestTokenClaimsWinOverRequest(t *testing.T) {
 }
 
 func TestClaimMappingOverride(t *testing.T) {
-	e := mustNew(t, Config{Mapping: ClaimMapping{Client: []string{"appid"}, Tenant: []string{"realm"}}})
+	e := mustNew(t, Config{ClientClaims: []string{"appid"}, TenantClaims: []string{"realm"}})
 	body := tokenResponse(t, makeJWT(t, map[string]any{"client_id": "generic", "appid": "entra-app", "realm": 7, "org_id": "o"}))
 	id, _ := e.Identify(body, nil)
 	if id.ClientID != "entra-app" || id.Tenant != "7" {

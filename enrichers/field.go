@@ -57,50 +57,67 @@ func (fc *FieldConfig) raw() (json.RawMessage, int) {
 // field is a compiled FieldConfig.
 type field struct {
 	name string
-	// key is the pre-encoded `"name":`.
+	// key is the name encoded as a JSON string.
 	key []byte
-	// value is the pre-encoded JSON value for constants and JSON fields.
+	// value is the encoded JSON value of constants and JSON fields.
 	value []byte
 	// tmpl renders string values with placeholders; nil segs for constants.
 	tmpl Template
 	// dynamic is set when tmpl must be rendered per request.
 	dynamic bool
-	// id numbers the field's name among the Enricher's (see bindClaims).
-	id int
 }
 
-// compileField validates and pre-encodes a field.
-func compileField(fc FieldConfig) (field, error) {
-	if err := ValidateFieldName(fc.Name); err != nil {
-		return field{}, err
+// compileFields compiles a list of fields; errors name the entry and the
+// key at fault (`fields[1].json`).
+func compileFields(fcs []FieldConfig) ([]field, error) {
+	var out []field
+	for i, fc := range fcs {
+		f, key, err := compileField(fc)
+		if err != nil {
+			return nil, &ConfigError{Path: fmt.Sprintf("fields[%d].%s", i, key), Err: err}
+		}
+		out = append(out, f)
 	}
-	f := field{name: fc.Name, key: append(gjson.AppendJSONString(nil, fc.Name), ':')}
+	return out, nil
+}
+
+// compileField validates and pre-encodes a field. On error, key names the
+// configuration key at fault.
+func compileField(fc FieldConfig) (f field, key string, err error) {
+	if err := ValidateFieldName(fc.Name); err != nil {
+		return field{}, "name", err
+	}
+	f = field{name: fc.Name, key: gjson.AppendJSONString(nil, fc.Name)}
 	if raw, n := fc.raw(); raw != nil {
+		key = "json"
+		if fc.JSON == nil {
+			key = "json_text"
+		}
 		if n > 1 {
-			return field{}, fmt.Errorf("field %q: value, json and json_text are mutually exclusive", fc.Name)
+			return field{}, key, fmt.Errorf("field %q: value, json and json_text are mutually exclusive", fc.Name)
 		}
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, raw); err != nil {
-			return field{}, fmt.Errorf("field %q: invalid JSON value: %w", fc.Name, err)
+			return field{}, key, fmt.Errorf("field %q: invalid JSON value: %w", fc.Name, err)
 		}
 		if !utf8.Valid(buf.Bytes()) {
-			return field{}, fmt.Errorf("field %q: JSON value is not valid UTF-8", fc.Name)
+			return field{}, key, fmt.Errorf("field %q: JSON value is not valid UTF-8", fc.Name)
 		}
 		f.value = buf.Bytes()
-		return f, nil
+		return f, "", nil
 	}
 	t, err := ParseTemplate(fc.Value)
 	if err != nil {
-		return field{}, fmt.Errorf("field %q: %w", fc.Name, err)
+		return field{}, "value", fmt.Errorf("field %q: %w", fc.Name, err)
 	}
 	if s, ok := t.constant(); ok {
 		if s != "" {
 			f.value = gjson.AppendJSONString(nil, s)
 		}
-		return f, nil
+		return f, "", nil
 	}
 	f.tmpl, f.dynamic = t, true
-	return f, nil
+	return f, "", nil
 }
 
 // ValidateFieldName rejects empty, non-UTF-8 and reserved member names.

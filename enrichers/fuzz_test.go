@@ -1,6 +1,6 @@
 package enrichers
 
-// Fuzz targets (issue 4). Seed corpora live in testdata/fuzz/<Target>/;
+// Fuzz targets. Seed corpora live in testdata/fuzz/<Target>/;
 // scripts/fuzz.sh runs each target for a short fixed time.
 //
 //	go test -run '^$' -fuzz '^FuzzEnrich$' -fuzztime 30s ./enrichers
@@ -18,6 +18,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzDecodeJWT: never panics; accepts exactly the JWS compact tokens whose
@@ -172,7 +173,9 @@ func FuzzParseTokenRequest(f *testing.F) {
 				t.Fatalf("basic %q: client %q, want %q", basic, tr.ClientID, want)
 			}
 		}
-		if isForm(ctype) {
+		// ParseQuery returns nothing at all past 10,000 parameters, a limit
+		// of its own that the module (reading at most 64 KiB) does not copy
+		if isForm(ctype) && bytes.Count(body, []byte("&")) < 10000 {
 			form, _ := url.ParseQuery(string(body))
 			if tr.GrantType != form.Get("grant_type") || tr.Scope != form.Get("scope") ||
 				!reflect.DeepEqual(tr.Audiences, form["audience"]) || !reflect.DeepEqual(tr.Resources, form["resource"]) {
@@ -256,6 +259,121 @@ func FuzzDecodeBody(f *testing.F) {
 			case err == nil:
 				t.Fatalf("gzip: compress/gzip fails (%v) but DecodeBody succeeds", zerr)
 			}
+		}
+	})
+}
+
+// FuzzNesting: a body or a token payload nested at most MaxDepth deep is
+// read; deeper, the body is refused with ErrTooDeep and the payload makes
+// the token opaque. Nothing is read recursively past the bound, so no depth
+// can exhaust the stack.
+func FuzzNesting(f *testing.F) {
+	f.Add(uint32(1), []byte("[{"), false)
+	f.Add(uint32(MaxDepth-1), []byte("["), false)
+	f.Add(uint32(MaxDepth), []byte("{"), true)
+	f.Add(uint32(1<<20), []byte("[{["), false)
+	f.Add(uint32(MaxDepth+1), []byte("{[\""), true)
+	e := hdEnricher(f, false)
+	f.Fuzz(func(t *testing.T, depth uint32, kinds []byte, inPayload bool) {
+		depth %= 1 << 20
+		if len(kinds) == 0 {
+			kinds = []byte("[")
+		}
+		// depth levels below the root, each an array or an object, with a
+		// string holding brackets at the bottom (which do not count)
+		var open, closing strings.Builder
+		for i := range int(depth) {
+			if kinds[i%len(kinds)] == '{' {
+				open.WriteString(`{"k":`)
+			} else {
+				open.WriteString(`[`)
+			}
+		}
+		for i := int(depth) - 1; i >= 0; i-- {
+			if kinds[i%len(kinds)] == '{' {
+				closing.WriteByte('}')
+			} else {
+				closing.WriteByte(']')
+			}
+		}
+		value := open.String() + `"[{\"]"` + closing.String()
+		total := int(depth) + 1 // the root object
+		req := &TokenRequest{ClientID: "svc-req"}
+		var out Outcome
+		if !inPayload {
+			body := []byte(`{"access_token":"opaque","deep":` + value + `}`)
+			got, err := e.Enrich(nil, body, req, nil, &out)
+			if total > MaxDepth {
+				if !errors.Is(err, ErrTooDeep) || len(got) != 0 {
+					t.Fatalf("depth %d: err=%v, %d bytes", total, err, len(got))
+				}
+				return
+			}
+			if err != nil || out.Status != StatusEnriched {
+				t.Fatalf("depth %d: err=%v status=%v", total, err, out.Status)
+			}
+			return
+		}
+		body := []byte(`{"access_token":"` + hdJWT([]byte(`{"azp":"svc-tok","deep":`+value+`}`)) + `"}`)
+		if _, err := e.Enrich(nil, body, req, nil, &out); err != nil {
+			t.Fatalf("payload depth %d: %v", total, err)
+		}
+		want := "svc-tok"
+		if total > MaxDepth {
+			want = "svc-req" // the token is opaque: identity from the request
+		}
+		if out.Identity.ClientID != want {
+			t.Fatalf("payload depth %d: client %q, want %q", total, out.Identity.ClientID, want)
+		}
+	})
+}
+
+// FuzzReservedNames: a member name is reserved exactly when encoding/json
+// (and so golang.org/x/oauth2) would read it as a standard member, and such
+// a name can neither be configured nor lifted from a claim.
+func FuzzReservedNames(f *testing.F) {
+	for _, n := range []string{"access_token", "Access_Token", "acceſs_token", "ACCESS_TOKEN", "expires_in", "Expires_In",
+		"token_type", "\u212aey", "scope", "SCOPE", "ſcope", "api-uri", "", "error_uri", "error_urı"} {
+		f.Add(n)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if !utf8.ValidString(name) {
+			return
+		}
+		key, _ := json.Marshal(name)
+		var probe struct {
+			AccessToken      *int `json:"access_token"`
+			TokenType        *int `json:"token_type"`
+			ExpiresIn        *int `json:"expires_in"`
+			RefreshToken     *int `json:"refresh_token"`
+			Scope            *int `json:"scope"`
+			IDToken          *int `json:"id_token"`
+			IssuedTokenType  *int `json:"issued_token_type"`
+			Error            *int `json:"error"`
+			ErrorDescription *int `json:"error_description"`
+			ErrorURI         *int `json:"error_uri"`
+		}
+		if err := json.Unmarshal([]byte(`{`+string(key)+`:1}`), &probe); err != nil {
+			t.Fatal(err)
+		}
+		standard := probe.AccessToken != nil || probe.TokenType != nil || probe.ExpiresIn != nil || probe.RefreshToken != nil ||
+			probe.Scope != nil || probe.IDToken != nil || probe.IssuedTokenType != nil || probe.Error != nil ||
+			probe.ErrorDescription != nil || probe.ErrorURI != nil
+		if IsReserved(name) != standard {
+			t.Fatalf("IsReserved(%q) = %v, encoding/json reads it as a standard member: %v", name, IsReserved(name), standard)
+		}
+		if _, err := New(Config{Fields: []FieldConfig{{Name: name, Value: "x"}}}); name != "" && (err != nil) != standard {
+			t.Fatalf("field %q: err=%v, standard %v", name, err, standard)
+		}
+		tok := hdJWT([]byte(`{"ext":{` + string(key) + `:"lifted"}}`))
+		body := `{"access_token":"` + tok + `","token_type":"Bearer"}`
+		got, err := mustNew(t, Config{LiftClaims: []string{"ext"}, Overwrite: true}).Enrich(nil, []byte(body), nil, nil, &Outcome{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lifted := string(got) != body
+		if lifted == (standard || name == "") {
+			t.Fatalf("ext member %q: lifted %v, standard %v\n%s", name, lifted, standard, got)
 		}
 	})
 }

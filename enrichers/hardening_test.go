@@ -114,29 +114,56 @@ func TestHardeningAccessTokenNotAString(t *testing.T) {
 	}
 }
 
+// TestHardeningDuplicateKeys: a standard member repeated, in any spelling
+// encoding/json folds together, makes the response ambiguous (the module
+// would read one, clients another), so it passes unchanged. A repeated
+// non-standard member is not ambiguous for the identity: the response is
+// enriched, and with overwrite every occurrence of a configured member is
+// replaced.
 func TestHardeningDuplicateKeys(t *testing.T) {
 	first := hdJWT([]byte(`{"azp":"svc-first","org_id":"org_acme"}`))
 	second := hdJWT([]byte(`{"azp":"svc-second","org_id":"org_other"}`))
-	body := `{"access_token":"` + first + `","access_token":"` + second + `","api-uri":"https://up/1","api-uri":"https://up/2","token_type":"Bearer","token_type":"mac"}`
+	ambiguous := map[string]string{
+		"two access_token":         `{"access_token":"` + first + `","access_token":"` + second + `","token_type":"Bearer"}`,
+		"access_token, other case": `{"access_token":"` + first + `","Access_Token":"` + second + `","token_type":"Bearer"}`,
+		"access_token, long s":     `{"access_token":"` + first + `","acce\u017fs_token":"` + second + `"}`,
+		"two token_type":           `{"access_token":"` + first + `","token_type":"Bearer","token_type":"mac"}`,
+		"expires_in, other case":   `{"access_token":"` + first + `","expires_in":300,"EXPIRES_IN":5}`,
+		"escaped second scope":     `{"access_token":"` + first + `","scope":"a","\u0073cope":"b"}`,
+		"two error, not a token":   `{"error":"a","error":"b"}`,
+	}
+	for _, overwrite := range []bool{false, true} {
+		for name, body := range ambiguous {
+			var out Outcome
+			got, err := hdEnricher(t, overwrite).Enrich(nil, []byte(body), nil, nil, &out)
+			if err != nil || string(got) != body || out.Status != StatusAmbiguous || out.Identity.ClientID != "" {
+				t.Errorf("%s (overwrite %v): err=%v status=%v\ngot  %s\nwant %s", name, overwrite, err, out.Status, got, body)
+			}
+		}
+	}
 
-	// Upstream members are never touched; the identity comes from the first
-	// access_token (gjson's reading; encoding/json clients read the last,
-	// but both were minted by the same trusted upstream).
+	body := `{"access_token":"` + first + `","api-uri":"https://up/1","api-uri":"https://up/2","token_type":"Bearer"}`
 	var out Outcome
 	got, err := hdEnricher(t, false).Enrich(nil, []byte(body), nil, nil, &out)
 	want := body[:len(body)-1] + `,"tenant_id":"org_acme","client":"svc-first","limits":{"rps":100},"region":"eu"}`
 	if err != nil || string(got) != want || out.Kept != 1 || out.Identity.ClientID != "svc-first" {
 		t.Fatalf("keep: err=%v kept=%d\ngot  %s\nwant %s", err, out.Kept, got, want)
 	}
-
-	// With overwrite every occurrence of a configured, non-reserved member
-	// is replaced in place; reserved duplicates still keep their bytes.
 	got, err = hdEnricher(t, true).Enrich(nil, []byte(body), nil, nil, &Outcome{})
-	want = `{"access_token":"` + first + `","access_token":"` + second + `","api-uri":"https://eu.api.example.com","api-uri":"https://eu.api.example.com","token_type":"Bearer","token_type":"mac","tenant_id":"org_acme","client":"svc-first","limits":{"rps":100},"region":"eu"}`
+	want = `{"access_token":"` + first + `","api-uri":"https://eu.api.example.com","api-uri":"https://eu.api.example.com","token_type":"Bearer","tenant_id":"org_acme","client":"svc-first","limits":{"rps":100},"region":"eu"}`
 	if err != nil || string(got) != want {
 		t.Fatalf("overwrite: err=%v\ngot  %s\nwant %s", err, got, want)
 	}
 	hdCheckEnrich(t, []byte(body), got, nil, hdFieldNames, true)
+
+	// a claim repeated in the token payload: the last one counts, as JWT
+	// libraries read it
+	tok := hdJWT([]byte(`{"azp":"svc-first","org_id":"org_other","azp":"svc-last","org_id":"org_acme"}`))
+	body = `{"access_token":"` + tok + `"}`
+	got, _ = hdEnricher(t, false).Enrich(nil, []byte(body), nil, nil, &Outcome{})
+	if want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","client":"svc-last","limits":{"rps":100},"region":"eu"}`; string(got) != want {
+		t.Fatalf("repeated claims:\ngot  %s\nwant %s", got, want)
+	}
 }
 
 func TestHardeningMalformedJWTIsOpaque(t *testing.T) {
@@ -202,31 +229,41 @@ func TestHardeningHugeAndDeepClaims(t *testing.T) {
 		t.Fatalf("huge claims: err=%v, %d bytes out, want %d", err, len(got), len(want))
 	}
 
-	// claims nested 100,000 deep, read, rendered and lifted
-	const depth = 100000
-	deep := strings.Repeat(`[`, depth) + strings.Repeat(`]`, depth)
-	deepObj := strings.Repeat(`{"a":`, depth) + `1` + strings.Repeat(`}`, depth)
-	payload := `{"azp":"svc-deep","org_id":"org_acme","nasty":` + deep + `,"ext":{"deep":` + deepObj + `},"plan":` + deep + `}`
-	body = `{"access_token":"` + hdJWT([]byte(payload)) + `","nested":` + deepObj + `}`
+	// Nesting is bounded at MaxDepth. A body nested deeper is refused
+	// with ErrTooDeep (the handler passes it on unchanged); a token payload
+	// nested deeper makes the token opaque: identity from the request.
+	nest := func(n int) string { return strings.Repeat(`[`, n) + strings.Repeat(`]`, n) }
+	req := &TokenRequest{ClientID: "svc-req"}
+	atLimit := `{"access_token":"opaque","deep":` + nest(MaxDepth-1) + `}`
+	got, err = e.Enrich(nil, []byte(atLimit), req, nil, &Outcome{})
+	if want := atLimit[:len(atLimit)-1] + `,"api-uri":"https://eu.api.example.com","client":"svc-req","region":"eu"}`; err != nil || string(got) != want {
+		t.Fatalf("body at the depth limit: err=%v, %d bytes out", err, len(got))
+	}
+	for _, depth := range []int{MaxDepth, 100000, 1 << 19} {
+		body := `{"access_token":"opaque","deep":` + nest(depth) + `}`
+		if got, err := e.Enrich(nil, []byte(body), req, nil, &Outcome{}); !errors.Is(err, ErrTooDeep) || !errors.Is(err, ErrNotJSONObject) || len(got) != 0 {
+			t.Fatalf("body %d deep: err=%v, %d bytes out", depth, err, len(got))
+		}
+		// unterminated: refused the same way, not crashed on
+		if _, err := e.Enrich(nil, []byte(`{"a":`+strings.Repeat(`[`, depth)), req, nil, &Outcome{}); !errors.Is(err, ErrNotJSONObject) {
+			t.Fatalf("truncated body %d deep: %v", depth, err)
+		}
+		deepObj := strings.Repeat(`{"a":`, depth) + `1` + strings.Repeat(`}`, depth)
+		payload := `{"azp":"svc-deep","org_id":"org_acme","nasty":` + nest(depth) + `,"ext":{"deep":` + deepObj + `}}`
+		body = `{"access_token":"` + hdJWT([]byte(payload)) + `"}`
+		var out Outcome
+		got, err = e.Enrich(nil, []byte(body), req, nil, &out)
+		if want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","client":"svc-req","region":"eu"}`; err != nil || string(got) != want || out.Identity.Format != TokenOpaque {
+			t.Fatalf("payload %d deep: err=%v format=%v\ngot  %.300s", depth, err, out.Identity.Format, got)
+		}
+	}
+	// a payload at the limit is read, rendered and lifted
+	payload := `{"azp":"svc-deep","org_id":"org_acme","nasty":` + nest(MaxDepth-1) + `,"ext":{"deep":` + nest(MaxDepth-2) + `}}`
+	body = `{"access_token":"` + hdJWT([]byte(payload)) + `"}`
 	got, err = e.Enrich(nil, []byte(body), nil, nil, &Outcome{})
-	want = body[:len(body)-1] + `,"deep":` + deepObj + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","client":"svc-deep","nasty":"` +
-		deep + `","limits":{"rps":100},"region":"eu"}`
-	if err != nil || string(got) != want {
-		t.Fatalf("deep claims: err=%v, %d bytes out, want %d", err, len(got), len(want))
-	}
-
-	// a deeply nested but truncated body is refused, not crashed on
-	if _, err := e.Enrich(nil, []byte(`{"a":`+deep[:depth+10]), nil, nil, &Outcome{}); !errors.Is(err, ErrNotJSONObject) {
-		t.Fatalf("deep truncated: %v", err)
-	}
-
-	// the deepest body the default 1 MiB max_body lets through: half a
-	// million levels in the response itself
-	const maxDepth = 1 << 19
-	body = `{"access_token":"opaque","deep":` + strings.Repeat(`[`, maxDepth) + strings.Repeat(`]`, maxDepth) + `}`
-	got, err = e.Enrich(nil, []byte(body), &TokenRequest{ClientID: "svc-x"}, nil, &Outcome{})
-	if want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","client":"svc-x","region":"eu"}`; err != nil || string(got) != want {
-		t.Fatalf("deep body: err=%v, %d bytes out", err, len(got))
+	if want := body[:len(body)-1] + `,"deep":` + nest(MaxDepth-2) + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","client":"svc-deep","nasty":"` +
+		nest(MaxDepth-1) + `","limits":{"rps":100},"region":"eu"}`; err != nil || string(got) != want {
+		t.Fatalf("payload at the depth limit: err=%v\ngot  %.300s", err, got)
 	}
 }
 
@@ -280,7 +317,8 @@ func TestHardeningLiftClaimCannotSmuggleReserved(t *testing.T) {
 		{"escaped reserved names", `{"access\u005ftoken":"x","\u0065xpires_in":1,"refresh_\u0074oken":"x","region":"eu"}`, `,"region":"eu"`},
 		{"duplicate reserved", `{"scope":"a","scope":"b","ok":1}`, `,"ok":1`},
 		{"empty key", `{"":"x","ok":1}`, `,"ok":1`},
-		{"reserved names differ by case", `{"Access_Token":"x","SCOPE":"y"}`, `,"Access_Token":"x","SCOPE":"y"`},
+		{"reserved names in other cases", `{"Access_Token":"x","SCOPE":"y","Token_Type":"mac","EXPIRES_IN":5,"region":"eu"}`, `,"region":"eu"`},
+		{"reserved names with Unicode folding", `{"acce\u017fs_token":"x","acceſs_token":"y","\u212aey":"k","region":"eu"}`, `,"\u212aey":"k","region":"eu"`},
 		{"escaped non-reserved key is kept as sent", `{"api\u002dpath":"/v1"}`, `,"api\u002dpath":"/v1"`},
 		{"nested reserved names stay nested", `{"inner":{"access_token":"x"}}`, `,"inner":{"access_token":"x"}`},
 		{"values are copied as the upstream encoded them", `{"html":"</script>","esc":"\u003c/script\u003e","n":1.50}`,
@@ -324,7 +362,9 @@ func TestHardeningValidObjectsKeepInvariants(t *testing.T) {
 		`{"access_token":"opaque","client":"up","nasty":"\u003c"}`,
 		`{"access_token":"` + tok + `","":"","\u0000":"\u0000","\"":"\\"}`,
 		`{"access_token":"` + tok + `","n":-0.0e+00,"big":123456789012345678901234567890,"u":"\ud83d\ude00"}`,
+		`{"access_token":"` + tok + `","deep":` + strings.Repeat(`[`, MaxDepth-1) + strings.Repeat(`]`, MaxDepth-1) + `}`,
 		`{"access_token":"` + tok + `","deep":` + strings.Repeat(`[`, 1000) + strings.Repeat(`]`, 1000) + `}`,
+		`{"access_token":"` + tok + `","Access_Token":"x"}`,
 	}
 	for _, overwrite := range []bool{false, true} {
 		e := hdEnricher(t, overwrite)
@@ -386,8 +426,69 @@ func hdMembers(t testing.TB, b []byte) []hdMember {
 	return out
 }
 
+// hdDepth is the deepest nesting of objects and arrays in a valid JSON
+// text, as encoding/json's tokenizer sees it.
+func hdDepth(b []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	depth, deepest := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return deepest
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			deepest = max(deepest, depth)
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+}
+
+// hdAmbiguous reports whether a standard member appears twice in spellings
+// encoding/json takes for the same struct field: it decodes the body into a
+// struct of the standard members once per member, and a standard member set
+// by two different keys is ambiguous.
+func hdAmbiguous(t testing.TB, b []byte) bool {
+	seen := map[string]int{}
+	for _, m := range hdMembers(t, b) {
+		var probe struct {
+			AccessToken      *json.RawMessage `json:"access_token"`
+			TokenType        *json.RawMessage `json:"token_type"`
+			ExpiresIn        *json.RawMessage `json:"expires_in"`
+			RefreshToken     *json.RawMessage `json:"refresh_token"`
+			Scope            *json.RawMessage `json:"scope"`
+			IDToken          *json.RawMessage `json:"id_token"`
+			IssuedTokenType  *json.RawMessage `json:"issued_token_type"`
+			Error            *json.RawMessage `json:"error"`
+			ErrorDescription *json.RawMessage `json:"error_description"`
+			ErrorURI         *json.RawMessage `json:"error_uri"`
+		}
+		if err := json.Unmarshal([]byte("{"+m.rawKey+":"+m.rawVal+"}"), &probe); err != nil {
+			t.Fatal(err)
+		}
+		for name, set := range map[string]bool{"access_token": probe.AccessToken != nil, "token_type": probe.TokenType != nil,
+			"expires_in": probe.ExpiresIn != nil, "refresh_token": probe.RefreshToken != nil, "scope": probe.Scope != nil,
+			"id_token": probe.IDToken != nil, "issued_token_type": probe.IssuedTokenType != nil, "error": probe.Error != nil,
+			"error_description": probe.ErrorDescription != nil, "error_uri": probe.ErrorURI != nil} {
+			if set {
+				seen[name]++
+			}
+		}
+	}
+	for _, n := range seen {
+		if n > 1 {
+			return true
+		}
+	}
+	return false
+}
+
 // hdCheckEnrich asserts the splice properties for one Enrich call on body:
-//   - a body that is not a JSON object is refused (ErrNotJSONObject);
+//   - a body that is not a JSON object is refused (ErrNotJSONObject), and so
+//     is one nested deeper than MaxDepth (ErrTooDeep);
+//   - a body with a standard member twice passes unchanged;
 //   - otherwise the output is a valid JSON object;
 //   - every upstream member keeps its position, its key bytes and, unless it
 //     is a non-reserved configured name and overwrite is on, its value bytes;
@@ -405,8 +506,20 @@ func hdCheckEnrich(t testing.TB, body, got []byte, err error, names map[string]b
 		}
 		return
 	}
+	if hdDepth(body) > MaxDepth {
+		if !errors.Is(err, ErrTooDeep) || len(got) != 0 {
+			t.Fatalf("nested deeper than MaxDepth, but err=%v out=%q\nbody %q", err, got, body)
+		}
+		return
+	}
 	if err != nil {
 		t.Fatalf("valid object refused: %v\nbody %q", err, body)
+	}
+	if hdAmbiguous(t, body) {
+		if !bytes.Equal(got, body) {
+			t.Fatalf("ambiguous body changed\nbody %q\nout  %q", body, got)
+		}
+		return
 	}
 	if !hdStrictObject(got) {
 		t.Fatalf("output is not a valid JSON object\nbody %q\nout  %q", body, got)

@@ -1,6 +1,8 @@
 package enrichers
 
 import (
+	"mime"
+	"net/url"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -53,120 +55,55 @@ func (r *TokenRequest) Audience() string {
 // anything else yields only the Basic client id) and the user part of an HTTP
 // Basic Authorization header (basicUser, still form-encoded; "" if none).
 // It is lenient by design: a malformed body yields whatever could be read.
+// The result shares no memory with body.
 func ParseTokenRequest(contentType string, body []byte, basicUser string) TokenRequest {
-	return parseTokenRequest(contentType, body, basicUser, nil)
-}
-
-// ParseTokenRequestShared is ParseTokenRequest without copies: the strings
-// of the result may share memory with body, and decoded values and the
-// Audiences and Resources lists are kept in scratch when they fit, so a
-// typical token request is parsed without allocating. Neither body nor
-// scratch may be modified or reused while the result, or anything derived
-// from it (an Identity), is in use. A nil scratch makes it ParseTokenRequest.
-func ParseTokenRequestShared(contentType string, body []byte, basicUser string, scratch *RequestScratch) TokenRequest {
-	return parseTokenRequest(contentType, body, basicUser, scratch)
-}
-
-// RequestScratch is memory for ParseTokenRequestShared: room for the
-// percent-decoded values of a token request and for short Audiences and
-// Resources lists. The zero value is ready to use, for one request.
-type RequestScratch struct {
-	lists   [2]string // the first audience and the first resource
-	decoded [64]byte
-	used    int // bytes of decoded in use
-}
-
-// unescape is queryUnescape, decoding into s's free bytes when the value
-// has escapes and fits. A nil s allocates as queryUnescape does.
-func (s *RequestScratch) unescape(v string) (string, error) {
-	if s == nil || len(v) > len(s.decoded)-s.used ||
-		(strings.IndexByte(v, '%') < 0 && strings.IndexByte(v, '+') < 0) {
-		return queryUnescape(v)
-	}
-	free := s.decoded[s.used:]
-	n, ok := unescapeQuery(free, v)
-	if !ok {
-		return queryUnescape(v) // the same error
-	}
-	s.used += n
-	return stringOf(free[:n]), nil
-}
-
-// text is body as a string: shared with body when s is not nil (see
-// ParseTokenRequestShared), else a copy.
-func (s *RequestScratch) text(body []byte) string {
-	if s == nil {
-		return string(body)
-	}
-	return stringOf(body)
-}
-
-// spareList is the room in s for the Audiences (resources false) or the
-// Resources list; nil when s is nil.
-func (s *RequestScratch) spareList(resources bool) []string {
-	switch {
-	case s == nil:
-		return nil
-	case resources:
-		return s.lists[1:2:2]
-	}
-	return s.lists[0:1:1]
-}
-
-// parseTokenRequest is ParseTokenRequestShared; with scratch nil, the
-// result shares no memory with body.
-func parseTokenRequest(contentType string, body []byte, basicUser string, scratch *RequestScratch) TokenRequest {
 	var tr TokenRequest
 	if basicUser != "" {
-		if u, err := scratch.unescape(basicUser); err == nil {
+		tr.ClientID = basicUser
+		if u, err := url.QueryUnescape(basicUser); err == nil {
 			tr.ClientID = u
-		} else {
-			tr.ClientID = basicUser
 		}
 	}
 	mt := mediaType(contentType)
 	var assertion string
 	switch {
 	case mt == "application/x-www-form-urlencoded":
-		form := parseFormInto(scratch.text(body), scratch)
-		tr.GrantType = form.grantType
+		f := readForm(string(body))
+		tr.GrantType = f.grantType
 		if tr.ClientID == "" {
-			tr.ClientID = form.clientID
+			tr.ClientID = f.clientID
 		}
-		tr.Audiences = form.audiences
-		tr.Resources = form.resources
-		tr.Scope = form.scope
-		assertion = form.assertion
+		tr.Audiences, tr.Resources, tr.Scope, assertion = f.audiences, f.resources, f.scope, f.assertion
 	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
-		if !isJSONObject(body) {
+		_, members, err := readObject(body, nil)
+		if err != nil {
 			break
 		}
-		gjson.Parse(scratch.text(body)).ForEach(func(k, v gjson.Result) bool {
-			switch k.Str {
+		for i := range members {
+			m := &members[i]
+			switch m.name {
 			case "grant_type":
-				tr.GrantType = v.String()
+				tr.GrantType = m.val().String()
 			case "client_id":
 				if tr.ClientID == "" {
-					tr.ClientID = v.String()
+					tr.ClientID = m.val().String()
 				}
 			case "audience":
-				tr.Audiences = appendStrings(tr.Audiences, v, scratch.spareList(false))
+				tr.Audiences = appendStrings(tr.Audiences, m.val())
 			case "resource":
-				tr.Resources = appendStrings(tr.Resources, v, scratch.spareList(true))
+				tr.Resources = appendStrings(tr.Resources, m.val())
 			case "scope":
-				tr.Scope = v.String()
+				tr.Scope = m.val().String()
 			case "client_assertion":
-				assertion = v.String()
+				assertion = m.val().String()
 			}
-			return true
-		})
+		}
 	}
 	if assertion != "" {
-		if _, payload, ok := DecodeJWT(assertion); ok {
-			claims := gjson.ParseBytes(payload)
-			if sub := claims.Get("sub"); sub.Type == gjson.String && sub.Str != "" {
+		if _, claims, ok := readClaims([]byte(assertion), nil); ok {
+			if sub := last(claims, "sub"); sub.Type == gjson.String && sub.Str != "" {
 				tr.AssertionClientID = sub.Str
-			} else if iss := claims.Get("iss"); iss.Type == gjson.String {
+			} else if iss := last(claims, "iss"); iss.Type == gjson.String {
 				tr.AssertionClientID = iss.Str
 			}
 		}
@@ -174,19 +111,102 @@ func parseTokenRequest(contentType string, body []byte, basicUser string, scratc
 	return tr
 }
 
-// appendStrings appends a JSON string, or every string of a JSON array,
-// starting an empty dst in spare (see appendList).
-func appendStrings(dst []string, v gjson.Result, spare []string) []string {
-	switch {
-	case v.Type == gjson.String:
-		return appendList(dst, v.Str, spare)
-	case v.IsArray():
-		v.ForEach(func(_, e gjson.Result) bool {
-			if e.Type == gjson.String {
-				dst = appendList(dst, e.Str, spare)
-			}
-			return true
-		})
-	}
+// appendStrings appends a JSON string, or every string of a JSON array.
+func appendStrings(dst []string, v gjson.Result) []string {
+	eachString(v, func(s string) bool {
+		dst = append(dst, s)
+		return true
+	})
 	return dst
+}
+
+// form holds the token request parameters of a form body: the first value
+// of each, every value of audience and resource.
+type form struct {
+	grantType, clientID, scope, assertion string
+	audiences, resources                  []string
+}
+
+// readForm reads the token parameters of an application/x-www-form-urlencoded
+// body as url.ParseQuery followed by Get would: pairs split on `&`, a pair
+// holding `;` or failing to unescape is skipped, the first value of a
+// repeated parameter wins. Unlike ParseQuery it keeps only these six
+// parameters, so a token request costs no map.
+func readForm(q string) form {
+	var f form
+	var seen [4]bool
+	for q != "" {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		if pair == "" || strings.Contains(pair, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil {
+			continue
+		}
+		var first *string
+		var i int
+		switch k {
+		case "grant_type":
+			first, i = &f.grantType, 0
+		case "client_id":
+			first, i = &f.clientID, 1
+		case "scope":
+			first, i = &f.scope, 2
+		case "client_assertion":
+			first, i = &f.assertion, 3
+		case "audience", "resource":
+		default:
+			continue
+		}
+		if v, err = url.QueryUnescape(v); err != nil {
+			continue
+		}
+		switch {
+		case k == "audience":
+			f.audiences = append(f.audiences, v)
+		case k == "resource":
+			f.resources = append(f.resources, v)
+		case !seen[i]:
+			*first, seen[i] = v, true
+		}
+	}
+	return f
+}
+
+// mediaType returns the lowercased media type of a Content-Type value, as
+// mime.ParseMediaType would (its error aside): a plain comparison for the
+// two types a token request uses, the library for anything else.
+func mediaType(v string) string {
+	base, _, _ := strings.Cut(v, ";")
+	base = strings.TrimSpace(base)
+	// ToLower, as mime does: strings.EqualFold would also fold ſ and K
+	if base = strings.ToLower(base); base == "application/x-www-form-urlencoded" || base == "application/json" {
+		return base
+	}
+	mt, _, _ := mime.ParseMediaType(v)
+	return mt
+}
+
+// IsJSONMediaType reports whether a Content-Type value is application/json,
+// with no parameter but a UTF-8 charset: RFC 8259 §8.1 says JSON exchanged
+// between systems is UTF-8, so a body labelled with another charset is not
+// one this module may rewrite. A value with parameters is judged by
+// mime.ParseMediaType.
+func IsJSONMediaType(v string) bool {
+	// the usual spellings, judged without the library; ToLower, as mime
+	// does: strings.EqualFold would also fold ſ and K
+	base, param, hasParam := strings.Cut(v, ";")
+	if strings.ToLower(strings.TrimSpace(base)) == "application/json" &&
+		(!hasParam || strings.ToLower(strings.TrimSpace(param)) == "charset=utf-8") {
+		return true
+	}
+	mt, params, err := mime.ParseMediaType(v)
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	cs, ok := params["charset"]
+	return !ok || strings.EqualFold(cs, "utf-8") || strings.EqualFold(cs, "utf8")
 }

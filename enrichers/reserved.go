@@ -1,8 +1,10 @@
 package enrichers
 
+import "strings"
+
 // reservedFields are the members of RFC 6749 §5.1/§5.2 (and RFC 8693's
 // issued_token_type, plus OpenID Connect's id_token) that this library never
-// writes, whatever the configuration or the token's claims say.
+// writes, whatever the configuration, the token's claims or a source say.
 var reservedFields = [...]string{
 	"access_token",
 	"token_type",
@@ -16,11 +18,16 @@ var reservedFields = [...]string{
 	"error_uri",
 }
 
-// IsReserved reports whether name is a standard OAuth 2.0 token response member
-// that must never be added or overwritten.
+// IsReserved reports whether name is a standard OAuth 2.0 token response
+// member, in any spelling a client would take for it. encoding/json, and so
+// golang.org/x/oauth2, matches member names to struct fields
+// case-insensitively with Unicode simple folding (`Access_Token`, and
+// `acceſs_token` with U+017F) and keeps the last match; strings.EqualFold
+// is that same folding. A name this reports must never be added or
+// overwritten.
 func IsReserved(name string) bool {
 	for _, r := range reservedFields {
-		if name == r {
+		if strings.EqualFold(name, r) {
 			return true
 		}
 	}

@@ -1,6 +1,7 @@
 package enrichers
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/tidwall/gjson"
@@ -55,7 +56,6 @@ type ClaimCondition struct {
 
 type claimMatcher struct {
 	name     string
-	slot     claimSlot // set by Enricher.bindClaims
 	patterns []Pattern
 }
 
@@ -94,28 +94,24 @@ func compileRule(i int, rc RuleConfig) (rule, error) {
 	}
 	for _, l := range lists {
 		if *l.out, err = compilePatterns(l.in); err != nil {
-			return rule{}, fmt.Errorf("rule %s: %s: %w", label, l.what, err)
+			return rule{}, &ConfigError{Path: l.what, Err: err}
 		}
 	}
-	for _, cc := range rc.Claims {
+	for j, cc := range rc.Claims {
 		if cc.Name == "" {
-			return rule{}, fmt.Errorf("rule %s: claim condition without a claim name", label)
+			return rule{}, &ConfigError{Path: fmt.Sprintf("claims[%d].name", j), Err: errors.New("claim condition without a claim name")}
 		}
 		if len(cc.Values) == 0 {
-			return rule{}, fmt.Errorf("rule %s: claim %q needs at least one pattern", label, cc.Name)
+			return rule{}, &ConfigError{Path: fmt.Sprintf("claims[%d].values", j), Err: fmt.Errorf("claim %q needs at least one pattern", cc.Name)}
 		}
 		ps, err := compilePatterns(cc.Values)
 		if err != nil {
-			return rule{}, fmt.Errorf("rule %s: claim %q: %w", label, cc.Name, err)
+			return rule{}, &ConfigError{Path: fmt.Sprintf("claims[%d].values", j), Err: fmt.Errorf("claim %q: %w", cc.Name, err)}
 		}
-		r.claims = append(r.claims, claimMatcher{name: cc.Name, slot: noSlot, patterns: ps})
+		r.claims = append(r.claims, claimMatcher{name: cc.Name, patterns: ps})
 	}
-	for _, fc := range rc.Fields {
-		f, err := compileField(fc)
-		if err != nil {
-			return rule{}, fmt.Errorf("rule %s: %w", label, err)
-		}
-		r.fields = append(r.fields, f)
+	if r.fields, err = compileFields(rc.Fields); err != nil {
+		return rule{}, err
 	}
 	return r, nil
 }
@@ -146,13 +142,7 @@ func (r *rule) matches(id *Identity) bool {
 	}
 	for i := range r.claims {
 		c := &r.claims[i]
-		if text, ok := id.claimString(c.slot); ok {
-			if !matchAny(c.patterns, text) {
-				return false
-			}
-			continue
-		}
-		v := id.claim(c.slot, c.name)
+		v := id.Claim(c.name)
 		if !v.Exists() || v.Type == gjson.Null {
 			return false
 		}
@@ -160,7 +150,7 @@ func (r *rule) matches(id *Identity) bool {
 		if v.IsArray() {
 			ok = eachString(v, func(s string) bool { return !matchAny(c.patterns, s) })
 		} else {
-			ok = matchAny(c.patterns, resultText(v))
+			ok = matchAny(c.patterns, valueText(v))
 		}
 		if !ok {
 			return false

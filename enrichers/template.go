@@ -2,7 +2,10 @@ package enrichers
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+
+	"github.com/tidwall/gjson"
 )
 
 // PlaceholderPrefix starts every placeholder this library resolves itself.
@@ -13,44 +16,65 @@ const PlaceholderPrefix = "http.token."
 // which are then left in the output as written.
 type Resolver func(key string) (string, bool)
 
-// tokenKey enumerates the identity placeholders.
-type tokenKey uint8
-
-const (
-	keyNone tokenKey = iota
-	keyClientID
-	keyAudience
-	keyTenant
-	keyIssuer
-	keySubject
-	keyGrantType
-	keyScope
-	keyClaim
-)
-
-var tokenKeys = map[string]tokenKey{
-	"client_id":  keyClientID,
-	"audience":   keyAudience,
-	"tenant":     keyTenant,
-	"issuer":     keyIssuer,
-	"subject":    keySubject,
-	"grant_type": keyGrantType,
-	"scope":      keyScope,
-}
-
 // TokenPlaceholders lists the names under PlaceholderPrefix (claims.<name>
 // aside), for documentation and the Caddy replacer.
 func TokenPlaceholders() []string {
 	return []string{"client_id", "audience", "tenant", "issuer", "subject", "grant_type", "scope"}
 }
 
+// Placeholder returns the value of an identity placeholder name (the part
+// after PlaceholderPrefix) and whether the name is known. Field templates
+// render it as it is: they write it as an escaped JSON string.
+func (id *Identity) Placeholder(name string) (string, bool) {
+	if claim, ok := strings.CutPrefix(name, "claims."); ok {
+		return valueText(id.Claim(claim)), true
+	}
+	switch name {
+	case "client_id":
+		return id.ClientID, true
+	case "audience":
+		return id.Audience(), true
+	case "tenant":
+		return id.Tenant, true
+	case "issuer":
+		return id.Issuer, true
+	case "subject":
+		return id.Subject, true
+	case "grant_type":
+		return id.GrantType, true
+	case "scope":
+		return id.Scope(), true
+	}
+	return "", false
+}
+
+// SafePlaceholder is Placeholder for values that leave the engine as plain
+// text (Caddy's placeholders, written into headers and logs): a value
+// holding a C0 control character or DEL is withheld (value "", withheld
+// true), because in a header it breaks the response for every client.
+func (id *Identity) SafePlaceholder(name string) (value string, known, withheld bool) {
+	value, known = id.Placeholder(name)
+	if hasControl(value) {
+		return "", known, true
+	}
+	return value, known, false
+}
+
+// hasControl reports whether s holds a C0 control character or DEL.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
 // segment is a literal run or one placeholder.
 type segment struct {
-	lit   string    // literal text (when key == "")
-	key   string    // full placeholder key, without braces
-	tok   tokenKey  // identity placeholder, or keyNone for external ones
-	claim string    // claim name for keyClaim
-	slot  claimSlot // the claim's slot, set by Enricher.bindClaims
+	lit   string // literal text; for a placeholder, the placeholder as written
+	key   string // full placeholder key, without braces
+	token string // the name under PlaceholderPrefix, for identity placeholders
 }
 
 // Template is a field value with {placeholders}, parsed once. `\{` and `\}`
@@ -91,16 +115,13 @@ func ParseTemplate(s string) (Template, error) {
 			lit.WriteByte(c)
 			continue
 		}
-		seg := segment{key: key, slot: noSlot}
+		seg := segment{key: key, lit: "{" + key + "}"}
 		if name, ok := strings.CutPrefix(key, PlaceholderPrefix); ok {
-			if claim, ok := strings.CutPrefix(name, "claims."); ok && claim != "" {
-				seg.tok, seg.claim = keyClaim, claim
-			} else if k, ok := tokenKeys[name]; ok {
-				seg.tok = k
-			} else {
+			if claim, ok := strings.CutPrefix(name, "claims."); !(ok && claim != "") && !slices.Contains(TokenPlaceholders(), name) {
 				return Template{}, fmt.Errorf("unknown placeholder {%s}: known are {%s<%s>} and {%sclaims.<name>}",
 					key, PlaceholderPrefix, strings.Join(TokenPlaceholders(), "|"), PlaceholderPrefix)
 			}
+			seg.token = name
 		}
 		flush()
 		t.segs = append(t.segs, seg)
@@ -126,66 +147,38 @@ func (t Template) constant() (string, bool) {
 	return "", false
 }
 
-// appendText renders the template onto dst (unescaped text).
-func (t Template) appendText(dst []byte, id *Identity, resolve Resolver) []byte {
+// appendJSON renders the template onto dst as a JSON string. Identity
+// placeholders are read from id; others through resolve. empty reports a
+// template that rendered no text (dst then holds `""`). Escaping each piece
+// as it is written gives the escaping of the whole text, without a copy of
+// it.
+func (t Template) appendJSON(dst []byte, id *Identity, resolve Resolver) (_ []byte, empty bool) {
+	dst = append(dst, '"')
+	n := 0
+	piece := func(s string) {
+		n += len(s)
+		q := gjson.AppendJSONString(dst, s)
+		// drop the quotes AppendJSONString puts around each piece
+		copy(q[len(dst):], q[len(dst)+1:len(q)-1])
+		dst = q[:len(q)-2]
+	}
 	for i := range t.segs {
 		s := &t.segs[i]
 		switch {
 		case s.key == "":
-			dst = append(dst, s.lit...)
-		case s.tok != keyNone:
-			dst = append(dst, id.placeholder(s.tok, s.claim, s.slot)...)
+			piece(s.lit)
+		case s.token != "":
+			v, _ := id.Placeholder(s.token)
+			piece(v)
 		default:
 			if resolve != nil {
 				if v, ok := resolve(s.key); ok {
-					dst = append(dst, v...)
+					piece(v)
 					continue
 				}
 			}
-			dst = append(dst, '{')
-			dst = append(dst, s.key...)
-			dst = append(dst, '}')
+			piece(s.lit)
 		}
 	}
-	return dst
-}
-
-// Placeholder returns the value of an identity placeholder name (the part
-// after PlaceholderPrefix) and whether the name is known.
-func (id *Identity) Placeholder(name string) (string, bool) {
-	if claim, ok := strings.CutPrefix(name, "claims."); ok {
-		return id.ClaimString(claim), true
-	}
-	k, ok := tokenKeys[name]
-	if !ok {
-		return "", false
-	}
-	return id.placeholder(k, "", noSlot), true
-}
-
-// placeholder renders identity placeholder k; for keyClaim, the claim named
-// claim, in slot s when known.
-func (id *Identity) placeholder(k tokenKey, claim string, s claimSlot) string {
-	switch k {
-	case keyClientID:
-		return id.ClientID
-	case keyAudience:
-		return id.Audience()
-	case keyTenant:
-		return id.Tenant
-	case keyIssuer:
-		return id.Issuer
-	case keySubject:
-		return id.Subject
-	case keyGrantType:
-		return id.GrantType
-	case keyScope:
-		return id.Scope()
-	case keyClaim:
-		if text, ok := id.claimString(s); ok {
-			return text
-		}
-		return resultText(id.claim(s, claim))
-	}
-	return ""
+	return append(dst, '"'), n == 0
 }

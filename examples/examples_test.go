@@ -149,8 +149,7 @@ func TestExamples(t *testing.T) {
 				}
 			}
 			e, err := enrichers.New(enrichers.Config{
-				Preset:     h.Preset,
-				Mapping:    enrichers.ClaimMapping{Client: h.ClientClaims, Tenant: h.TenantClaims},
+				Preset: h.Preset, ClientClaims: h.ClientClaims, TenantClaims: h.TenantClaims,
 				LiftClaims: h.LiftClaims, Fields: h.Fields, Rules: h.Rules, Overwrite: h.Overwrite,
 			})
 			if err != nil {

@@ -16,13 +16,10 @@ targets=(
 	"./enrichers FuzzDecodeJWT"
 	"./enrichers FuzzEnrich"
 	"./enrichers FuzzParseTokenRequest"
-	"./enrichers FuzzParseTokenRequestShared"
 	"./enrichers FuzzDecodeBody"
-	"./enrichers FuzzScanObject"
-	"./enrichers FuzzDecodeB64URL"
-	"./enrichers FuzzParseForm"
+	"./enrichers FuzzNesting"
+	"./enrichers FuzzReservedNames"
 	"./caddymodule FuzzUnmarshalCaddyfile"
-	"./caddymodule FuzzMatches"
 )
 
 for t in "${targets[@]}"; do

@@ -1,0 +1,110 @@
+package caddymodule
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/base64"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testenv"
+)
+
+// maxBodyFactor is the documented bound (README, Size bounds) on the memory
+// one token request takes: at most this many times max_body, plus the
+// request bound. The copies are the raw body, its decoded form (a buffer
+// that grows as it is decoded), the text gjson reads and the enriched
+// output.
+const maxBodyFactor = 5
+
+// TestMemoryPerRequestIsBounded measures, with cold pools, everything a
+// token request allocates while a response of nearly max_body is read,
+// decoded, enriched and written: an upper bound on what it holds at once.
+func TestMemoryPerRequestIsBounded(t *testing.T) {
+	if testenv.RaceEnabled {
+		t.Skip("the race detector changes what is allocated")
+	}
+	const maxBody = 1 << 20
+	h := newBenchHandler(t, `{"max_body":`+strconv.Itoa(maxBody)+`,"fields":[{"name":"tenant","value":"{http.token.tenant}"}]}`)
+	pad := strings.Repeat("a", maxBody-4096)
+	tok := "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(`{"azp":"svc","org_id":"org_acme"}`)) + ".c2ln"
+	body := []byte(`{"access_token":"` + tok + `","pad":"` + pad + `"}`)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(body)
+	_ = zw.Close()
+	for _, c := range []struct {
+		name   string
+		coding string
+		data   []byte
+	}{{"identity", "", body}, {"gzip", "gzip", gz.Bytes()}} {
+		t.Run(c.name, func(t *testing.T) {
+			up := tokenUpstream(c.data, c.coding)
+			req := newBenchRequest(http.MethodPost, "/oauth/token", benchTokenRequest)
+			w := &benchWriter{h: http.Header{}, first: []byte{}} // keeps no copy
+			r := req.next()
+			// two collections empty sync.Pool: every buffer is new
+			runtime.GC()
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			err := h.ServeHTTP(w, r, up)
+			runtime.ReadMemStats(&after)
+			if err != nil || w.n <= len(body) {
+				t.Fatalf("not enriched: err=%v, %d bytes out", err, w.n)
+			}
+			used := after.TotalAlloc - before.TotalAlloc
+			bound := uint64(maxBodyFactor*maxBody + maxRequestBody)
+			t.Logf("%s: %d bytes allocated for a %d-byte body (%.2f x max_body)", c.name, used, len(body), float64(used)/maxBody)
+			if used > bound {
+				t.Fatalf("%s: %d bytes allocated, bound %d", c.name, used, bound)
+			}
+		})
+	}
+}
+
+// TestClientGoneStopsWork: when the client has gone by the time the
+// response is buffered, the module neither reads nor writes it.
+func TestClientGoneStopsWork(t *testing.T) {
+	h := newBenchHandler(t, benchConfig)
+	req := newBenchRequest(http.MethodPost, "/oauth/token", benchTokenRequest)
+	r := req.next()
+	ctx, cancel := context.WithCancel(r.Context())
+	r = r.WithContext(ctx)
+	up := tokenUpstream(benchTokenBody(), "")
+	w := &benchWriter{h: http.Header{}}
+	gone := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		err := up.ServeHTTP(w, r)
+		cancel() // the client hangs up as the upstream finishes
+		return err
+	})
+	processed := func() float64 {
+		var n float64
+		for _, c := range []prometheus.Counter{countEnriched, countUnchanged, countErrorPassed, countNotToken} {
+			var m dto.Metric
+			if err := c.Write(&m); err != nil {
+				t.Fatal(err)
+			}
+			n += m.GetCounter().GetValue()
+		}
+		return n
+	}
+	before := processed()
+	if err := h.ServeHTTP(w, r, gone); err != nil {
+		t.Fatal(err)
+	}
+	if w.status != 0 || w.n != 0 {
+		t.Fatalf("wrote %d bytes, status %d, to a client that is gone", w.n, w.status)
+	}
+	if after := processed(); after != before {
+		t.Fatalf("the response was processed: %v -> %v", before, after)
+	}
+}

@@ -1,5 +1,0 @@
-package caddymodule_test
-
-import "io"
-
-func newPipe() (*io.PipeReader, *io.PipeWriter) { return io.Pipe() }

@@ -1,0 +1,154 @@
+package enrichers
+
+import (
+	"errors"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+)
+
+// MaxDepth is the deepest nesting of objects and arrays the engine reads in
+// a token response body or an access token's payload. Real token responses
+// nest two or three levels; anything deeper than this is passed on unread.
+const MaxDepth = 512
+
+// Errors for a body the engine does not read.
+var (
+	// ErrNotJSONObject means the body is not valid UTF-8 JSON with an object
+	// root (truncated, garbage, array or scalar root).
+	ErrNotJSONObject = errors.New("response body is not a valid JSON object")
+	// ErrTooDeep means the body nests objects or arrays deeper than
+	// MaxDepth. It wraps ErrNotJSONObject.
+	ErrTooDeep = tooDeepError{}
+)
+
+type tooDeepError struct{}
+
+func (tooDeepError) Error() string        { return "response body nests deeper than 512 levels" }
+func (tooDeepError) Is(target error) bool { return target == ErrNotJSONObject }
+
+// withinDepth reports whether b never nests objects and arrays deeper than
+// max. It is the one pass gjson cannot do for us: gjson validates
+// recursively, one Go stack frame per level, so an input of a million `[`
+// would grow the goroutine stack to its limit and kill the process. This
+// pass keeps a counter instead, runs in time linear in len(b), and must run
+// before any gjson call on untrusted bytes. It does not validate: bytes it
+// accepts still go through gjson.ValidBytes.
+func withinDepth(b []byte, max int) bool {
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			// skip the string; an unterminated one ends the scan, and
+			// gjson then rejects the input
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			if depth++; depth > max {
+				return false
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return true
+}
+
+// member is one member of a JSON object: its unescaped name, the raw JSON
+// of its value and the offset of that value in the object's text. Kept
+// raw, a member is small, and a list of them costs little to keep; val
+// gives it to gjson again.
+type member struct {
+	name  string
+	raw   string
+	index int
+}
+
+// val returns the member's value.
+func (m *member) val() gjson.Result {
+	v := gjson.Parse(m.raw)
+	v.Index = m.index
+	return v
+}
+
+// readObject checks that b is a UTF-8 JSON object nested at most MaxDepth
+// deep and appends its members, in order, to list. The members' strings
+// point into text, a copy of b, so they never alias a caller's buffer.
+func readObject(b []byte, list []member) (text string, _ []member, err error) {
+	if !withinDepth(b, MaxDepth) {
+		return "", list, ErrTooDeep
+	}
+	if !utf8.Valid(b) || !gjson.ValidBytes(b) {
+		return "", list, ErrNotJSONObject
+	}
+	text = string(b)
+	root := gjson.Parse(text)
+	if !root.IsObject() {
+		return "", list, ErrNotJSONObject
+	}
+	// Parse skips leading whitespace without counting it in Index; the
+	// members' offsets must be offsets in text
+	root.Index = len(text) - len(root.Raw)
+	root.ForEach(func(k, v gjson.Result) bool {
+		list = append(list, member{name: k.Str, raw: v.Raw, index: v.Index})
+		return true
+	})
+	return text, list, nil
+}
+
+// last returns the value of the last member named name in list: the one
+// encoding/json, JSON.parse and JWT libraries keep when a name repeats.
+func last(list []member, name string) gjson.Result {
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].name == name {
+			return list[i].val()
+		}
+	}
+	return gjson.Result{}
+}
+
+// lastOf returns the value of the last member named name of object obj.
+func lastOf(obj gjson.Result, name string) gjson.Result {
+	var out gjson.Result
+	obj.ForEach(func(k, v gjson.Result) bool {
+		if k.Str == name {
+			out = v
+		}
+		return true
+	})
+	return out
+}
+
+// eachString calls fn for a string value or for each string of an array
+// until fn returns false; it reports whether fn returned false.
+func eachString(v gjson.Result, fn func(string) bool) bool {
+	switch {
+	case v.Type == gjson.String:
+		return !fn(v.Str)
+	case v.IsArray():
+		stopped := false
+		v.ForEach(func(_, e gjson.Result) bool {
+			if e.Type == gjson.String && !fn(e.Str) {
+				stopped = true
+			}
+			return !stopped
+		})
+		return stopped
+	}
+	return false
+}
+
+// valueText renders a JSON value as placeholder text: a string unescaped, null
+// or absent as "", anything else as its JSON.
+func valueText(v gjson.Result) string {
+	switch v.Type {
+	case gjson.String:
+		return v.Str
+	case gjson.Null:
+		return ""
+	}
+	return v.Raw
+}

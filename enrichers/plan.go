@@ -1,0 +1,124 @@
+package enrichers
+
+import "sync"
+
+// span is a range of plan.vals.
+type span struct{ start, end int }
+
+// planned is one field to write.
+type planned struct {
+	name string
+	key  span // the name as a JSON string
+	val  span // the JSON value
+	// drop: the upstream has it and overwrite is off.
+	drop bool
+	// replace: the upstream has it and it is overwritten in place.
+	replace bool
+}
+
+// plan is the list of fields one response gets, in the order they are
+// first set, one entry per name, with their keys and values written to
+// vals. A plan is pooled: nothing of it outlives Render, which copies the
+// result into its output.
+type plan struct {
+	fields []planned
+	vals   []byte
+}
+
+var planPool = sync.Pool{New: func() any {
+	return &plan{fields: make([]planned, 0, 16), vals: make([]byte, 0, 1024)}
+}}
+
+func getPlan() *plan { return planPool.Get().(*plan) }
+
+func putPlan(pl *plan) {
+	if cap(pl.vals) > 64<<10 || cap(pl.fields) > 1024 {
+		return // an outlier is left to the GC
+	}
+	clear(pl.fields)
+	pl.fields, pl.vals = pl.fields[:0], pl.vals[:0]
+	planPool.Put(pl)
+}
+
+// add appends b to vals.
+func (pl *plan) add(b string) span {
+	start := len(pl.vals)
+	pl.vals = append(pl.vals, b...)
+	return span{start, len(pl.vals)}
+}
+
+// addBytes appends b to vals.
+func (pl *plan) addBytes(b []byte) span {
+	start := len(pl.vals)
+	pl.vals = append(pl.vals, b...)
+	return span{start, len(pl.vals)}
+}
+
+func (pl *plan) bytes(s span) []byte { return pl.vals[s.start:s.end] }
+
+// put sets the field name, keeping the position of an earlier field of
+// that name; key is only read for a new one.
+func (pl *plan) put(name string, key func() span, val span) {
+	if p := pl.find(name); p != nil {
+		p.val = val
+		return
+	}
+	pl.fields = append(pl.fields, planned{name: name, key: key(), val: val})
+}
+
+// find returns the planned field named name, or nil.
+func (pl *plan) find(name string) *planned {
+	for i := range pl.fields {
+		if pl.fields[i].name == name {
+			return &pl.fields[i]
+		}
+	}
+	return nil
+}
+
+// addFields renders and plans configured fields; a template that renders
+// empty sets nothing.
+func (pl *plan) addFields(fs []field, id *Identity, resolve Resolver) {
+	for i := range fs {
+		f := &fs[i]
+		key := func() span { return pl.addBytes(f.key) }
+		if !f.dynamic {
+			if f.value != nil {
+				pl.put(f.name, key, pl.addBytes(f.value))
+			}
+			continue
+		}
+		start := len(pl.vals)
+		var empty bool
+		pl.vals, empty = f.tmpl.appendJSON(pl.vals, id, resolve)
+		if empty {
+			pl.vals = pl.vals[:start]
+			continue
+		}
+		pl.put(f.name, key, span{start, len(pl.vals)})
+	}
+}
+
+// resolveCollisions marks planned fields the upstream already has: dropped
+// unless overwriting. It reports whether anything is left to write.
+func (pl *plan) resolveCollisions(members []member, overwrite bool, out *Outcome) bool {
+	left := 0
+	for i := range pl.fields {
+		p := &pl.fields[i]
+		for j := range members {
+			if members[j].name == p.name {
+				if overwrite {
+					p.replace = true
+				} else {
+					p.drop = true
+				}
+			}
+		}
+		if p.drop {
+			out.Kept++
+		} else {
+			left++
+		}
+	}
+	return left > 0
+}
