@@ -11,14 +11,16 @@ if [ -n "$unformatted" ]; then
 	echo "gofmt needed on:"; echo "$unformatted"; exit 1
 fi
 go vet ./...
-go vet -tags hydra ./e2e
+go -C e2e vet ./...
+go -C e2e vet -tags hydra ./...
 
 echo "== npm ci in e2e/node (openid-client for the end-to-end tests)"
 (cd e2e/node && npm ci --no-audit --no-fund --loglevel=error)
 
-echo "== go test -race ./..."
+echo "== go test -race ./... (the plugin module, then the e2e module)"
 # with openid-client installed, its end-to-end tests must run, not skip
 E2E_REQUIRE_NODE=1 go test -race -count=1 ./...
+E2E_REQUIRE_NODE=1 go -C e2e test -race -count=1 ./...
 
 echo "== allocation budgets (without -race, which changes allocation counts)"
 go test -count=1 -run 'Allocs|DoesNotAllocate' ./enrichers ./caddymodule
