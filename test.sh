@@ -10,6 +10,10 @@ unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then
 	echo "gofmt needed on:"; echo "$unformatted"; exit 1
 fi
+
+echo "== scripts/check-deps.sh: the plugin's go.mod requires only what its packages import"
+scripts/check-deps.sh
+
 go vet ./...
 go -C e2e vet ./...
 go -C e2e vet -tags hydra ./...
