@@ -21,6 +21,7 @@
 #   E2E_REBUILD=1  rebuild ./caddy even when it looks current
 #   E2E_NPM_CI=1   run npm ci even when node_modules looks current
 set -euo pipefail
+export npm_config_update_notifier=false
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -73,7 +74,7 @@ else
   [[ -n "$newer" ]] && stale="$newer is newer"
 fi
 if [[ -n "$stale" ]]; then
-  log "building ./caddy ($stale)"
+  log "building ./caddy ($stale); with a cold Go build cache this compiles Caddy and takes minutes"
   nice -n "${BUILD_NICE:-10}" ./xcaddy.sh >&2
 fi
 ./caddy list-modules 2>/dev/null | grep -qx 'http.handlers.token_enrich' || { log "./caddy lacks token_enrich"; exit 1; }
@@ -89,7 +90,7 @@ lock=e2e/node/package-lock.json
 installed=e2e/node/node_modules/.package-lock.json
 if [[ "${E2E_NPM_CI:-0}" == 1 || ! -f "$installed" || "$lock" -nt "$installed" ]]; then
   log "npm ci in e2e/node"
-  (cd e2e/node && npm ci --no-audit --no-fund --loglevel=error >&2)
+  (cd e2e/node && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error >&2)
 fi
 t_npm=$(( $(date +%s) - t0 ))
 
