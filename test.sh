@@ -1,27 +1,159 @@
 #!/usr/bin/env bash
-# The project's whole test suite, as run by CI (.ci/run) and by the README.
+# The project's test suite. Without arguments the whole suite, as run by CI
+# (.ci/run) and by the README; --quick for the unit tests only.
 # Needs Go; the end-to-end part also uses Node/npm and gcc, and fetches what
 # it needs from the Go module proxy and npm.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-echo "== gofmt / go vet"
+usage() {
+	cat <<'EOF'
+Usage: ./test.sh [--quick | --help]
+
+  (no argument)  the whole suite, as CI runs it:
+                 gofmt; the plugin's go.mod requires only what it imports
+                 (scripts/check-deps.sh); go vet of the plugin and of the e2e
+                 module (also with -tags hydra); npm ci in e2e/node;
+                 go test -race of both modules; the allocation budgets;
+                 e2e/run.sh (Ory Hydra behind a ./caddy built with xcaddy).
+  --quick        gofmt, go vet and go test of the plugin module only: no
+                 -race, no e2e module, no Node, no Hydra, no xcaddy build.
+  --help         this text.
+
+Every phase prints a line with the time when it starts and how long it
+took. The first run on a machine downloads the Go modules and compiles
+Caddy and its dependencies (several times: plain, with -race, the e2e
+module, ./caddy, Hydra), which takes minutes per phase; later runs reuse
+the Go build cache.
+EOF
+}
+
+quick=0
+case "${1:-}" in
+"") ;;
+--quick) quick=1 ;;
+-h | --help)
+	usage
+	exit 0
+	;;
+*)
+	usage >&2
+	exit 2
+	;;
+esac
+[[ $# -le 1 ]] || {
+	usage >&2
+	exit 2
+}
+
+export npm_config_update_notifier=false
+
+t_suite=$(date +%s)
+phase_name=""
+phase_t0=0
+
+# phase NAME: ends the running phase, reporting its time, and starts NAME.
+phase() {
+	end_phase
+	phase_name="$1"
+	phase_t0=$(date +%s)
+	echo "== [$(date +%H:%M:%S)] $phase_name"
+}
+end_phase() {
+	if [[ -n "$phase_name" ]]; then
+		echo "   ($phase_name: $(($(date +%s) - phase_t0))s)"
+	fi
+	phase_name=""
+}
+on_exit() {
+	local rc=$?
+	if [[ $rc -ne 0 && -n "$phase_name" ]]; then
+		echo "test.sh: FAILED in \"$phase_name\" after $(($(date +%s) - phase_t0))s (exit $rc)" >&2
+	fi
+}
+trap on_exit EXIT
+
+# slow WHY: says that the coming phase takes minutes, and why.
+slow() { echo "   first run on this machine: $*; this takes minutes, and prints nothing until it is done"; }
+
+# stale DIR [GO FLAGS] PKG...: whether the Go build cache lacks a build of
+# the packages (with these flags) of the module in DIR. go list computes this
+# without compiling anything.
+stale() {
+	local dir="$1"
+	shift
+	[[ "$(go -C "$dir" list -f '{{.Stale}}' "$@" 2>/dev/null | sort -u | tail -n1)" != false ]]
+}
+
+caddy_version="$(awk '$1 == "github.com/caddyserver/caddy/v2" { print $2 }' go.mod)"
+caddy_pkgs=(github.com/caddyserver/caddy/v2/caddytest github.com/caddyserver/caddy/v2/modules/caddyhttp)
+
+phase "Go modules: Caddy $caddy_version and its dependencies in $(go env GOMODCACHE)"
+if [[ ! -d "$(go env GOMODCACHE)/github.com/caddyserver/caddy/v2@$caddy_version" ]]; then
+	slow "downloading Caddy's dependency tree from the Go module proxy (about 1 GB)"
+	go mod download
+	[[ $quick == 1 ]] || go -C e2e mod download
+else
+	echo "   present"
+fi
+
+phase "gofmt"
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then
-	echo "gofmt needed on:"; echo "$unformatted"; exit 1
+	echo "gofmt needed on:"
+	echo "$unformatted"
+	exit 1
+fi
+
+if [[ $quick == 0 ]]; then
+	phase "scripts/check-deps.sh: the plugin's go.mod requires only what its packages import"
+	scripts/check-deps.sh
+fi
+
+phase "go vet ./... (the plugin module)"
+if stale . "${caddy_pkgs[@]}"; then
+	slow "compiling Caddy and its dependencies into the Go build cache ($(go env GOCACHE))"
 fi
 go vet ./...
-go vet -tags hydra ./e2e
 
-echo "== npm ci in e2e/node (openid-client for the end-to-end tests)"
-(cd e2e/node && npm ci --no-audit --no-fund --loglevel=error)
+if [[ $quick == 1 ]]; then
+	phase "go test ./... (the plugin module; no -race, no e2e: ./test.sh runs those)"
+	go test -count=1 ./...
+	end_phase
+	echo "test.sh --quick: ok in $(($(date +%s) - t_suite))s"
+	exit 0
+fi
 
-echo "== go test -race ./..."
+phase "go vet ./... and go vet -tags hydra ./... (the e2e module, e2e/go.mod)"
+if stale e2e github.com/zitadel/oidc/v3/pkg/op golang.org/x/oauth2; then
+	slow "compiling the e2e module's dependencies (zitadel/oidc, go-jose, x/oauth2)"
+fi
+go -C e2e vet ./...
+go -C e2e vet -tags hydra ./...
+
+phase "npm ci in e2e/node (openid-client for the end-to-end tests)"
+(cd e2e/node && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error)
+
+phase "go test -race ./... (the plugin module)"
+if stale . -race "${caddy_pkgs[@]}"; then
+	slow "compiling Caddy and its dependencies again, with the race detector"
+fi
 # with openid-client installed, its end-to-end tests must run, not skip
 E2E_REQUIRE_NODE=1 go test -race -count=1 ./...
 
-echo "== allocation budgets (without -race, which changes allocation counts)"
+phase "go test -race ./... (the e2e module: zitadel/oidc op and x/oauth2 against in-process Caddy)"
+if stale e2e -race github.com/zitadel/oidc/v3/pkg/op golang.org/x/oauth2; then
+	slow "compiling the e2e module's dependencies with the race detector"
+fi
+E2E_REQUIRE_NODE=1 go -C e2e test -race -count=1 ./...
+
+phase "allocation budgets (without -race, which changes allocation counts)"
 go test -count=1 -run 'Allocs|DoesNotAllocate' ./enrichers ./caddymodule
 
-echo "== end-to-end: e2e/run.sh (zitadel/oidc op and Ory Hydra v2.3.0 behind Caddy)"
+phase "end-to-end: e2e/run.sh (zitadel/oidc op and Ory Hydra v2.3.0 behind Caddy)"
+if [[ ! -x ./caddy ]]; then
+	slow "building ./caddy with xcaddy, then Ory Hydra (see e2e/README.md)"
+fi
 e2e/run.sh
+end_phase
+echo "test.sh: ok in $(($(date +%s) - t_suite))s"

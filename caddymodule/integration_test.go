@@ -1,16 +1,12 @@
 package caddymodule_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
-
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 )
 
 const enrichBlock = `
@@ -42,35 +38,6 @@ func TestEnrichedHappyPath(t *testing.T) {
 	if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Pragma") != "no-cache" ||
 		!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		t.Errorf("headers changed: %v", resp.Header)
-	}
-}
-
-func TestOAuth2ClientLibraryReadsExtras(t *testing.T) {
-	up := newUpstream(t, serveJSON(200, auth0Body("svc-eu", "org_acme")))
-	base := startCaddy(t, enrichBlock, up)
-	for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
-		cc := clientcredentials.Config{ClientID: "svc-eu", ClientSecret: "p:a%ss", TokenURL: base + "/oauth/token",
-			EndpointParams: map[string][]string{"audience": {"https://api.example.com/"}}, AuthStyle: style}
-		tok, err := cc.Token(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tok.Extra("api-uri") != "https://eu.api.example.com" || tok.Extra("tenant_id") != "org_acme" {
-			t.Fatalf("extras: api-uri=%v tenant_id=%v", tok.Extra("api-uri"), tok.Extra("tenant_id"))
-		}
-		limits, _ := tok.Extra("limits").(map[string]any)
-		if limits["rps"] != float64(100) || tok.TokenType != "Bearer" || tok.AccessToken == "" {
-			t.Fatalf("token %+v limits %v", tok, limits)
-		}
-		// the upstream saw the client's credentials exactly as sent
-		seen := up.last(t)
-		if style == oauth2.AuthStyleInHeader {
-			if u, p, ok := (&http.Request{Header: seen.header}).BasicAuth(); !ok || u != "svc-eu" || p != "p%3Aa%25ss" {
-				t.Fatalf("basic auth at upstream: %q %q %v", u, p, ok)
-			}
-		} else if !strings.Contains(string(seen.body), "client_secret=p%3Aa%25ss") {
-			t.Fatalf("body at upstream: %s", seen.body)
-		}
 	}
 }
 

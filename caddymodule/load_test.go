@@ -396,8 +396,8 @@ func TestLoadConcurrentMixedNoCrossTalk(t *testing.T) {
 	if failed > 0 {
 		t.Fatalf("%d of %d responses wrong", failed, n)
 	}
-	if up.count() != n {
-		t.Fatalf("upstream saw %d requests, want %d", up.count(), n)
+	if up.Count() != n {
+		t.Fatalf("upstream saw %d requests, want %d", up.Count(), n)
 	}
 	t.Logf("%d requests, %d workers, per kind: %v", n, workers, perKind)
 }
@@ -533,17 +533,10 @@ func TestLoadReloadMidwayLosesNothing(t *testing.T) {
 	if versions["v1"] < n/6 || versions["v2"] < n/6 {
 		t.Fatalf("versions seen: %v", versions)
 	}
-	if up.count() != n+parked {
-		t.Fatalf("upstream saw %d requests, want %d: a request was lost or repeated", up.count(), n+parked)
+	if up.Count() != n+parked {
+		t.Fatalf("upstream saw %d requests, want %d: a request was lost or repeated", up.Count(), n+parked)
 	}
 	t.Logf("%d requests, %d workers, responses per config: %v", n, workers, versions)
-}
-
-// count reports how many requests the upstream received.
-func (u *upstream) count() int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return len(u.reqs)
 }
 
 // ldLogLines reads a JSON log file into its lines.

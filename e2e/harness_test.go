@@ -1,11 +1,15 @@
 // Package e2e holds the end-to-end tests: a real OpenID provider issuing
 // real signed tokens, Caddy with token_enrich in front of it as the issuer's
-// address, and real client libraries reading the enriched responses.
+// address, and real client libraries reading the enriched responses. It is
+// its own module (e2e/go.mod), so that the providers and client libraries
+// it needs are no requirements of the plugin's go.mod.
 //
-//   - zitadel_test.go: the in-process provider of internal/testidp
+//   - zitadel_test.go: the in-process provider of e2e/internal/testidp
 //     (zitadel/oidc v3 op) behind the in-process Caddy of caddytest, read with
 //     golang.org/x/oauth2 and, when e2e/node is installed, openid-client.
-//     Runs with `go test ./...`.
+//     Runs with `go test ./...` in e2e/.
+//   - oauth2client_test.go: golang.org/x/oauth2 against the in-process Caddy
+//     in front of a recording upstream (internal/testupstream).
 //   - hydra_test.go: Ory Hydra v2.3.0 behind the ./caddy binary built by
 //     xcaddy. Started only by e2e/run.sh, which also runs the openid-client
 //     checks against Hydra; without it the test skips.
@@ -141,7 +145,7 @@ func checkAdded(t *testing.T, body []byte, upstream []string, added [][2]string)
 	}
 }
 
-// repoRoot is the module root (this file is in e2e/).
+// repoRoot is the repository root, the plugin module's (this file is in e2e/).
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Dir(filepath.Dir(file))

@@ -25,7 +25,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testidp"
+	"github.com/caddy-token-enrich/caddy-token-enrich/e2e/internal/testidp"
 )
 
 // hydraEnv is the running setup e2e/run.sh hands to the TestHydra* tests:

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # End-to-end suite against real OAuth 2.0 / OpenID providers:
 #
-#   1. zitadel/oidc v3 `op` (internal/testidp, in-process) behind the
+#   1. zitadel/oidc v3 `op` (e2e/internal/testidp, in-process) behind the
 #      in-process Caddy of caddytest: e2e/zitadel_test.go;
 #   2. Ory Hydra v2.3.0 behind the ./caddy binary built with xcaddy, Hydra's
 #      issuer being that Caddy's address: e2e/hydra_test.go (TestHydra*);
 #
 # both read with golang.org/x/oauth2 and with openid-client 6.x (Node,
 # e2e/node/client.mjs). Every test must pass: a skipped test fails the run.
+# The tests are the package e2e of the e2e module (e2e/go.mod), which keeps
+# their dependencies out of the plugin's go.mod.
 #
 # Builds ./caddy (./xcaddy.sh) when it is missing or older than the module's
 # sources, Hydra (e2e/hydra/build.sh) when missing; both are cached by the Go
@@ -19,6 +21,7 @@
 #   E2E_REBUILD=1  rebuild ./caddy even when it looks current
 #   E2E_NPM_CI=1   run npm ci even when node_modules looks current
 set -euo pipefail
+export npm_config_update_notifier=false
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -71,7 +74,7 @@ else
   [[ -n "$newer" ]] && stale="$newer is newer"
 fi
 if [[ -n "$stale" ]]; then
-  log "building ./caddy ($stale)"
+  log "building ./caddy ($stale); with a cold Go build cache this compiles Caddy and takes minutes"
   nice -n "${BUILD_NICE:-10}" ./xcaddy.sh >&2
 fi
 ./caddy list-modules 2>/dev/null | grep -qx 'http.handlers.token_enrich' || { log "./caddy lacks token_enrich"; exit 1; }
@@ -87,7 +90,7 @@ lock=e2e/node/package-lock.json
 installed=e2e/node/node_modules/.package-lock.json
 if [[ "${E2E_NPM_CI:-0}" == 1 || ! -f "$installed" || "$lock" -nt "$installed" ]]; then
   log "npm ci in e2e/node"
-  (cd e2e/node && npm ci --no-audit --no-fund --loglevel=error >&2)
+  (cd e2e/node && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error >&2)
 fi
 t_npm=$(( $(date +%s) - t0 ))
 
@@ -124,7 +127,7 @@ out="$state/go-test.out"
 # script stops it (and the node clients it runs) at once.
 E2E_HYDRA_ISSUER="$HYDRA_ISSUER" E2E_HYDRA_PUBLIC_URL="$HYDRA_PUBLIC_URL" \
   E2E_HYDRA_REDIRECT_URI="$AC_REFRESH_REDIRECT_URI" E2E_REQUIRE_NODE=1 \
-  setsid nice -n 10 go test -race -count=1 -tags hydra -v ./e2e/ >"$out" 2>&1 </dev/null &
+  setsid nice -n 10 go -C e2e test -race -count=1 -tags hydra -v . >"$out" 2>&1 </dev/null &
 test_pid=$!
 go_rc=0
 wait "$test_pid" || go_rc=$?
@@ -146,7 +149,7 @@ if [[ $skipped -ne 0 ]]; then
 fi
 for t in TestZitadelClientCredentials TestZitadelRefresh TestZitadelErrorsPassThrough TestZitadelDiscoveryPassesThrough \
   TestZitadelOpenIDClient TestHydraDiscoveryPassesThrough TestHydraClientCredentials TestHydraErrorsPassThrough \
-  TestHydraRefresh TestHydraOpenIDClient; do
+  TestHydraRefresh TestHydraOpenIDClient TestOAuth2ClientLibraryReadsExtras; do
   if ! grep -q -- "^--- PASS: $t " <<<"$results"; then
     log "$t did not pass"
     failures=$((failures + 1))

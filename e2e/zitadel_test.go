@@ -17,7 +17,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testidp"
+	"github.com/caddy-token-enrich/caddy-token-enrich/e2e/internal/testidp"
 )
 
 // zitadelBlock is the site served in front of the provider: default fields,

@@ -14,6 +14,9 @@ version="$(cd "$here/tool" && go list -m -f '{{.Version}}' github.com/ory/hydra/
 
 mkdir -p "$(dirname "$bin")"
 start=$(date +%s)
+if [[ ! -x "$bin" ]]; then
+  echo "build.sh: building hydra $version; with a cold Go build cache this takes minutes" >&2
+fi
 (
   cd "$here/tool"
   # The ldflags only fix `hydra version` output (otherwise "master").

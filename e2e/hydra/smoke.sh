@@ -40,7 +40,7 @@ t0=$(date +%s)
 HYDRA_BIN="$("$here/build.sh")"
 export HYDRA_BIN
 if [[ ! -d "$node_dir/node_modules/openid-client" ]]; then
-  (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  (cd "$node_dir" && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error >&2)
 fi
 echo "# build + npm: $(( $(date +%s) - t0 ))s"
 

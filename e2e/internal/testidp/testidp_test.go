@@ -19,7 +19,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testidp"
+	"github.com/caddy-token-enrich/caddy-token-enrich/e2e/internal/testidp"
 )
 
 // discover fetches the discovery document of issuer (which must match).
