@@ -62,11 +62,17 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // objects). Field names are literal. Patterns are globs: `*` matches any run
 // of characters, `?` one character. Rules are checked in order; every matching
 // rule applies and a later rule wins over an earlier one for the same field.
-func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) (err error) {
 	d.Next() // consume directive name
+	file, line := d.File(), d.Line()
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	defer func() {
+		if err == nil {
+			warnIfAddsNothing(h, file, line)
+		}
+	}()
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "paths":
@@ -81,7 +87,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			size, err := humanize.ParseBytes(d.Val())
 			if err != nil {
-				return d.Errf("max_body: parsing size %q: %v", d.Val(), err)
+				return d.Errf("max_body: %q is not a size: give a number of bytes with an optional unit, e.g. 1MiB or 512KB", d.Val())
 			}
 			if size == 0 || size > 1<<40 {
 				return d.Errf("max_body: size %q out of range", d.Val())
@@ -164,6 +170,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 func parseField(d *caddyfile.Dispenser) (enrichers.FieldConfig, error) {
 	dir := d.Val()
 	args := d.RemainingArgs()
+	if dir == "set_json" && len(args) > 2 {
+		// the Caddyfile splits an unquoted JSON object at its spaces
+		return enrichers.FieldConfig{}, d.Errf("set_json %s: expected one JSON value, got %d tokens: "+
+			"wrap a JSON object or array in backticks, e.g. set_json limits `{\"rps\": 100}`", args[0], len(args)-1)
+	}
 	if len(args) != 2 {
 		return enrichers.FieldConfig{}, d.Errf("%s: expected <field> <value>, got %d argument(s)", dir, len(args))
 	}

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 )
 
 func TestUnmarshalCaddyfile(t *testing.T) {
@@ -78,7 +80,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 	}{
 		{"unknown subdirective", "token_enrich {\n\tbogus x\n}", "unrecognized subdirective: bogus", 2},
 		{"argument on directive", "token_enrich extra {\n}", "wrong argument count", 1},
-		{"bad size", "token_enrich {\n\n\tmax_body lots\n}", `max_body: parsing size "lots"`, 3},
+		{"bad size", "token_enrich {\n\n\tmax_body lots\n}", `max_body: "lots" is not a size: give a number of bytes with an optional unit, e.g. 1MiB or 512KB`, 3},
+		{"unknown unit", "token_enrich {\n\tmax_body 5XB\n}", `max_body: "5XB" is not a size: give a number of bytes with an optional unit, e.g. 1MiB or 512KB`, 2},
 		{"zero size", "token_enrich {\n\tmax_body 0\n}", `max_body: size "0" out of range`, 2},
 		{"bad on_error", "token_enrich {\n\ton_error ignore\n}", `on_error: expected pass or fail, got "ignore"`, 2},
 		{"overwrite arg", "token_enrich {\n\toverwrite yes\n}", "wrong argument count", 2},
@@ -86,6 +89,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"reserved set", "token_enrich {\n\tset access_token x\n}", `set: field "access_token" is a reserved OAuth 2.0 token response member`, 2},
 		{"reserved set_json", "token_enrich {\n\tset_json expires_in 5\n}", `set_json: field "expires_in" is a reserved`, 2},
 		{"reserved in rule", "token_enrich {\n\trule r {\n\t\tset scope x\n\t}\n}", `set: field "scope" is a reserved`, 3},
+		{"unquoted json object", "token_enrich {\n\tset_json limits {\"rps\": 100}\n}", "set_json limits: expected one JSON value, got 2 tokens: wrap a JSON object or array in backticks, e.g. set_json limits `{\"rps\": 100}`", 2},
+		{"unquoted json in rule", "token_enrich {\n\trule r {\n\t\tset_json limits {\"rps\": 1, \"burst\": 2}\n\t}\n}", "set_json limits: expected one JSON value, got 5 tokens: wrap a JSON object or array in backticks", 3},
 		{"bad json", "token_enrich {\n\tset_json limits `{\"a\":}`\n}", `set_json limits: invalid JSON`, 2},
 		{"two json values", "token_enrich {\n\tset_json x `1 2`\n}", `set_json x: invalid JSON`, 2},
 		{"unknown placeholder", "token_enrich {\n\tset x {http.token.nope}\n}", `set x: unknown placeholder {http.token.nope}`, 2},
@@ -105,5 +110,51 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 				t.Fatalf("error %v\nwant it to contain %q and name line %d", err, c.want, c.line)
 			}
 		})
+	}
+}
+
+// TestCaddyfileErrorsThroughAdapter adapts whole Caddyfiles the way `caddy
+// adapt` and `caddy validate` do and checks that each error names what is
+// accepted, and the file and line.
+func TestCaddyfileErrorsThroughAdapter(t *testing.T) {
+	cases := []struct{ name, block, want string }{
+		{"max_body", "max_body abc", `max_body: "abc" is not a size: give a number of bytes with an optional unit, e.g. 1MiB or 512KB, at Caddyfile:4`},
+		{"set_json object", `set_json limits {"rps": 100}`, "set_json limits: expected one JSON value, got 2 tokens: wrap a JSON object or array in backticks, e.g. set_json limits `{\"rps\": 100}`, at Caddyfile:4"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := "http://127.0.0.1:8080 {\n\ttoken_enrich {\n\t\tset api-uri https://api.example.com\n\t\t" + c.block + "\n\t}\n\treverse_proxy 127.0.0.1:8081\n}\n"
+			_, _, err := testcaddy.AdaptCaddyfile([]byte(src), "Caddyfile")
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v\nwant it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestCaddyfileWarnsWhenAddingNothing: a token_enrich that adds no member to
+// any token response adapts, with a warning naming its file and line; one
+// that adds something in any way adapts without it.
+func TestCaddyfileWarnsWhenAddingNothing(t *testing.T) {
+	site := func(block string) []byte {
+		return []byte("http://127.0.0.1:8080 {\n\ttoken_enrich" + block + "\n\treverse_proxy 127.0.0.1:8081\n}\n")
+	}
+	const warning = "token_enrich has no set, set_json, rule or lift_claim: it adds nothing to token responses (it only sets the {http.token.*} placeholders)"
+	for _, block := range []string{"", " {\n\t}", " {\n\t\tpreset auth0\n\t\tpaths /oauth/token\n\t}"} {
+		_, warnings, err := testcaddy.AdaptCaddyfile(site(block), "sites/Caddyfile")
+		if err != nil || !slices.Contains(warnings, warning+", at sites/Caddyfile:2") {
+			t.Errorf("token_enrich%s: %v, warnings %q, want %q at sites/Caddyfile:2", block, err, warnings, warning)
+		}
+	}
+	for _, block := range []string{
+		" {\n\t\tset api-uri https://api.example.com\n\t}",
+		" {\n\t\tset_json can_write true\n\t}",
+		" {\n\t\tlift_claim ext\n\t}",
+		" {\n\t\trule r {\n\t\t\tclient a\n\t\t\tset x y\n\t\t}\n\t}",
+	} {
+		_, warnings, err := testcaddy.AdaptCaddyfile(site(block), "sites/Caddyfile")
+		if err != nil || len(warnings) != 0 {
+			t.Errorf("token_enrich%s: %v, warnings %q", block, err, warnings)
+		}
 	}
 }

@@ -66,3 +66,41 @@ func TestDemoCaddyfile(t *testing.T) {
 		t.Fatalf("bad secret: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestDemoCaddyfileListensOnLoopbackOnly: the README's demo adapts without
+// warnings, and every server it defines (the enriching proxy and the
+// stand-in IdP) listens on the loopback interface only.
+func TestDemoCaddyfileListensOnLoopbackOnly(t *testing.T) {
+	src, err := os.ReadFile("../Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, warnings, err := testcaddy.AdaptCaddyfile(src, "Caddyfile")
+	if err != nil || len(warnings) != 0 {
+		t.Fatalf("adapt: %v %q", err, warnings)
+	}
+	var cfg struct {
+		Apps struct {
+			HTTP struct {
+				Servers map[string]struct {
+					Listen []string `json:"listen"`
+				} `json:"servers"`
+			} `json:"http"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	var listen []string
+	for _, srv := range cfg.Apps.HTTP.Servers {
+		listen = append(listen, srv.Listen...)
+	}
+	if len(cfg.Apps.HTTP.Servers) != 2 || len(listen) != 2 {
+		t.Fatalf("want 2 servers with one address each, got %s", out)
+	}
+	for _, addr := range listen {
+		if !strings.HasPrefix(addr, "127.0.0.1:") {
+			t.Errorf("listens on %s, want 127.0.0.1 only", addr)
+		}
+	}
+}

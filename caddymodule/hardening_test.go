@@ -476,8 +476,8 @@ func TestHardeningCaddyfileErrorsNameTheLine(t *testing.T) {
 	cases := []struct{ name, lines, want string }{
 		{"unknown subdirective", "colour blue", "unrecognized subdirective: colour"},
 		{"unknown subdirective in a rule", "rule r {\n\t\tcolour blue\n\t\tset a b\n\t}", "rule r: unrecognized subdirective: colour"},
-		{"bad size", "max_body 12XB", `max_body: parsing size "12XB"`},
-		{"negative size", "max_body -1", `max_body: parsing size "-1"`},
+		{"bad size", "max_body 12XB", `max_body: "12XB" is not a size: give a number of bytes with an optional unit, e.g. 1MiB or 512KB`},
+		{"negative size", "max_body -1", `max_body: "-1" is not a size: give a number of bytes with an optional unit, e.g. 1MiB or 512KB`},
 		{"zero size", "max_body 0", `max_body: size "0" out of range`},
 		{"huge size", "max_body 2TiB", `max_body: size "2TiB" out of range`},
 		{"size without a value", "max_body", "wrong argument count"},
@@ -520,7 +520,7 @@ func TestHardeningCaddyfileErrorsNameTheLine(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 400 || !strings.Contains(string(body), `max_body: parsing size \"lots\"`) || !strings.Contains(string(body), ", at Caddyfile:6") {
+	if resp.StatusCode != 400 || !strings.Contains(string(body), `max_body: \"lots\" is not a size: give a number of bytes with an optional unit, e.g. 1MiB or 512KB`) || !strings.Contains(string(body), ", at Caddyfile:6") {
 		t.Fatalf("admin API: %d %s", resp.StatusCode, body)
 	}
 }

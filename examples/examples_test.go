@@ -1,5 +1,5 @@
-// Package examples tests the example Caddyfiles: each adapts without error
-// or warning, its token_enrich handler acts on its IdP's token paths, and it
+// Package examples tests the example Caddyfiles: each adapts and validates
+// without error or warning (also the warnings Caddy only logs), its token_enrich handler acts on its IdP's token paths, and it
 // enriches that IdP's sample token responses (enrichers/testdata/claims) as
 // its comments say.
 package examples
@@ -18,13 +18,13 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/caddymodule"
 	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 )
 
 // example is what one examples/<idp>/Caddyfile must do.
@@ -111,6 +111,40 @@ func TestExamplesCoverEveryIdP(t *testing.T) {
 	}
 }
 
+// TestExamplesWarningsAreSeen checks that the warnings TestExamples requires
+// to be absent are seen when present: those the adapter logs (Caddy's own and
+// token_enrich's, with its file and line) and those logged while validating.
+func TestExamplesWarningsAreSeen(t *testing.T) {
+	src := []byte(`example.com {
+	token_enrich
+	reverse_proxy https://idp.example.com {
+		header_up Host {upstream_hostport}
+		request_buffers unlimited
+	}
+}
+`)
+	out, warnings, err := testcaddy.AdaptCaddyfile(src, "control/Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"Unnecessary header_up Host: ",
+		"token_enrich has no set, set_json, rule or lift_claim: it adds nothing to token responses (it only sets the {http.token.*} placeholders), at control/Caddyfile:2",
+	}
+	if len(warnings) != len(want) {
+		t.Fatalf("adapt warnings %q, want %q", warnings, want)
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(warnings, func(s string) bool { return strings.HasPrefix(s, w) }) {
+			t.Errorf("adapt warnings %q lack %q", warnings, w)
+		}
+	}
+	warnings, err = testcaddy.ValidateWarnings(t, out, t.TempDir())
+	if err != nil || len(warnings) != 1 || !strings.HasSuffix(warnings[0], "UNLIMITED BUFFERING: buffering is enabled without any cap on buffer size, which can result in OOM crashes") {
+		t.Fatalf("validate: %v %q", err, warnings)
+	}
+}
+
 func TestExamples(t *testing.T) {
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
@@ -123,9 +157,13 @@ func TestExamples(t *testing.T) {
 			if formatted := caddyfile.Format(src); !bytes.Equal(formatted, src) {
 				t.Errorf("not formatted: run caddy fmt --overwrite examples/%s/Caddyfile", name)
 			}
-			out, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(src, map[string]any{"filename": name + "/Caddyfile"})
+			out, warnings, err := testcaddy.AdaptCaddyfile(src, name+"/Caddyfile")
 			if err != nil || len(warnings) != 0 {
-				t.Fatalf("adapt: %v %v", err, warnings)
+				t.Fatalf("adapt: %v %q", err, warnings)
+			}
+			// as `caddy validate` does: provision every module, then stop
+			if warnings, err := testcaddy.ValidateWarnings(t, out, t.TempDir()); err != nil || len(warnings) != 0 {
+				t.Fatalf("validate: %v %q", err, warnings)
 			}
 			h := tokenEnrichHandler(t, out)
 			if h.Preset != ex.preset || !slices.Equal(h.Paths, ex.paths) {
