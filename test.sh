@@ -147,13 +147,16 @@ if stale e2e -race github.com/zitadel/oidc/v3/pkg/op golang.org/x/oauth2; then
 fi
 E2E_REQUIRE_NODE=1 go -C e2e test -race -count=1 ./...
 
-phase "allocation budgets (without -race, which changes allocation counts)"
-go test -count=1 -run 'Allocs|DoesNotAllocate' ./enrichers ./caddymodule
+phase "allocation and memory budgets (without -race, which changes what is allocated)"
+go test -count=1 -run 'Allocs|DoesNotAllocate|TestMemoryPerRequestIsBounded' ./enrichers ./caddymodule
 
 phase "end-to-end: e2e/run.sh (zitadel/oidc op and Ory Hydra v2.3.0 behind Caddy)"
 if [[ ! -x ./caddy ]]; then
 	slow "building ./caddy with xcaddy, then Ory Hydra (see e2e/README.md)"
 fi
 e2e/run.sh
+
+phase "README Quick start against the demo (scripts/readme-quickstart.sh)"
+scripts/readme-quickstart.sh
 end_phase
 echo "test.sh: ok in $(($(date +%s) - t_suite))s"
