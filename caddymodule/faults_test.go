@@ -1,6 +1,6 @@
 package caddymodule_test
 
-// Upstream faults (issue 4): each fault goes through two sites of the same
+// Upstream faults: each fault goes through two sites of the same
 // Caddy, one with token_enrich before reverse_proxy and one with a plain
 // reverse_proxy, and the client must see the same thing from both (bar the
 // enrichment itself); afterwards the process must still serve.

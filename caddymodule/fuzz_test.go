@@ -1,6 +1,6 @@
 package caddymodule_test
 
-// Fuzz target for the Caddyfile unmarshaller (issue 4). Seed corpus:
+// Fuzz target for the Caddyfile unmarshaller. Seed corpus:
 // testdata/fuzz/FuzzUnmarshalCaddyfile/; scripts/fuzz.sh runs it.
 
 import (

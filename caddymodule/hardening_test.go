@@ -1,6 +1,6 @@
 package caddymodule_test
 
-// Hardening through a real Caddy (issue 4): bad upstream bodies, content
+// Hardening through a real Caddy: bad upstream bodies, content
 // codings, odd token requests and invalid Caddyfiles. Every case asserts
 // the exact outcome. Helpers shared by faults_test.go, load_test.go and
 // secrets_test.go are at the bottom of this file.

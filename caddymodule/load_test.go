@@ -1,6 +1,6 @@
 package caddymodule_test
 
-// Load and concurrency (issue 4): thousands of concurrent mixed requests
+// Load and concurrency: thousands of concurrent mixed requests
 // through a real Caddy, each checked byte for byte against the response
 // expected for its own client and request; and a config reload through the
 // admin API in the middle of such a load. Run under -race.

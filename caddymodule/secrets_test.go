@@ -1,6 +1,6 @@
 package caddymodule_test
 
-// Secrets (issue 4): the suite's traffic, with every logger at debug level
+// Secrets: the suite's traffic, with every logger at debug level
 // and access logs on, must not put an access token, refresh token, id
 // token, client secret, client assertion or Authorization header value in
 // any log line.

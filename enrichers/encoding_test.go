@@ -1,6 +1,6 @@
 package enrichers
 
-// Bounded decoding of compressed upstream bodies (issue 4): every coding
+// Bounded decoding of compressed upstream bodies: every coding
 // round-trips, a bomb stops at the limit without inflating past it, and a
 // truncated, corrupt or mislabelled stream is an error that leaves dst as it
 // was, so the caller can pass the raw bytes on.

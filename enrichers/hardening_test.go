@@ -1,6 +1,6 @@
 package enrichers
 
-// Hardening of the engine against bad token responses (issue 4): every case
+// Hardening of the engine against bad token responses: every case
 // asserts the exact outcome. The invariant checker at the bottom is shared
 // with the fuzz targets in fuzz_test.go.
 

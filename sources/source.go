@@ -1,0 +1,47 @@
+// Package sources defines the metadata sources of token_enrich: guest modules
+// in the Caddy namespace http.handlers.token_enrich.sources that look up one
+// JSON object by a key rendered from placeholders. The handler runs them
+// after the token's identity is known and before the fields are rendered;
+// the members of the object become fields, and placeholders
+// {http.token.source.<name>.<member>}.
+//
+// A source never fails a token: the handler bounds every lookup with its
+// timeout and, on an error or a timeout, leaves the source's fields out and
+// sends the token response on.
+//
+// A source is a Caddy module whose ID is
+// "http.handlers.token_enrich.sources.<name>" and which implements Source.
+// It may implement caddy.Provisioner, caddy.Validator, caddy.CleanerUpper
+// and caddyfile.Unmarshaler like any Caddy module; its Caddyfile block holds
+// its own subdirectives, after the handler's (key, timeout, fields).
+package sources
+
+import (
+	"context"
+	"errors"
+)
+
+// Namespace is the Caddy module namespace of sources.
+const Namespace = "http.handlers.token_enrich.sources"
+
+// Source looks up the metadata stored for a key.
+type Source interface {
+	// Lookup returns the JSON object stored for key, or a Result with a
+	// nil Object when there is none (a miss). It must return by ctx's
+	// deadline; the handler gives up on it then anyway. The object must be
+	// a JSON object; the caller never modifies it.
+	Lookup(ctx context.Context, key string) (Result, error)
+}
+
+// Result is what a lookup found.
+type Result struct {
+	// Object is the JSON object for the key; nil for a miss.
+	Object []byte
+	// Stale is set when Object comes from a cache past its freshness
+	// because the origin could not be reached (stale-if-error).
+	Stale bool
+}
+
+// ErrNotObject is returned by a source whose origin answered with something
+// other than a JSON object.
+var ErrNotObject = errors.New("source value is not a JSON object")
