@@ -3,12 +3,15 @@ package caddymodule
 import (
 	"strings"
 
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 )
 
 func init() {
@@ -35,6 +38,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    lift_claim   <claim>
 //	    set          <field> <value>
 //	    set_json     <field> <json>
+//	    source <name> <module> [<args...>] {
+//	        key     <template>
+//	        timeout <duration>
+//	        fields  all|none
+//	        <the module's own subdirectives>
+//	    }
 //	    rule [<name>] {
 //	        client     <pattern...>
 //	        audience   <pattern...>
@@ -45,6 +54,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        claim      <name> <pattern...>
 //	        set        <field> <value>
 //	        set_json   <field> <json>
+//	        source     <name> <module> ...
 //	    }
 //	}
 //
@@ -59,7 +69,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // lift_claim copies every member of a JSON-object claim to the top level.
 // set adds a string value (placeholders allowed; omitted when it renders
 // empty); set_json adds a typed JSON value as one token (use backticks for
-// objects). Field names are literal. Patterns are globs: `*` matches any run
+// objects). source looks up metadata with a source module (table, http, or a
+// third party's) once the identity is known, by a key rendered from
+// placeholders, at most for timeout (default 300ms); the members of what it
+// finds are added where it stands (unless fields none) and are placeholders
+// {http.token.source.<name>.<member>}. Field names are literal. Patterns are globs: `*` matches any run
 // of characters, `?` one character. Rules are checked in order; every matching
 // rule applies and a later rule wins over an earlier one for the same field.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) (err error) {
@@ -153,11 +167,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) (err error) {
 			}
 			h.Fields = append(h.Fields, f)
 		case "rule":
-			r, err := parseRule(d)
+			r, err := parseRule(d, h)
 			if err != nil {
 				return err
 			}
 			h.Rules = append(h.Rules, r)
+		case "source":
+			f, err := parseSource(d, h)
+			if err != nil {
+				return err
+			}
+			h.Fields = append(h.Fields, f)
 		default:
 			return d.Errf("unrecognized subdirective: %s", d.Val())
 		}
@@ -195,8 +215,8 @@ func parseField(d *caddyfile.Dispenser) (enrichers.FieldConfig, error) {
 	return enrichers.FieldConfig{Name: name, JSONText: string(raw)}, nil
 }
 
-// parseRule parses a rule block.
-func parseRule(d *caddyfile.Dispenser) (enrichers.RuleConfig, error) {
+// parseRule parses a rule block; the sources it places are declared in h.
+func parseRule(d *caddyfile.Dispenser, h *Handler) (enrichers.RuleConfig, error) {
 	var r enrichers.RuleConfig
 	if d.NextArg() {
 		r.Name = d.Val()
@@ -265,6 +285,12 @@ func parseRule(d *caddyfile.Dispenser) (enrichers.RuleConfig, error) {
 				return r, err
 			}
 			r.Fields = append(r.Fields, f)
+		case "source":
+			f, err := parseSource(d, h)
+			if err != nil {
+				return r, err
+			}
+			r.Fields = append(r.Fields, f)
 		default:
 			return r, d.Errf("rule %s: unrecognized subdirective: %s", r.Name, d.Val())
 		}
@@ -276,6 +302,86 @@ func parseRule(d *caddyfile.Dispenser) (enrichers.RuleConfig, error) {
 		return r, d.Errf("rule %s: sets no field", r.Name)
 	}
 	return r, nil
+}
+
+// parseSource parses `source <name> <module> [<args...>] [{ ... }]`: the
+// handler's own subdirectives (key, timeout, fields) are read here, the
+// module's arguments and other subdirectives go to the module's
+// UnmarshalCaddyfile, so its errors name their lines too. It declares the
+// source in h and returns the field that places it.
+func parseSource(d *caddyfile.Dispenser, h *Handler) (enrichers.FieldConfig, error) {
+	args := d.RemainingArgs()
+	if len(args) < 2 {
+		return enrichers.FieldConfig{}, d.Errf("source: expected <name> <module> [<args...>], e.g. source tenants table /etc/caddy/tenants.json")
+	}
+	name, module := args[0], args[1]
+	for _, s := range h.Sources {
+		if s.Name == name {
+			return enrichers.FieldConfig{}, d.Errf("source %s: declared twice", name)
+		}
+	}
+	sc := SourceConfig{Name: name}
+	start := d.Token()
+	tokens := []caddyfile.Token{{File: start.File, Line: start.Line, Text: module}}
+	for _, a := range args[2:] {
+		tokens = append(tokens, caddyfile.Token{File: start.File, Line: start.Line, Text: a})
+	}
+	var block []caddyfile.Token
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "key":
+			if !d.NextArg() {
+				return enrichers.FieldConfig{}, d.ArgErr()
+			}
+			sc.Key = d.Val()
+			if _, err := enrichers.ParseTemplate(sc.Key); err != nil {
+				return enrichers.FieldConfig{}, d.Errf("source %s: key: %v", name, err)
+			}
+			if d.NextArg() {
+				return enrichers.FieldConfig{}, d.ArgErr()
+			}
+		case "timeout":
+			if !d.NextArg() {
+				return enrichers.FieldConfig{}, d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(d.Val())
+			if err != nil || dur <= 0 {
+				return enrichers.FieldConfig{}, d.Errf("source %s: timeout: %q is not a duration, e.g. 300ms", name, d.Val())
+			}
+			sc.Timeout = caddy.Duration(dur)
+			if d.NextArg() {
+				return enrichers.FieldConfig{}, d.ArgErr()
+			}
+		case "fields":
+			if !d.NextArg() || (d.Val() != "all" && d.Val() != "none") {
+				return enrichers.FieldConfig{}, d.Errf("source %s: fields: expected all or none", name)
+			}
+			sc.Fields = d.Val()
+			if d.NextArg() {
+				return enrichers.FieldConfig{}, d.ArgErr()
+			}
+		default:
+			block = append(block, d.NextSegment()...)
+		}
+	}
+	if len(block) > 0 {
+		tokens = append(tokens, caddyfile.Token{File: start.File, Line: start.Line, Text: "{"})
+		tokens = append(tokens, block...)
+		// on a line of its own, or the module would read it as an argument
+		last := block[len(block)-1]
+		tokens = append(tokens, caddyfile.Token{File: start.File, Line: last.Line + last.NumLineBreaks() + 1, Text: "}"})
+	}
+	// UnmarshalModule reads the segment at the cursor: the module's name
+	md := caddyfile.NewDispenser(tokens)
+	md.Next()
+	mod, err := caddyfile.UnmarshalModule(md, sources.Namespace+"."+module)
+	if err != nil {
+		return enrichers.FieldConfig{}, err
+	}
+	var warnings []caddyconfig.Warning
+	sc.LookupRaw = caddyconfig.JSONModuleObject(mod, "source", module, &warnings)
+	h.Sources = append(h.Sources, sc)
+	return enrichers.FieldConfig{Source: name}, nil
 }
 
 // Interface guard

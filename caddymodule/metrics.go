@@ -37,16 +37,30 @@ var (
 	countErrorFailed = responsesTotal.WithLabelValues("error_failed")
 )
 
+// sourceLookups counts source lookups by source (a configured name, so
+// bounded) and result: hit, stale, miss, error, timeout.
+var sourceLookups = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Namespace: "caddy",
+	Subsystem: "http_token_enrich",
+	Name:      "source_lookups_total",
+	Help: "Metadata source lookups by source and result: hit, stale (served from cache past its TTL), " +
+		"miss (no metadata for the key), error, timeout.",
+}, []string{"source", "result"})
+
+func countLookup(source, result string) { sourceLookups.WithLabelValues(source, result).Inc() }
+
 // registerMetrics adds the collectors to the config's registry.
 func registerMetrics(ctx caddy.Context) error {
 	reg := ctx.GetMetricsRegistry()
 	if reg == nil {
 		return nil
 	}
-	if err := reg.Register(responsesTotal); err != nil {
-		var already prometheus.AlreadyRegisteredError
-		if !errors.As(err, &already) {
-			return err
+	for _, c := range []prometheus.Collector{responsesTotal, sourceLookups} {
+		if err := reg.Register(c); err != nil {
+			var already prometheus.AlreadyRegisteredError
+			if !errors.As(err, &already) {
+				return err
+			}
 		}
 	}
 	return nil

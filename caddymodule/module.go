@@ -98,6 +98,12 @@ type Handler struct {
 	// wins over an earlier one for the same field.
 	Rules []enrichers.RuleConfig `json:"rules,omitempty"`
 
+	// Metadata sources, looked up once the token's identity is known where
+	// a field places them ({"source": "<name>"}).
+	Sources []SourceConfig `json:"sources,omitempty"`
+
+	sources map[string]*SourceConfig
+
 	enricher *enrichers.Enricher
 	paths    caddyhttp.MatchPath
 	failMode bool
@@ -132,7 +138,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.OnError = "pass"
 	}
 	h.failMode = h.OnError == "fail"
+	if err := h.provisionSources(ctx); err != nil {
+		return fmt.Errorf("token_enrich: %w", err)
+	}
 	e, err := enrichers.New(enrichers.Config{
+		Sources:      h.sourceSpecs(),
 		Preset:       h.Preset,
 		ClientClaims: h.ClientClaims,
 		TenantClaims: h.TenantClaims,

@@ -79,8 +79,9 @@ type exchange struct {
 	// paramsType, and the Basic user.
 	params                []byte
 	paramsType, basicUser string
-	// id is the identity of the token response, once it is read.
-	id     *enrichers.Identity
+	// resp is the token response, once it is read: its identity and what
+	// the sources found.
+	resp   *enrichers.Response
 	logger *zap.Logger
 	// contentLength is the enriched response's Content-Length header value.
 	contentLength [1]string
@@ -95,12 +96,12 @@ func (x *exchange) placeholder(key string) (any, bool) {
 	if !ok {
 		return nil, false
 	}
-	if x.id == nil {
-		var empty enrichers.Identity
+	if x.resp == nil {
+		var empty enrichers.Response
 		_, known := empty.Placeholder(name)
 		return "", known
 	}
-	v, known, withheld := x.id.SafePlaceholder(name)
+	v, known, withheld := x.resp.SafePlaceholder(name)
 	if withheld {
 		x.logger.Warn("placeholder value withheld: it holds control characters", zap.String("placeholder", key))
 	}
@@ -216,9 +217,11 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 		return rec.writeRaw()
 	}
 	// publish the identity before rendering: placeholders that Caddy
-	// computes from it (map, vars) are then known to the fields
-	x.id = &resp.Identity
-	id := x.id
+	// computes from it (map, vars) are then known to the sources' keys and
+	// to the fields
+	x.resp = resp
+	id := &resp.Identity
+	h.lookUp(r.Context(), repl, resp)
 	if id.RequestClientID != "" && id.ClientID != id.RequestClientID {
 		h.debug("client id in token differs from request; using the token's",
 			zap.String("token_client", id.ClientID), zap.String("request_client", id.RequestClientID))

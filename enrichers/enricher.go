@@ -28,15 +28,19 @@ type Config struct {
 	// Overwrite allows replacing a non-reserved member the upstream already
 	// sent. By default the upstream's member is kept.
 	Overwrite bool
+	// Sources declares the metadata sources that fields place and
+	// placeholders name.
+	Sources []SourceSpec
 }
 
 // Enricher is a compiled Config. It is safe for concurrent use.
 type Enricher struct {
-	presets   presetChooser
-	lift      []string
-	fields    []field
-	rules     []rule
-	overwrite bool
+	presets     presetChooser
+	lift        []string
+	fields      []field
+	rules       []rule
+	overwrite   bool
+	sourceSpecs map[string]SourceSpec
 }
 
 // Status says what the engine made of a response.
@@ -92,6 +96,9 @@ func New(cfg Config) (*Enricher, error) {
 	if e.fields, err = compileFields(cfg.Fields); err != nil {
 		return nil, err
 	}
+	if e.sourceSpecs, err = compileSources(&cfg); err != nil {
+		return nil, err
+	}
 	for i, rc := range cfg.Rules {
 		r, err := compileRule(i, rc)
 		if err != nil {
@@ -137,8 +144,9 @@ type Response struct {
 	// Identity is who the token is for (zero unless a token response).
 	Identity Identity
 
-	body    []byte   // the upstream body, never modified
-	members []member // the body's top-level members, in order
+	body    []byte              // the upstream body, never modified
+	members []member            // the body's top-level members, in order
+	sources map[string][]member // the objects sources found, by source
 	// buf holds the members of a usual body and the claims of its token,
 	// so that a response costs one allocation for both
 	buf [32]member
@@ -244,7 +252,7 @@ func (e *Enricher) Render(dst []byte, r *Response, resolve Resolver, out *Outcom
 	}
 	pl := getPlan()
 	defer putPlan(pl)
-	e.plan(pl, &r.Identity, resolve)
+	e.plan(pl, r, resolve)
 	if !pl.resolveCollisions(r.members, e.overwrite, out) {
 		return append(dst, r.body...)
 	}
@@ -260,7 +268,8 @@ func (e *Enricher) Render(dst []byte, r *Response, resolve Resolver, out *Outcom
 }
 
 // plan collects the fields to write, in order, one per name.
-func (e *Enricher) plan(pl *plan, id *Identity, resolve Resolver) {
+func (e *Enricher) plan(pl *plan, r *Response, resolve Resolver) {
+	id := &r.Identity
 	for _, name := range e.lift {
 		c := id.Claim(name)
 		if !c.IsObject() {
@@ -274,10 +283,10 @@ func (e *Enricher) plan(pl *plan, id *Identity, resolve Resolver) {
 			return true
 		})
 	}
-	pl.addFields(e.fields, id, resolve)
+	e.addFields(pl, e.fields, r, resolve)
 	for i := range e.rules {
 		if e.rules[i].matches(id) {
-			pl.addFields(e.rules[i].fields, id, resolve)
+			e.addFields(pl, e.rules[i].fields, r, resolve)
 		}
 	}
 }

@@ -17,7 +17,7 @@ type FieldConfig struct {
 	// members (access_token, token_type, expires_in, refresh_token, scope,
 	// id_token, issued_token_type, error, error_description, error_uri) are
 	// rejected.
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// A string value. Placeholders are allowed: {http.token.*} and any Caddy
 	// placeholder such as {env.REGION} or {http.request.host}. A value that
@@ -34,6 +34,12 @@ type FieldConfig struct {
 	// re-encodes module configs through maps, which would sort the members
 	// of an object given in JSON.
 	JSONText string `json:"json_text,omitempty"`
+
+	// Source places a metadata source here instead of naming one field:
+	// it is looked up here (for a rule's field: only for tokens the rule
+	// matches) and the members of its object are added at this position,
+	// reserved names skipped. Exclusive with every other key.
+	Source string `json:"source,omitempty"`
 }
 
 // raw returns the configured JSON value, if any.
@@ -65,6 +71,8 @@ type field struct {
 	tmpl Template
 	// dynamic is set when tmpl must be rendered per request.
 	dynamic bool
+	// source names the source placed here (see FieldConfig.Source).
+	source string
 }
 
 // compileFields compiles a list of fields; errors name the entry and the
@@ -84,6 +92,12 @@ func compileFields(fcs []FieldConfig) ([]field, error) {
 // compileField validates and pre-encodes a field. On error, key names the
 // configuration key at fault.
 func compileField(fc FieldConfig) (f field, key string, err error) {
+	if fc.Source != "" {
+		if fc.Name != "" || fc.Value != "" || fc.JSON != nil || fc.JSONText != "" {
+			return field{}, "source", fmt.Errorf("source %q: a source field has no name or value of its own", fc.Source)
+		}
+		return field{source: fc.Source}, "", nil
+	}
 	if err := ValidateFieldName(fc.Name); err != nil {
 		return field{}, "name", err
 	}

@@ -1,7 +1,9 @@
 package enrichers
 
 import (
+	"bytes"
 	"errors"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
@@ -39,13 +41,7 @@ func withinDepth(b []byte, max int) bool {
 	for i := 0; i < len(b); i++ {
 		switch b[i] {
 		case '"':
-			// skip the string; an unterminated one ends the scan, and
-			// gjson then rejects the input
-			for i++; i < len(b) && b[i] != '"'; i++ {
-				if b[i] == '\\' {
-					i++
-				}
-			}
+			i = stringEnd(b, i+1)
 		case '{', '[':
 			if depth++; depth > max {
 				return false
@@ -55,6 +51,29 @@ func withinDepth(b []byte, max int) bool {
 		}
 	}
 	return true
+}
+
+// stringEnd returns the index of the quote that ends the string whose
+// contents start at i, or len(b) when it is unterminated. Strings are most
+// of a token response (the tokens themselves), so they are skipped with
+// bytes.IndexByte rather than a byte at a time.
+func stringEnd(b []byte, i int) int {
+	for {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return len(b)
+		}
+		i += j
+		// the quote is escaped when an odd number of backslashes precede it
+		k := i
+		for k > 0 && b[k-1] == '\\' {
+			k--
+		}
+		if (i-k)%2 == 0 {
+			return i
+		}
+		i++
+	}
 }
 
 // member is one member of a JSON object: its unescaped name, the raw JSON
@@ -67,8 +86,12 @@ type member struct {
 	index int
 }
 
-// val returns the member's value.
+// val returns the member's value. A string without escapes, what most
+// claims are, is its raw text unquoted; anything else is parsed again.
 func (m *member) val() gjson.Result {
+	if n := len(m.raw); n >= 2 && m.raw[0] == '"' && strings.IndexByte(m.raw, '\\') < 0 {
+		return gjson.Result{Type: gjson.String, Raw: m.raw, Str: m.raw[1 : n-1], Index: m.index}
+	}
 	v := gjson.Parse(m.raw)
 	v.Index = m.index
 	return v

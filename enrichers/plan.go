@@ -1,6 +1,10 @@
 package enrichers
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/tidwall/gjson"
+)
 
 // span is a range of plan.vals.
 type span struct{ start, end int }
@@ -77,25 +81,36 @@ func (pl *plan) find(name string) *planned {
 }
 
 // addFields renders and plans configured fields; a template that renders
-// empty sets nothing.
-func (pl *plan) addFields(fs []field, id *Identity, resolve Resolver) {
+// empty sets nothing; a source adds the members of its object, reserved
+// names skipped, as the source encoded them.
+func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve Resolver) {
 	for i := range fs {
 		f := &fs[i]
-		key := func() span { return pl.addBytes(f.key) }
-		if !f.dynamic {
-			if f.value != nil {
-				pl.put(f.name, key, pl.addBytes(f.value))
+		switch {
+		case f.source != "":
+			if e.sourceSpecs[f.source].NoFields {
+				continue
 			}
-			continue
+			for _, m := range r.sources[f.source] {
+				if m.name == "" || IsReserved(m.name) {
+					continue
+				}
+				pl.put(m.name, func() span { return pl.add(string(gjson.AppendJSONString(nil, m.name))) }, pl.add(m.raw))
+			}
+		case !f.dynamic:
+			if f.value != nil {
+				pl.put(f.name, func() span { return pl.addBytes(f.key) }, pl.addBytes(f.value))
+			}
+		default:
+			start := len(pl.vals)
+			var empty bool
+			pl.vals, empty = f.tmpl.appendJSON(pl.vals, r, resolve)
+			if empty {
+				pl.vals = pl.vals[:start]
+				continue
+			}
+			pl.put(f.name, func() span { return pl.addBytes(f.key) }, span{start, len(pl.vals)})
 		}
-		start := len(pl.vals)
-		var empty bool
-		pl.vals, empty = f.tmpl.appendJSON(pl.vals, id, resolve)
-		if empty {
-			pl.vals = pl.vals[:start]
-			continue
-		}
-		pl.put(f.name, key, span{start, len(pl.vals)})
 	}
 }
 

@@ -60,6 +60,44 @@ func (id *Identity) SafePlaceholder(name string) (value string, known, withheld 
 	return value, known, false
 }
 
+// Placeholder is Identity.Placeholder, plus the members of the objects the
+// sources found: source.<name>.<member>, empty when the source found
+// nothing.
+func (r *Response) Placeholder(name string) (string, bool) {
+	if rest, ok := strings.CutPrefix(name, "source."); ok {
+		source, member, ok := strings.Cut(rest, ".")
+		if !ok || source == "" || member == "" {
+			return "", false
+		}
+		v, _ := r.sourceMember(source, member)
+		return v, true
+	}
+	return r.Identity.Placeholder(name)
+}
+
+// SafePlaceholder is Identity.SafePlaceholder for Response.Placeholder.
+func (r *Response) SafePlaceholder(name string) (value string, known, withheld bool) {
+	value, known = r.Placeholder(name)
+	if hasControl(value) {
+		return "", known, true
+	}
+	return value, known, false
+}
+
+// knownPlaceholder reports whether name (after PlaceholderPrefix) is one
+// the engine renders: an identity name, claims.<name>, or
+// source.<source>.<member>.
+func knownPlaceholder(name string) bool {
+	if claim, ok := strings.CutPrefix(name, "claims."); ok {
+		return claim != ""
+	}
+	if rest, ok := strings.CutPrefix(name, "source."); ok {
+		source, member, ok := strings.Cut(rest, ".")
+		return ok && source != "" && member != ""
+	}
+	return slices.Contains(TokenPlaceholders(), name)
+}
+
 // hasControl reports whether s holds a C0 control character or DEL.
 func hasControl(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -117,9 +155,9 @@ func ParseTemplate(s string) (Template, error) {
 		}
 		seg := segment{key: key, lit: "{" + key + "}"}
 		if name, ok := strings.CutPrefix(key, PlaceholderPrefix); ok {
-			if claim, ok := strings.CutPrefix(name, "claims."); !(ok && claim != "") && !slices.Contains(TokenPlaceholders(), name) {
-				return Template{}, fmt.Errorf("unknown placeholder {%s}: known are {%s<%s>} and {%sclaims.<name>}",
-					key, PlaceholderPrefix, strings.Join(TokenPlaceholders(), "|"), PlaceholderPrefix)
+			if !knownPlaceholder(name) {
+				return Template{}, fmt.Errorf("unknown placeholder {%s}: known are {%s<%s>}, {%sclaims.<name>} and {%ssource.<source>.<member>}",
+					key, PlaceholderPrefix, strings.Join(TokenPlaceholders(), "|"), PlaceholderPrefix, PlaceholderPrefix)
 			}
 			seg.token = name
 		}
@@ -152,7 +190,7 @@ func (t Template) constant() (string, bool) {
 // template that rendered no text (dst then holds `""`). Escaping each piece
 // as it is written gives the escaping of the whole text, without a copy of
 // it.
-func (t Template) appendJSON(dst []byte, id *Identity, resolve Resolver) (_ []byte, empty bool) {
+func (t Template) appendJSON(dst []byte, r *Response, resolve Resolver) (_ []byte, empty bool) {
 	dst = append(dst, '"')
 	n := 0
 	piece := func(s string) {
@@ -168,7 +206,7 @@ func (t Template) appendJSON(dst []byte, id *Identity, resolve Resolver) (_ []by
 		case s.key == "":
 			piece(s.lit)
 		case s.token != "":
-			v, _ := id.Placeholder(s.token)
+			v, _ := r.Placeholder(s.token)
 			piece(v)
 		default:
 			if resolve != nil {
