@@ -147,7 +147,7 @@ func keycloakCase() benchCase {
 		`","token_type":"Bearer","id_token":"` + idt + `","not-before-policy":0,` +
 		`"session_state":"8c7b6a59-4d3e-2f10-a9b8-c7d6e5f4a3b2","scope":"openid profile email orders"}`
 	return benchCase{
-		name: "keycloak", body: []byte(body), maxAllocs: 4,
+		name: "keycloak", body: []byte(body), maxAllocs: 5, // 27 members and claims: the list outgrows the response
 		cfg: Config{
 			Fields: []FieldConfig{
 				{Name: "api-uri", Value: "https://api.example.com"},

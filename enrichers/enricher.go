@@ -149,7 +149,7 @@ type Response struct {
 	sources map[string][]member // the objects sources found, by source
 	// buf holds the members of a usual body and the claims of its token,
 	// so that a response costs one allocation for both
-	buf [32]member
+	buf [24]member
 }
 
 // Read validates a token response body and identifies its token. It

@@ -32,12 +32,14 @@ type Identity struct {
 	// "generic", ...); "" for an opaque token under preset auto.
 	Preset string
 
-	aud       gjson.Result // the token's audience claim
-	scopes    gjson.Result // the token's scope claim
-	perms     gjson.Result // permissions that also count as scopes
-	scopeText string       // response or request scope when no claim
-	claims    []member     // the payload's top-level claims, in order
-	nested    gjson.Result // the preset's nested claims object (Hydra's ext)
+	// The raw JSON of the claims chosen for the audience, the scopes and
+	// the permissions that also count as scopes, and of the preset's
+	// nested claims object (Hydra's ext); "" when absent. Kept raw, an
+	// Identity is small: it lives as long as the request's placeholders.
+	aud, scopes, perms, nested string
+
+	scopeText string   // response or request scope when no claim
+	claims    []member // the payload's top-level claims, in order
 }
 
 // Claim returns a claim by its literal name: the last top-level member so
@@ -45,10 +47,10 @@ type Identity struct {
 // custom claims (Hydra's `ext`), a name absent at the top level is looked up
 // there. It is the one way claims are read.
 func (id *Identity) Claim(name string) gjson.Result {
-	if v := last(id.claims, name); v.Exists() || !id.nested.Exists() {
+	if v := last(id.claims, name); v.Exists() || id.nested == "" {
 		return v
 	}
-	return lastOf(id.nested, name)
+	return lastOf(gjson.Parse(id.nested), name)
 }
 
 // Audience returns the audience the client asked for, else the token's first.
@@ -57,7 +59,7 @@ func (id *Identity) Audience() string {
 		return id.RequestedAudience
 	}
 	var first string
-	eachString(id.aud, func(a string) bool { first = a; return false })
+	eachString(gjson.Parse(id.aud), func(a string) bool { first = a; return false })
 	return first
 }
 
@@ -67,7 +69,7 @@ func (id *Identity) EachAudience(fn func(string) bool) bool {
 	if id.RequestedAudience != "" && !fn(id.RequestedAudience) {
 		return true
 	}
-	return eachString(id.aud, fn)
+	return eachString(gjson.Parse(id.aud), fn)
 }
 
 // HasScope reports whether the token (or, without a scope claim, the response
@@ -75,25 +77,26 @@ func (id *Identity) EachAudience(fn func(string) bool) bool {
 // `permissions`, Entra `roles`) lists it.
 func (id *Identity) HasScope(s string) bool {
 	has := func(v string) bool { return !hasWord(v, s) }
-	if id.perms.Exists() && eachString(id.perms, has) {
+	if id.perms != "" && eachString(gjson.Parse(id.perms), has) {
 		return true
 	}
-	if id.scopes.Exists() {
-		return eachString(id.scopes, has)
+	if id.scopes != "" {
+		return eachString(gjson.Parse(id.scopes), has)
 	}
 	return hasWord(id.scopeText, s)
 }
 
 // Scope returns the scopes space-separated.
 func (id *Identity) Scope() string {
-	if !id.scopes.Exists() {
+	if id.scopes == "" {
 		return id.scopeText
 	}
-	if id.scopes.Type == gjson.String {
-		return id.scopes.Str
+	scopes := gjson.Parse(id.scopes)
+	if scopes.Type == gjson.String {
+		return scopes.Str
 	}
 	var b strings.Builder
-	eachString(id.scopes, func(v string) bool {
+	eachString(scopes, func(v string) bool {
 		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
@@ -130,15 +133,15 @@ func identify(p *Preset, isJWT bool, claims []member, respScope, issuedType stri
 		gty, idtyp = id.Claim("gty").String(), id.Claim("idtyp").String()
 		if p.Nested != "" {
 			if v := last(claims, p.Nested); v.IsObject() {
-				id.nested = v
+				id.nested = v.Raw
 			}
 		}
 		id.ClientID = valueText(id.pick(p.Client, isClient))
 		id.Tenant = valueText(id.pick(p.Tenant, isTenant))
-		id.scopes = id.pick(p.Scope, isList)
-		id.perms = id.pick(p.Permissions, isList)
-		id.aud = id.pick(p.Audience, isList)
-		if id.nested.Exists() && p.Name == PresetGeneric {
+		id.scopes = id.pick(p.Scope, isList).Raw
+		id.perms = id.pick(p.Permissions, isList).Raw
+		id.aud = id.pick(p.Audience, isList).Raw
+		if id.nested != "" && p.Name == PresetGeneric {
 			id.Preset = PresetHydra // auto's fallback found Hydra's ext
 		}
 	} else if p.Nested != "" && p.Name == PresetGeneric {
@@ -147,7 +150,7 @@ func identify(p *Preset, isJWT bool, claims []member, respScope, issuedType stri
 	if id.Tenant == "" && id.Issuer != "" && p.TenantFromIssuer != nil {
 		id.Tenant = p.TenantFromIssuer(id.Issuer)
 	}
-	if !id.scopes.Exists() {
+	if id.scopes == "" {
 		id.scopeText = respScope
 	}
 	if req != nil {
@@ -157,7 +160,7 @@ func identify(p *Preset, isJWT bool, claims []member, respScope, issuedType stri
 		}
 		id.GrantType = req.GrantType
 		id.RequestedAudience = req.Audience()
-		if id.scopeText == "" && !id.scopes.Exists() {
+		if id.scopeText == "" && id.scopes == "" {
 			id.scopeText = req.Scope
 		}
 	}
@@ -175,9 +178,10 @@ func (id *Identity) pick(names []string, ok func(gjson.Result) bool) gjson.Resul
 			return v
 		}
 	}
-	if id.nested.Exists() {
+	if id.nested != "" {
+		nested := gjson.Parse(id.nested)
 		for _, n := range names {
-			if v := lastOf(id.nested, n); ok(v) {
+			if v := lastOf(nested, n); ok(v) {
 				return v
 			}
 		}
