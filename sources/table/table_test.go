@@ -344,6 +344,28 @@ func TestReload(t *testing.T) {
 	}
 }
 
+// TestReloadRecentlyModified rewrites, in place, a file modified just
+// before it was loaded, keeping its size and modification time: a stat
+// cannot tell the versions apart, so the poller rereads a file until it is
+// older than the file system's timestamps are coarse.
+func TestReloadRecentlyModified(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "table.json")
+	writeFile(t, path, `{"org_acme": {"v": 1}}`)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, _ := mustProvision(t, path, 0, nil)
+	writeFile(t, path, `{"org_acme": {"v": 2}}`)
+	if err := os.Chtimes(path, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, reloadDeadline, "new table in use", func() bool {
+		got, _ := get(t, tbl, "org_acme")
+		return got == `{"v": 2}`
+	})
+}
+
 // TestBrokenFileKeepsLastGoodTable writes a half-written file in place: the
 // last good table keeps answering, the error is logged with its line and
 // column and counted once, and the next good file is used.
@@ -447,7 +469,7 @@ func TestConcurrentLookups(t *testing.T) {
 	tbl, _ := mustProvision(t, path, 10*time.Millisecond, nil)
 
 	var stop atomic.Bool
-	var lookups atomic.Int64
+	var lookups, newest atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	for g := range 8 {
@@ -470,6 +492,9 @@ func TestConcurrentLookups(t *testing.T) {
 					errs <- err
 					return
 				}
+				if int64(obj.V) > newest.Load() {
+					newest.Store(int64(obj.V))
+				}
 				lookups.Add(1)
 			}
 		})
@@ -487,18 +512,20 @@ func TestConcurrentLookups(t *testing.T) {
 		}
 		time.Sleep(7 * time.Millisecond)
 	}
-	writeFile(t, path, version(-1))
+	// the lookups saw the table change under them
+	waitFor(t, reloadDeadline, "a rewritten table looked up", func() bool { return newest.Load() > 0 })
 	stop.Store(true)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Error(err)
 	}
+	writeFile(t, path, version(-1))
 	waitFor(t, reloadDeadline, "last version in use", func() bool {
 		got, _ := get(t, tbl, "k5")
 		return got == `{"v": -1, "k": 5}`
 	})
-	t.Logf("%d lookups", lookups.Load())
+	t.Logf("%d lookups, newest version seen %d", lookups.Load(), newest.Load())
 }
 
 // pollers counts the running poller goroutines.
