@@ -26,6 +26,7 @@ func TestDemoCaddyfile(t *testing.T) {
 		":8080 {", fmt.Sprintf(":%d {", proxy),
 		":8081 {", fmt.Sprintf(":%d {", idp),
 		"127.0.0.1:8081", fmt.Sprintf("127.0.0.1:%d", idp),
+		"examples/tenants.json", "../examples/tenants.json",
 	).Replace(string(src))
 	caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: testcaddy.AdminPort}).InitServer(cfg, "caddyfile")
 	if t.Failed() {
@@ -49,14 +50,16 @@ func TestDemoCaddyfile(t *testing.T) {
 		return m
 	}
 	eu := get("eu-client")
-	if eu["tenant_id"] != "org_acme" || eu["api-uri"] != "https://eu.api.example.com" || eu["token_type"] != "Bearer" {
+	if eu["tenant_id"] != "org_acme" || eu["api-uri"] != "https://eu.api.example.com" || eu["token_type"] != "Bearer" ||
+		eu["region"] != "eu-west-1" || eu["plan"] != "enterprise" {
 		t.Fatalf("eu: %v", eu)
 	}
 	if limits, _ := eu["limits"].(map[string]any); limits["rps"] != float64(100) {
 		t.Fatalf("eu limits: %v", eu["limits"])
 	}
 	us := get("us-client")
-	if us["tenant_id"] != "org_globex" || us["api-uri"] != "https://us.api.example.com" || us["limits"] != nil {
+	if us["tenant_id"] != "org_globex" || us["api-uri"] != "https://us.api.example.com" || us["limits"] != nil ||
+		us["region"] != "us-east-1" || us["plan"] != "team" {
 		t.Fatalf("us: %v", us)
 	}
 	// a wrong secret: the stand-in IdP's error passes through unchanged

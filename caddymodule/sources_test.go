@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -218,5 +219,61 @@ func TestSourcesAdapt(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "Caddyfile:") {
 			t.Errorf("%q: %v, want %q with the file and line", bad, err, want)
 		}
+	}
+}
+
+// TestTableSourceThroughCaddy: the table source's file, rewritten while
+// Caddy runs, reaches the next tokens within 2 s, without a reload; a
+// broken rewrite leaves the last good values in use.
+func TestTableSourceThroughCaddy(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/tenants.json"
+	write := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(file+".tmp", []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(file+".tmp", file); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"org_acme":{"api-uri":"https://v1.example.com","region":"eu"},"*":{"api-uri":"https://default.example.com"}}`)
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		serveJSON(200, auth0Body("svc-eu", r.Header.Get("X-Org")))(w, r)
+	})
+	base := startCaddy(t, `
+	token_enrich {
+		source tenants table `+file+` {
+			key {http.token.tenant}
+		}
+	}
+	reverse_proxy {UPSTREAM}
+`, up)
+	get := func(org string) map[string]any {
+		_, body := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", "X-Org", org)
+		var got map[string]any
+		if err := json.Unmarshal(body, &got); err != nil {
+			t.Fatalf("%s: %s", err, body)
+		}
+		return got
+	}
+	if got := get("org_acme"); got["api-uri"] != "https://v1.example.com" || got["region"] != "eu" {
+		t.Fatalf("first: %v", got)
+	}
+	if got := get("org_other"); got["api-uri"] != "https://default.example.com" {
+		t.Fatalf("default entry: %v", got)
+	}
+	write(`{"org_acme":{"api-uri":"https://v2.example.com"}}`)
+	deadline := time.Now().Add(2 * time.Second)
+	for get("org_acme")["api-uri"] != "https://v2.example.com" {
+		if time.Now().After(deadline) {
+			t.Fatal("the rewritten file was not in use within 2 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	write(`{"org_acme":{"api-uri":"https://v3.exa`)
+	time.Sleep(2500 * time.Millisecond)
+	if got := get("org_acme"); got["api-uri"] != "https://v2.example.com" {
+		t.Fatalf("after a torn rewrite: %v", got)
 	}
 }
