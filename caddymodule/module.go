@@ -107,7 +107,10 @@ type Handler struct {
 	enricher *enrichers.Enricher
 	paths    caddyhttp.MatchPath
 	failMode bool
-	logger   *zap.Logger
+	// needsResolver: a field has a placeholder the engine does not render
+	// itself, so the request's replacer must be consulted
+	needsResolver bool
+	logger        *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -155,6 +158,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("token_enrich: %w", err)
 	}
 	h.enricher = e
+	h.needsResolver = e.NeedsResolver()
 	return nil
 }
 

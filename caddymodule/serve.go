@@ -228,7 +228,7 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 	}
 
 	var resolve enrichers.Resolver
-	if repl != nil {
+	if repl != nil && h.needsResolver {
 		resolve = repl.GetString
 	}
 	out := enrichers.Outcome{WantNames: h.logger.Core().Enabled(zapcore.DebugLevel)}

@@ -291,6 +291,29 @@ func (e *Enricher) plan(pl *plan, r *Response, resolve Resolver) {
 	}
 }
 
+// NeedsResolver reports whether any field has a placeholder other than the
+// engine's own ({env.*}, {http.request.*}, a map's output), so that Render
+// needs a Resolver. Without one, a caller may pass nil.
+func (e *Enricher) NeedsResolver() bool {
+	external := func(fs []field) bool {
+		for i := range fs {
+			if fs[i].dynamic && fs[i].tmpl.external() {
+				return true
+			}
+		}
+		return false
+	}
+	if external(e.fields) {
+		return true
+	}
+	for i := range e.rules {
+		if external(e.rules[i].fields) {
+			return true
+		}
+	}
+	return false
+}
+
 // String describes the compiled configuration for debugging.
 func (e *Enricher) String() string {
 	return fmt.Sprintf("enricher{fields: %d, rules: %d, lift: %v, overwrite: %v}", len(e.fields), len(e.rules), e.lift, e.overwrite)

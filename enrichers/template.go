@@ -172,6 +172,17 @@ func ParseTemplate(s string) (Template, error) {
 // String returns the template as written.
 func (t Template) String() string { return t.raw }
 
+// external reports whether the template has a placeholder the engine does
+// not render itself, which a Resolver must.
+func (t Template) external() bool {
+	for i := range t.segs {
+		if t.segs[i].key != "" && t.segs[i].token == "" {
+			return true
+		}
+	}
+	return false
+}
+
 // constant returns the text and true when the template has no placeholder.
 func (t Template) constant() (string, bool) {
 	switch len(t.segs) {
