@@ -19,6 +19,8 @@ package sources
 import (
 	"context"
 	"errors"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // Namespace is the Caddy module namespace of sources.
@@ -31,6 +33,15 @@ type Source interface {
 	// deadline; the handler gives up on it then anyway. The object must be
 	// a JSON object; the caller never modifies it.
 	Lookup(ctx context.Context, key string) (Result, error)
+}
+
+// KeyRenderer is implemented by a source that renders its own key from the
+// request's placeholders instead of the handler's `key` template: the http
+// source renders its URL, escaping each value for the place it stands in.
+type KeyRenderer interface {
+	// RenderKey returns the key for this request; ok is false when the key
+	// cannot be formed (a placeholder rendered empty), and then there is no lookup.
+	RenderKey(repl *caddy.Replacer) (key string, ok bool)
 }
 
 // Result is what a lookup found.
