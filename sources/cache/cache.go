@@ -1,7 +1,8 @@
 // Package cache is the lookup cache shared by the metadata sources that ask
-// a remote origin (an HTTP service, a key-value store): a bounded LRU of the
-// objects fetched per key, with one fetch in flight per key,
-// stale-while-revalidate, stale-if-error and negative caching.
+// a remote origin (an HTTP service, a key-value store): an LRU of the
+// objects fetched per key, bounded in keys and in bytes, with one fetch in
+// flight per key, stale-while-revalidate, stale-if-error and negative
+// caching.
 //
 // For a key, with age the time since its object was fetched:
 //
@@ -28,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -41,6 +43,7 @@ const (
 	DefaultTTL          = 5 * time.Minute
 	DefaultNegativeTTL  = 30 * time.Second
 	DefaultSize         = 10000
+	DefaultMaxBytes     = 64 << 20
 	DefaultFetchTimeout = 2 * time.Second
 )
 
@@ -71,6 +74,10 @@ type Config struct {
 	// Size is the largest number of keys kept; the least recently used
 	// key is evicted first.
 	Size int
+	// MaxBytes bounds the bytes of the keys and objects kept, plus a fixed
+	// overhead per entry; the least recently used keys are evicted to stay
+	// under it. The most recent entry is kept even when it alone is larger.
+	MaxBytes int64
 	// FetchTimeout bounds every fetch.
 	FetchTimeout time.Duration
 	// Now is the clock; time.Now when nil.
@@ -85,6 +92,7 @@ type Cache struct {
 	cfg   Config
 	fetch Fetch
 	lru   *lru.Cache[string, *entry]
+	bytes atomic.Int64 // the cost of the entries in lru
 	group singleflight.Group
 
 	// refreshing holds the keys with a background fetch started, so that
@@ -108,12 +116,20 @@ type entry struct {
 	negative  bool
 }
 
+// entryOverhead approximates what an entry costs besides its key and object:
+// the entry, the LRU's list element and map slot.
+const entryOverhead = 200
+
+func (e *entry) cost(key string) int64 {
+	return int64(len(key)+len(e.object)) + entryOverhead
+}
+
 // New returns a cache whose misses are filled by fetch.
 func New(cfg Config, fetch Fetch) (*Cache, error) {
 	if fetch == nil {
 		return nil, errors.New("cache: nil fetch")
 	}
-	if cfg.TTL < 0 || cfg.MaxStale < 0 || cfg.NegativeTTL < 0 || cfg.Size < 0 || cfg.FetchTimeout < 0 {
+	if cfg.TTL < 0 || cfg.MaxStale < 0 || cfg.NegativeTTL < 0 || cfg.Size < 0 || cfg.MaxBytes < 0 || cfg.FetchTimeout < 0 {
 		return nil, fmt.Errorf("cache: negative duration or size in %+v", cfg)
 	}
 	if cfg.TTL == 0 {
@@ -125,17 +141,23 @@ func New(cfg Config, fetch Fetch) (*Cache, error) {
 	if cfg.Size == 0 {
 		cfg.Size = DefaultSize
 	}
+	if cfg.MaxBytes == 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
 	if cfg.FetchTimeout == 0 {
 		cfg.FetchTimeout = DefaultFetchTimeout
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	l, err := lru.New[string, *entry](cfg.Size)
+	c := &Cache{cfg: cfg, fetch: fetch}
+	// Every entry that leaves the LRU (evicted, removed) goes through
+	// here, so bytes counts exactly the entries held.
+	l, err := lru.NewWithEvict(cfg.Size, func(key string, e *entry) { c.bytes.Add(-e.cost(key)) })
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	c := &Cache{cfg: cfg, fetch: fetch, lru: l}
+	c.lru = l
 	c.base, c.cancel = context.WithCancel(context.Background())
 	return c, nil
 }
@@ -229,17 +251,37 @@ func (c *Cache) fill(key string) (*entry, error) {
 		if old, ok := c.lru.Peek(key); ok && !old.negative {
 			failed := *old
 			failed.failedAt = now
-			c.lru.Add(key, &failed)
+			c.store(key, &failed)
 		}
 		return nil, err
 	}
 	e := &entry{object: object, fetchedAt: now, negative: object == nil}
-	c.lru.Add(key, e)
+	c.store(key, e)
 	return e, nil
+}
+
+// store puts e in the cache for key and evicts the least recently used
+// entries past MaxBytes. Only fill calls it, so one store per key runs at a
+// time. The old entry is removed rather than overwritten because the LRU
+// reports removals, not overwrites, to the byte count; a lookup in between
+// finds no entry and waits for the fill in flight, which returns e (or,
+// descheduled until that fill has returned, starts the next fetch).
+func (c *Cache) store(key string, e *entry) {
+	c.lru.Remove(key)
+	c.bytes.Add(e.cost(key))
+	c.lru.Add(key, e)
+	for c.bytes.Load() > c.cfg.MaxBytes && c.lru.Len() > 1 {
+		if _, _, ok := c.lru.RemoveOldest(); !ok {
+			break
+		}
+	}
 }
 
 // Len returns the number of keys cached, negative ones included.
 func (c *Cache) Len() int { return c.lru.Len() }
+
+// Bytes returns the cost of the entries cached, as bounded by MaxBytes.
+func (c *Cache) Bytes() int64 { return c.bytes.Load() }
 
 // Close cancels the fetches in flight and waits for them to return; fetches
 // asked for afterwards fail with ErrClosed. Cached entries are still served.

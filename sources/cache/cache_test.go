@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -126,5 +127,48 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	if _, err := New(Config{}, nil); err == nil {
 		t.Error("New with a nil fetch succeeded")
+	}
+}
+
+// MaxBytes bounds the bytes held, and the count stays exact when keys are
+// replaced and evicted.
+func TestMaxBytesBoundsEntries(t *testing.T) {
+	obj := make([]byte, 400)
+	obj[0], obj[len(obj)-1] = '{', '}'
+	cost := int64(len(obj)+1) + entryOverhead // one-byte keys
+	var fetches atomic.Int32
+	clk := time.Unix(0, 0)
+	var mu sync.Mutex
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clk }
+	c, err := New(Config{MaxBytes: 2*cost + 1, TTL: time.Minute, Now: now}, func(context.Context, string) ([]byte, error) {
+		fetches.Add(1)
+		return obj, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, k := range []string{"a", "b", "c"} {
+		if _, err := c.Get(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Len() != 2 || c.Bytes() != 2*cost {
+		t.Fatalf("Len = %d, Bytes = %d; want 2, %d", c.Len(), c.Bytes(), 2*cost)
+	}
+	// Expired keys are fetched again and replaced: the count does not drift.
+	mu.Lock()
+	clk = clk.Add(2 * time.Minute)
+	mu.Unlock()
+	for _, k := range []string{"b", "c", "b", "c"} {
+		if _, err := c.Get(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Len() != 2 || c.Bytes() != 2*cost {
+		t.Fatalf("after replacing: Len = %d, Bytes = %d; want 2, %d", c.Len(), c.Bytes(), 2*cost)
+	}
+	if n := fetches.Load(); n != 5 {
+		t.Fatalf("fetches = %d, want 5", n)
 	}
 }

@@ -18,6 +18,7 @@ import (
 //	    max_stale     <duration>
 //	    negative_ttl  <duration>
 //	    cache_size    <entries>
+//	    cache_bytes   <size>
 //	    max_size      <size>
 //	    fetch_timeout <duration>
 //	    header        <name> <value>
@@ -75,16 +76,12 @@ func (s *Source) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 		case "max_size":
-			if !d.NextArg() {
-				return d.ArgErr()
+			if err := parseSize(d, &s.MaxSize, MaxMaxSize); err != nil {
+				return err
 			}
-			n, err := humanize.ParseBytes(d.Val())
-			if err != nil || n == 0 || n > MaxMaxSize {
-				return d.Errf("max_size %q: want a positive size such as 1MiB or 65536", d.Val())
-			}
-			s.MaxSize = int64(n)
-			if d.NextArg() {
-				return d.ArgErr()
+		case "cache_bytes":
+			if err := parseSize(d, &s.CacheBytes, 1<<40); err != nil {
+				return err
 			}
 		case "header":
 			args := d.RemainingArgs()
@@ -151,6 +148,22 @@ func (o *OAuth2) unmarshal(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("unrecognized oauth2 subdirective: %s", name)
 		}
+	}
+	return nil
+}
+
+func parseSize(d *caddyfile.Dispenser, dst *int64, max uint64) error {
+	name := d.Val()
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	n, err := humanize.ParseBytes(d.Val())
+	if err != nil || n == 0 || n > max {
+		return d.Errf("%s %q: want a positive size such as 1MiB or 65536, at most %s", name, d.Val(), humanize.IBytes(max))
+	}
+	*dst = int64(n)
+	if d.NextArg() {
+		return d.ArgErr()
 	}
 	return nil
 }

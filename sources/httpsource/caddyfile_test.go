@@ -17,6 +17,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		max_stale     24h
 		negative_ttl  10s
 		cache_size    500
+		cache_bytes   16MiB
 		max_size      64KiB
 		fetch_timeout 1s
 		header        Authorization "Bearer {env.CELLS_TOKEN}"
@@ -32,6 +33,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		MaxStale:     caddy.Duration(24 * time.Hour),
 		NegativeTTL:  caddy.Duration(10 * time.Second),
 		CacheSize:    500,
+		CacheBytes:   16 << 20,
 		MaxSize:      64 << 10,
 		FetchTimeout: caddy.Duration(time.Second),
 		Headers: map[string]string{
@@ -44,7 +46,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	}
 	got, _ := json.Marshal(s)
 	const wantJSON = `{"url":"https://cells.internal/v1/tenants/{http.token.tenant}","cache_ttl":300000000000,` +
-		`"max_stale":86400000000000,"negative_ttl":10000000000,"cache_size":500,"max_size":65536,` +
+		`"max_stale":86400000000000,"negative_ttl":10000000000,"cache_size":500,"cache_bytes":16777216,"max_size":65536,` +
 		`"fetch_timeout":1000000000,"headers":{"Authorization":"Bearer {env.CELLS_TOKEN}","X-Api-Key":"{env.CELLS_KEY}"}}`
 	if string(got) != wantJSON {
 		t.Fatalf("JSON\n got  %s\n want %s", got, wantJSON)
@@ -107,6 +109,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"http https://a/{x} {\n cache_size 0\n}", "cache_size"},
 		{"http https://a/{x} {\n cache_size many\n}", "cache_size"},
 		{"http https://a/{x} {\n max_size huge\n}", "max_size"},
+		{"http https://a/{x} {\n max_size 2GiB\n}", "at most 1.0 GiB"},
+		{"http https://a/{x} {\n cache_bytes 0\n}", "cache_bytes"},
 		{"http https://a/{x} {\n header X-Key\n}", "header"},
 		{"http https://a/{x} {\n basic_auth user\n}", "basic_auth"},
 		{"http https://a/{x} {\n oauth2 {\n  token_url\n }\n}", "token_url"},
@@ -147,7 +151,7 @@ func TestCaddyfileExampleProvisions(t *testing.T) {
 	if got := s.header.Get("Authorization"); got != "Bearer t" {
 		t.Fatalf("Authorization = %q", got)
 	}
-	if s.MaxSize != DefaultMaxSize || s.CacheSize != DefaultCacheSize ||
+	if s.MaxSize != DefaultMaxSize || s.CacheSize != DefaultCacheSize || s.CacheBytes != DefaultCacheBytes ||
 		time.Duration(s.NegativeTTL) != DefaultNegativeTTL || time.Duration(s.FetchTimeout) != DefaultFetchTimeout {
 		t.Fatalf("defaults not set: %+v", s)
 	}

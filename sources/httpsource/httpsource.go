@@ -40,6 +40,7 @@ const (
 	DefaultCacheTTL     = cache.DefaultTTL
 	DefaultNegativeTTL  = cache.DefaultNegativeTTL
 	DefaultCacheSize    = cache.DefaultSize
+	DefaultCacheBytes   = cache.DefaultMaxBytes
 	DefaultFetchTimeout = cache.DefaultFetchTimeout
 	DefaultMaxSize      = 1 << 20
 )
@@ -79,6 +80,11 @@ type Source struct {
 	// CacheSize is the largest number of URLs cached; the least recently
 	// used is evicted first. Default: 10000.
 	CacheSize int `json:"cache_size,omitempty"`
+
+	// CacheBytes bounds the memory of the cache: the bytes of the URLs and
+	// answers cached plus about 200 bytes per entry. The least recently
+	// used URLs are evicted to stay under it. Default: 64 MiB.
+	CacheBytes int64 `json:"cache_bytes,omitempty"`
 
 	// MaxSize is the largest response body read, in bytes; a bigger one is
 	// an error and is not read further. Default: 1 MiB; at most 1 GiB.
@@ -160,6 +166,9 @@ func (s *Source) Provision(ctx caddy.Context) error {
 	if s.CacheSize == 0 {
 		s.CacheSize = DefaultCacheSize
 	}
+	if s.CacheBytes == 0 {
+		s.CacheBytes = DefaultCacheBytes
+	}
 	if s.MaxSize == 0 {
 		s.MaxSize = DefaultMaxSize
 	}
@@ -233,6 +242,7 @@ func (s *Source) Provision(ctx caddy.Context) error {
 		MaxStale:     time.Duration(s.MaxStale),
 		NegativeTTL:  time.Duration(s.NegativeTTL),
 		Size:         s.CacheSize,
+		MaxBytes:     s.CacheBytes,
 		FetchTimeout: time.Duration(s.FetchTimeout),
 		Now:          s.now,
 		OnRefreshError: func(key string, err error) {
@@ -262,8 +272,8 @@ func (s *Source) check() error {
 	if s.CacheTTL < 0 || s.MaxStale < 0 || s.NegativeTTL < 0 || s.FetchTimeout < 0 {
 		return errors.New("http source: cache_ttl, max_stale, negative_ttl and fetch_timeout must not be negative")
 	}
-	if s.CacheSize < 0 || s.MaxSize < 0 {
-		return errors.New("http source: cache_size and max_size must not be negative")
+	if s.CacheSize < 0 || s.CacheBytes < 0 || s.MaxSize < 0 {
+		return errors.New("http source: cache_size, cache_bytes and max_size must not be negative")
 	}
 	if s.MaxSize > MaxMaxSize {
 		return fmt.Errorf("http source: max_size %d is larger than %d", s.MaxSize, MaxMaxSize)
