@@ -130,7 +130,10 @@ type BasicAuth struct {
 
 // OAuth2 configures the OAuth 2.0 client credentials grant (RFC 6749,
 // section 4.4). The strings may hold {env.*} and {file.*} placeholders,
-// rendered when the config loads.
+// rendered when the config loads. The client authenticates to the token
+// endpoint with HTTP Basic, or in the form if the endpoint refuses that. A
+// token is used until it expires; an expired one is replaced before the
+// request that needs it.
 type OAuth2 struct {
 	// TokenURL is the token endpoint of the authorization server.
 	TokenURL string `json:"token_url,omitempty"`
@@ -190,7 +193,7 @@ func (s *Source) Provision(ctx caddy.Context) error {
 	for name, tv := range s.Headers {
 		v, err := loadTime(repl, tv)
 		if err != nil {
-			return fmt.Errorf("header %s: %w", name, err)
+			return fmt.Errorf("http source: header %s: %w", name, err)
 		}
 		if err := checkHeader(name, v); err != nil {
 			return err
@@ -200,14 +203,14 @@ func (s *Source) Provision(ctx caddy.Context) error {
 	if b := s.BasicAuth; b != nil {
 		user, err := loadTime(repl, b.Username)
 		if err != nil {
-			return fmt.Errorf("basic_auth username: %w", err)
+			return fmt.Errorf("http source: basic_auth username: %w", err)
 		}
 		pass, err := loadTime(repl, b.Password)
 		if err != nil {
-			return fmt.Errorf("basic_auth password: %w", err)
+			return fmt.Errorf("http source: basic_auth password: %w", err)
 		}
 		if strings.Contains(user, ":") {
-			return errors.New("basic_auth username must not contain ':'")
+			return errors.New("http source: basic_auth username must not contain ':'")
 		}
 		s.header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
 	}
@@ -509,10 +512,10 @@ func checkHeader(name, value string) error {
 	if name == "" || strings.IndexFunc(name, func(r rune) bool {
 		return r <= ' ' || r >= 0x7f || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r)
 	}) >= 0 {
-		return fmt.Errorf("header name %q is not a valid token", name)
+		return fmt.Errorf("http source: header name %q is not a valid token", name)
 	}
 	if strings.IndexFunc(value, func(r rune) bool { return (r < ' ' && r != '\t') || r == 0x7f }) >= 0 {
-		return fmt.Errorf("header %s: value holds a control character", name)
+		return fmt.Errorf("http source: header %s: value holds a control character", name)
 	}
 	return nil
 }
@@ -527,7 +530,7 @@ func (o *OAuth2) config(repl *caddy.Replacer) (*clientcredentials.Config, error)
 		var v string
 		v, err = loadTime(repl, s)
 		if err != nil {
-			err = fmt.Errorf("oauth2 %s: %w", what, err)
+			err = fmt.Errorf("http source: oauth2 %s: %w", what, err)
 		}
 		return v
 	}
@@ -541,7 +544,7 @@ func (o *OAuth2) config(repl *caddy.Replacer) (*clientcredentials.Config, error)
 		return nil, err
 	}
 	if u, perr := url.Parse(cc.TokenURL); perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("oauth2 token_url %q is not an http(s) URL", cc.TokenURL)
+		return nil, fmt.Errorf("http source: oauth2 token_url %q is not an http(s) URL", cc.TokenURL)
 	}
 	if len(o.EndpointParams) > 0 {
 		cc.EndpointParams = url.Values{}
