@@ -35,6 +35,15 @@ type Source interface {
 	Lookup(ctx context.Context, key string) (Result, error)
 }
 
+// KeyRenderer is implemented by a source that renders its own key from the
+// request's placeholders instead of the handler's `key` template: the http
+// source renders its URL, escaping each value for the place it stands in.
+type KeyRenderer interface {
+	// RenderKey returns the key for this request; ok is false when the key
+	// cannot be formed (a placeholder rendered empty), and then there is no lookup.
+	RenderKey(repl *caddy.Replacer) (key string, ok bool)
+}
+
 // Result is what a lookup found.
 type Result struct {
 	// Object is the JSON object for the key; nil for a miss.

@@ -1,0 +1,294 @@
+// Package cache is the lookup cache shared by the metadata sources that ask
+// a remote origin (an HTTP service, a key-value store): an LRU of the
+// objects fetched per key, bounded in keys and in bytes, with one fetch in
+// flight per key, stale-while-revalidate, stale-if-error and negative
+// caching.
+//
+// For a key, with age the time since its object was fetched:
+//
+//   - age < TTL (fresh): the cached object is returned; the origin is not asked.
+//   - TTL <= age < TTL+MaxStale (stale): the cached object is returned at once
+//     and one background fetch refreshes it (stale-while-revalidate). While
+//     that fetch fails, the object keeps being returned, with Result.Stale
+//     set (stale-if-error), until the age reaches TTL+MaxStale; a failed key
+//     is fetched again at most once per RetryInterval.
+//   - no entry, or age >= TTL+MaxStale: the caller waits for a fetch, at
+//     most until its own context ends; on an error it gets the error.
+//   - a negative entry (the origin has nothing for the key) is a miss for
+//     NegativeTTL, then the key is fetched as if absent. Negative entries
+//     are never served stale.
+//
+// Fetches run detached from the context of the lookup that started them,
+// bounded by FetchTimeout: a lookup that gives up at its deadline does not
+// cancel the fetch that other lookups of the key wait for, and a slow
+// origin's answer still fills the cache for the lookups after it.
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultTTL          = 5 * time.Minute
+	DefaultNegativeTTL  = 30 * time.Second
+	DefaultSize         = 10000
+	DefaultMaxBytes     = 64 << 20
+	DefaultFetchTimeout = 2 * time.Second
+)
+
+// RetryInterval is the shortest time between two failed background fetches
+// of one key: while the origin is down, a stale key served to many lookups
+// does not turn each of them into a request.
+const RetryInterval = time.Second
+
+// ErrClosed is returned by fetches started after Close.
+var ErrClosed = errors.New("cache closed")
+
+// Fetch asks the origin for the object stored for key. It returns a nil
+// object and a nil error when the origin has none (a negative entry). The
+// returned bytes are kept by the cache and handed to every caller, so they
+// must not be modified afterwards.
+type Fetch func(ctx context.Context, key string) ([]byte, error)
+
+// Config configures a Cache. Zero durations and sizes take the defaults,
+// except MaxStale, whose zero means that nothing is served stale.
+type Config struct {
+	// TTL is how long a fetched object is fresh.
+	TTL time.Duration
+	// MaxStale is how long after TTL an object may still be served while
+	// it is refreshed or while the origin fails.
+	MaxStale time.Duration
+	// NegativeTTL is how long "the origin has nothing" is remembered.
+	NegativeTTL time.Duration
+	// Size is the largest number of keys kept; the least recently used
+	// key is evicted first.
+	Size int
+	// MaxBytes bounds the bytes of the keys and objects kept, plus a fixed
+	// overhead per entry; the least recently used keys are evicted to stay
+	// under it. The most recent entry is kept even when it alone is larger.
+	MaxBytes int64
+	// FetchTimeout bounds every fetch.
+	FetchTimeout time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// OnRefreshError, when set, is called with the error of a background
+	// fetch, which no lookup waits for and so no caller otherwise sees.
+	OnRefreshError func(key string, err error)
+}
+
+// Cache caches the objects of one origin. It is safe for concurrent use.
+type Cache struct {
+	cfg   Config
+	fetch Fetch
+	lru   *lru.Cache[string, *entry]
+	bytes atomic.Int64 // the cost of the entries in lru
+	group singleflight.Group
+
+	// refreshing holds the keys with a background fetch started, so that
+	// a stale key starts one goroutine, not one per lookup.
+	refreshing sync.Map
+
+	// base is the parent of every fetch's context; Close cancels it.
+	base   context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex // guards closed and the wg.Add that follows
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// entry is what the cache holds for a key. Entries are never modified once
+// stored: an update stores a new one, so readers need no lock.
+type entry struct {
+	object    []byte    // nil when negative
+	fetchedAt time.Time // when object was fetched
+	failedAt  time.Time // the last failed fetch after fetchedAt; zero if none
+	negative  bool
+}
+
+// entryOverhead approximates what an entry costs besides its key and object:
+// the entry, the LRU's list element and map slot.
+const entryOverhead = 200
+
+func (e *entry) cost(key string) int64 {
+	return int64(len(key)+len(e.object)) + entryOverhead
+}
+
+// New returns a cache whose misses are filled by fetch.
+func New(cfg Config, fetch Fetch) (*Cache, error) {
+	if fetch == nil {
+		return nil, errors.New("cache: nil fetch")
+	}
+	if cfg.TTL < 0 || cfg.MaxStale < 0 || cfg.NegativeTTL < 0 || cfg.Size < 0 || cfg.MaxBytes < 0 || cfg.FetchTimeout < 0 {
+		return nil, fmt.Errorf("cache: negative duration or size in %+v", cfg)
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.NegativeTTL == 0 {
+		cfg.NegativeTTL = DefaultNegativeTTL
+	}
+	if cfg.Size == 0 {
+		cfg.Size = DefaultSize
+	}
+	if cfg.MaxBytes == 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
+	if cfg.FetchTimeout == 0 {
+		cfg.FetchTimeout = DefaultFetchTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c := &Cache{cfg: cfg, fetch: fetch}
+	// Every entry that leaves the LRU (evicted, removed) goes through
+	// here, so bytes counts exactly the entries held.
+	l, err := lru.NewWithEvict(cfg.Size, func(key string, e *entry) { c.bytes.Add(-e.cost(key)) })
+	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	c.lru = l
+	c.base, c.cancel = context.WithCancel(context.Background())
+	return c, nil
+}
+
+// Get returns the object for key, as described in the package comment. A
+// miss (the origin has nothing for key) is a Result with a nil Object and a
+// nil error. Get returns by ctx's end at the latest, with ctx's error when
+// it had nothing to return.
+func (c *Cache) Get(ctx context.Context, key string) (sources.Result, error) {
+	now := c.cfg.Now()
+	if e, ok := c.lru.Get(key); ok {
+		age := now.Sub(e.fetchedAt)
+		switch {
+		case e.negative:
+			if age < c.cfg.NegativeTTL {
+				return sources.Result{}, nil
+			}
+		case age < c.cfg.TTL:
+			return sources.Result{Object: e.object}, nil
+		case age < c.cfg.TTL+c.cfg.MaxStale:
+			c.revalidate(key, e, now)
+			return sources.Result{Object: e.object, Stale: !e.failedAt.IsZero()}, nil
+		}
+	}
+	return c.wait(ctx, key)
+}
+
+// wait fetches key, sharing the fetch with every other lookup of the key,
+// and returns when the fetch is done or ctx ends, whichever is first.
+func (c *Cache) wait(ctx context.Context, key string) (sources.Result, error) {
+	ch := c.group.DoChan(key, func() (any, error) { return c.fill(key) })
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			// A concurrent lookup may have seen the entry fresh enough to
+			// serve; serve it too rather than fail (stale-if-error).
+			if e, ok := c.lru.Peek(key); ok && !e.negative &&
+				c.cfg.Now().Sub(e.fetchedAt) < c.cfg.TTL+c.cfg.MaxStale {
+				return sources.Result{Object: e.object, Stale: true}, nil
+			}
+			return sources.Result{}, r.Err
+		}
+		return sources.Result{Object: r.Val.(*entry).object}, nil
+	case <-ctx.Done():
+		return sources.Result{}, ctx.Err()
+	}
+}
+
+// revalidate starts a background fetch of the stale entry e, unless one is
+// already running or the last one failed less than RetryInterval ago.
+func (c *Cache) revalidate(key string, e *entry, now time.Time) {
+	if !e.failedAt.IsZero() && now.Sub(e.failedAt) < RetryInterval {
+		return
+	}
+	if _, busy := c.refreshing.LoadOrStore(key, struct{}{}); busy {
+		return
+	}
+	// A refresh that ended between this lookup's read and now has stored
+	// a new entry (refreshing is cleared after the store): nothing to do.
+	if cur, ok := c.lru.Peek(key); !ok || cur != e {
+		c.refreshing.Delete(key)
+		return
+	}
+	go func() {
+		defer c.refreshing.Delete(key)
+		// Do joins a fetch of the key already in flight for a lookup.
+		_, err, _ := c.group.Do(key, func() (any, error) { return c.fill(key) })
+		if err != nil && c.cfg.OnRefreshError != nil && !errors.Is(err, ErrClosed) {
+			c.cfg.OnRefreshError(key, err)
+		}
+	}()
+}
+
+// fill fetches key and stores the outcome. Only one fill per key runs at a
+// time (the single flight), so an entry is replaced by one writer only.
+func (c *Cache) fill(key string) (*entry, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	c.wg.Add(1)
+	c.mu.Unlock()
+	defer c.wg.Done()
+
+	ctx, cancel := context.WithTimeout(c.base, c.cfg.FetchTimeout)
+	defer cancel()
+	object, err := c.fetch(ctx, key)
+	now := c.cfg.Now()
+	if err != nil {
+		if old, ok := c.lru.Peek(key); ok && !old.negative {
+			failed := *old
+			failed.failedAt = now
+			c.store(key, &failed)
+		}
+		return nil, err
+	}
+	e := &entry{object: object, fetchedAt: now, negative: object == nil}
+	c.store(key, e)
+	return e, nil
+}
+
+// store puts e in the cache for key and evicts the least recently used
+// entries past MaxBytes. Only fill calls it, so one store per key runs at a
+// time. The old entry is removed rather than overwritten because the LRU
+// reports removals, not overwrites, to the byte count; a lookup in between
+// finds no entry and waits for the fill in flight, which returns e (or,
+// descheduled until that fill has returned, starts the next fetch).
+func (c *Cache) store(key string, e *entry) {
+	c.lru.Remove(key)
+	c.bytes.Add(e.cost(key))
+	c.lru.Add(key, e)
+	for c.bytes.Load() > c.cfg.MaxBytes && c.lru.Len() > 1 {
+		if _, _, ok := c.lru.RemoveOldest(); !ok {
+			break
+		}
+	}
+}
+
+// Len returns the number of keys cached, negative ones included.
+func (c *Cache) Len() int { return c.lru.Len() }
+
+// Bytes returns the cost of the entries cached, as bounded by MaxBytes.
+func (c *Cache) Bytes() int64 { return c.bytes.Load() }
+
+// Close cancels the fetches in flight and waits for them to return; fetches
+// asked for afterwards fail with ErrClosed. Cached entries are still served.
+func (c *Cache) Close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	c.wg.Wait()
+}

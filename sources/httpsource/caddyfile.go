@@ -1,0 +1,191 @@
+package httpsource
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/dustin/go-humanize"
+)
+
+// UnmarshalCaddyfile sets up the source from the tokens the handler hands
+// it: the module name, the URL and the source's own subdirectives.
+//
+// Syntax:
+//
+//	http <url> {
+//	    cache_ttl     <duration>
+//	    max_stale     <duration>
+//	    negative_ttl  <duration>
+//	    cache_size    <entries>
+//	    cache_bytes   <size>
+//	    max_size      <size>
+//	    fetch_timeout <duration>
+//	    header        <name> <value>
+//	    basic_auth    <username> <password>
+//	    oauth2 {
+//	        token_url      <url>
+//	        client_id      <id>
+//	        client_secret  <secret>
+//	        scopes         <scope...>
+//	        endpoint_param <name> <value...>
+//	    }
+//	}
+//
+// header may be repeated; a repeated name takes the last value. basic_auth,
+// oauth2 and an Authorization header exclude each other. Values of header,
+// basic_auth and oauth2 may hold {env.*} and {file.*} placeholders, rendered
+// when the config loads; the URL's placeholders are rendered per request.
+func (s *Source) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the module name
+	if !d.NextArg() {
+		return d.Errf("http source: missing URL")
+	}
+	s.URL = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "cache_ttl":
+			if err := parseDuration(d, &s.CacheTTL); err != nil {
+				return err
+			}
+		case "max_stale":
+			if err := parseDuration(d, &s.MaxStale); err != nil {
+				return err
+			}
+		case "negative_ttl":
+			if err := parseDuration(d, &s.NegativeTTL); err != nil {
+				return err
+			}
+		case "fetch_timeout":
+			if err := parseDuration(d, &s.FetchTimeout); err != nil {
+				return err
+			}
+		case "cache_size":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(d.Val())
+			if err != nil || n <= 0 {
+				return d.Errf("cache_size %q: want a positive number of entries", d.Val())
+			}
+			s.CacheSize = n
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "max_size":
+			if err := parseSize(d, &s.MaxSize, MaxMaxSize); err != nil {
+				return err
+			}
+		case "cache_bytes":
+			if err := parseSize(d, &s.CacheBytes, 1<<40); err != nil {
+				return err
+			}
+		case "header":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.Errf("header: want <name> <value>, got %d arguments", len(args))
+			}
+			if s.Headers == nil {
+				s.Headers = map[string]string{}
+			}
+			s.Headers[args[0]] = args[1]
+		case "basic_auth":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.Errf("basic_auth: want <username> <password>, got %d arguments", len(args))
+			}
+			s.BasicAuth = &BasicAuth{Username: args[0], Password: args[1]}
+		case "oauth2":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			if s.OAuth2 == nil {
+				s.OAuth2 = new(OAuth2)
+			}
+			if err := s.OAuth2.unmarshal(d); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unrecognized subdirective: %s", d.Val())
+		}
+	}
+	return nil
+}
+
+func (o *OAuth2) unmarshal(d *caddyfile.Dispenser) error {
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		args := d.RemainingArgs()
+		switch name {
+		case "token_url", "client_id", "client_secret":
+			if len(args) != 1 {
+				return d.Errf("oauth2 %s: want one value, got %d", name, len(args))
+			}
+			switch name {
+			case "token_url":
+				o.TokenURL = args[0]
+			case "client_id":
+				o.ClientID = args[0]
+			default:
+				o.ClientSecret = args[0]
+			}
+		case "scopes":
+			if len(args) == 0 {
+				return d.Errf("oauth2 scopes: want at least one scope")
+			}
+			o.Scopes = append(o.Scopes, args...)
+		case "endpoint_param":
+			if len(args) < 2 {
+				return d.Errf("oauth2 endpoint_param: want <name> <value...>")
+			}
+			if o.EndpointParams == nil {
+				o.EndpointParams = map[string][]string{}
+			}
+			o.EndpointParams[args[0]] = append(o.EndpointParams[args[0]], args[1:]...)
+		default:
+			return d.Errf("unrecognized oauth2 subdirective: %s", name)
+		}
+	}
+	return nil
+}
+
+func parseSize(d *caddyfile.Dispenser, dst *int64, max uint64) error {
+	name := d.Val()
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	n, err := humanize.ParseBytes(d.Val())
+	if err != nil || n == 0 || n > max {
+		return d.Errf("%s %q: want a positive size such as 1MiB or 65536, at most %s", name, d.Val(), humanize.IBytes(max))
+	}
+	*dst = int64(n)
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+func parseDuration(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	name := d.Val()
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	v, err := caddy.ParseDuration(d.Val())
+	if err != nil {
+		return d.Errf("%s %q: %v", name, d.Val(), err)
+	}
+	if v < 0 {
+		return d.Errf("%s %q: must not be negative", name, d.Val())
+	}
+	*dst = caddy.Duration(v)
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// Interface guard.
+var _ caddyfile.Unmarshaler = (*Source)(nil)

@@ -1,0 +1,567 @@
+// Package httpsource is the http metadata source of token_enrich: it GETs a
+// URL rendered from the request's placeholders and uses the JSON object the
+// service answers with. Answers are cached per URL (package cache).
+//
+// What is sent: the URL, Accept: application/json and the configured
+// headers, Basic credentials or OAuth 2.0 client-credentials token. Nothing
+// of the incoming request (its access token, its headers, its cookies) is
+// sent unless the URL template names it with a placeholder.
+package httpsource
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources/cache"
+)
+
+func init() {
+	caddy.RegisterModule(Source{})
+}
+
+// Defaults of the fields left zero.
+const (
+	DefaultCacheTTL     = cache.DefaultTTL
+	DefaultNegativeTTL  = cache.DefaultNegativeTTL
+	DefaultCacheSize    = cache.DefaultSize
+	DefaultCacheBytes   = cache.DefaultMaxBytes
+	DefaultFetchTimeout = cache.DefaultFetchTimeout
+	DefaultMaxSize      = 1 << 20
+)
+
+// MaxMaxSize is the largest max_size accepted: a body is held in memory
+// whole, and cached.
+const MaxMaxSize = 1 << 30
+
+// MaxDepth is the deepest nesting of objects and arrays accepted in an
+// answer, the bound the handler's engine reads token responses with.
+const MaxDepth = 512
+
+// Source is the http metadata source.
+type Source struct {
+	// URL is the template of the URL to GET, with placeholders. Its scheme
+	// (http or https) is literal. Each placeholder's value is escaped for
+	// where it stands: in the path with url.PathEscape, in the query with
+	// url.QueryEscape; in the host it may hold only letters, digits, '.',
+	// '-' and ':'. When a placeholder renders empty there is no lookup.
+	// The rendered URL is the cache key.
+	URL string `json:"url,omitempty"`
+
+	// CacheTTL is how long an answer is fresh. Default: 5m.
+	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
+
+	// MaxStale is how long after CacheTTL an answer is still served: at
+	// once while one background request refreshes it
+	// (stale-while-revalidate), and while the service fails
+	// (stale-if-error; the result is then marked stale). Default: 0,
+	// nothing is served past CacheTTL.
+	MaxStale caddy.Duration `json:"max_stale,omitempty"`
+
+	// NegativeTTL is how long a 404 (no metadata for this URL) is
+	// remembered. Default: 30s.
+	NegativeTTL caddy.Duration `json:"negative_ttl,omitempty"`
+
+	// CacheSize is the largest number of URLs cached; the least recently
+	// used is evicted first. Default: 10000.
+	CacheSize int `json:"cache_size,omitempty"`
+
+	// CacheBytes bounds the memory of the cache: the bytes of the URLs and
+	// answers cached plus about 200 bytes per entry. The least recently
+	// used URLs are evicted to stay under it. Default: 64 MiB.
+	CacheBytes int64 `json:"cache_bytes,omitempty"`
+
+	// MaxSize is the largest response body read, in bytes; a bigger one is
+	// an error and is not read further. Default: 1 MiB; at most 1 GiB.
+	MaxSize int64 `json:"max_size,omitempty"`
+
+	// FetchTimeout bounds every request to the service, including
+	// background refreshes, which no token waits for, and the OAuth 2.0
+	// token request. The handler's timeout bounds how long a token waits
+	// for this source; a request that outlives it still fills the cache.
+	// Default: 2s.
+	FetchTimeout caddy.Duration `json:"fetch_timeout,omitempty"`
+
+	// Headers are added to every request. Values may hold placeholders that
+	// are known when the config loads ({env.*}, {file.*}); they are
+	// rendered then. Per-request placeholders are for the URL only: the
+	// cache is keyed by URL.
+	Headers map[string]string `json:"headers,omitempty"`
+
+	// BasicAuth sends HTTP Basic credentials.
+	BasicAuth *BasicAuth `json:"basic_auth,omitempty"`
+
+	// OAuth2 gets a bearer token with the OAuth 2.0 client credentials
+	// grant and sends it; the token is cached and refreshed before expiry.
+	OAuth2 *OAuth2 `json:"oauth2,omitempty"`
+
+	tmpl   urlTemplate
+	header http.Header
+	client *http.Client
+	idle   interface{ CloseIdleConnections() }
+	cache  *cache.Cache
+	logger *zap.Logger
+	now    func() time.Time // the cache's clock; time.Now when nil
+}
+
+// BasicAuth holds HTTP Basic credentials. Both may hold {env.*} and
+// {file.*} placeholders, rendered when the config loads.
+type BasicAuth struct {
+	// Username is the user ID.
+	Username string `json:"username,omitempty"`
+	// Password is the password.
+	Password string `json:"password,omitempty"`
+}
+
+// OAuth2 configures the OAuth 2.0 client credentials grant (RFC 6749,
+// section 4.4). The strings may hold {env.*} and {file.*} placeholders,
+// rendered when the config loads. The client authenticates to the token
+// endpoint with HTTP Basic, or in the form if the endpoint refuses that. A
+// token is used until it expires; an expired one is replaced before the
+// request that needs it.
+type OAuth2 struct {
+	// TokenURL is the token endpoint of the authorization server.
+	TokenURL string `json:"token_url,omitempty"`
+	// ClientID is the client's ID.
+	ClientID string `json:"client_id,omitempty"`
+	// ClientSecret is the client's secret.
+	ClientSecret string `json:"client_secret,omitempty"`
+	// Scopes are the scopes requested.
+	Scopes []string `json:"scopes,omitempty"`
+	// EndpointParams are extra parameters of the token request, such as
+	// audience or resource.
+	EndpointParams map[string][]string `json:"endpoint_params,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Source) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  sources.Namespace + ".http",
+		New: func() caddy.Module { return new(Source) },
+	}
+}
+
+// Provision renders the load-time placeholders and sets up the client and
+// the cache.
+func (s *Source) Provision(ctx caddy.Context) error {
+	s.logger = ctx.Logger()
+	if s.CacheTTL == 0 {
+		s.CacheTTL = caddy.Duration(DefaultCacheTTL)
+	}
+	if s.NegativeTTL == 0 {
+		s.NegativeTTL = caddy.Duration(DefaultNegativeTTL)
+	}
+	if s.CacheSize == 0 {
+		s.CacheSize = DefaultCacheSize
+	}
+	if s.CacheBytes == 0 {
+		s.CacheBytes = DefaultCacheBytes
+	}
+	if s.MaxSize == 0 {
+		s.MaxSize = DefaultMaxSize
+	}
+	if s.FetchTimeout == 0 {
+		s.FetchTimeout = caddy.Duration(DefaultFetchTimeout)
+	}
+	if err := s.check(); err != nil {
+		return err
+	}
+
+	tmpl, err := parseTemplate(s.URL)
+	if err != nil {
+		return err
+	}
+	s.tmpl = tmpl
+
+	repl := caddy.NewReplacer()
+	s.header = http.Header{"Accept": {"application/json"}}
+	for name, tv := range s.Headers {
+		v, err := loadTime(repl, tv)
+		if err != nil {
+			return fmt.Errorf("http source: header %s: %w", name, err)
+		}
+		if err := checkHeader(name, v); err != nil {
+			return err
+		}
+		s.header.Set(name, v)
+	}
+	if b := s.BasicAuth; b != nil {
+		user, err := loadTime(repl, b.Username)
+		if err != nil {
+			return fmt.Errorf("http source: basic_auth username: %w", err)
+		}
+		pass, err := loadTime(repl, b.Password)
+		if err != nil {
+			return fmt.Errorf("http source: basic_auth password: %w", err)
+		}
+		if strings.Contains(user, ":") {
+			return errors.New("http source: basic_auth username must not contain ':'")
+		}
+		s.header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
+	}
+
+	// A transport of its own: nothing is shared with the proxy's
+	// connections or with other sources.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 32
+	s.idle = transport
+	var rt http.RoundTripper = transport
+	if o := s.OAuth2; o != nil {
+		cc, err := o.config(repl)
+		if err != nil {
+			return err
+		}
+		tokenClient := &http.Client{
+			Transport:     transport,
+			Timeout:       time.Duration(s.FetchTimeout),
+			CheckRedirect: noRedirect,
+		}
+		// The token source caches the token and asks for a new one when
+		// it expires; clientcredentials wraps it in a ReuseTokenSource.
+		ts := cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, tokenClient))
+		rt = &oauth2.Transport{Source: ts, Base: transport}
+	}
+	// No cookie jar, and redirects are not followed (a 3xx is an error):
+	// the configured credentials go only to the configured service.
+	s.client = &http.Client{Transport: rt, CheckRedirect: noRedirect}
+
+	s.cache, err = cache.New(cache.Config{
+		TTL:          time.Duration(s.CacheTTL),
+		MaxStale:     time.Duration(s.MaxStale),
+		NegativeTTL:  time.Duration(s.NegativeTTL),
+		Size:         s.CacheSize,
+		MaxBytes:     s.CacheBytes,
+		FetchTimeout: time.Duration(s.FetchTimeout),
+		Now:          s.now,
+		OnRefreshError: func(key string, err error) {
+			s.logger.Warn("background refresh failed; serving the cached answer",
+				zap.String("url", redact(key)), zap.Error(err))
+		},
+	}, s.fetch)
+	return err
+}
+
+// Validate checks the configuration.
+func (s *Source) Validate() error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if _, err := parseTemplate(s.URL); err != nil {
+		return err
+	}
+	return nil
+}
+
+// check holds the checks that need no provisioning.
+func (s *Source) check() error {
+	if s.URL == "" {
+		return errors.New("http source: url is required")
+	}
+	if s.CacheTTL < 0 || s.MaxStale < 0 || s.NegativeTTL < 0 || s.FetchTimeout < 0 {
+		return errors.New("http source: cache_ttl, max_stale, negative_ttl and fetch_timeout must not be negative")
+	}
+	if s.CacheSize < 0 || s.CacheBytes < 0 || s.MaxSize < 0 {
+		return errors.New("http source: cache_size, cache_bytes and max_size must not be negative")
+	}
+	if s.MaxSize > MaxMaxSize {
+		return fmt.Errorf("http source: max_size %d is larger than %d", s.MaxSize, MaxMaxSize)
+	}
+	auth := 0
+	for name := range s.Headers {
+		if http.CanonicalHeaderKey(name) == "Authorization" {
+			auth++
+		}
+	}
+	if s.BasicAuth != nil {
+		auth++
+	}
+	if s.OAuth2 != nil {
+		auth++
+		if s.OAuth2.TokenURL == "" || s.OAuth2.ClientID == "" {
+			return errors.New("http source: oauth2 needs token_url and client_id")
+		}
+	}
+	if auth > 1 {
+		return errors.New("http source: use one of an Authorization header, basic_auth and oauth2")
+	}
+	return nil
+}
+
+// Cleanup stops the background refreshes and closes idle connections.
+func (s *Source) Cleanup() error {
+	if s.cache != nil {
+		s.cache.Close()
+	}
+	if s.idle != nil {
+		s.idle.CloseIdleConnections()
+	}
+	return nil
+}
+
+// RenderKey renders the URL template with the request's placeholders,
+// escaping each value for the part of the URL it stands in. ok is false
+// when a placeholder renders empty (or is unknown), or a value in the host
+// holds other characters than letters, digits, '.', '-' and ':'.
+func (s *Source) RenderKey(repl *caddy.Replacer) (string, bool) {
+	host, ok := render(repl, s.tmpl.host, hostValue)
+	if !ok {
+		return "", false
+	}
+	path, ok := render(repl, s.tmpl.path, pathValue)
+	if !ok {
+		return "", false
+	}
+	query, ok := render(repl, s.tmpl.query, queryValue)
+	if !ok {
+		return "", false
+	}
+	return s.tmpl.scheme + host + path + query, true
+}
+
+// Lookup returns the object the service answers for the URL key, from the
+// cache when it has it. key must be a URL that RenderKey returned.
+func (s *Source) Lookup(ctx context.Context, key string) (sources.Result, error) {
+	// Only URLs the template can produce are fetched: the key goes to the
+	// configured service, with its credentials, and nowhere else.
+	if !strings.HasPrefix(key, s.tmpl.prefix) {
+		return sources.Result{}, errors.New("http source: key is not a URL of this source's template")
+	}
+	return s.cache.Get(ctx, key)
+}
+
+// fetch GETs rawURL. It returns the body when it is a JSON object, nil for
+// a 404, and an error otherwise.
+func (s *Source) fetch(ctx context.Context, rawURL string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("http source: %w", unwrapURLError(err))
+	}
+	req.Header = s.header.Clone()
+	if h := req.Header.Get("Host"); h != "" {
+		req.Host = h
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		// url.Error spells out the URL, which may hold a secret in its
+		// query; the error names the host and path only.
+		return nil, fmt.Errorf("http source: GET %s: %w", redact(rawURL), unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		drain(resp.Body)
+		return nil, nil
+	default:
+		drain(resp.Body)
+		return nil, fmt.Errorf("http source: GET %s: status %d", redact(rawURL), resp.StatusCode)
+	}
+	if resp.ContentLength > s.MaxSize {
+		return nil, fmt.Errorf("http source: GET %s: body of %d bytes is larger than max_size %d",
+			redact(rawURL), resp.ContentLength, s.MaxSize)
+	}
+	body, err := readAtMost(resp.Body, s.MaxSize, resp.ContentLength)
+	if err != nil {
+		return nil, fmt.Errorf("http source: GET %s: %w", redact(rawURL), err)
+	}
+	if err := checkObject(body); err != nil {
+		return nil, fmt.Errorf("http source: GET %s: %w", redact(rawURL), err)
+	}
+	return body, nil
+}
+
+// errTooLarge is returned by readAtMost for a body longer than its limit.
+var errTooLarge = errors.New("body larger than max_size")
+
+// readAtMost reads r to its end when it holds at most max bytes, and
+// returns errTooLarge as soon as it has read max+1 bytes: a bigger body is
+// never held in memory whole. The buffer grows by doubling, capped at
+// max+1, so reading allocates at most about twice the limit; sizeHint (a
+// Content-Length, or -1) sizes it at once when known.
+func readAtMost(r io.Reader, max, sizeHint int64) ([]byte, error) {
+	size := int64(512)
+	if sizeHint >= 0 {
+		size = sizeHint + 1 // room to see the end of the body
+	}
+	buf := make([]byte, 0, min(size, max+1))
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > max {
+				return nil, errTooLarge
+			}
+			grown := make([]byte, len(buf), min(2*int64(cap(buf))+512, max+1))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			if int64(len(buf)) > max {
+				return nil, errTooLarge
+			}
+			return buf, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading body: %w", err)
+		}
+	}
+}
+
+// drain reads a little of an unused body so that its connection can be
+// reused; a longer body closes the connection instead.
+func drain(body io.Reader) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, 4<<10))
+}
+
+// checkObject returns nil when b is one UTF-8 JSON object nested at most
+// MaxDepth deep, and an error wrapping sources.ErrNotObject otherwise. The
+// depth is counted first, without recursion, so that no input can exhaust
+// the stack of a recursive reader later.
+func checkObject(b []byte) error {
+	t := bytes.TrimLeft(b, " \t\r\n")
+	if len(t) == 0 || t[0] != '{' {
+		return sources.ErrNotObject
+	}
+	if !utf8.Valid(b) {
+		return fmt.Errorf("%w: not valid UTF-8", sources.ErrNotObject)
+	}
+	if !withinDepth(b, MaxDepth) {
+		return fmt.Errorf("%w: nests deeper than %d levels", sources.ErrNotObject, MaxDepth)
+	}
+	if !json.Valid(b) {
+		return fmt.Errorf("%w: not valid JSON", sources.ErrNotObject)
+	}
+	return nil
+}
+
+// withinDepth reports whether b never nests objects and arrays deeper than
+// max, in one pass with a counter. It does not validate.
+func withinDepth(b []byte, max int) bool {
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			if depth++; depth > max {
+				return false
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return true
+}
+
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// unwrapURLError drops the *url.Error around err, whose message holds the
+// whole URL.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// redact returns rawURL without its user info, query and fragment, for
+// logs and errors.
+func redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User, u.RawQuery, u.Fragment, u.ForceQuery = nil, "", "", false
+	return u.String()
+}
+
+// loadTime renders the placeholders known when the config loads. An unknown
+// placeholder is an error: per-request values would be missing from the
+// cache key.
+func loadTime(repl *caddy.Replacer, s string) (string, error) {
+	v, err := repl.ReplaceOrErr(s, false, true)
+	if err != nil {
+		return "", fmt.Errorf("%w (only placeholders known when the config loads, such as {env.*} and {file.*}, are allowed here)", err)
+	}
+	return v, nil
+}
+
+// checkHeader rejects a header the client would refuse to send on every
+// request.
+func checkHeader(name, value string) error {
+	if name == "" || strings.IndexFunc(name, func(r rune) bool {
+		return r <= ' ' || r >= 0x7f || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r)
+	}) >= 0 {
+		return fmt.Errorf("http source: header name %q is not a valid token", name)
+	}
+	if strings.IndexFunc(value, func(r rune) bool { return (r < ' ' && r != '\t') || r == 0x7f }) >= 0 {
+		return fmt.Errorf("http source: header %s: value holds a control character", name)
+	}
+	return nil
+}
+
+// config renders o's load-time placeholders into a clientcredentials.Config.
+func (o *OAuth2) config(repl *caddy.Replacer) (*clientcredentials.Config, error) {
+	var err error
+	get := func(what, s string) string {
+		if err != nil {
+			return ""
+		}
+		var v string
+		v, err = loadTime(repl, s)
+		if err != nil {
+			err = fmt.Errorf("http source: oauth2 %s: %w", what, err)
+		}
+		return v
+	}
+	cc := &clientcredentials.Config{
+		TokenURL:     get("token_url", o.TokenURL),
+		ClientID:     get("client_id", o.ClientID),
+		ClientSecret: get("client_secret", o.ClientSecret),
+		Scopes:       o.Scopes,
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u, perr := url.Parse(cc.TokenURL); perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("http source: oauth2 token_url %q is not an http(s) URL", cc.TokenURL)
+	}
+	if len(o.EndpointParams) > 0 {
+		cc.EndpointParams = url.Values{}
+		for k, vs := range o.EndpointParams {
+			for _, v := range vs {
+				cc.EndpointParams.Add(k, get("endpoint_params", v))
+			}
+		}
+	}
+	return cc, err
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner   = (*Source)(nil)
+	_ caddy.Validator     = (*Source)(nil)
+	_ caddy.CleanerUpper  = (*Source)(nil)
+	_ sources.Source      = (*Source)(nil)
+	_ sources.KeyRenderer = (*Source)(nil)
+)
