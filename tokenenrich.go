@@ -13,5 +13,6 @@ import (
 	// plug in the token_enrich handler
 	_ "github.com/caddy-token-enrich/caddy-token-enrich/caddymodule"
 	// plug in the sources
+	_ "github.com/caddy-token-enrich/caddy-token-enrich/sources/httpsource"
 	_ "github.com/caddy-token-enrich/caddy-token-enrich/sources/table"
 )

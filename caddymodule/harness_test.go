@@ -11,6 +11,7 @@ import (
 	_ "github.com/caddy-token-enrich/caddy-token-enrich/caddymodule"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testupstream"
+	_ "github.com/caddy-token-enrich/caddy-token-enrich/sources/httpsource"
 	_ "github.com/caddy-token-enrich/caddy-token-enrich/sources/table"
 )
 

@@ -277,3 +277,69 @@ func TestTableSourceThroughCaddy(t *testing.T) {
 		t.Fatalf("after a torn rewrite: %v", got)
 	}
 }
+
+// TestHTTPSourceThroughCaddy: the http source GETs its URL with the
+// tenant escaped into the path, its members reach the response and the
+// placeholders, a cached answer is reused, and a service that is slow or
+// down costs the token its fields, never the token itself or more than the
+// timeout.
+func TestHTTPSourceThroughCaddy(t *testing.T) {
+	var calls atomic.Int64
+	var mode atomic.Value
+	mode.Store("ok")
+	svc := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		switch mode.Load() {
+		case "slow":
+			time.Sleep(2 * time.Second)
+		case "down":
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		if r.URL.EscapedPath() != "/v1/tenants/org%2Facme" || r.Header.Get("Authorization") != "Bearer cells-secret" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"api_base":"https://cell7.example.com","cell":"c7"}`))
+	})
+	up := newUpstream(t, serveJSON(200, auth0Body("svc-eu", "org/acme")))
+	t.Setenv("CELLS_TOKEN", "cells-secret")
+	base := startCaddy(t, `
+	token_enrich {
+		source cells http http://`+svc.addr+`/v1/tenants/{http.token.tenant} {
+			timeout   200ms
+			cache_ttl 1s
+			header    Authorization "Bearer {env.CELLS_TOKEN}"
+			fields    none
+		}
+		set api-uri {http.token.source.cells.api_base}
+		set tenant_id {http.token.tenant}
+	}
+	reverse_proxy {UPSTREAM}
+`, up)
+	get := func() (map[string]any, time.Duration) {
+		start := time.Now()
+		resp, body := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
+		var got map[string]any
+		if err := json.Unmarshal(body, &got); err != nil || resp.StatusCode != 200 || got["tenant_id"] != "org/acme" {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		return got, time.Since(start)
+	}
+	if got, _ := get(); got["api-uri"] != "https://cell7.example.com" || got["cell"] != nil {
+		t.Fatalf("first: %v", got)
+	}
+	if got, _ := get(); got["api-uri"] != "https://cell7.example.com" || calls.Load() != 1 {
+		t.Fatalf("cached: %v, %d calls", got, calls.Load())
+	}
+	time.Sleep(1100 * time.Millisecond) // past cache_ttl
+	for _, m := range []string{"slow", "down"} {
+		mode.Store(m)
+		got, took := get()
+		if got["api-uri"] != nil || took > 200*time.Millisecond+time.Second {
+			t.Fatalf("service %s: %v in %v", m, got, took)
+		}
+		time.Sleep(1100 * time.Millisecond)
+	}
+}

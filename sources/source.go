@@ -56,13 +56,3 @@ type Result struct {
 // ErrNotObject is returned by a source whose origin answered with something
 // other than a JSON object.
 var ErrNotObject = errors.New("source value is not a JSON object")
-
-// KeyRenderer is implemented by a source that renders its own key from the
-// request's placeholders instead of the handler's `key` template: the http
-// source renders its URL, escaping each value for the place it stands in.
-type KeyRenderer interface {
-	// RenderKey returns the key for this request; ok is false when the key
-	// cannot be formed (a placeholder rendered empty), and then there is no
-	// lookup.
-	RenderKey(repl *caddy.Replacer) (key string, ok bool)
-}
