@@ -400,3 +400,37 @@ func TestClaimLookupAllocs(t *testing.T) {
 		t.Errorf("plan claim = %q, want gold", got)
 	}
 }
+
+// BenchmarkSourceEnrichment is what a source adds to an enrichment besides
+// its lookup: the Auth0 response read, given a source's object of a few
+// members, and rendered with them, against the same without a source.
+func BenchmarkSourceEnrichment(b *testing.B) {
+	c := auth0Case()
+	object := []byte(`{"api-uri":"https://eu.api.example.com","region":"eu-west-1","plan":"enterprise"}`)
+	withSource := c.cfg
+	withSource.Sources = []SourceSpec{{Name: "tenants"}}
+	withSource.Fields = append([]FieldConfig{{Source: "tenants"}}, withSource.Fields...)
+	for _, bc := range []struct {
+		name string
+		cfg  Config
+	}{{"without", c.cfg}, {"with-source", withSource}} {
+		e := mustNew(b, bc.cfg)
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var dst []byte
+			for b.Loop() {
+				r, err := e.Read(c.body, c.req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(e.Sources(r)) > 0 {
+					if err := r.SetSource("tenants", object); err != nil {
+						b.Fatal(err)
+					}
+				}
+				var out Outcome
+				dst = e.Render(dst[:0], r, nil, &out)
+			}
+		})
+	}
+}
