@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testenv"
 	"io"
@@ -18,6 +17,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // Handler-level benchmarks: ServeHTTP through the request parsing, the
@@ -57,17 +58,16 @@ const benchConfig = `{
 
 // benchTokenBody is an Auth0 client-credentials response (~1 KB, RS256).
 func benchTokenBody() []byte {
-	enc := base64.RawURLEncoding.EncodeToString
 	sig := make([]byte, 256)
 	for i := range sig {
 		sig[i] = byte(i*131 + 7)
 	}
-	tok := enc([]byte(`{"alg":"RS256","typ":"JWT","kid":"Nk3mQ8rT2vX9yB5cD1fG7hJ4"}`)) + "." +
-		enc([]byte(`{"iss":"https://acme.eu.auth0.com/","sub":"Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9uHg@clients",`+
+	tok := testjwt.Signed([]byte(`{"alg":"RS256","typ":"JWT","kid":"Nk3mQ8rT2vX9yB5cD1fG7hJ4"}`),
+		[]byte(`{"iss":"https://acme.eu.auth0.com/","sub":"Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9uHg@clients",`+
 			`"aud":"https://api.example.com/","iat":1764288000,"exp":1764374400,`+
 			`"scope":"read:orders write:orders read:customers","gty":"client-credentials",`+
 			`"azp":"Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9uHg","org_id":"org_9f8KqL2mZx7TnB4c",`+
-			`"https://example.com/plan":"gold"}`)) + "." + enc(sig)
+			`"https://example.com/plan":"gold"}`), sig)
 	return []byte(`{"access_token":"` + tok + `","scope":"read:orders write:orders read:customers","expires_in":86400,"token_type":"Bearer"}`)
 }
 

@@ -17,12 +17,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // fltToken is the token response the fault upstream sends, and fltEnriched
 // what the module makes of it.
 var (
-	fltToken    = `{"access_token":"` + hsJWT(`{"azp":"svc-tok","org_id":"org_acme"}`) + `","token_type":"Bearer","expires_in":300}`
+	fltToken    = `{"access_token":"` + testjwt.Payload(`{"azp":"svc-tok","org_id":"org_acme"}`) + `","token_type":"Bearer","expires_in":300}`
 	fltEnriched = fltToken[:len(fltToken)-1] + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme"}`
 )
 

@@ -29,6 +29,8 @@ import (
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testbomb"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // hsBlock is the token_enrich configuration of the response cases.
@@ -56,13 +58,8 @@ const hsTokenAdds = `,"api-uri":"https://eu.api.example.com","tenant_id":"org_ac
 // hsOpaqueAdds is what hsBlock adds when the identity comes from hsRequest.
 const hsOpaqueAdds = `,"api-uri":"https://eu.api.example.com","client":"svc-req"`
 
-// hsJWT builds a token around a raw payload, which need not be valid.
-func hsJWT(payload string) string {
-	return "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9." + base64.RawURLEncoding.EncodeToString([]byte(payload)) + ".c2ln"
-}
-
 func TestHardeningResponses(t *testing.T) {
-	tok := hsJWT(`{"azp":"svc-tok","org_id":"org_acme"}`)
+	tok := testjwt.Payload(`{"azp":"svc-tok","org_id":"org_acme"}`)
 	good := base64.RawURLEncoding.EncodeToString([]byte(`{"azp":"svc-tok","org_id":"org_acme"}`))
 	hugeClaim := strings.Repeat("0123456789abcdef", 300<<10/16)
 	deep := strings.Repeat("[", 5000) + strings.Repeat("]", 5000)             // past the engine's 512 levels
@@ -92,17 +89,17 @@ func TestHardeningResponses(t *testing.T) {
 		{"JWT with 2 parts", "", `{"access_token":"eyJhbGciOiJSUzI1NiJ9.` + good + `"}`, "+opaque"},
 		{"JWT with 4 parts", "", `{"access_token":"eyJhbGciOiJSUzI1NiJ9.` + good + `.c2ln.eHg"}`, "+opaque"},
 		{"JWT with bad base64", "", `{"access_token":"eyJhbGciOiJSUzI1NiJ9.*` + good + `.c2ln"}`, "+opaque"},
-		{"JWT payload not JSON", "", `{"access_token":"` + hsJWT(`azp=svc-tok`) + `"}`, "+opaque"},
-		{"JWT payload an array", "", `{"access_token":"` + hsJWT(`["svc-tok"]`) + `"}`, "+opaque"},
-		{"huge claim", "", `{"access_token":"` + hsJWT(`{"azp":"svc-tok","nasty":"`+hugeClaim+`"}`) + `"}`,
+		{"JWT payload not JSON", "", `{"access_token":"` + testjwt.Payload(`azp=svc-tok`) + `"}`, "+opaque"},
+		{"JWT payload an array", "", `{"access_token":"` + testjwt.Payload(`["svc-tok"]`) + `"}`, "+opaque"},
+		{"huge claim", "", `{"access_token":"` + testjwt.Payload(`{"azp":"svc-tok","nasty":"`+hugeClaim+`"}`) + `"}`,
 			`,"api-uri":"https://eu.api.example.com","client":"svc-tok","nasty":"` + hugeClaim + `"`},
-		{"claims nested too deep: an opaque token", "", `{"access_token":"` + hsJWT(`{"azp":"svc-tok","org_id":"org_acme","nasty":`+deep+`,"ext":{"d":`+deep+`}}`) + `"}`, "+opaque"},
-		{"nested claims within the bound", "", `{"access_token":"` + hsJWT(`{"azp":"svc-tok","org_id":"org_acme","nasty":`+deepOK+`,"ext":{"d":`+deepOK+`}}`) + `"}`,
+		{"claims nested too deep: an opaque token", "", `{"access_token":"` + testjwt.Payload(`{"azp":"svc-tok","org_id":"org_acme","nasty":`+deep+`,"ext":{"d":`+deep+`}}`) + `"}`, "+opaque"},
+		{"nested claims within the bound", "", `{"access_token":"` + testjwt.Payload(`{"azp":"svc-tok","org_id":"org_acme","nasty":`+deepOK+`,"ext":{"d":`+deepOK+`}}`) + `"}`,
 			`,"d":` + deepOK + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","client":"svc-tok","nasty":"` + deepOK + `","limits":{"rps":100}`},
 		{"body nested too deep", "", `{"access_token":"` + tok + `","x":` + deepBody + `}`, ""},
-		{"claim needing escapes", "", `{"access_token":"` + hsJWT(string(nastyPayload)) + `"}`,
+		{"claim needing escapes", "", `{"access_token":"` + testjwt.Payload(string(nastyPayload)) + `"}`,
 			`,"api-uri":"https://eu.api.example.com","client":"svc-tok","nasty":` + nastyJSON},
-		{"lift_claim smuggling reserved fields", "", `{"access_token":"` + hsJWT(`{"azp":"svc-tok","ext":{"access_token":"evil","refresh_token":"evil",`+
+		{"lift_claim smuggling reserved fields", "", `{"access_token":"` + testjwt.Payload(`{"azp":"svc-tok","ext":{"access_token":"evil","refresh_token":"evil",`+
 			`"token_type":"evil","expires_in":1,"scope":"admin","id_token":"evil","error":"x","access\u005ftoken":"evil","region":"eu"}}`) + `","token_type":"Bearer","expires_in":300}`,
 			`,"region":"eu","api-uri":"https://eu.api.example.com","client":"svc-tok"`},
 		{"JSON with a charset", "application/json; charset=utf-8", `{"access_token":"` + tok + `"}`, "+token"},
@@ -147,7 +144,7 @@ func TestHardeningResponses(t *testing.T) {
 
 func TestHardeningMaxBodyBoundary(t *testing.T) {
 	const limit = 4096
-	tok := hsJWT(`{"azp":"svc-tok","org_id":"org_acme"}`)
+	tok := testjwt.Payload(`{"azp":"svc-tok","org_id":"org_acme"}`)
 	sized := func(n int) []byte {
 		head := `{"access_token":"` + tok + `","pad":"`
 		return []byte(head + strings.Repeat("p", n-len(head)-2) + `"}`)
@@ -297,7 +294,7 @@ func hsEncoded(t *testing.T, plain []byte) map[string]hsReply {
 }
 
 func TestHardeningEncodings(t *testing.T) {
-	tok := hsJWT(`{"azp":"svc-tok","org_id":"org_acme"}`)
+	tok := testjwt.Payload(`{"azp":"svc-tok","org_id":"org_acme"}`)
 	plain := []byte(`{"access_token":"` + tok + `","token_type":"Bearer","expires_in":300}`)
 	enriched := string(plain[:len(plain)-1]) + hsTokenAdds + "}"
 	replies := hsEncoded(t, plain)
@@ -348,7 +345,7 @@ func TestHardeningEncodings(t *testing.T) {
 }
 
 func TestHardeningRequestsReachUpstreamUnchanged(t *testing.T) {
-	tokenAZP := hsJWT(`{"azp":"svc-token"}`)
+	tokenAZP := testjwt.Payload(`{"azp":"svc-token"}`)
 	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		tok := "opaque-token"
 		if r.Header.Get("X-Token") == "jwt" {
@@ -656,7 +653,7 @@ func hsZstd(t *testing.T, b []byte) []byte {
 // response, whose bytes differ, and kept on one passed on unchanged. A
 // partial response is never enriched.
 func TestHardeningHeadersOfAChangedBody(t *testing.T) {
-	tok := hsJWT(`{"azp":"svc-tok","org_id":"org_acme"}`)
+	tok := testjwt.Payload(`{"azp":"svc-tok","org_id":"org_acme"}`)
 	body := `{"access_token":"` + tok + `","token_type":"Bearer"}`
 	digests := map[string]string{
 		"ETag":           `"abc"`,

@@ -83,7 +83,6 @@ func post(t *testing.T, url, ctype, body string, hdr ...string) (*http.Response,
 }
 
 var (
-	jwt       = testupstream.JWT
 	auth0Body = testupstream.Auth0Body
 	serveJSON = testupstream.ServeJSON
 )

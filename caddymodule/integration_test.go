@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 const enrichBlock = `
@@ -221,7 +223,7 @@ func TestPlaceholdersReachOtherHandlers(t *testing.T) {
 func TestReservedFieldProtection(t *testing.T) {
 	// an upstream member is never overwritten, even with overwrite on, when reserved;
 	// a lifted claim cannot smuggle one in
-	tok := jwt(map[string]any{"client_id": "svc", "ext": map[string]any{"access_token": "evil", "token_type": "evil", "region": "eu"}})
+	tok := testjwt.Claims(t, map[string]any{"client_id": "svc", "ext": map[string]any{"access_token": "evil", "token_type": "evil", "region": "eu"}})
 	body := `{"access_token":"` + tok + `","token_type":"Bearer","expires_in":300}`
 	up := newUpstream(t, serveJSON(200, body))
 	base := startCaddy(t, `

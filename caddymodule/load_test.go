@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // ldKinds are the kinds of request in the mix. Each names how the client
@@ -60,7 +62,7 @@ func ldNew(i int, prefix string) ldReq {
 	r := ldReq{id: fmt.Sprintf("%s%05d", prefix, i), kind: k, client: fmt.Sprintf("svc-%d", c), tenant: fmt.Sprintf("org_%d", c%4)}
 	r.secret = "sec:%" + r.id + "-" + strconv.FormatUint(uint64(i)*0x9e3779b97f4a7c15, 36)
 	if k == "jwt-assertion" {
-		r.assertion = hsJWT(fmt.Sprintf(`{"iss":%q,"sub":%q,"aud":"https://idp/oauth/token","jti":"as-%s"}`, r.client, r.client, r.id))
+		r.assertion = testjwt.Payload(fmt.Sprintf(`{"iss":%q,"sub":%q,"aud":"https://idp/oauth/token","jti":"as-%s"}`, r.client, r.client, r.id))
 	}
 	return r
 }
@@ -70,13 +72,13 @@ func (r ldReq) accessToken() string {
 	if r.kind == "opaque" {
 		return "opaque-" + r.id + "-" + strconv.Itoa(len(r.secret))
 	}
-	return hsJWT(fmt.Sprintf(`{"azp":%q,"org_id":%q,"jti":%q}`, r.client, r.tenant, r.id))
+	return testjwt.Payload(fmt.Sprintf(`{"azp":%q,"org_id":%q,"jti":%q}`, r.client, r.tenant, r.id))
 }
 
 func (r ldReq) refreshToken() string { return "rt-" + r.id + "-" + r.secret[len(r.secret)-6:] }
 
 func (r ldReq) idToken() string {
-	return hsJWT(fmt.Sprintf(`{"sub":"user-%s","nonce":%q}`, r.id, r.secret))
+	return testjwt.Payload(fmt.Sprintf(`{"sub":"user-%s","nonce":%q}`, r.id, r.secret))
 }
 
 // upstreamBody is the token response, or other answer, for r.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/base64"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -15,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testenv"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // maxBodyFactor is the documented bound (README, Size bounds) on the memory
@@ -34,7 +35,7 @@ func TestMemoryPerRequestIsBounded(t *testing.T) {
 	const maxBody = 1 << 20
 	h := newBenchHandler(t, `{"max_body":`+strconv.Itoa(maxBody)+`,"fields":[{"name":"tenant","value":"{http.token.tenant}"}]}`)
 	pad := strings.Repeat("a", maxBody-4096)
-	tok := "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(`{"azp":"svc","org_id":"org_acme"}`)) + ".c2ln"
+	tok := testjwt.Payload(`{"azp":"svc","org_id":"org_acme"}`)
 	body := []byte(`{"access_token":"` + tok + `","pad":"` + pad + `"}`)
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // TestMapAndVarsReachFields: the identity is published before the fields
@@ -75,7 +77,7 @@ func TestPlaceholdersOnATokenPath(t *testing.T) {
 // escaped.
 func TestPlaceholdersWithholdControlCharacters(t *testing.T) {
 	for _, tenant := range []string{"org\u0001evil", "org\x00nul", "org\x7fdel", "org\r\nX-Injected: 1"} {
-		tok := jwt(map[string]any{"azp": "svc-eu", "org_id": tenant})
+		tok := testjwt.Claims(t, map[string]any{"azp": "svc-eu", "org_id": tenant})
 		up := newUpstream(t, serveJSON(200, `{"access_token":"`+tok+`","token_type":"Bearer"}`))
 		base := startCaddy(t, `
 	header >X-Tenant "[{http.token.tenant}]"

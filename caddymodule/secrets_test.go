@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // secretSet finds any of a set of secrets in text. Each secret is indexed
@@ -69,7 +71,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	defer close(release)
 	ldUp := ldUpstream(t)
 	fltUp := newUpstream(t, fltUpstream(t, release))
-	tok := hsJWT(`{"azp":"svc-tok","org_id":"org_acme","nasty":"x"}`)
+	tok := testjwt.Payload(`{"azp":"svc-tok","org_id":"org_acme","nasty":"x"}`)
 	plain := []byte(`{"access_token":"` + tok + `","token_type":"Bearer","expires_in":300,"refresh_token":"rt-hs-0123456789abcdef"}`)
 	hsReplies := hsEncoded(t, plain)
 	hsReplies["invalid UTF-8"] = hsReply{body: []byte("{\"access_token\":\"" + tok + "\",\"name\":\"caf\xe9\"}")}

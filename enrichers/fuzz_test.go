@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // FuzzDecodeJWT: never panics; accepts exactly the JWS compact tokens whose
@@ -90,7 +92,7 @@ func FuzzEnrich(f *testing.F) {
 	keep, over := hdEnricher(f, false), hdEnricher(f, true)
 	f.Fuzz(func(t *testing.T, body, payload []byte, overwrite bool) {
 		if bytes.Contains(body, []byte(fuzzTokenMarker)) {
-			body = bytes.ReplaceAll(body, []byte(fuzzTokenMarker), []byte(hdJWT(payload)))
+			body = bytes.ReplaceAll(body, []byte(fuzzTokenMarker), []byte(testjwt.Payload(string(payload))))
 		}
 		e := keep
 		if overwrite {
@@ -314,7 +316,7 @@ func FuzzNesting(f *testing.F) {
 			}
 			return
 		}
-		body := []byte(`{"access_token":"` + hdJWT([]byte(`{"azp":"svc-tok","deep":`+value+`}`)) + `"}`)
+		body := []byte(`{"access_token":"` + testjwt.Payload(`{"azp":"svc-tok","deep":`+value+`}`) + `"}`)
 		if _, err := e.Enrich(nil, body, req, nil, &out); err != nil {
 			t.Fatalf("payload depth %d: %v", total, err)
 		}
@@ -365,7 +367,7 @@ func FuzzReservedNames(f *testing.F) {
 		if _, err := New(Config{Fields: []FieldConfig{{Name: name, Value: "x"}}}); name != "" && (err != nil) != standard {
 			t.Fatalf("field %q: err=%v, standard %v", name, err, standard)
 		}
-		tok := hdJWT([]byte(`{"ext":{` + string(key) + `:"lifted"}}`))
+		tok := testjwt.Payload(`{"ext":{` + string(key) + `:"lifted"}}`)
 		body := `{"access_token":"` + tok + `","token_type":"Bearer"}`
 		got, err := mustNew(t, Config{LiftClaims: []string{"ext"}, Overwrite: true}).Enrich(nil, []byte(body), nil, nil, &Outcome{})
 		if err != nil {
