@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testenv"
@@ -18,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcompress"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
@@ -211,11 +211,8 @@ type handlerCase struct {
 	want string
 }
 
-func handlerCases(body []byte) []handlerCase {
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	_, _ = zw.Write(body)
-	_ = zw.Close()
+func handlerCases(tb testing.TB, body []byte) []handlerCase {
+	gz := testcompress.Gzip(tb, body)
 	errBody := []byte(`{"error":"access_denied","error_description":"Unauthorized"}`)
 	errUp := &upstreamHandler{status: http.StatusUnauthorized, body: errBody,
 		header: http.Header{"Content-Type": {"application/json"}, "Content-Length": {strconv.Itoa(len(errBody))}}}
@@ -225,14 +222,14 @@ func handlerCases(body []byte) []handlerCase {
 		{name: "passthrough-GET", method: http.MethodGet, path: "/oauth/token", upstream: tokenUpstream(body, ""), want: `"token_type":"Bearer"}`},
 		{name: "token-path-error-response", method: http.MethodPost, path: "/oauth/token", upstream: errUp, want: `access_denied`},
 		{name: "enriched", method: http.MethodPost, path: "/oauth/token", upstream: tokenUpstream(body, ""), want: `"plan":"gold"}`},
-		{name: "enriched-gzip-upstream", method: http.MethodPost, path: "/oauth/token", upstream: tokenUpstream(gz.Bytes(), "gzip"), want: `"plan":"gold"}`},
+		{name: "enriched-gzip-upstream", method: http.MethodPost, path: "/oauth/token", upstream: tokenUpstream(gz, "gzip"), want: `"plan":"gold"}`},
 	}
 }
 
 func BenchmarkHandler(b *testing.B) {
 	h := newBenchHandler(b, benchConfig)
 	body := benchTokenBody()
-	for _, c := range handlerCases(body) {
+	for _, c := range handlerCases(b, body) {
 		b.Run(c.name, func(b *testing.B) {
 			req := newBenchRequest(c.method, c.path, benchTokenRequest)
 			w := &benchWriter{h: http.Header{}}
@@ -267,7 +264,7 @@ func BenchmarkHandler(b *testing.B) {
 func TestHandlerBenchCases(t *testing.T) {
 	h := newBenchHandler(t, benchConfig)
 	body := benchTokenBody()
-	for _, c := range handlerCases(body) {
+	for _, c := range handlerCases(t, body) {
 		req := newBenchRequest(c.method, c.path, benchTokenRequest)
 		w := &benchWriter{h: http.Header{}}
 		var err error
@@ -306,7 +303,7 @@ func TestHandlerAllocs(t *testing.T) {
 	h := newBenchHandler(t, benchConfig)
 	body := benchTokenBody()
 	allocs := map[string]float64{}
-	for _, c := range handlerCases(body) {
+	for _, c := range handlerCases(t, body) {
 		req := newBenchRequest(c.method, c.path, benchTokenRequest)
 		w := &benchWriter{h: http.Header{}}
 		allocs[c.name] = testing.AllocsPerRun(200, func() {

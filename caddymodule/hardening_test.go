@@ -8,8 +8,6 @@ package caddymodule_test
 import (
 	"bytes"
 	"cmp"
-	"compress/flate"
-	"compress/zlib"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -25,11 +23,10 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/caddytest"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testbomb"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
-
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcompress"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
@@ -155,10 +152,10 @@ func TestHardeningMaxBodyBoundary(t *testing.T) {
 		"over limit":             {body: over},
 		"at limit, chunked":      {body: at, chunked: true},
 		"over limit, chunked":    {body: over, chunked: true},
-		"gzip decodes to limit":  {body: gzipBytes(t, at), encoding: "gzip"},
-		"gzip decodes past it":   {body: gzipBytes(t, over), encoding: "gzip"},
-		"gzip past it, chunked":  {body: gzipBytes(t, over), encoding: "gzip", chunked: true},
-		"gzip at limit, chunked": {body: gzipBytes(t, at), encoding: "gzip", chunked: true},
+		"gzip decodes to limit":  {body: testcompress.Gzip(t, at), encoding: "gzip"},
+		"gzip decodes past it":   {body: testcompress.Gzip(t, over), encoding: "gzip"},
+		"gzip past it, chunked":  {body: testcompress.Gzip(t, over), encoding: "gzip", chunked: true},
+		"gzip at limit, chunked": {body: testcompress.Gzip(t, at), encoding: "gzip", chunked: true},
 	}
 	up := hsUpstream(t, replies)
 	base := startCaddy(t, strings.Replace(hsBlock, "lift_claim ext", "max_body 4KiB", 1), up)
@@ -273,23 +270,23 @@ func TestHardeningLargeBodyStreamsInBoundedMemory(t *testing.T) {
 
 // hsEncoded are the upstream answers of TestHardeningEncodings, by case.
 func hsEncoded(t *testing.T, plain []byte) map[string]hsReply {
-	gz := gzipBytes(t, plain)
+	gz := testcompress.Gzip(t, plain)
 	return map[string]hsReply{
 		"gzip":                     {body: gz, encoding: "gzip"},
 		"x-gzip":                   {body: gz, encoding: "x-gzip"},
 		"gzip, chunked":            {body: gz, encoding: "gzip", chunked: true},
-		"deflate (zlib)":           {body: hsZlib(t, plain), encoding: "deflate"},
-		"deflate (raw)":            {body: hsFlate(t, plain), encoding: "deflate"},
-		"zstd":                     {body: hsZstd(t, plain), encoding: "zstd"},
+		"deflate (zlib)":           {body: testcompress.Zlib(t, plain), encoding: "deflate"},
+		"deflate (raw)":            {body: testcompress.Deflate(t, plain), encoding: "deflate"},
+		"zstd":                     {body: testcompress.Zstd(t, plain), encoding: "zstd"},
 		"identity":                 {body: plain, encoding: "identity"},
 		"br (never asked for)":     {body: []byte("\x1b\x4f\x00\xf8\x0d\x00"), encoding: "br"},
-		"gzip twice (stacked)":     {body: gzipBytes(t, gz), encoding: "gzip, gzip"},
+		"gzip twice (stacked)":     {body: testcompress.Gzip(t, gz), encoding: "gzip, gzip"},
 		"gzip bomb":                {body: testbomb.Gzip(`{"access_token":"x","pad":"`, `"}`, 256), encoding: "gzip"},
 		"truncated gzip":           {body: gz[:len(gz)/2], encoding: "gzip"},
 		"gzip without its trailer": {body: gz[:len(gz)-8], encoding: "gzip"},
 		"plain JSON labelled gzip": {body: plain, encoding: "gzip"},
 		"gzip labelled zstd":       {body: gz, encoding: "zstd"},
-		"zstd labelled deflate":    {body: hsZstd(t, plain), encoding: "deflate"},
+		"zstd labelled deflate":    {body: testcompress.Zstd(t, plain), encoding: "deflate"},
 	}
 }
 
@@ -614,38 +611,6 @@ func hsAllocDuring(fn func()) uint64 {
 	fn()
 	runtime.ReadMemStats(&after)
 	return after.TotalAlloc - before.TotalAlloc
-}
-
-func hsZlib(t *testing.T, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zlib.NewWriter(&buf)
-	_, _ = zw.Write(b)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func hsFlate(t *testing.T, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw, _ := flate.NewWriter(&buf, flate.DefaultCompression)
-	_, _ = zw.Write(b)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func hsZstd(t *testing.T, b []byte) []byte {
-	t.Helper()
-	zw, err := zstd.NewWriter(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zw.Close()
-	return zw.EncodeAll(b, nil)
 }
 
 // TestHardeningHeadersOfAChangedBody: the headers that describe the

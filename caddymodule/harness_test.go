@@ -1,8 +1,6 @@
 package caddymodule_test
 
 import (
-	"bytes"
-	"compress/gzip"
 	"io"
 	"net/http"
 	"strings"
@@ -86,29 +84,3 @@ var (
 	auth0Body = testupstream.Auth0Body
 	serveJSON = testupstream.ServeJSON
 )
-
-func gzipBytes(t *testing.T, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func gunzip(t *testing.T, b []byte) []byte {
-	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("not gzip: %v (%q)", err, b)
-	}
-	out, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}

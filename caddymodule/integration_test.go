@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcompress"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
@@ -160,7 +161,7 @@ func TestEncodeInFrontCompressesEnrichedBody(t *testing.T) {
 	if resp.Header.Get("Content-Encoding") != "gzip" {
 		t.Fatalf("not compressed by encode: %v", resp.Header)
 	}
-	plain := gunzip(t, got)
+	plain := testcompress.Gunzip(t, got)
 	var m map[string]any
 	if err := json.Unmarshal(plain, &m); err != nil || m["api-uri"] != "https://eu.api.example.com" {
 		t.Fatalf("decoded %s (%v)", plain, err)
@@ -176,7 +177,7 @@ func TestGzipUpstreamIsDecodedAndEnriched(t *testing.T) {
 		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 			w.Header().Set("Content-Encoding", "gzip")
 			w.Header().Set("Vary", "Accept-Encoding")
-			_, _ = w.Write(gzipBytes(t, []byte(body)))
+			_, _ = w.Write(testcompress.Gzip(t, []byte(body)))
 			return
 		}
 		_, _ = w.Write([]byte(body))

@@ -6,8 +6,6 @@ package caddymodule_test
 // admin API in the middle of such a load. Run under -race.
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -26,6 +24,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcompress"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
@@ -221,11 +220,7 @@ func ldUpstreamParking(t *testing.T, park func(*http.Request)) *upstream {
 				t.Errorf("upstream: gzip request %s asked for %q", id, r.Header.Get("Accept-Encoding"))
 			}
 			w.Header().Set("Content-Encoding", "gzip")
-			var buf bytes.Buffer
-			zw := gzip.NewWriter(&buf)
-			_, _ = zw.Write([]byte(out))
-			_ = zw.Close()
-			out = buf.String()
+			out = string(testcompress.Gzip(t, []byte(out)))
 		case "strict-bad-gzip":
 			w.Header().Set("Content-Encoding", "gzip") // a lie
 		case "big":

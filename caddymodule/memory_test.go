@@ -1,8 +1,6 @@
 package caddymodule
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"net/http"
 	"runtime"
@@ -13,8 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcompress"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testenv"
-
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
@@ -37,15 +35,11 @@ func TestMemoryPerRequestIsBounded(t *testing.T) {
 	pad := strings.Repeat("a", maxBody-4096)
 	tok := testjwt.Payload(`{"azp":"svc","org_id":"org_acme"}`)
 	body := []byte(`{"access_token":"` + tok + `","pad":"` + pad + `"}`)
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	_, _ = zw.Write(body)
-	_ = zw.Close()
 	for _, c := range []struct {
 		name   string
 		coding string
 		data   []byte
-	}{{"identity", "", body}, {"gzip", "gzip", gz.Bytes()}} {
+	}{{"identity", "", body}, {"gzip", "gzip", testcompress.Gzip(t, body)}} {
 		t.Run(c.name, func(t *testing.T) {
 			up := tokenUpstream(c.data, c.coding)
 			req := newBenchRequest(http.MethodPost, "/oauth/token", benchTokenRequest)

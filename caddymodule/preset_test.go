@@ -19,7 +19,6 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
-
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 

@@ -19,50 +19,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testbomb"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcompress"
 )
-
-func encGzip(t testing.TB, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	_, _ = zw.Write(b)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func encZlib(t testing.TB, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&buf, zlib.BestCompression)
-	_, _ = zw.Write(b)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func encFlate(t testing.TB, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw, _ := flate.NewWriter(&buf, flate.BestCompression)
-	_, _ = zw.Write(b)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func encZstd(t testing.TB, b []byte, opts ...zstd.EOption) []byte {
-	t.Helper()
-	zw, err := zstd.NewWriter(nil, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zw.Close()
-	return zw.EncodeAll(b, nil)
-}
 
 // encoders are the codings DecodeBody must understand, keyed by a name for
 // the test, with the Content-Encoding value to send.
@@ -74,12 +32,12 @@ func encoders(t testing.TB) []struct {
 		name, coding string
 		enc          func([]byte) []byte
 	}{
-		{"gzip", "gzip", func(b []byte) []byte { return encGzip(t, b) }},
-		{"x-gzip", "x-gzip", func(b []byte) []byte { return encGzip(t, b) }},
-		{"gzip upper case", " GZIP ", func(b []byte) []byte { return encGzip(t, b) }},
-		{"deflate (zlib)", "deflate", func(b []byte) []byte { return encZlib(t, b) }},
-		{"deflate (raw)", "deflate", func(b []byte) []byte { return encFlate(t, b) }},
-		{"zstd", "zstd", func(b []byte) []byte { return encZstd(t, b) }},
+		{"gzip", "gzip", func(b []byte) []byte { return testcompress.Gzip(t, b) }},
+		{"x-gzip", "x-gzip", func(b []byte) []byte { return testcompress.Gzip(t, b) }},
+		{"gzip upper case", " GZIP ", func(b []byte) []byte { return testcompress.Gzip(t, b) }},
+		{"deflate (zlib)", "deflate", func(b []byte) []byte { return testcompress.Zlib(t, b) }},
+		{"deflate (raw)", "deflate", func(b []byte) []byte { return testcompress.Deflate(t, b) }},
+		{"zstd", "zstd", func(b []byte) []byte { return testcompress.Zstd(t, b) }},
 		{"identity", "identity", func(b []byte) []byte { return b }},
 		{"none", "", func(b []byte) []byte { return b }},
 	}
@@ -105,7 +63,7 @@ func TestDecodeBodyRoundTripAndExactLimit(t *testing.T) {
 }
 
 func TestDecodeBodyConcatenatedGzipMembers(t *testing.T) {
-	raw := append(encGzip(t, []byte(`{"access_token":`)), encGzip(t, []byte(`"a"}`))...)
+	raw := append(testcompress.Gzip(t, []byte(`{"access_token":`)), testcompress.Gzip(t, []byte(`"a"}`))...)
 	got, err := DecodeBody(nil, "gzip", raw, 1<<10)
 	if err != nil || string(got) != `{"access_token":"a"}` {
 		t.Fatalf("multistream: err=%v got %q", err, got)
@@ -153,9 +111,9 @@ func bomb(t testing.TB, coding, head, tail string, mib int) []byte {
 	t.Helper()
 	switch coding {
 	case "zstd":
-		out := encZstd(t, []byte(head))
-		out = append(out, bytes.Repeat(encZstd(t, bytes.Repeat([]byte(" "), 1<<20)), mib)...)
-		return append(out, encZstd(t, []byte(tail))...)
+		out := testcompress.Zstd(t, []byte(head))
+		out = append(out, bytes.Repeat(testcompress.Zstd(t, bytes.Repeat([]byte(" "), 1<<20)), mib)...)
+		return append(out, testcompress.Zstd(t, []byte(tail))...)
 	case "deflate (raw)":
 		return testbomb.Deflate(head, tail, mib)
 	case "gzip":
@@ -218,7 +176,7 @@ func TestDecodeBodyZstdHugeWindowRefused(t *testing.T) {
 	// A frame that declares a 64 MiB window would make the decoder reserve
 	// it; the decoder's 8 MiB window cap refuses it up front.
 	body := bytes.Repeat([]byte(`{"pad":"0123456789abcdef"}`), 8<<20/25)
-	raw := encZstd(t, body, zstd.WithWindowSize(64<<20), zstd.WithSingleSegment(false))
+	raw := testcompress.ZstdOptions(t, body, zstd.WithWindowSize(64<<20), zstd.WithSingleSegment(false))
 	var err error
 	alloc := allocDuring(func() { _, err = DecodeBody(nil, "zstd", raw, 64<<20) })
 	t.Logf("err %v, %d bytes allocated", err, alloc)
@@ -232,7 +190,7 @@ func TestDecodeBodyZstdHugeWindowRefused(t *testing.T) {
 
 func TestDecodeBodyTruncatedAndCorrupt(t *testing.T) {
 	plain := []byte(`{"access_token":"` + strings.Repeat("abcdefgh", 512) + `","token_type":"Bearer"}`)
-	gz, zl, fl, zs := encGzip(t, plain), encZlib(t, plain), encFlate(t, plain), encZstd(t, plain)
+	gz, zl, fl, zs := testcompress.Gzip(t, plain), testcompress.Zlib(t, plain), testcompress.Deflate(t, plain), testcompress.Zstd(t, plain)
 	flip := func(b []byte, i int) []byte { c := bytes.Clone(b); c[i] ^= 0x55; return c }
 	cases := []struct {
 		name, coding string

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcompress"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
@@ -218,8 +219,8 @@ func isForm(ctype string) bool {
 // what the pooled decoders saw before.
 func FuzzDecodeBody(f *testing.F) {
 	plain := []byte(`{"access_token":"abc","token_type":"Bearer"}`)
-	gz := encGzip(f, plain)
-	for i, raw := range [][]byte{gz, gz[:len(gz)/2], encZlib(f, plain), encFlate(f, plain), encZstd(f, plain), plain, nil} {
+	gz := testcompress.Gzip(f, plain)
+	for i, raw := range [][]byte{gz, gz[:len(gz)/2], testcompress.Zlib(f, plain), testcompress.Deflate(f, plain), testcompress.Zstd(f, plain), plain, nil} {
 		f.Add(uint8(i), raw, uint16(len(plain)))
 	}
 	codings := []string{"gzip", "gzip", "deflate", "deflate", "zstd", "", "identity", "x-gzip", "br", "ZSTD"}

@@ -24,7 +24,6 @@ import (
 	"github.com/caddy-token-enrich/caddy-token-enrich/caddymodule"
 	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
-
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
