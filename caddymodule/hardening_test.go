@@ -27,6 +27,7 @@ import (
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testbomb"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcompress"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
@@ -125,7 +126,7 @@ func TestHardeningResponses(t *testing.T) {
 		case strings.HasPrefix(want, ","):
 			want = c.body[:len(c.body)-1] + want + "}"
 		}
-		resp, got := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest, "X-Case", c.name)
+		resp, got := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest, "X-Case", c.name)
 		if resp.StatusCode != 200 || string(got) != want || resp.Header.Get("Content-Length") != strconv.Itoa(len(want)) {
 			t.Errorf("%s: status %d, Content-Length %q\ngot  %.300q\nwant %.300q", c.name, resp.StatusCode, resp.Header.Get("Content-Length"), got, want)
 			continue
@@ -160,7 +161,7 @@ func TestHardeningMaxBodyBoundary(t *testing.T) {
 	up := hsUpstream(t, replies)
 	base := startCaddy(t, strings.Replace(hsBlock, "lift_claim ext", "max_body 4KiB", 1), up)
 	for name, rep := range replies {
-		resp, got := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest, "X-Case", name, "Accept-Encoding", "gzip")
+		resp, got := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest, "X-Case", name, "Accept-Encoding", "gzip")
 		want, enc := rep.body, rep.encoding
 		if !strings.Contains(name, "past") && !strings.Contains(name, "over") {
 			want, enc = append(bytes.Clone(at[:len(at)-1]), hsTokenAdds+"}"...), ""
@@ -229,7 +230,7 @@ func TestHardeningLargeBodyStreamsInBoundedMemory(t *testing.T) {
 				req, _ := http.NewRequest(http.MethodPost, base+"/oauth/token", strings.NewReader(hsRequest))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				var err error
-				resp, err = rawClient.Do(req)
+				resp, err = testhttp.Client.Do(req)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -315,7 +316,7 @@ func TestHardeningEncodings(t *testing.T) {
 			var resp *http.Response
 			var got []byte
 			alloc = hsAllocDuring(func() {
-				resp, got = post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest,
+				resp, got = testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest,
 					"X-Case", name, "Accept-Encoding", "gzip, deflate, br, zstd")
 			})
 			if ae := up.last(t).header.Get("Accept-Encoding"); ae != "gzip, deflate, zstd" {
@@ -427,7 +428,7 @@ func TestHardeningRequestsReachUpstreamUnchanged(t *testing.T) {
 			for j := 0; j+1 < len(c.hdr); j += 2 {
 				req.Header.Set(c.hdr[j], c.hdr[j+1])
 			}
-			resp, err := rawClient.Do(req)
+			resp, err := testhttp.Client.Do(req)
 			if err != nil {
 				t.Fatalf("%s: %v", c.name, err)
 			}
@@ -649,7 +650,7 @@ func TestHardeningHeadersOfAChangedBody(t *testing.T) {
 	})
 	base := startCaddy(t, hsBlock, up)
 
-	resp, got := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest, "X-Case", "enriched")
+	resp, got := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest, "X-Case", "enriched")
 	if want := body[:len(body)-1] + hsTokenAdds + "}"; resp.StatusCode != 200 || string(got) != want {
 		t.Fatalf("enriched: %d\ngot  %s\nwant %s", resp.StatusCode, got, want)
 	}
@@ -659,7 +660,7 @@ func TestHardeningHeadersOfAChangedBody(t *testing.T) {
 		}
 	}
 	for _, c := range []string{"partial", "range on a 200", "not a token"} {
-		resp, got := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest, "X-Case", c)
+		resp, got := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest, "X-Case", c)
 		if strings.Contains(string(got), "api-uri") {
 			t.Errorf("%s: enriched: %s", c, got)
 		}

@@ -1,7 +1,6 @@
 package caddymodule_test
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -50,34 +49,6 @@ func startCaddy(t *testing.T, block string, up *upstream) string {
 		block = strings.ReplaceAll(block, "{UPSTREAM}", up.addr)
 	}
 	return testcaddy.LoadSite(t, testcaddy.FreePort(t), block)
-}
-
-// rawClient does not add or decode Accept-Encoding: assertions see bytes.
-var rawClient = &http.Client{Transport: &http.Transport{DisableCompression: true}}
-
-// post sends a token request and returns the response and its raw body.
-func post(t *testing.T, url, ctype, body string, hdr ...string) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := rawClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
 }
 
 var (

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
@@ -140,11 +141,11 @@ func TestSecretsNeverLogged(t *testing.T) {
 	for _, c := range []string{"reset before headers", "reset mid-body, Content-Length", "reset mid-body, chunked", "RST mid-body",
 		"slow drip", "timeout before headers", "stall mid-body", "503 with a token-shaped JSON", "chunked token response",
 		"declared trailers", "undeclared trailers", "early hints"} {
-		fltDo(t, rawClient, bases[1], c)
+		fltDo(t, testhttp.Client, bases[1], c)
 	}
 	for name := range hsReplies {
 		for _, base := range bases[2:] {
-			post(t, base+"/oauth/token", "application/x-www-form-urlencoded", strings.Replace(hsRequest, "s3cret", "s3cret-of-hsRequest", 1),
+			testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", strings.Replace(hsRequest, "s3cret", "s3cret-of-hsRequest", 1),
 				"X-Case", name, "Accept-Encoding", "gzip, zstd", "Authorization", "Bearer "+tok)
 		}
 	}

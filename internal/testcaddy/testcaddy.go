@@ -63,3 +63,19 @@ http://127.0.0.1:%d {
 `, AdminPort, port, port, block))
 	return fmt.Sprintf("http://127.0.0.1:%d", port)
 }
+
+// EnrichBlock is the site block of the integration tests of this module and
+// of the e2e module: token_enrich in front of the upstream at {UPSTREAM} (the
+// caller replaces it), adding two fields for every client and a JSON member
+// for organisation org_acme, the one testupstream.Auth0Body names.
+const EnrichBlock = `
+	token_enrich {
+		set api-uri https://eu.api.example.com
+		set tenant_id {http.token.tenant}
+		rule acme {
+			tenant org_acme
+			set_json limits ` + "`" + `{"rps": 100, "burst": 20}` + "`" + `
+		}
+	}
+	reverse_proxy {UPSTREAM}
+`
