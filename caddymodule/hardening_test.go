@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,6 +26,7 @@ import (
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testbomb"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcompress"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testenv"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
@@ -226,7 +226,7 @@ func TestHardeningLargeBodyStreamsInBoundedMemory(t *testing.T) {
 			var got [sha256.Size]byte
 			var n int64
 			var resp *http.Response
-			alloc := hsAllocDuring(func() {
+			alloc := testenv.AllocDuring(func() {
 				req, _ := http.NewRequest(http.MethodPost, base+"/oauth/token", strings.NewReader(hsRequest))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				var err error
@@ -315,7 +315,7 @@ func TestHardeningEncodings(t *testing.T) {
 			var alloc uint64
 			var resp *http.Response
 			var got []byte
-			alloc = hsAllocDuring(func() {
+			alloc = testenv.AllocDuring(func() {
 				resp, got = testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest,
 					"X-Case", name, "Accept-Encoding", "gzip, deflate, br, zstd")
 			})
@@ -602,16 +602,6 @@ func hsUpstream(t *testing.T, replies map[string]hsReply) *upstream {
 			_ = http.NewResponseController(w).Flush()
 		}
 	})
-}
-
-// hsAllocDuring reports the bytes allocated, process-wide, while fn runs.
-func hsAllocDuring(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }
 
 // TestHardeningHeadersOfAChangedBody: the headers that describe the

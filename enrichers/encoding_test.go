@@ -12,7 +12,6 @@ import (
 	"compress/zlib"
 	"errors"
 	"io"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testbomb"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcompress"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testenv"
 )
 
 // encoders are the codings DecodeBody must understand, keyed by a name for
@@ -94,16 +94,6 @@ func TestCanDecode(t *testing.T) {
 	}
 }
 
-// allocDuring reports the bytes allocated by fn (all goroutines).
-func allocDuring(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 // bomb returns coding-compressed data that inflates to head, mib MiB of
 // spaces, then tail (see internal/testbomb; zstd decodes a run of frames as one
 // stream, so repeating one compressed MiB works there too).
@@ -161,7 +151,7 @@ func TestDecodeBodyBombStopsAtLimit(t *testing.T) {
 		header, _, _ := strings.Cut(coding, " ")
 		var got []byte
 		var err error
-		alloc := allocDuring(func() { got, err = DecodeBody(nil, header, raw, limit) })
+		alloc := testenv.AllocDuring(func() { got, err = DecodeBody(nil, header, raw, limit) })
 		if !errors.Is(err, ErrTooLarge) || len(got) != 0 {
 			t.Errorf("%s: err=%v, %d bytes returned", coding, err, len(got))
 		}
@@ -178,7 +168,7 @@ func TestDecodeBodyZstdHugeWindowRefused(t *testing.T) {
 	body := bytes.Repeat([]byte(`{"pad":"0123456789abcdef"}`), 8<<20/25)
 	raw := testcompress.ZstdOptions(t, body, zstd.WithWindowSize(64<<20), zstd.WithSingleSegment(false))
 	var err error
-	alloc := allocDuring(func() { _, err = DecodeBody(nil, "zstd", raw, 64<<20) })
+	alloc := testenv.AllocDuring(func() { _, err = DecodeBody(nil, "zstd", raw, 64<<20) })
 	t.Logf("err %v, %d bytes allocated", err, alloc)
 	if err == nil || err.Error() != "zstd: window size exceeded" {
 		t.Fatalf("err = %v", err)
