@@ -58,7 +58,7 @@ const hsOpaqueAdds = `,"api-uri":"https://eu.api.example.com","client":"svc-req"
 
 func TestHardeningResponses(t *testing.T) {
 	tok := testjwt.Payload(`{"azp":"svc-tok","org_id":"org_acme"}`)
-	good := base64.RawURLEncoding.EncodeToString([]byte(`{"azp":"svc-tok","org_id":"org_acme"}`))
+	good := testjwt.Segment([]byte(`{"azp":"svc-tok","org_id":"org_acme"}`))
 	hugeClaim := strings.Repeat("0123456789abcdef", 300<<10/16)
 	deep := strings.Repeat("[", 5000) + strings.Repeat("]", 5000)             // past the engine's 512 levels
 	deepOK := strings.Repeat("[", 500) + strings.Repeat("]", 500)             // within them
@@ -509,14 +509,9 @@ func TestHardeningCaddyfileErrorsNameTheLine(t *testing.T) {
 	// the operator sees the same through the admin API
 	startCaddy(t, "respond ok", nil)
 	cfg := fmt.Sprintf("{\n\tadmin localhost:%d\n}\nhttp://127.0.0.1:%d {\n\ttoken_enrich {\n\t\tmax_body lots\n\t}\n\treverse_proxy 127.0.0.1:1\n}\n", testcaddy.AdminPort, testcaddy.FreePort(t))
-	resp, err := http.Post(fmt.Sprintf("http://localhost:%d/load", testcaddy.AdminPort), "text/caddyfile", strings.NewReader(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 400 || !strings.Contains(string(body), `max_body: \"lots\" is not a size: give a number of bytes with an optional unit, e.g. 1MiB or 512KB`) || !strings.Contains(string(body), ", at Caddyfile:6") {
-		t.Fatalf("admin API: %d %s", resp.StatusCode, body)
+	status, body := testcaddy.PostLoad(t, "text/caddyfile", cfg)
+	if status != 400 || !strings.Contains(body, `max_body: \"lots\" is not a size: give a number of bytes with an optional unit, e.g. 1MiB or 512KB`) || !strings.Contains(body, ", at Caddyfile:6") {
+		t.Fatalf("admin API: %d %s", status, body)
 	}
 }
 

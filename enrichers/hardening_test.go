@@ -163,7 +163,7 @@ func TestHardeningDuplicateKeys(t *testing.T) {
 }
 
 func TestHardeningMalformedJWTIsOpaque(t *testing.T) {
-	b64 := base64.RawURLEncoding.EncodeToString
+	b64 := testjwt.Segment
 	good := b64([]byte(`{"azp":"svc-token","org_id":"org_acme","plan":"gold"}`))
 	tokens := map[string]string{
 		"two parts":              "eyJhbGciOiJSUzI1NiJ9." + good,

@@ -7,7 +7,10 @@ package testcaddy
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
@@ -42,6 +45,25 @@ func Load(t *testing.T, caddyfile string) {
 	if t.Failed() {
 		t.FailNow()
 	}
+}
+
+// PostLoad posts a config of Content-Type ctype to the admin API's /load
+// and returns the status and the body of the answer, which may be a refusal.
+// Each call takes a fresh connection: a load restarts the admin server, and
+// a kept-alive connection to the old one would fail with EOF.
+func PostLoad(t testing.TB, ctype, cfg string) (int, string) {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Post(fmt.Sprintf("http://localhost:%d/load", AdminPort), ctype, strings.NewReader(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
 }
 
 // LoadSite loads a config with one site, http://127.0.0.1:port, holding the
