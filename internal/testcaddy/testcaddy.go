@@ -7,13 +7,14 @@ package testcaddy
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
 )
 
 // AdminPort is this process's in-process Caddy admin port, picked once.
@@ -53,16 +54,12 @@ func Load(t *testing.T, caddyfile string) {
 // a kept-alive connection to the old one would fail with EOF.
 func PostLoad(t testing.TB, ctype, cfg string) (int, string) {
 	t.Helper()
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Post(fmt.Sprintf("http://localhost:%d/load", AdminPort), ctype, strings.NewReader(cfg))
+	req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("http://localhost:%d/load", AdminPort), strings.NewReader(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	req.Header.Set("Content-Type", ctype)
+	resp, b := testhttp.DoWith(t, &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, req)
 	return resp.StatusCode, string(b)
 }
 

@@ -28,7 +28,14 @@ var Client = &http.Client{
 // which it closes. The test fails if the request or the read fails.
 func Do(t testing.TB, req *http.Request) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := Client.Do(req)
+	return DoWith(t, Client, req)
+}
+
+// DoWith is Do with another client, for a test that needs other transport
+// settings.
+func DoWith(t testing.TB, client *http.Client, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
