@@ -2,9 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testenv"
 	"io"
@@ -18,6 +16,9 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcompress"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // Handler-level benchmarks: ServeHTTP through the request parsing, the
@@ -57,17 +58,16 @@ const benchConfig = `{
 
 // benchTokenBody is an Auth0 client-credentials response (~1 KB, RS256).
 func benchTokenBody() []byte {
-	enc := base64.RawURLEncoding.EncodeToString
 	sig := make([]byte, 256)
 	for i := range sig {
 		sig[i] = byte(i*131 + 7)
 	}
-	tok := enc([]byte(`{"alg":"RS256","typ":"JWT","kid":"Nk3mQ8rT2vX9yB5cD1fG7hJ4"}`)) + "." +
-		enc([]byte(`{"iss":"https://acme.eu.auth0.com/","sub":"Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9uHg@clients",`+
+	tok := testjwt.Signed([]byte(`{"alg":"RS256","typ":"JWT","kid":"Nk3mQ8rT2vX9yB5cD1fG7hJ4"}`),
+		[]byte(`{"iss":"https://acme.eu.auth0.com/","sub":"Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9uHg@clients",`+
 			`"aud":"https://api.example.com/","iat":1764288000,"exp":1764374400,`+
 			`"scope":"read:orders write:orders read:customers","gty":"client-credentials",`+
 			`"azp":"Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9uHg","org_id":"org_9f8KqL2mZx7TnB4c",`+
-			`"https://example.com/plan":"gold"}`)) + "." + enc(sig)
+			`"https://example.com/plan":"gold"}`), sig)
 	return []byte(`{"access_token":"` + tok + `","scope":"read:orders write:orders read:customers","expires_in":86400,"token_type":"Bearer"}`)
 }
 
@@ -211,11 +211,8 @@ type handlerCase struct {
 	want string
 }
 
-func handlerCases(body []byte) []handlerCase {
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	_, _ = zw.Write(body)
-	_ = zw.Close()
+func handlerCases(tb testing.TB, body []byte) []handlerCase {
+	gz := testcompress.Gzip(tb, body)
 	errBody := []byte(`{"error":"access_denied","error_description":"Unauthorized"}`)
 	errUp := &upstreamHandler{status: http.StatusUnauthorized, body: errBody,
 		header: http.Header{"Content-Type": {"application/json"}, "Content-Length": {strconv.Itoa(len(errBody))}}}
@@ -225,14 +222,14 @@ func handlerCases(body []byte) []handlerCase {
 		{name: "passthrough-GET", method: http.MethodGet, path: "/oauth/token", upstream: tokenUpstream(body, ""), want: `"token_type":"Bearer"}`},
 		{name: "token-path-error-response", method: http.MethodPost, path: "/oauth/token", upstream: errUp, want: `access_denied`},
 		{name: "enriched", method: http.MethodPost, path: "/oauth/token", upstream: tokenUpstream(body, ""), want: `"plan":"gold"}`},
-		{name: "enriched-gzip-upstream", method: http.MethodPost, path: "/oauth/token", upstream: tokenUpstream(gz.Bytes(), "gzip"), want: `"plan":"gold"}`},
+		{name: "enriched-gzip-upstream", method: http.MethodPost, path: "/oauth/token", upstream: tokenUpstream(gz, "gzip"), want: `"plan":"gold"}`},
 	}
 }
 
 func BenchmarkHandler(b *testing.B) {
 	h := newBenchHandler(b, benchConfig)
 	body := benchTokenBody()
-	for _, c := range handlerCases(body) {
+	for _, c := range handlerCases(b, body) {
 		b.Run(c.name, func(b *testing.B) {
 			req := newBenchRequest(c.method, c.path, benchTokenRequest)
 			w := &benchWriter{h: http.Header{}}
@@ -267,7 +264,7 @@ func BenchmarkHandler(b *testing.B) {
 func TestHandlerBenchCases(t *testing.T) {
 	h := newBenchHandler(t, benchConfig)
 	body := benchTokenBody()
-	for _, c := range handlerCases(body) {
+	for _, c := range handlerCases(t, body) {
 		req := newBenchRequest(c.method, c.path, benchTokenRequest)
 		w := &benchWriter{h: http.Header{}}
 		var err error
@@ -306,7 +303,7 @@ func TestHandlerAllocs(t *testing.T) {
 	h := newBenchHandler(t, benchConfig)
 	body := benchTokenBody()
 	allocs := map[string]float64{}
-	for _, c := range handlerCases(body) {
+	for _, c := range handlerCases(t, body) {
 		req := newBenchRequest(c.method, c.path, benchTokenRequest)
 		w := &benchWriter{h: http.Header{}}
 		allocs[c.name] = testing.AllocsPerRun(200, func() {

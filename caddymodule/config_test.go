@@ -4,29 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
-
-// loadJSON posts a raw JSON config to the in-process Caddy's admin API.
-func loadJSON(t *testing.T, cfg string) (int, string) {
-	t.Helper()
-	// a fresh connection each time: a load restarts the admin server, and a
-	// kept-alive connection to the old one would fail with EOF
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Post(fmt.Sprintf("http://localhost:%d/load", testcaddy.AdminPort), "application/json", strings.NewReader(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
 
 func jsonConfig(port int, handler string) string {
 	return fmt.Sprintf(`{"admin":{"listen":"localhost:%d"},"apps":{"http":{"servers":{"s":{"listen":["127.0.0.1:%d"],
@@ -40,7 +23,7 @@ func TestJSONConfig(t *testing.T) {
 		"tenant_claims":["tid"],"client_claims":["azp"],"lift_claims":["ext"],
 		"fields":[{"name":"api-uri","value":"https://{http.token.tenant}.example.com"},{"name":"limits","json":{"rps":5}}],
 		"rules":[{"name":"eu","client":["svc-*"],"claims":[{"name":"plan","values":["gold"]}],"fields":[{"name":"slot","value":"green"}]}]}`
-	if code, body := loadJSON(t, jsonConfig(port, ok)); code != 200 {
+	if code, body := testcaddy.PostLoad(t, "application/json", jsonConfig(port, ok)); code != 200 {
 		t.Fatalf("valid JSON config refused: %d %s", code, body)
 	}
 	bad := map[string]string{
@@ -57,7 +40,7 @@ func TestJSONConfig(t *testing.T) {
 		`{"handler":"token_enrich","fields":[{"name":"ok","json_text":"{"}]}`:                                                  `fields[0].json_text: field \"ok\": invalid JSON value`,
 	}
 	for h, want := range bad {
-		code, body := loadJSON(t, jsonConfig(port, h))
+		code, body := testcaddy.PostLoad(t, "application/json", jsonConfig(port, h))
 		if code != 400 || !strings.Contains(body, want) {
 			t.Errorf("config %s\nstatus %d body %s\nwant it to contain %s", h, code, body, want)
 		}

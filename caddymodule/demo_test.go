@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
 )
 
 // TestDemoCaddyfile runs the README's demo (the top-level Caddyfile) on free
@@ -38,13 +40,9 @@ func TestDemoCaddyfile(t *testing.T) {
 			strings.NewReader("grant_type=client_credentials&audience=https%3A%2F%2Fapi.example.com%2F"))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.SetBasicAuth(user, "demo-secret")
-		resp, err := rawClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		resp, b := testhttp.Do(t, req)
 		var m map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != 200 {
+		if err := json.Unmarshal(b, &m); err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s: status %d, %v", user, resp.StatusCode, err)
 		}
 		return m
@@ -63,7 +61,7 @@ func TestDemoCaddyfile(t *testing.T) {
 		t.Fatalf("us: %v", us)
 	}
 	// a wrong secret: the stand-in IdP's error passes through unchanged
-	resp, body := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials",
+	resp, body := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials",
 		"Authorization", "Basic ZXUtY2xpZW50Ondyb25n")
 	if resp.StatusCode != 401 || string(body) != `{"error":"access_denied","error_description":"Unauthorized"}` {
 		t.Fatalf("bad secret: %d %s", resp.StatusCode, body)

@@ -17,12 +17,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // fltToken is the token response the fault upstream sends, and fltEnriched
 // what the module makes of it.
 var (
-	fltToken    = `{"access_token":"` + hsJWT(`{"azp":"svc-tok","org_id":"org_acme"}`) + `","token_type":"Bearer","expires_in":300}`
+	fltToken    = `{"access_token":"` + testjwt.Payload(`{"azp":"svc-tok","org_id":"org_acme"}`) + `","token_type":"Bearer","expires_in":300}`
 	fltEnriched = fltToken[:len(fltToken)-1] + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme"}`
 )
 
@@ -278,7 +281,7 @@ func TestFaultsLikePlainReverseProxy(t *testing.T) {
 		if c.timeout {
 			sites = bases[2:]
 		}
-		mod, plain := fltDo(t, rawClient, sites[0], c.name), fltDo(t, rawClient, sites[1], c.name)
+		mod, plain := fltDo(t, testhttp.Client, sites[0], c.name), fltDo(t, testhttp.Client, sites[1], c.name)
 		if plain.status != c.wantStatus || (plain.err != nil) != c.wantErr {
 			t.Errorf("%s: the plain proxy gave %d, err %v; the case is wrong", c.name, plain.status, plain.err)
 		}
@@ -293,7 +296,7 @@ func TestFaultsLikePlainReverseProxy(t *testing.T) {
 			t.Errorf("%s: %s", c.name, d)
 		}
 		// the process keeps serving
-		if ok := fltDo(t, rawClient, sites[0], "ok"); ok.status != 200 || string(ok.body) != enriched || ok.err != nil {
+		if ok := fltDo(t, testhttp.Client, sites[0], "ok"); ok.status != 200 || string(ok.body) != enriched || ok.err != nil {
 			t.Fatalf("after %s: %d %q %v", c.name, ok.status, ok.body, ok.err)
 		}
 	}
@@ -346,13 +349,13 @@ func TestFaultsHTTP2(t *testing.T) {
 	p.SetUnencryptedHTTP2(true)
 	h2Client := &http.Client{Transport: &http.Transport{Protocols: &p, DisableCompression: true}}
 	enriched := fltEnriched
-	for _, client := range []*http.Client{rawClient, h2Client} {
+	for _, client := range []*http.Client{testhttp.Client, h2Client} {
 		for _, c := range []struct {
 			name string
 			want *string
 		}{{"token", &enriched}, {"not a token", nil}, {"401", nil}, {"reset mid-body", nil}} {
 			mod, plain := fltDo(t, client, bases[0], c.name), fltDo(t, client, bases[1], c.name)
-			if wantProto := map[bool]string{true: "HTTP/1.1", false: "HTTP/2.0"}[client == rawClient]; mod.proto != wantProto || plain.proto != wantProto {
+			if wantProto := map[bool]string{true: "HTTP/1.1", false: "HTTP/2.0"}[client == testhttp.Client]; mod.proto != wantProto || plain.proto != wantProto {
 				t.Errorf("%s: client spoke %s and %s, want %s", c.name, mod.proto, plain.proto, wantProto)
 			}
 			if c.name == "reset mid-body" {

@@ -8,15 +8,12 @@ package caddymodule_test
 import (
 	"bytes"
 	"cmp"
-	"compress/flate"
-	"compress/zlib"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,10 +22,13 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/caddytest"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testbomb"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcompress"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testenv"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // hsBlock is the token_enrich configuration of the response cases.
@@ -56,14 +56,9 @@ const hsTokenAdds = `,"api-uri":"https://eu.api.example.com","tenant_id":"org_ac
 // hsOpaqueAdds is what hsBlock adds when the identity comes from hsRequest.
 const hsOpaqueAdds = `,"api-uri":"https://eu.api.example.com","client":"svc-req"`
 
-// hsJWT builds a token around a raw payload, which need not be valid.
-func hsJWT(payload string) string {
-	return "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9." + base64.RawURLEncoding.EncodeToString([]byte(payload)) + ".c2ln"
-}
-
 func TestHardeningResponses(t *testing.T) {
-	tok := hsJWT(`{"azp":"svc-tok","org_id":"org_acme"}`)
-	good := base64.RawURLEncoding.EncodeToString([]byte(`{"azp":"svc-tok","org_id":"org_acme"}`))
+	tok := testjwt.Payload(`{"azp":"svc-tok","org_id":"org_acme"}`)
+	good := testjwt.Segment([]byte(`{"azp":"svc-tok","org_id":"org_acme"}`))
 	hugeClaim := strings.Repeat("0123456789abcdef", 300<<10/16)
 	deep := strings.Repeat("[", 5000) + strings.Repeat("]", 5000)             // past the engine's 512 levels
 	deepOK := strings.Repeat("[", 500) + strings.Repeat("]", 500)             // within them
@@ -92,17 +87,17 @@ func TestHardeningResponses(t *testing.T) {
 		{"JWT with 2 parts", "", `{"access_token":"eyJhbGciOiJSUzI1NiJ9.` + good + `"}`, "+opaque"},
 		{"JWT with 4 parts", "", `{"access_token":"eyJhbGciOiJSUzI1NiJ9.` + good + `.c2ln.eHg"}`, "+opaque"},
 		{"JWT with bad base64", "", `{"access_token":"eyJhbGciOiJSUzI1NiJ9.*` + good + `.c2ln"}`, "+opaque"},
-		{"JWT payload not JSON", "", `{"access_token":"` + hsJWT(`azp=svc-tok`) + `"}`, "+opaque"},
-		{"JWT payload an array", "", `{"access_token":"` + hsJWT(`["svc-tok"]`) + `"}`, "+opaque"},
-		{"huge claim", "", `{"access_token":"` + hsJWT(`{"azp":"svc-tok","nasty":"`+hugeClaim+`"}`) + `"}`,
+		{"JWT payload not JSON", "", `{"access_token":"` + testjwt.Payload(`azp=svc-tok`) + `"}`, "+opaque"},
+		{"JWT payload an array", "", `{"access_token":"` + testjwt.Payload(`["svc-tok"]`) + `"}`, "+opaque"},
+		{"huge claim", "", `{"access_token":"` + testjwt.Payload(`{"azp":"svc-tok","nasty":"`+hugeClaim+`"}`) + `"}`,
 			`,"api-uri":"https://eu.api.example.com","client":"svc-tok","nasty":"` + hugeClaim + `"`},
-		{"claims nested too deep: an opaque token", "", `{"access_token":"` + hsJWT(`{"azp":"svc-tok","org_id":"org_acme","nasty":`+deep+`,"ext":{"d":`+deep+`}}`) + `"}`, "+opaque"},
-		{"nested claims within the bound", "", `{"access_token":"` + hsJWT(`{"azp":"svc-tok","org_id":"org_acme","nasty":`+deepOK+`,"ext":{"d":`+deepOK+`}}`) + `"}`,
+		{"claims nested too deep: an opaque token", "", `{"access_token":"` + testjwt.Payload(`{"azp":"svc-tok","org_id":"org_acme","nasty":`+deep+`,"ext":{"d":`+deep+`}}`) + `"}`, "+opaque"},
+		{"nested claims within the bound", "", `{"access_token":"` + testjwt.Payload(`{"azp":"svc-tok","org_id":"org_acme","nasty":`+deepOK+`,"ext":{"d":`+deepOK+`}}`) + `"}`,
 			`,"d":` + deepOK + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","client":"svc-tok","nasty":"` + deepOK + `","limits":{"rps":100}`},
 		{"body nested too deep", "", `{"access_token":"` + tok + `","x":` + deepBody + `}`, ""},
-		{"claim needing escapes", "", `{"access_token":"` + hsJWT(string(nastyPayload)) + `"}`,
+		{"claim needing escapes", "", `{"access_token":"` + testjwt.Payload(string(nastyPayload)) + `"}`,
 			`,"api-uri":"https://eu.api.example.com","client":"svc-tok","nasty":` + nastyJSON},
-		{"lift_claim smuggling reserved fields", "", `{"access_token":"` + hsJWT(`{"azp":"svc-tok","ext":{"access_token":"evil","refresh_token":"evil",`+
+		{"lift_claim smuggling reserved fields", "", `{"access_token":"` + testjwt.Payload(`{"azp":"svc-tok","ext":{"access_token":"evil","refresh_token":"evil",`+
 			`"token_type":"evil","expires_in":1,"scope":"admin","id_token":"evil","error":"x","access\u005ftoken":"evil","region":"eu"}}`) + `","token_type":"Bearer","expires_in":300}`,
 			`,"region":"eu","api-uri":"https://eu.api.example.com","client":"svc-tok"`},
 		{"JSON with a charset", "application/json; charset=utf-8", `{"access_token":"` + tok + `"}`, "+token"},
@@ -131,7 +126,7 @@ func TestHardeningResponses(t *testing.T) {
 		case strings.HasPrefix(want, ","):
 			want = c.body[:len(c.body)-1] + want + "}"
 		}
-		resp, got := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest, "X-Case", c.name)
+		resp, got := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest, "X-Case", c.name)
 		if resp.StatusCode != 200 || string(got) != want || resp.Header.Get("Content-Length") != strconv.Itoa(len(want)) {
 			t.Errorf("%s: status %d, Content-Length %q\ngot  %.300q\nwant %.300q", c.name, resp.StatusCode, resp.Header.Get("Content-Length"), got, want)
 			continue
@@ -147,7 +142,7 @@ func TestHardeningResponses(t *testing.T) {
 
 func TestHardeningMaxBodyBoundary(t *testing.T) {
 	const limit = 4096
-	tok := hsJWT(`{"azp":"svc-tok","org_id":"org_acme"}`)
+	tok := testjwt.Payload(`{"azp":"svc-tok","org_id":"org_acme"}`)
 	sized := func(n int) []byte {
 		head := `{"access_token":"` + tok + `","pad":"`
 		return []byte(head + strings.Repeat("p", n-len(head)-2) + `"}`)
@@ -158,15 +153,15 @@ func TestHardeningMaxBodyBoundary(t *testing.T) {
 		"over limit":             {body: over},
 		"at limit, chunked":      {body: at, chunked: true},
 		"over limit, chunked":    {body: over, chunked: true},
-		"gzip decodes to limit":  {body: gzipBytes(t, at), encoding: "gzip"},
-		"gzip decodes past it":   {body: gzipBytes(t, over), encoding: "gzip"},
-		"gzip past it, chunked":  {body: gzipBytes(t, over), encoding: "gzip", chunked: true},
-		"gzip at limit, chunked": {body: gzipBytes(t, at), encoding: "gzip", chunked: true},
+		"gzip decodes to limit":  {body: testcompress.Gzip(t, at), encoding: "gzip"},
+		"gzip decodes past it":   {body: testcompress.Gzip(t, over), encoding: "gzip"},
+		"gzip past it, chunked":  {body: testcompress.Gzip(t, over), encoding: "gzip", chunked: true},
+		"gzip at limit, chunked": {body: testcompress.Gzip(t, at), encoding: "gzip", chunked: true},
 	}
 	up := hsUpstream(t, replies)
 	base := startCaddy(t, strings.Replace(hsBlock, "lift_claim ext", "max_body 4KiB", 1), up)
 	for name, rep := range replies {
-		resp, got := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest, "X-Case", name, "Accept-Encoding", "gzip")
+		resp, got := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest, "X-Case", name, "Accept-Encoding", "gzip")
 		want, enc := rep.body, rep.encoding
 		if !strings.Contains(name, "past") && !strings.Contains(name, "over") {
 			want, enc = append(bytes.Clone(at[:len(at)-1]), hsTokenAdds+"}"...), ""
@@ -231,11 +226,11 @@ func TestHardeningLargeBodyStreamsInBoundedMemory(t *testing.T) {
 			var got [sha256.Size]byte
 			var n int64
 			var resp *http.Response
-			alloc := hsAllocDuring(func() {
+			alloc := testenv.AllocDuring(func() {
 				req, _ := http.NewRequest(http.MethodPost, base+"/oauth/token", strings.NewReader(hsRequest))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				var err error
-				resp, err = rawClient.Do(req)
+				resp, err = testhttp.Client.Do(req)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -276,28 +271,28 @@ func TestHardeningLargeBodyStreamsInBoundedMemory(t *testing.T) {
 
 // hsEncoded are the upstream answers of TestHardeningEncodings, by case.
 func hsEncoded(t *testing.T, plain []byte) map[string]hsReply {
-	gz := gzipBytes(t, plain)
+	gz := testcompress.Gzip(t, plain)
 	return map[string]hsReply{
 		"gzip":                     {body: gz, encoding: "gzip"},
 		"x-gzip":                   {body: gz, encoding: "x-gzip"},
 		"gzip, chunked":            {body: gz, encoding: "gzip", chunked: true},
-		"deflate (zlib)":           {body: hsZlib(t, plain), encoding: "deflate"},
-		"deflate (raw)":            {body: hsFlate(t, plain), encoding: "deflate"},
-		"zstd":                     {body: hsZstd(t, plain), encoding: "zstd"},
+		"deflate (zlib)":           {body: testcompress.Zlib(t, plain), encoding: "deflate"},
+		"deflate (raw)":            {body: testcompress.Deflate(t, plain), encoding: "deflate"},
+		"zstd":                     {body: testcompress.Zstd(t, plain), encoding: "zstd"},
 		"identity":                 {body: plain, encoding: "identity"},
 		"br (never asked for)":     {body: []byte("\x1b\x4f\x00\xf8\x0d\x00"), encoding: "br"},
-		"gzip twice (stacked)":     {body: gzipBytes(t, gz), encoding: "gzip, gzip"},
+		"gzip twice (stacked)":     {body: testcompress.Gzip(t, gz), encoding: "gzip, gzip"},
 		"gzip bomb":                {body: testbomb.Gzip(`{"access_token":"x","pad":"`, `"}`, 256), encoding: "gzip"},
 		"truncated gzip":           {body: gz[:len(gz)/2], encoding: "gzip"},
 		"gzip without its trailer": {body: gz[:len(gz)-8], encoding: "gzip"},
 		"plain JSON labelled gzip": {body: plain, encoding: "gzip"},
 		"gzip labelled zstd":       {body: gz, encoding: "zstd"},
-		"zstd labelled deflate":    {body: hsZstd(t, plain), encoding: "deflate"},
+		"zstd labelled deflate":    {body: testcompress.Zstd(t, plain), encoding: "deflate"},
 	}
 }
 
 func TestHardeningEncodings(t *testing.T) {
-	tok := hsJWT(`{"azp":"svc-tok","org_id":"org_acme"}`)
+	tok := testjwt.Payload(`{"azp":"svc-tok","org_id":"org_acme"}`)
 	plain := []byte(`{"access_token":"` + tok + `","token_type":"Bearer","expires_in":300}`)
 	enriched := string(plain[:len(plain)-1]) + hsTokenAdds + "}"
 	replies := hsEncoded(t, plain)
@@ -320,8 +315,8 @@ func TestHardeningEncodings(t *testing.T) {
 			var alloc uint64
 			var resp *http.Response
 			var got []byte
-			alloc = hsAllocDuring(func() {
-				resp, got = post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest,
+			alloc = testenv.AllocDuring(func() {
+				resp, got = testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest,
 					"X-Case", name, "Accept-Encoding", "gzip, deflate, br, zstd")
 			})
 			if ae := up.last(t).header.Get("Accept-Encoding"); ae != "gzip, deflate, zstd" {
@@ -348,7 +343,7 @@ func TestHardeningEncodings(t *testing.T) {
 }
 
 func TestHardeningRequestsReachUpstreamUnchanged(t *testing.T) {
-	tokenAZP := hsJWT(`{"azp":"svc-token"}`)
+	tokenAZP := testjwt.Payload(`{"azp":"svc-token"}`)
 	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		tok := "opaque-token"
 		if r.Header.Get("X-Token") == "jwt" {
@@ -433,7 +428,7 @@ func TestHardeningRequestsReachUpstreamUnchanged(t *testing.T) {
 			for j := 0; j+1 < len(c.hdr); j += 2 {
 				req.Header.Set(c.hdr[j], c.hdr[j+1])
 			}
-			resp, err := rawClient.Do(req)
+			resp, err := testhttp.Client.Do(req)
 			if err != nil {
 				t.Fatalf("%s: %v", c.name, err)
 			}
@@ -514,14 +509,9 @@ func TestHardeningCaddyfileErrorsNameTheLine(t *testing.T) {
 	// the operator sees the same through the admin API
 	startCaddy(t, "respond ok", nil)
 	cfg := fmt.Sprintf("{\n\tadmin localhost:%d\n}\nhttp://127.0.0.1:%d {\n\ttoken_enrich {\n\t\tmax_body lots\n\t}\n\treverse_proxy 127.0.0.1:1\n}\n", testcaddy.AdminPort, testcaddy.FreePort(t))
-	resp, err := http.Post(fmt.Sprintf("http://localhost:%d/load", testcaddy.AdminPort), "text/caddyfile", strings.NewReader(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 400 || !strings.Contains(string(body), `max_body: \"lots\" is not a size: give a number of bytes with an optional unit, e.g. 1MiB or 512KB`) || !strings.Contains(string(body), ", at Caddyfile:6") {
-		t.Fatalf("admin API: %d %s", resp.StatusCode, body)
+	status, body := testcaddy.PostLoad(t, "text/caddyfile", cfg)
+	if status != 400 || !strings.Contains(body, `max_body: \"lots\" is not a size: give a number of bytes with an optional unit, e.g. 1MiB or 512KB`) || !strings.Contains(body, ", at Caddyfile:6") {
+		t.Fatalf("admin API: %d %s", status, body)
 	}
 }
 
@@ -609,54 +599,12 @@ func hsUpstream(t *testing.T, replies map[string]hsReply) *upstream {
 	})
 }
 
-// hsAllocDuring reports the bytes allocated, process-wide, while fn runs.
-func hsAllocDuring(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
-func hsZlib(t *testing.T, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zlib.NewWriter(&buf)
-	_, _ = zw.Write(b)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func hsFlate(t *testing.T, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw, _ := flate.NewWriter(&buf, flate.DefaultCompression)
-	_, _ = zw.Write(b)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func hsZstd(t *testing.T, b []byte) []byte {
-	t.Helper()
-	zw, err := zstd.NewWriter(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zw.Close()
-	return zw.EncodeAll(b, nil)
-}
-
 // TestHardeningHeadersOfAChangedBody: the headers that describe the
 // upstream's bytes (entity tag, digests) are dropped from an enriched
 // response, whose bytes differ, and kept on one passed on unchanged. A
 // partial response is never enriched.
 func TestHardeningHeadersOfAChangedBody(t *testing.T) {
-	tok := hsJWT(`{"azp":"svc-tok","org_id":"org_acme"}`)
+	tok := testjwt.Payload(`{"azp":"svc-tok","org_id":"org_acme"}`)
 	body := `{"access_token":"` + tok + `","token_type":"Bearer"}`
 	digests := map[string]string{
 		"ETag":           `"abc"`,
@@ -687,7 +635,7 @@ func TestHardeningHeadersOfAChangedBody(t *testing.T) {
 	})
 	base := startCaddy(t, hsBlock, up)
 
-	resp, got := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest, "X-Case", "enriched")
+	resp, got := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest, "X-Case", "enriched")
 	if want := body[:len(body)-1] + hsTokenAdds + "}"; resp.StatusCode != 200 || string(got) != want {
 		t.Fatalf("enriched: %d\ngot  %s\nwant %s", resp.StatusCode, got, want)
 	}
@@ -697,7 +645,7 @@ func TestHardeningHeadersOfAChangedBody(t *testing.T) {
 		}
 	}
 	for _, c := range []string{"partial", "range on a 200", "not a token"} {
-		resp, got := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest, "X-Case", c)
+		resp, got := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", hsRequest, "X-Case", c)
 		if strings.Contains(string(got), "api-uri") {
 			t.Errorf("%s: enriched: %s", c, got)
 		}

@@ -1,9 +1,6 @@
 package caddymodule_test
 
 import (
-	"bytes"
-	"compress/gzip"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -55,62 +52,7 @@ func startCaddy(t *testing.T, block string, up *upstream) string {
 	return testcaddy.LoadSite(t, testcaddy.FreePort(t), block)
 }
 
-// rawClient does not add or decode Accept-Encoding: assertions see bytes.
-var rawClient = &http.Client{Transport: &http.Transport{DisableCompression: true}}
-
-// post sends a token request and returns the response and its raw body.
-func post(t *testing.T, url, ctype, body string, hdr ...string) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := rawClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
-}
-
 var (
-	jwt       = testupstream.JWT
 	auth0Body = testupstream.Auth0Body
 	serveJSON = testupstream.ServeJSON
 )
-
-func gzipBytes(t *testing.T, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func gunzip(t *testing.T, b []byte) []byte {
-	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("not gzip: %v (%q)", err, b)
-	}
-	out, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}

@@ -7,26 +7,19 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-const enrichBlock = `
-	token_enrich {
-		set api-uri https://eu.api.example.com
-		set tenant_id {http.token.tenant}
-		rule acme {
-			tenant org_acme
-			set_json limits ` + "`" + `{"rps": 100, "burst": 20}` + "`" + `
-		}
-	}
-	reverse_proxy {UPSTREAM}
-`
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcompress"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
+)
 
 func TestEnrichedHappyPath(t *testing.T) {
 	body := auth0Body("svc-eu", "org_acme")
 	up := newUpstream(t, serveJSON(200, body))
-	base := startCaddy(t, enrichBlock, up)
+	base := startCaddy(t, testcaddy.EnrichBlock, up)
 
-	resp, got := post(t, base+"/oauth/token", "application/x-www-form-urlencoded",
+	resp, got := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded",
 		"grant_type=client_credentials&client_id=svc-eu&client_secret=s3cret&audience=https%3A%2F%2Fapi.example.com%2F")
 	want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","limits":{"rps":100,"burst":20}}`
 	if resp.StatusCode != 200 || string(got) != want {
@@ -43,7 +36,7 @@ func TestEnrichedHappyPath(t *testing.T) {
 
 func TestRequestReachesUpstreamByteIdentical(t *testing.T) {
 	up := newUpstream(t, serveJSON(200, auth0Body("svc-eu", "org_acme")))
-	base := startCaddy(t, enrichBlock, up)
+	base := startCaddy(t, testcaddy.EnrichBlock, up)
 	cases := []struct{ ctype, body string }{
 		{"application/x-www-form-urlencoded", "grant_type=client_credentials&client_id=svc-eu&client_secret=a%2Bb%26c%3D&scope=x+y"},
 		{"application/json", `{"client_id":"svc-eu","client_secret":"x\"y","audience":"https://api.example.com/","grant_type":"client_credentials"}`},
@@ -51,7 +44,7 @@ func TestRequestReachesUpstreamByteIdentical(t *testing.T) {
 		{"", "\x00\x01binary"},
 	}
 	for _, c := range cases {
-		post(t, base+"/oauth/token", c.ctype, c.body, "X-Custom", "kept")
+		testhttp.Post(t, base+"/oauth/token", c.ctype, c.body, "X-Custom", "kept")
 		s := up.last(t)
 		if string(s.body) != c.body || s.contentLen != int64(len(c.body)) || s.header.Get("X-Custom") != "kept" ||
 			s.header.Get("Content-Type") != c.ctype {
@@ -67,11 +60,7 @@ func TestRequestReachesUpstreamByteIdentical(t *testing.T) {
 	}()
 	req, _ := http.NewRequest(http.MethodPost, base+"/oauth/token", pr)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := rawClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	testhttp.Do(t, req)
 	if s := up.last(t); string(s.body) != "grant_type=client_credentials&client_id=svc-eu" || !s.chunked {
 		t.Errorf("chunked request: body %q chunked %v", s.body, s.chunked)
 	}
@@ -98,8 +87,8 @@ func TestErrorsPassThroughUnchanged(t *testing.T) {
 			w.WriteHeader(c.status)
 			_, _ = w.Write([]byte(c.body))
 		})
-		base := startCaddy(t, enrichBlock, up)
-		resp, got := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
+		base := startCaddy(t, testcaddy.EnrichBlock, up)
+		resp, got := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
 		if resp.StatusCode != c.status || string(got) != c.body || resp.Header.Get("X-Upstream") != "yes" ||
 			resp.Header.Get("Content-Length") != strconv.Itoa(len(c.body)) {
 			t.Errorf("%d %s: got %d %q headers %v", c.status, c.body, resp.StatusCode, got, resp.Header)
@@ -110,9 +99,9 @@ func TestErrorsPassThroughUnchanged(t *testing.T) {
 func TestNonMatchingRequestsStreamThrough(t *testing.T) {
 	body := auth0Body("svc-eu", "org_acme")
 	up := newUpstream(t, serveJSON(200, body))
-	base := startCaddy(t, enrichBlock, up)
+	base := startCaddy(t, testcaddy.EnrichBlock, up)
 	// other path
-	_, got := post(t, base+"/oauth/other", "application/x-www-form-urlencoded", "grant_type=client_credentials", "Accept-Encoding", "br")
+	_, got := testhttp.Post(t, base+"/oauth/other", "application/x-www-form-urlencoded", "grant_type=client_credentials", "Accept-Encoding", "br")
 	if string(got) != body {
 		t.Fatalf("other path changed: %s", got)
 	}
@@ -120,11 +109,7 @@ func TestNonMatchingRequestsStreamThrough(t *testing.T) {
 		t.Fatalf("Accept-Encoding touched on a non-matching path: %q", ae)
 	}
 	// GET on the token path
-	resp, err := rawClient.Get(base + "/oauth/token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	testhttp.Get(t, base+"/oauth/token")
 	if up.last(t).method != http.MethodGet {
 		t.Fatal("GET not proxied")
 	}
@@ -133,8 +118,8 @@ func TestNonMatchingRequestsStreamThrough(t *testing.T) {
 func TestGzipClientGetsEnrichedResponse(t *testing.T) {
 	body := auth0Body("svc-eu", "org_acme")
 	up := newUpstream(t, serveJSON(200, body))
-	base := startCaddy(t, enrichBlock, up)
-	resp, got := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials",
+	base := startCaddy(t, testcaddy.EnrichBlock, up)
+	resp, got := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials",
 		"Accept-Encoding", "gzip, br, zstd")
 	if ae := up.last(t).header.Get("Accept-Encoding"); ae != "gzip, zstd" {
 		t.Errorf("upstream Accept-Encoding %q, want %q", ae, "gzip, zstd")
@@ -143,7 +128,7 @@ func TestGzipClientGetsEnrichedResponse(t *testing.T) {
 		t.Fatalf("got %q %s", resp.Header.Get("Content-Encoding"), got)
 	}
 	// no Accept-Encoding at all: the upstream must not be asked for gzip
-	post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
+	testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
 	if ae := up.last(t).header.Get("Accept-Encoding"); ae != "identity" {
 		t.Errorf("upstream Accept-Encoding %q, want identity", ae)
 	}
@@ -152,13 +137,13 @@ func TestGzipClientGetsEnrichedResponse(t *testing.T) {
 func TestEncodeInFrontCompressesEnrichedBody(t *testing.T) {
 	body := auth0Body("svc-eu", "org_acme") + strings.Repeat(" ", 600) // over encode's minimum length
 	up := newUpstream(t, serveJSON(200, body))
-	base := startCaddy(t, "\tencode gzip\n"+enrichBlock, up)
-	resp, got := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials",
+	base := startCaddy(t, "\tencode gzip\n"+testcaddy.EnrichBlock, up)
+	resp, got := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials",
 		"Accept-Encoding", "gzip")
 	if resp.Header.Get("Content-Encoding") != "gzip" {
 		t.Fatalf("not compressed by encode: %v", resp.Header)
 	}
-	plain := gunzip(t, got)
+	plain := testcompress.Gunzip(t, got)
 	var m map[string]any
 	if err := json.Unmarshal(plain, &m); err != nil || m["api-uri"] != "https://eu.api.example.com" {
 		t.Fatalf("decoded %s (%v)", plain, err)
@@ -174,13 +159,13 @@ func TestGzipUpstreamIsDecodedAndEnriched(t *testing.T) {
 		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 			w.Header().Set("Content-Encoding", "gzip")
 			w.Header().Set("Vary", "Accept-Encoding")
-			_, _ = w.Write(gzipBytes(t, []byte(body)))
+			_, _ = w.Write(testcompress.Gzip(t, []byte(body)))
 			return
 		}
 		_, _ = w.Write([]byte(body))
 	})
-	base := startCaddy(t, enrichBlock, up)
-	resp, got := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials",
+	base := startCaddy(t, testcaddy.EnrichBlock, up)
+	resp, got := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials",
 		"Accept-Encoding", "gzip")
 	want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","limits":{"rps":100,"burst":20}}`
 	// the enriched body is another representation: the upstream's ETag
@@ -195,8 +180,8 @@ func TestGzipUpstreamIsDecodedAndEnriched(t *testing.T) {
 		w.Header().Set("Content-Encoding", "gzip")
 		_, _ = w.Write([]byte(body))
 	})
-	base2 := startCaddy(t, enrichBlock, up2)
-	resp, got = post(t, base2+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials",
+	base2 := startCaddy(t, testcaddy.EnrichBlock, up2)
+	resp, got = testhttp.Post(t, base2+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials",
 		"Accept-Encoding", "gzip")
 	if resp.StatusCode != 200 || string(got) != body || resp.Header.Get("Content-Encoding") != "gzip" {
 		t.Fatalf("lying gzip: %d %v %q", resp.StatusCode, resp.Header, got)
@@ -210,8 +195,8 @@ func TestPlaceholdersReachOtherHandlers(t *testing.T) {
 	header >X-Token-Tenant {http.token.tenant}
 	header >X-Token-Audience {http.token.audience}
 	header >X-Token-Claim {http.token.claims.gty}
-`+enrichBlock, up)
-	resp, _ := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
+`+testcaddy.EnrichBlock, up)
+	resp, _ := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
 	if resp.Header.Get("X-Token-Client") != "svc-eu" || resp.Header.Get("X-Token-Tenant") != "org_acme" ||
 		resp.Header.Get("X-Token-Audience") != "https://api.example.com/" || resp.Header.Get("X-Token-Claim") != "client-credentials" {
 		t.Fatalf("placeholders: %v", resp.Header)
@@ -221,7 +206,7 @@ func TestPlaceholdersReachOtherHandlers(t *testing.T) {
 func TestReservedFieldProtection(t *testing.T) {
 	// an upstream member is never overwritten, even with overwrite on, when reserved;
 	// a lifted claim cannot smuggle one in
-	tok := jwt(map[string]any{"client_id": "svc", "ext": map[string]any{"access_token": "evil", "token_type": "evil", "region": "eu"}})
+	tok := testjwt.Claims(t, map[string]any{"client_id": "svc", "ext": map[string]any{"access_token": "evil", "token_type": "evil", "region": "eu"}})
 	body := `{"access_token":"` + tok + `","token_type":"Bearer","expires_in":300}`
 	up := newUpstream(t, serveJSON(200, body))
 	base := startCaddy(t, `
@@ -232,7 +217,7 @@ func TestReservedFieldProtection(t *testing.T) {
 	}
 	reverse_proxy {UPSTREAM}
 `, up)
-	_, got := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
+	_, got := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
 	if want := body[:len(body)-1] + `,"region":"us"}`; string(got) != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}

@@ -6,12 +6,9 @@ package caddymodule_test
 // admin API in the middle of such a load. Run under -race.
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 	"io"
 	"net/http"
 	"net/url"
@@ -25,6 +22,10 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcompress"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // ldKinds are the kinds of request in the mix. Each names how the client
@@ -60,7 +61,7 @@ func ldNew(i int, prefix string) ldReq {
 	r := ldReq{id: fmt.Sprintf("%s%05d", prefix, i), kind: k, client: fmt.Sprintf("svc-%d", c), tenant: fmt.Sprintf("org_%d", c%4)}
 	r.secret = "sec:%" + r.id + "-" + strconv.FormatUint(uint64(i)*0x9e3779b97f4a7c15, 36)
 	if k == "jwt-assertion" {
-		r.assertion = hsJWT(fmt.Sprintf(`{"iss":%q,"sub":%q,"aud":"https://idp/oauth/token","jti":"as-%s"}`, r.client, r.client, r.id))
+		r.assertion = testjwt.Payload(fmt.Sprintf(`{"iss":%q,"sub":%q,"aud":"https://idp/oauth/token","jti":"as-%s"}`, r.client, r.client, r.id))
 	}
 	return r
 }
@@ -70,13 +71,13 @@ func (r ldReq) accessToken() string {
 	if r.kind == "opaque" {
 		return "opaque-" + r.id + "-" + strconv.Itoa(len(r.secret))
 	}
-	return hsJWT(fmt.Sprintf(`{"azp":%q,"org_id":%q,"jti":%q}`, r.client, r.tenant, r.id))
+	return testjwt.Payload(fmt.Sprintf(`{"azp":%q,"org_id":%q,"jti":%q}`, r.client, r.tenant, r.id))
 }
 
 func (r ldReq) refreshToken() string { return "rt-" + r.id + "-" + r.secret[len(r.secret)-6:] }
 
 func (r ldReq) idToken() string {
-	return hsJWT(fmt.Sprintf(`{"sub":"user-%s","nonce":%q}`, r.id, r.secret))
+	return testjwt.Payload(fmt.Sprintf(`{"sub":"user-%s","nonce":%q}`, r.id, r.secret))
 }
 
 // upstreamBody is the token response, or other answer, for r.
@@ -219,11 +220,7 @@ func ldUpstreamParking(t *testing.T, park func(*http.Request)) *upstream {
 				t.Errorf("upstream: gzip request %s asked for %q", id, r.Header.Get("Accept-Encoding"))
 			}
 			w.Header().Set("Content-Encoding", "gzip")
-			var buf bytes.Buffer
-			zw := gzip.NewWriter(&buf)
-			_, _ = zw.Write([]byte(out))
-			_ = zw.Close()
-			out = buf.String()
+			out = string(testcompress.Gzip(t, []byte(out)))
 		case "strict-bad-gzip":
 			w.Header().Set("Content-Encoding", "gzip") // a lie
 		case "big":

@@ -1,10 +1,7 @@
 package caddymodule
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/base64"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -14,7 +11,9 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcompress"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testenv"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // maxBodyFactor is the documented bound (README, Size bounds) on the memory
@@ -34,17 +33,13 @@ func TestMemoryPerRequestIsBounded(t *testing.T) {
 	const maxBody = 1 << 20
 	h := newBenchHandler(t, `{"max_body":`+strconv.Itoa(maxBody)+`,"fields":[{"name":"tenant","value":"{http.token.tenant}"}]}`)
 	pad := strings.Repeat("a", maxBody-4096)
-	tok := "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(`{"azp":"svc","org_id":"org_acme"}`)) + ".c2ln"
+	tok := testjwt.Payload(`{"azp":"svc","org_id":"org_acme"}`)
 	body := []byte(`{"access_token":"` + tok + `","pad":"` + pad + `"}`)
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	_, _ = zw.Write(body)
-	_ = zw.Close()
 	for _, c := range []struct {
 		name   string
 		coding string
 		data   []byte
-	}{{"identity", "", body}, {"gzip", "gzip", gz.Bytes()}} {
+	}{{"identity", "", body}, {"gzip", "gzip", testcompress.Gzip(t, body)}} {
 		t.Run(c.name, func(t *testing.T) {
 			up := tokenUpstream(c.data, c.coding)
 			req := newBenchRequest(http.MethodPost, "/oauth/token", benchTokenRequest)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
 )
 
 // counter reads caddy_http_token_enrich_responses_total{result=...} from the
@@ -47,16 +49,16 @@ func TestMetricsCountResults(t *testing.T) {
 			serveJSON(200, auth0Body("svc-eu", "org_acme"))(w, r)
 		}
 	})
-	base := startCaddy(t, enrichBlock, up)
+	base := startCaddy(t, testcaddy.EnrichBlock, up)
 	before := map[string]float64{}
 	results := []string{"enriched", "streamed", "not_token", "error_passed"}
 	for _, r := range results {
 		before[r] = counter(t, r)
 	}
 	for _, kind := range []string{"ok", "ok", "error", "nottoken", "garbage"} {
-		post(t, base+"/oauth/token?kind="+kind, "application/x-www-form-urlencoded", "grant_type=client_credentials")
+		testhttp.Post(t, base+"/oauth/token?kind="+kind, "application/x-www-form-urlencoded", "grant_type=client_credentials")
 	}
-	post(t, base+"/other", "application/x-www-form-urlencoded", "grant_type=client_credentials") // not counted
+	testhttp.Post(t, base+"/other", "application/x-www-form-urlencoded", "grant_type=client_credentials") // not counted
 	want := map[string]float64{"enriched": 2, "streamed": 1, "not_token": 1, "error_passed": 1}
 	for _, r := range results {
 		if got := counter(t, r) - before[r]; got != want[r] {

@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // TestMapAndVarsReachFields: the identity is published before the fields
@@ -32,7 +35,7 @@ func TestMapAndVarsReachFields(t *testing.T) {
 		"org_acme":  {"api-uri": "https://acme.api.example.com", "region": "eu-west", "where": "eu-west/org_acme"},
 		"org_other": {"api-uri": "https://default.api.example.com", "region": "eu-west", "where": "eu-west/org_other"},
 	} {
-		resp, body := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", "X-Org", org)
+		resp, body := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", "X-Org", org)
 		var got map[string]any
 		if err := json.Unmarshal(body, &got); err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s: %d %v %s", org, resp.StatusCode, err, body)
@@ -59,7 +62,7 @@ func TestPlaceholdersOnATokenPath(t *testing.T) {
 	}
 	reverse_proxy {UPSTREAM}
 `, up)
-	resp, _ := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
+	resp, _ := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
 	if resp.StatusCode != 401 || resp.Header.Get("X-Tenant") != "[]" || resp.Header.Get("X-Claim") != "[]" {
 		t.Fatalf("status %d, X-Tenant %q, X-Claim %q", resp.StatusCode, resp.Header.Get("X-Tenant"), resp.Header.Get("X-Claim"))
 	}
@@ -75,7 +78,7 @@ func TestPlaceholdersOnATokenPath(t *testing.T) {
 // escaped.
 func TestPlaceholdersWithholdControlCharacters(t *testing.T) {
 	for _, tenant := range []string{"org\u0001evil", "org\x00nul", "org\x7fdel", "org\r\nX-Injected: 1"} {
-		tok := jwt(map[string]any{"azp": "svc-eu", "org_id": tenant})
+		tok := testjwt.Claims(t, map[string]any{"azp": "svc-eu", "org_id": tenant})
 		up := newUpstream(t, serveJSON(200, `{"access_token":"`+tok+`","token_type":"Bearer"}`))
 		base := startCaddy(t, `
 	header >X-Tenant "[{http.token.tenant}]"
@@ -85,7 +88,7 @@ func TestPlaceholdersWithholdControlCharacters(t *testing.T) {
 	}
 	reverse_proxy {UPSTREAM}
 `, up)
-		resp, body := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
+		resp, body := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
 		if resp.Header.Get("X-Tenant") != "[]" || resp.Header.Get("X-Client") != "[svc-eu]" || resp.Header.Get("X-Injected") != "" {
 			t.Errorf("%q: X-Tenant %q, X-Client %q, X-Injected %q", tenant, resp.Header.Get("X-Tenant"), resp.Header.Get("X-Client"), resp.Header.Get("X-Injected"))
 		}

@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 func TestCaddyfilePreset(t *testing.T) {
@@ -80,8 +80,7 @@ func TestJSONPresetProvision(t *testing.T) {
 func TestClientDisagreementLogged(t *testing.T) {
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
-	claims, _ := json.Marshal(map[string]any{"iss": "https://acme.eu.auth0.com/", "azp": "from-token", "gty": "client-credentials"})
-	tok := "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(claims) + ".c2ln"
+	tok := testjwt.Claims(t, map[string]any{"iss": "https://acme.eu.auth0.com/", "azp": "from-token", "gty": "client-credentials"})
 	for _, rule := range []string{"from-token", "nobody"} {
 		h := Handler{Rules: []enrichers.RuleConfig{{Client: []string{rule}, Fields: []enrichers.FieldConfig{{Name: "hit", Value: "{http.token.client_id}"}}}}}
 		if err := h.Provision(ctx); err != nil {

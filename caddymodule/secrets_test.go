@@ -13,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // secretSet finds any of a set of secrets in text. Each secret is indexed
@@ -69,7 +72,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	defer close(release)
 	ldUp := ldUpstream(t)
 	fltUp := newUpstream(t, fltUpstream(t, release))
-	tok := hsJWT(`{"azp":"svc-tok","org_id":"org_acme","nasty":"x"}`)
+	tok := testjwt.Payload(`{"azp":"svc-tok","org_id":"org_acme","nasty":"x"}`)
 	plain := []byte(`{"access_token":"` + tok + `","token_type":"Bearer","expires_in":300,"refresh_token":"rt-hs-0123456789abcdef"}`)
 	hsReplies := hsEncoded(t, plain)
 	hsReplies["invalid UTF-8"] = hsReply{body: []byte("{\"access_token\":\"" + tok + "\",\"name\":\"caf\xe9\"}")}
@@ -138,11 +141,11 @@ func TestSecretsNeverLogged(t *testing.T) {
 	for _, c := range []string{"reset before headers", "reset mid-body, Content-Length", "reset mid-body, chunked", "RST mid-body",
 		"slow drip", "timeout before headers", "stall mid-body", "503 with a token-shaped JSON", "chunked token response",
 		"declared trailers", "undeclared trailers", "early hints"} {
-		fltDo(t, rawClient, bases[1], c)
+		fltDo(t, testhttp.Client, bases[1], c)
 	}
 	for name := range hsReplies {
 		for _, base := range bases[2:] {
-			post(t, base+"/oauth/token", "application/x-www-form-urlencoded", strings.Replace(hsRequest, "s3cret", "s3cret-of-hsRequest", 1),
+			testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", strings.Replace(hsRequest, "s3cret", "s3cret-of-hsRequest", 1),
 				"X-Case", name, "Accept-Encoding", "gzip, zstd", "Authorization", "Bearer "+tok)
 		}
 	}

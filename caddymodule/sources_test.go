@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
 	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 )
 
@@ -119,7 +120,7 @@ func TestSourcesThroughCaddy(t *testing.T) {
 		"org_acme":  {"api-uri": "https://acme.api.example.com", "region": "eu", "cell": "c7", "limits": map[string]any{"rps": float64(1000)}},
 		"org_other": {"api-uri": "https://default.api.example.com", "region": nil, "cell": "c7", "limits": nil},
 	} {
-		resp, body := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", "X-Org", org)
+		resp, body := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", "X-Org", org)
 		var got map[string]any
 		if err := json.Unmarshal(body, &got); err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s: %d %v %s", org, resp.StatusCode, err, body)
@@ -170,7 +171,7 @@ func TestSourcesNeverHoldUpATokenPastTheirTimeout(t *testing.T) {
 	// the upstream and Caddy alone, for the margin
 	for i := 0; i < 3; i++ {
 		start := time.Now()
-		resp, body := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
+		resp, body := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
 		elapsed := time.Since(start)
 		var got map[string]any
 		if err := json.Unmarshal(body, &got); err != nil || resp.StatusCode != 200 || got["tenant_id"] != "org_acme" ||
@@ -250,7 +251,7 @@ func TestTableSourceThroughCaddy(t *testing.T) {
 	reverse_proxy {UPSTREAM}
 `, up)
 	get := func(org string) map[string]any {
-		_, body := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", "X-Org", org)
+		_, body := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", "X-Org", org)
 		var got map[string]any
 		if err := json.Unmarshal(body, &got); err != nil {
 			t.Fatalf("%s: %s", err, body)

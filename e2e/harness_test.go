@@ -28,20 +28,10 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	_ "github.com/caddy-token-enrich/caddy-token-enrich/caddymodule"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
 )
-
-// rawClient neither adds nor decodes Accept-Encoding, so assertions see the
-// bytes on the wire.
-var rawClient = &http.Client{
-	Transport: &http.Transport{DisableCompression: true},
-	Timeout:   15 * time.Second,
-	CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	},
-}
 
 // exchange is one raw HTTP request and its response.
 type exchange struct {
@@ -50,6 +40,8 @@ type exchange struct {
 	body   []byte
 }
 
+// do sends one request with the client of internal/testhttp: a form body
+// when form is not nil, Basic credentials when basicUser is not empty.
 func do(t *testing.T, method, u string, form url.Values, basicUser, basicPass string) exchange {
 	t.Helper()
 	var body io.Reader
@@ -66,15 +58,7 @@ func do(t *testing.T, method, u string, form url.Values, basicUser, basicPass st
 	if basicUser != "" {
 		req.SetBasicAuth(url.QueryEscape(basicUser), url.QueryEscape(basicPass))
 	}
-	resp, err := rawClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := testhttp.Do(t, req)
 	return exchange{status: resp.StatusCode, header: resp.Header, body: b}
 }
 

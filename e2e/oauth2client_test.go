@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,27 +13,13 @@ import (
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testupstream"
 )
 
-// oauth2Block is the site of caddymodule's integration tests: fields for
-// every client, one rule for organisation org_acme.
-const oauth2Block = `
-	token_enrich {
-		set api-uri https://eu.api.example.com
-		set tenant_id {http.token.tenant}
-		rule acme {
-			tenant org_acme
-			set_json limits ` + "`" + `{"rps": 100, "burst": 20}` + "`" + `
-		}
-	}
-	reverse_proxy %s
-`
-
 // TestOAuth2ClientLibraryReadsExtras: golang.org/x/oauth2 reads the added
 // members of an Auth0-shaped response as token extras, with the client's
 // credentials reaching the upstream exactly as it sent them, in the
 // Authorization header and in the body.
 func TestOAuth2ClientLibraryReadsExtras(t *testing.T) {
 	up := testupstream.Start(t, testupstream.ServeJSON(200, testupstream.Auth0Body("svc-eu", "org_acme")))
-	base := testcaddy.LoadSite(t, testcaddy.FreePort(t), fmt.Sprintf(oauth2Block, up.Addr))
+	base := testcaddy.LoadSite(t, testcaddy.FreePort(t), strings.ReplaceAll(testcaddy.EnrichBlock, "{UPSTREAM}", up.Addr))
 	for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
 		cc := clientcredentials.Config{ClientID: "svc-eu", ClientSecret: "p:a%ss", TokenURL: base + "/oauth/token",
 			EndpointParams: map[string][]string{"audience": {"https://api.example.com/"}}, AuthStyle: style}

@@ -1,13 +1,14 @@
 package enrichers
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testenv"
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // Benchmarks of the whole enrichment (validate, decode, identify, match,
@@ -36,21 +37,24 @@ type benchCase struct {
 // benchRand gives every run the same "random" signatures and ids.
 func benchRand() *rand.Rand { return rand.New(rand.NewPCG(2025, 11)) }
 
-// benchB64 returns n random bytes, base64url-encoded as a JWS segment.
-func benchB64(r *rand.Rand, n int) string {
+// benchBytes returns n random bytes.
+func benchBytes(r *rand.Rand, n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
 		b[i] = byte(r.UintN(256))
 	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	return b
 }
+
+// benchB64 returns n random bytes, base64url-encoded as a JWS segment.
+func benchB64(r *rand.Rand, n int) string { return testjwt.Segment(benchBytes(r, n)) }
 
 // benchJWT assembles a compact JWS from literal header and payload JSON (kept
 // as written, so claim order is the provider's) and a random signature of
-// sigLen bytes (256 for RS256, 64 for HS512).
+// sigLen bytes (256 for RS256, 64 for HS512): tokens of a provider's real
+// sizes.
 func benchJWT(r *rand.Rand, header, payload string, sigLen int) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(header)) + "." + enc([]byte(payload)) + "." + benchB64(r, sigLen)
+	return testjwt.Signed([]byte(header), []byte(payload), benchBytes(r, sigLen))
 }
 
 // fiveRules is the configuration used for the Auth0 case and by the load

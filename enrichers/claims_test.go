@@ -3,6 +3,8 @@ package enrichers
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // TestClaimReads: rule claim conditions and {http.token.claims.*} read a
@@ -41,7 +43,7 @@ func TestClaimReads(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := mustNew(t, cfg(c.preset))
-			body := tokenResponse(t, rawJWT([]byte(`{"alg":"RS256"}`), []byte(c.payload)))
+			body := tokenResponse(t, testjwt.Unsigned([]byte(`{"alg":"RS256"}`), []byte(c.payload)))
 			var out Outcome
 			res, err := e.Enrich(nil, body, nil, nil, &out)
 			if err != nil {

@@ -12,57 +12,15 @@ import (
 	"compress/zlib"
 	"errors"
 	"io"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testbomb"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcompress"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testenv"
 )
-
-func encGzip(t testing.TB, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	_, _ = zw.Write(b)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func encZlib(t testing.TB, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&buf, zlib.BestCompression)
-	_, _ = zw.Write(b)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func encFlate(t testing.TB, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw, _ := flate.NewWriter(&buf, flate.BestCompression)
-	_, _ = zw.Write(b)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func encZstd(t testing.TB, b []byte, opts ...zstd.EOption) []byte {
-	t.Helper()
-	zw, err := zstd.NewWriter(nil, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zw.Close()
-	return zw.EncodeAll(b, nil)
-}
 
 // encoders are the codings DecodeBody must understand, keyed by a name for
 // the test, with the Content-Encoding value to send.
@@ -74,12 +32,12 @@ func encoders(t testing.TB) []struct {
 		name, coding string
 		enc          func([]byte) []byte
 	}{
-		{"gzip", "gzip", func(b []byte) []byte { return encGzip(t, b) }},
-		{"x-gzip", "x-gzip", func(b []byte) []byte { return encGzip(t, b) }},
-		{"gzip upper case", " GZIP ", func(b []byte) []byte { return encGzip(t, b) }},
-		{"deflate (zlib)", "deflate", func(b []byte) []byte { return encZlib(t, b) }},
-		{"deflate (raw)", "deflate", func(b []byte) []byte { return encFlate(t, b) }},
-		{"zstd", "zstd", func(b []byte) []byte { return encZstd(t, b) }},
+		{"gzip", "gzip", func(b []byte) []byte { return testcompress.Gzip(t, b) }},
+		{"x-gzip", "x-gzip", func(b []byte) []byte { return testcompress.Gzip(t, b) }},
+		{"gzip upper case", " GZIP ", func(b []byte) []byte { return testcompress.Gzip(t, b) }},
+		{"deflate (zlib)", "deflate", func(b []byte) []byte { return testcompress.Zlib(t, b) }},
+		{"deflate (raw)", "deflate", func(b []byte) []byte { return testcompress.Deflate(t, b) }},
+		{"zstd", "zstd", func(b []byte) []byte { return testcompress.Zstd(t, b) }},
 		{"identity", "identity", func(b []byte) []byte { return b }},
 		{"none", "", func(b []byte) []byte { return b }},
 	}
@@ -105,7 +63,7 @@ func TestDecodeBodyRoundTripAndExactLimit(t *testing.T) {
 }
 
 func TestDecodeBodyConcatenatedGzipMembers(t *testing.T) {
-	raw := append(encGzip(t, []byte(`{"access_token":`)), encGzip(t, []byte(`"a"}`))...)
+	raw := append(testcompress.Gzip(t, []byte(`{"access_token":`)), testcompress.Gzip(t, []byte(`"a"}`))...)
 	got, err := DecodeBody(nil, "gzip", raw, 1<<10)
 	if err != nil || string(got) != `{"access_token":"a"}` {
 		t.Fatalf("multistream: err=%v got %q", err, got)
@@ -136,16 +94,6 @@ func TestCanDecode(t *testing.T) {
 	}
 }
 
-// allocDuring reports the bytes allocated by fn (all goroutines).
-func allocDuring(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 // bomb returns coding-compressed data that inflates to head, mib MiB of
 // spaces, then tail (see internal/testbomb; zstd decodes a run of frames as one
 // stream, so repeating one compressed MiB works there too).
@@ -153,9 +101,9 @@ func bomb(t testing.TB, coding, head, tail string, mib int) []byte {
 	t.Helper()
 	switch coding {
 	case "zstd":
-		out := encZstd(t, []byte(head))
-		out = append(out, bytes.Repeat(encZstd(t, bytes.Repeat([]byte(" "), 1<<20)), mib)...)
-		return append(out, encZstd(t, []byte(tail))...)
+		out := testcompress.Zstd(t, []byte(head))
+		out = append(out, bytes.Repeat(testcompress.Zstd(t, bytes.Repeat([]byte(" "), 1<<20)), mib)...)
+		return append(out, testcompress.Zstd(t, []byte(tail))...)
 	case "deflate (raw)":
 		return testbomb.Deflate(head, tail, mib)
 	case "gzip":
@@ -203,7 +151,7 @@ func TestDecodeBodyBombStopsAtLimit(t *testing.T) {
 		header, _, _ := strings.Cut(coding, " ")
 		var got []byte
 		var err error
-		alloc := allocDuring(func() { got, err = DecodeBody(nil, header, raw, limit) })
+		alloc := testenv.AllocDuring(func() { got, err = DecodeBody(nil, header, raw, limit) })
 		if !errors.Is(err, ErrTooLarge) || len(got) != 0 {
 			t.Errorf("%s: err=%v, %d bytes returned", coding, err, len(got))
 		}
@@ -218,9 +166,9 @@ func TestDecodeBodyZstdHugeWindowRefused(t *testing.T) {
 	// A frame that declares a 64 MiB window would make the decoder reserve
 	// it; the decoder's 8 MiB window cap refuses it up front.
 	body := bytes.Repeat([]byte(`{"pad":"0123456789abcdef"}`), 8<<20/25)
-	raw := encZstd(t, body, zstd.WithWindowSize(64<<20), zstd.WithSingleSegment(false))
+	raw := testcompress.ZstdOptions(t, body, zstd.WithWindowSize(64<<20), zstd.WithSingleSegment(false))
 	var err error
-	alloc := allocDuring(func() { _, err = DecodeBody(nil, "zstd", raw, 64<<20) })
+	alloc := testenv.AllocDuring(func() { _, err = DecodeBody(nil, "zstd", raw, 64<<20) })
 	t.Logf("err %v, %d bytes allocated", err, alloc)
 	if err == nil || err.Error() != "zstd: window size exceeded" {
 		t.Fatalf("err = %v", err)
@@ -232,7 +180,7 @@ func TestDecodeBodyZstdHugeWindowRefused(t *testing.T) {
 
 func TestDecodeBodyTruncatedAndCorrupt(t *testing.T) {
 	plain := []byte(`{"access_token":"` + strings.Repeat("abcdefgh", 512) + `","token_type":"Bearer"}`)
-	gz, zl, fl, zs := encGzip(t, plain), encZlib(t, plain), encFlate(t, plain), encZstd(t, plain)
+	gz, zl, fl, zs := testcompress.Gzip(t, plain), testcompress.Zlib(t, plain), testcompress.Deflate(t, plain), testcompress.Zstd(t, plain)
 	flip := func(b []byte, i int) []byte { c := bytes.Clone(b); c[i] ^= 0x55; return c }
 	cases := []struct {
 		name, coding string

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 func auth0Claims() map[string]any {
@@ -42,7 +44,7 @@ func TestEnrichAuth0ClientCredentials(t *testing.T) {
 		Rules: []RuleConfig{{Name: "gold", Claims: []ClaimCondition{{Name: "https://example.com/plan", Values: []string{"gold"}}},
 			Fields: []FieldConfig{{Name: "limits", JSON: json.RawMessage(`{ "rps" : 100, "burst": [1, 2] }`)}}}},
 	})
-	body := tokenResponse(t, makeJWT(t, auth0Claims()))
+	body := tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, auth0Claims()))
 	got, out := enrich(t, e, body, &TokenRequest{GrantType: "client_credentials", ClientID: "svc-eu"})
 	want := string(body[:len(body)-1]) + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","limits":{"rps":100,"burst":[1,2]}}`
 	if string(got) != want {
@@ -150,7 +152,7 @@ func TestRulesOrderAndPrecedence(t *testing.T) {
 			{Name: "green", Tenant: []string{"org_*"}, Scope: []string{"write:orders", "read:orders"}, Fields: []FieldConfig{{Name: "slot", Value: "green"}, {Name: "api-uri", Value: "https://eu-green"}}},
 		},
 	})
-	body := tokenResponse(t, makeJWT(t, auth0Claims()))
+	body := tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, auth0Claims()))
 	got, _ := enrich(t, e, body, nil)
 	if !bytes.HasSuffix(got, []byte(`"api-uri":"https://eu-green","slot":"green","region":"eu"}`)) {
 		t.Fatalf("got %s", got)
@@ -162,7 +164,7 @@ func TestRuleConditions(t *testing.T) {
 	claims["aud"] = []string{"https://api.example.com/", "https://acme.eu.auth0.com/userinfo"}
 	claims["groups"] = []string{"admins", "ops"}
 	claims["level"] = 3
-	body := tokenResponse(t, makeJWT(t, claims))
+	body := tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, claims))
 	req := &TokenRequest{GrantType: "client_credentials"}
 	cases := []struct {
 		name string
@@ -238,7 +240,7 @@ func TestPlaceholdersRenderAndEscape(t *testing.T) {
 		}
 		return "", false
 	}
-	body := tokenResponse(t, makeJWT(t, claims))
+	body := tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, claims))
 	var out Outcome
 	got, err := e.Enrich(nil, body, &TokenRequest{Audiences: []string{"https://aud"}, GrantType: "client_credentials"}, resolve, &out)
 	if err != nil {
@@ -281,9 +283,9 @@ func TestLiftClaim(t *testing.T) {
 		},
 		"notobj": "x",
 	}
-	tok := makeJWT(t, claims)
+	tok := testjwt.ClaimsHeader(t, testjwt.HeaderAT, claims)
 	// an escaped key must not smuggle a reserved member either
-	tok2 := makeJWT(t, json.RawMessage(`{"ext":{"access\u005ftoken":"smuggled","ok":true}}`))
+	tok2 := testjwt.ClaimsHeader(t, testjwt.HeaderAT, json.RawMessage(`{"ext":{"access\u005ftoken":"smuggled","ok":true}}`))
 	e := mustNew(t, Config{LiftClaims: []string{"ext", "notobj", "absent"}, Fields: []FieldConfig{{Name: "region", Value: "override"}}})
 	body := tokenResponse(t, tok)
 	got, _ := enrich(t, e, body, nil)
@@ -318,7 +320,7 @@ func TestOpaqueTokenIdentityFromRequest(t *testing.T) {
 
 func TestTokenClaimsWinOverRequest(t *testing.T) {
 	e := mustNew(t, Config{})
-	body := tokenResponse(t, makeJWT(t, map[string]any{"azp": "from-token", "scp": []string{"a", "b"}}))
+	body := tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, map[string]any{"azp": "from-token", "scp": []string{"a", "b"}}))
 	id, err := e.Identify(body, &TokenRequest{ClientID: "from-basic", Scope: "x"})
 	if err != nil {
 		t.Fatal(err)
@@ -330,7 +332,7 @@ func TestTokenClaimsWinOverRequest(t *testing.T) {
 
 func TestClaimMappingOverride(t *testing.T) {
 	e := mustNew(t, Config{ClientClaims: []string{"appid"}, TenantClaims: []string{"realm"}})
-	body := tokenResponse(t, makeJWT(t, map[string]any{"client_id": "generic", "appid": "entra-app", "realm": 7, "org_id": "o"}))
+	body := tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, map[string]any{"client_id": "generic", "appid": "entra-app", "realm": 7, "org_id": "o"}))
 	id, _ := e.Identify(body, nil)
 	if id.ClientID != "entra-app" || id.Tenant != "7" {
 		t.Fatalf("identity %+v", id)
@@ -343,7 +345,7 @@ func TestEnrichConcurrentNoCrossTalk(t *testing.T) {
 	for g := 0; g < 8; g++ {
 		go func(g int) {
 			client := strings.Repeat(string(rune('a'+g)), g+1)
-			body := tokenResponse(t, makeJWT(t, map[string]any{"client_id": client, "tenant": client + "-t"}))
+			body := tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, map[string]any{"client_id": client, "tenant": client + "-t"}))
 			for i := 0; i < 500; i++ {
 				var out Outcome
 				got, err := e.Enrich(nil, body, nil, nil, &out)

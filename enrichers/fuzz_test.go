@@ -19,12 +19,15 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcompress"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // FuzzDecodeJWT: never panics; accepts exactly the JWS compact tokens whose
 // payload segment decodes to a JSON object, and returns that payload.
 func FuzzDecodeJWT(f *testing.F) {
-	b64 := base64.RawURLEncoding.EncodeToString
+	b64 := testjwt.Segment
 	for _, s := range []string{
 		"",
 		".",
@@ -90,7 +93,7 @@ func FuzzEnrich(f *testing.F) {
 	keep, over := hdEnricher(f, false), hdEnricher(f, true)
 	f.Fuzz(func(t *testing.T, body, payload []byte, overwrite bool) {
 		if bytes.Contains(body, []byte(fuzzTokenMarker)) {
-			body = bytes.ReplaceAll(body, []byte(fuzzTokenMarker), []byte(hdJWT(payload)))
+			body = bytes.ReplaceAll(body, []byte(fuzzTokenMarker), []byte(testjwt.Payload(string(payload))))
 		}
 		e := keep
 		if overwrite {
@@ -216,8 +219,8 @@ func isForm(ctype string) bool {
 // what the pooled decoders saw before.
 func FuzzDecodeBody(f *testing.F) {
 	plain := []byte(`{"access_token":"abc","token_type":"Bearer"}`)
-	gz := encGzip(f, plain)
-	for i, raw := range [][]byte{gz, gz[:len(gz)/2], encZlib(f, plain), encFlate(f, plain), encZstd(f, plain), plain, nil} {
+	gz := testcompress.Gzip(f, plain)
+	for i, raw := range [][]byte{gz, gz[:len(gz)/2], testcompress.Zlib(f, plain), testcompress.Deflate(f, plain), testcompress.Zstd(f, plain), plain, nil} {
 		f.Add(uint8(i), raw, uint16(len(plain)))
 	}
 	codings := []string{"gzip", "gzip", "deflate", "deflate", "zstd", "", "identity", "x-gzip", "br", "ZSTD"}
@@ -314,7 +317,7 @@ func FuzzNesting(f *testing.F) {
 			}
 			return
 		}
-		body := []byte(`{"access_token":"` + hdJWT([]byte(`{"azp":"svc-tok","deep":`+value+`}`)) + `"}`)
+		body := []byte(`{"access_token":"` + testjwt.Payload(`{"azp":"svc-tok","deep":`+value+`}`) + `"}`)
 		if _, err := e.Enrich(nil, body, req, nil, &out); err != nil {
 			t.Fatalf("payload depth %d: %v", total, err)
 		}
@@ -365,7 +368,7 @@ func FuzzReservedNames(f *testing.F) {
 		if _, err := New(Config{Fields: []FieldConfig{{Name: name, Value: "x"}}}); name != "" && (err != nil) != standard {
 			t.Fatalf("field %q: err=%v, standard %v", name, err, standard)
 		}
-		tok := hdJWT([]byte(`{"ext":{` + string(key) + `:"lifted"}}`))
+		tok := testjwt.Payload(`{"ext":{` + string(key) + `:"lifted"}}`)
 		body := `{"access_token":"` + tok + `","token_type":"Bearer"}`
 		got, err := mustNew(t, Config{LiftClaims: []string{"ext"}, Overwrite: true}).Enrich(nil, []byte(body), nil, nil, &Outcome{})
 		if err != nil {

@@ -13,13 +13,9 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-)
 
-// hdJWT builds a JWS compact token around an arbitrary (possibly invalid)
-// payload.
-func hdJWT(payload []byte) string {
-	return "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(payload) + ".c2ln"
-}
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
+)
 
 // hdEnricher is the configuration the hardening tests and fuzz targets run:
 // constants, identity and claim placeholders, typed JSON, a lifted claim and
@@ -121,8 +117,8 @@ func TestHardeningAccessTokenNotAString(t *testing.T) {
 // enriched, and with overwrite every occurrence of a configured member is
 // replaced.
 func TestHardeningDuplicateKeys(t *testing.T) {
-	first := hdJWT([]byte(`{"azp":"svc-first","org_id":"org_acme"}`))
-	second := hdJWT([]byte(`{"azp":"svc-second","org_id":"org_other"}`))
+	first := testjwt.Payload(`{"azp":"svc-first","org_id":"org_acme"}`)
+	second := testjwt.Payload(`{"azp":"svc-second","org_id":"org_other"}`)
 	ambiguous := map[string]string{
 		"two access_token":         `{"access_token":"` + first + `","access_token":"` + second + `","token_type":"Bearer"}`,
 		"access_token, other case": `{"access_token":"` + first + `","Access_Token":"` + second + `","token_type":"Bearer"}`,
@@ -158,7 +154,7 @@ func TestHardeningDuplicateKeys(t *testing.T) {
 
 	// a claim repeated in the token payload: the last one counts, as JWT
 	// libraries read it
-	tok := hdJWT([]byte(`{"azp":"svc-first","org_id":"org_other","azp":"svc-last","org_id":"org_acme"}`))
+	tok := testjwt.Payload(`{"azp":"svc-first","org_id":"org_other","azp":"svc-last","org_id":"org_acme"}`)
 	body = `{"access_token":"` + tok + `"}`
 	got, _ = hdEnricher(t, false).Enrich(nil, []byte(body), nil, nil, &Outcome{})
 	if want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","client":"svc-last","limits":{"rps":100},"region":"eu"}`; string(got) != want {
@@ -167,7 +163,7 @@ func TestHardeningDuplicateKeys(t *testing.T) {
 }
 
 func TestHardeningMalformedJWTIsOpaque(t *testing.T) {
-	b64 := base64.RawURLEncoding.EncodeToString
+	b64 := testjwt.Segment
 	good := b64([]byte(`{"azp":"svc-token","org_id":"org_acme","plan":"gold"}`))
 	tokens := map[string]string{
 		"two parts":              "eyJhbGciOiJSUzI1NiJ9." + good,
@@ -175,12 +171,12 @@ func TestHardeningMalformedJWTIsOpaque(t *testing.T) {
 		"five parts (JWE)":       "eyJhbGciOiJSU0EtT0FFUCJ9." + good + ".iv.ct.tag",
 		"bad base64":             "eyJhbGciOiJSUzI1NiJ9.!!" + good[2:] + ".c2ln",
 		"standard base64 alpha":  "eyJhbGciOiJSUzI1NiJ9." + base64.StdEncoding.EncodeToString([]byte(`{"azp":"svc-token","x":"??>>"}`)) + ".c2ln",
-		"payload not JSON":       hdJWT([]byte(`azp=svc-token`)),
-		"payload array":          hdJWT([]byte(`[{"azp":"svc-token"}]`)),
-		"payload string":         hdJWT([]byte(`"svc-token"`)),
-		"payload truncated":      hdJWT([]byte(`{"azp":"svc-token"`)),
-		"payload invalid utf-8":  hdJWT([]byte("{\"azp\":\"svc-token\xff\"}")),
-		"payload with garbage":   hdJWT([]byte(`{"azp":"svc-token"} {}`)),
+		"payload not JSON":       testjwt.Payload(`azp=svc-token`),
+		"payload array":          testjwt.Payload(`[{"azp":"svc-token"}]`),
+		"payload string":         testjwt.Payload(`"svc-token"`),
+		"payload truncated":      testjwt.Payload(`{"azp":"svc-token"`),
+		"payload invalid utf-8":  testjwt.Payload("{\"azp\":\"svc-token\xff\"}"),
+		"payload with garbage":   testjwt.Payload(`{"azp":"svc-token"} {}`),
 		"empty payload":          "eyJhbGciOiJSUzI1NiJ9..c2ln",
 		"empty header":           "." + good + ".c2ln",
 		"only dots":              "..",
@@ -220,7 +216,7 @@ func TestHardeningHugeAndDeepClaims(t *testing.T) {
 		p.WriteString(`,"c` + strings.Repeat("0", i%7) + string(rune('a'+i%26)) + `":` + `[1,{"k":"v"}]`)
 	}
 	p.WriteString(`}`)
-	body := `{"access_token":"` + hdJWT(p.Bytes()) + `","token_type":"Bearer"}`
+	body := `{"access_token":"` + testjwt.Payload(p.String()) + `","token_type":"Bearer"}`
 	var out Outcome
 	got, err := e.Enrich(nil, []byte(body), nil, nil, &out)
 	want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","client":"svc-big","nasty":"` +
@@ -250,7 +246,7 @@ func TestHardeningHugeAndDeepClaims(t *testing.T) {
 		}
 		deepObj := strings.Repeat(`{"a":`, depth) + `1` + strings.Repeat(`}`, depth)
 		payload := `{"azp":"svc-deep","org_id":"org_acme","nasty":` + nest(depth) + `,"ext":{"deep":` + deepObj + `}}`
-		body = `{"access_token":"` + hdJWT([]byte(payload)) + `"}`
+		body = `{"access_token":"` + testjwt.Payload(payload) + `"}`
 		var out Outcome
 		got, err = e.Enrich(nil, []byte(body), req, nil, &out)
 		if want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","client":"svc-req","region":"eu"}`; err != nil || string(got) != want || out.Identity.Format != TokenOpaque {
@@ -259,7 +255,7 @@ func TestHardeningHugeAndDeepClaims(t *testing.T) {
 	}
 	// a payload at the limit is read, rendered and lifted
 	payload := `{"azp":"svc-deep","org_id":"org_acme","nasty":` + nest(MaxDepth-1) + `,"ext":{"deep":` + nest(MaxDepth-2) + `}}`
-	body = `{"access_token":"` + hdJWT([]byte(payload)) + `"}`
+	body = `{"access_token":"` + testjwt.Payload(payload) + `"}`
 	got, err = e.Enrich(nil, []byte(body), nil, nil, &Outcome{})
 	if want := body[:len(body)-1] + `,"deep":` + nest(MaxDepth-2) + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","client":"svc-deep","nasty":"` +
 		nest(MaxDepth-1) + `","limits":{"rps":100},"region":"eu"}`; err != nil || string(got) != want {
@@ -287,7 +283,7 @@ func TestHardeningClaimValuesAreEscaped(t *testing.T) {
 	e := hdEnricher(t, false)
 	for _, c := range cases {
 		claims, _ := json.Marshal(map[string]any{"azp": "other", "nasty": c.claim})
-		body := `{"access_token":"` + hdJWT(claims) + `"}`
+		body := `{"access_token":"` + testjwt.Payload(string(claims)) + `"}`
 		// a resolver that would leak if claim text were expanded again
 		leak := func(string) (string, bool) { return "LEAKED", true }
 		got, err := e.Enrich(nil, []byte(body), nil, leak, &Outcome{})
@@ -329,7 +325,7 @@ func TestHardeningLiftClaimCannotSmuggleReserved(t *testing.T) {
 	for _, overwrite := range []bool{false, true} {
 		e := mustNew(t, Config{LiftClaims: []string{"ext"}, Overwrite: overwrite})
 		for _, c := range cases {
-			tok := hdJWT([]byte(`{"azp":"svc","ext":` + c.ext + `}`))
+			tok := testjwt.Payload(`{"azp":"svc","ext":` + c.ext + `}`)
 			body := `{"access_token":"` + tok + `",` + upstream + `}`
 			var out Outcome
 			got, err := e.Enrich(nil, []byte(body), nil, nil, &out)
@@ -341,7 +337,7 @@ func TestHardeningLiftClaimCannotSmuggleReserved(t *testing.T) {
 	}
 	// a lifted member may replace an upstream non-reserved member only with
 	// overwrite, matching on the decoded name
-	tok := hdJWT([]byte(`{"ext":{"api\u002duri":"https://lifted","scope":"admin"}}`))
+	tok := testjwt.Payload(`{"ext":{"api\u002duri":"https://lifted","scope":"admin"}}`)
 	body := `{"access_token":"` + tok + `","api-uri":"https://upstream","scope":"read"}`
 	got, _ := mustNew(t, Config{LiftClaims: []string{"ext"}}).Enrich(nil, []byte(body), nil, nil, &Outcome{})
 	if string(got) != body {
@@ -354,7 +350,7 @@ func TestHardeningLiftClaimCannotSmuggleReserved(t *testing.T) {
 }
 
 func TestHardeningValidObjectsKeepInvariants(t *testing.T) {
-	tok := hdJWT([]byte(`{"azp":"svc-eu","org_id":"org_acme","plan":"gold","nasty":"<\"\\>","ext":{"region":"lifted","access_token":"no"}}`))
+	tok := testjwt.Payload(`{"azp":"svc-eu","org_id":"org_acme","plan":"gold","nasty":"<\"\\>","ext":{"region":"lifted","access_token":"no"}}`)
 	bodies := []string{
 		`{"access_token":"` + tok + `"}`,
 		" \r\n\t{ \"access_token\" : \"" + tok + "\" , \"x\" : [ 1 , { } ] } \n",

@@ -1,23 +1,9 @@
 package enrichers
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"testing"
 )
-
-// makeJWT builds a JWS compact token with the given claims. The signature is
-// a placeholder: this package never verifies signatures (the e2e suite uses
-// real signed tokens).
-func makeJWT(t testing.TB, claims any) string {
-	t.Helper()
-	p, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256","typ":"at+jwt","kid":"k1"}`))
-	return h + "." + base64.RawURLEncoding.EncodeToString(p) + ".c2lnbmF0dXJl"
-}
 
 // tokenResponse builds an Auth0-shaped client-credentials response.
 func tokenResponse(t testing.TB, token string) []byte {

@@ -3,14 +3,16 @@ package enrichers
 import (
 	"encoding/base64"
 	"testing"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 func TestDecodeJWT(t *testing.T) {
-	good := makeJWT(t, map[string]any{"sub": "abc", "aud": []string{"x", "y"}})
+	good := testjwt.ClaimsHeader(t, testjwt.HeaderAT, map[string]any{"sub": "abc", "aud": []string{"x", "y"}})
 	if _, p, ok := DecodeJWT(good); !ok || string(p) != `{"aud":["x","y"],"sub":"abc"}` {
 		t.Fatalf("good token: ok=%v payload=%s", ok, p)
 	}
-	b64 := base64.RawURLEncoding.EncodeToString
+	b64 := testjwt.Segment
 	padded := b64([]byte(`{}`)) + "." + base64.URLEncoding.EncodeToString([]byte(`{"a":1}`)) + ".sig"
 	if _, p, ok := DecodeJWT(padded); !ok || string(p) != `{"a":1}` {
 		t.Fatalf("padded payload: ok=%v payload=%s", ok, p)
@@ -36,7 +38,7 @@ func TestDecodeJWT(t *testing.T) {
 }
 
 func TestDecodeJWTHeaderType(t *testing.T) {
-	tok := makeJWT(t, map[string]any{})
+	tok := testjwt.ClaimsHeader(t, testjwt.HeaderAT, map[string]any{})
 	h, _, ok := DecodeJWT(tok)
 	if !ok || DecodeJWTHeaderType(h) != "at+jwt" {
 		t.Fatalf("typ = %q", DecodeJWTHeaderType(h))

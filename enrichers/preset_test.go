@@ -2,7 +2,6 @@ package enrichers
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // claimSample is one file of testdata/claims: an access token's header and
@@ -62,17 +63,11 @@ func loadSamples(t testing.TB) map[string]claimSample {
 	return out
 }
 
-// rawJWT assembles a compact JWS from literal header and payload JSON.
-func rawJWT(header, payload []byte) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc(header) + "." + enc(payload) + ".c2lnbmF0dXJl"
-}
-
 // body builds the token response: access_token first, then the sample's
 // other members in their order.
 func (s *claimSample) body(t testing.TB) []byte {
 	t.Helper()
-	tok, _ := json.Marshal(rawJWT(s.Header, s.Claims))
+	tok, _ := json.Marshal(testjwt.Unsigned(s.Header, s.Claims))
 	b := append([]byte(`{"access_token":`), tok...)
 	rest := bytes.TrimSpace(s.Response)
 	if len(rest) > 2 {
@@ -93,7 +88,7 @@ func (s *claimSample) request() *TokenRequest {
 	if i := strings.Index(body, "{ASSERTION:"); i >= 0 {
 		j := strings.IndexByte(body[i:], '}')
 		client := body[i+len("{ASSERTION:") : i+j]
-		a := rawJWT([]byte(`{"alg":"RS256"}`), []byte(`{"iss":"`+client+`","sub":"`+client+`","aud":"https://login.example/token","jti":"1","exp":1}`))
+		a := testjwt.Unsigned([]byte(`{"alg":"RS256"}`), []byte(`{"iss":"`+client+`","sub":"`+client+`","aud":"https://login.example/token","jti":"1","exp":1}`))
 		body = body[:i] + a + body[i+j+1:]
 	}
 	tr := ParseTokenRequest(s.Request.ContentType, []byte(body), s.Request.Basic)
@@ -402,8 +397,8 @@ func TestGrantTypes(t *testing.T) {
 // request names it; a token claim naming another client wins and the
 // disagreement stays visible in RequestClientID.
 func TestClientAuthentication(t *testing.T) {
-	assertion := rawJWT([]byte(`{"alg":"PS256","kid":"k"}`), []byte(`{"iss":"svc-jwt","sub":"svc-jwt","aud":"https://idp/token","jti":"j","exp":1}`))
-	hmacAssertion := rawJWT([]byte(`{"alg":"HS256"}`), []byte(`{"iss":"svc-hmac","aud":"https://idp/token","exp":1}`))
+	assertion := testjwt.Unsigned([]byte(`{"alg":"PS256","kid":"k"}`), []byte(`{"iss":"svc-jwt","sub":"svc-jwt","aud":"https://idp/token","jti":"j","exp":1}`))
+	hmacAssertion := testjwt.Unsigned([]byte(`{"alg":"HS256"}`), []byte(`{"iss":"svc-hmac","aud":"https://idp/token","exp":1}`))
 	cases := []struct {
 		name, ctype, body, basic, want string
 	}{
@@ -438,7 +433,7 @@ func TestClientAuthentication(t *testing.T) {
 // level; a top-level claim wins over ext.
 func TestHydraNestedClaims(t *testing.T) {
 	claims := map[string]any{"client_id": "cc", "sub": "cc", "tenant": "top", "ext": map[string]any{"tenant": "nested", "plan": "gold", "n": 3}}
-	body := tokenResponse(t, makeJWTHeader(t, `{"alg":"RS256","typ":"JWT"}`, claims))
+	body := tokenResponse(t, testjwt.ClaimsHeader(t, `{"alg":"RS256","typ":"JWT"}`, claims))
 	cfg := Config{Preset: "hydra",
 		Fields: []FieldConfig{{Name: "t", Value: "{http.token.tenant}"}, {Name: "p", Value: "{http.token.claims.plan}"}, {Name: "n", Value: "{http.token.claims.n}"}},
 		Rules:  []RuleConfig{{Claims: []ClaimCondition{{Name: "plan", Values: []string{"gold"}}}, Fields: []FieldConfig{{Name: "gold", JSON: json.RawMessage(`true`)}}}},
@@ -454,15 +449,6 @@ func TestHydraNestedClaims(t *testing.T) {
 	}
 }
 
-func makeJWTHeader(t testing.TB, header string, claims any) string {
-	t.Helper()
-	p, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rawJWT([]byte(header), p)
-}
-
 // TestPresetHeaderDetection: auto looks at the header only when the issuer
 // is unknown.
 func TestPresetHeaderDetection(t *testing.T) {
@@ -475,13 +461,13 @@ func TestPresetHeaderDetection(t *testing.T) {
 		`{"alg":"RS256"}`:                            "generic",
 		`{"alg":"RS256","typ":"at+jwt","x5c":["` + strings.Repeat("A", 900) + `"]}`: "rfc9068",
 	} {
-		id, _ := e.Identify(tokenResponse(t, makeJWTHeader(t, header, claims)), nil)
+		id, _ := e.Identify(tokenResponse(t, testjwt.ClaimsHeader(t, header, claims)), nil)
 		if id.Preset != want {
 			t.Errorf("%.60s: preset %s, want %s", header, id.Preset, want)
 		}
 	}
 	claims["iss"] = "https://acme.auth0.com/"
-	id, _ := e.Identify(tokenResponse(t, makeJWTHeader(t, `{"typ":"at+jwt"}`, claims)), nil)
+	id, _ := e.Identify(tokenResponse(t, testjwt.ClaimsHeader(t, `{"typ":"at+jwt"}`, claims)), nil)
 	if id.Preset != "auth0" {
 		t.Errorf("issuer must win over the header: %s", id.Preset)
 	}

@@ -3,11 +3,13 @@ package enrichers
 import (
 	"reflect"
 	"testing"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 func TestParseTokenRequest(t *testing.T) {
-	assertion := makeJWT(t, map[string]any{"iss": "issuer-client", "sub": "assert-client", "aud": "https://idp/oauth/token"})
-	issOnly := makeJWT(t, map[string]any{"iss": "iss-only-client"})
+	assertion := testjwt.ClaimsHeader(t, testjwt.HeaderAT, map[string]any{"iss": "issuer-client", "sub": "assert-client", "aud": "https://idp/oauth/token"})
+	issOnly := testjwt.ClaimsHeader(t, testjwt.HeaderAT, map[string]any{"iss": "iss-only-client"})
 	cases := []struct {
 		name, ctype, body, basic string
 		want                     TokenRequest

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // TestSources: a source placed among the fields is looked up for every
@@ -22,7 +24,7 @@ func TestSources(t *testing.T) {
 		Rules: []RuleConfig{{Name: "gold", Claims: []ClaimCondition{{Name: "plan", Values: []string{"gold"}}},
 			Fields: []FieldConfig{{Source: "gold"}, {Name: "region", Value: "rule-wins"}}}},
 	})
-	body := tokenResponse(t, makeJWT(t, map[string]any{"azp": "svc", "org_id": "org_acme", "plan": "silver"}))
+	body := tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, map[string]any{"azp": "svc", "org_id": "org_acme", "plan": "silver"}))
 	r, err := e.Read(body, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +52,7 @@ func TestSources(t *testing.T) {
 
 	// the rule's source only for matching tokens; a source that found
 	// nothing adds nothing
-	body = tokenResponse(t, makeJWT(t, map[string]any{"azp": "svc", "org_id": "org_acme", "plan": "gold"}))
+	body = tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, map[string]any{"azp": "svc", "org_id": "org_acme", "plan": "gold"}))
 	if r, err = e.Read(body, nil); err != nil {
 		t.Fatal(err)
 	}

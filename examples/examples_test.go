@@ -7,7 +7,6 @@ package examples
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +24,7 @@ import (
 	"github.com/caddy-token-enrich/caddy-token-enrich/caddymodule"
 	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // example is what one examples/<idp>/Caddyfile must do.
@@ -291,8 +291,7 @@ func loadSample(t *testing.T, name string) ([]byte, *enrichers.TokenRequest) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
 	}
-	enc := base64.RawURLEncoding.EncodeToString
-	tok, _ := json.Marshal(enc(s.Header) + "." + enc(s.Claims) + ".c2ln")
+	tok, _ := json.Marshal(testjwt.Unsigned(s.Header, s.Claims))
 	body := append(append([]byte(`{"access_token":`), tok...), ',')
 	body = append(body, bytes.TrimSpace(s.Response)[1:]...)
 	if s.Request == nil || strings.Contains(s.Request.Body, "{ASSERTION:") {

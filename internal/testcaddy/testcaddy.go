@@ -8,9 +8,13 @@ package testcaddy
 import (
 	"fmt"
 	"net"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
 )
 
 // AdminPort is this process's in-process Caddy admin port, picked once.
@@ -44,6 +48,21 @@ func Load(t *testing.T, caddyfile string) {
 	}
 }
 
+// PostLoad posts a config of Content-Type ctype to the admin API's /load
+// and returns the status and the body of the answer, which may be a refusal.
+// Each call takes a fresh connection: a load restarts the admin server, and
+// a kept-alive connection to the old one would fail with EOF.
+func PostLoad(t testing.TB, ctype, cfg string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("http://localhost:%d/load", AdminPort), strings.NewReader(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ctype)
+	resp, b := testhttp.DoWith(t, &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, req)
+	return resp.StatusCode, string(b)
+}
+
 // LoadSite loads a config with one site, http://127.0.0.1:port, holding the
 // Caddyfile block, with debug logging, and returns the site's base URL.
 func LoadSite(t *testing.T, port int, block string) string {
@@ -63,3 +82,19 @@ http://127.0.0.1:%d {
 `, AdminPort, port, port, block))
 	return fmt.Sprintf("http://127.0.0.1:%d", port)
 }
+
+// EnrichBlock is the site block of the integration tests of this module and
+// of the e2e module: token_enrich in front of the upstream at {UPSTREAM} (the
+// caller replaces it), adding two fields for every client and a JSON member
+// for organisation org_acme, the one testupstream.Auth0Body names.
+const EnrichBlock = `
+	token_enrich {
+		set api-uri https://eu.api.example.com
+		set tenant_id {http.token.tenant}
+		rule acme {
+			tenant org_acme
+			set_json limits ` + "`" + `{"rps": 100, "burst": 20}` + "`" + `
+		}
+	}
+	reverse_proxy {UPSTREAM}
+`

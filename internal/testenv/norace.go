@@ -1,6 +1,7 @@
 //go:build !race
 
-// Package testenv tells tests about the build they run in.
+// Package testenv tells tests about the build they run in, and measures
+// what they allocate.
 package testenv
 
 // RaceEnabled reports whether the race detector is on. It makes sync.Pool

@@ -6,13 +6,14 @@ package testupstream
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"sync"
 	"testing"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
 // Request is what the upstream received for one request.
@@ -85,18 +86,12 @@ func ServeJSON(status int, body string) http.HandlerFunc {
 	}
 }
 
-// JWT builds an unsigned-looking JWS: token_enrich reads claims without
-// verifying signatures, so its tests need no keys (the e2e suite uses real
-// signed tokens).
-func JWT(claims map[string]any) string {
-	p, _ := json.Marshal(claims)
-	return "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9." + base64.RawURLEncoding.EncodeToString(p) + ".c2ln"
-}
-
 // Auth0Body is an Auth0-shaped client-credentials response for client in
 // organisation org.
 func Auth0Body(client, org string) string {
-	tok := JWT(map[string]any{"iss": "https://acme.eu.auth0.com/", "sub": client + "@clients", "aud": "https://api.example.com/",
+	// a map of strings always marshals
+	p, _ := json.Marshal(map[string]any{"iss": "https://acme.eu.auth0.com/", "sub": client + "@clients", "aud": "https://api.example.com/",
 		"azp": client, "org_id": org, "gty": "client-credentials", "scope": "read:orders"})
+	tok := testjwt.Unsigned([]byte(testjwt.Header), p)
 	return `{"access_token":"` + tok + `","scope":"read:orders","expires_in":86400,"token_type":"Bearer"}`
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/e2e/internal/testidp"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
 )
 
 // discover fetches the discovery document of issuer (which must match).
@@ -36,15 +36,7 @@ func discover(t *testing.T, issuer string) *oidc.DiscoveryConfiguration {
 // JWKS served at jwksURI and returns its claims.
 func verifyWithJWKS(t *testing.T, jwksURI, token string) map[string]any {
 	t.Helper()
-	resp, err := http.Get(jwksURI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	jwks, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, jwks := testhttp.Get(t, jwksURI)
 	claims, err := testidp.VerifyJWT(jwks, token, jose.RS256)
 	if err != nil {
 		t.Fatal(err)
