@@ -321,7 +321,7 @@ func TestHTTPSourceThroughCaddy(t *testing.T) {
 `, up)
 	get := func() (map[string]any, time.Duration) {
 		start := time.Now()
-		resp, body := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
+		resp, body := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
 		var got map[string]any
 		if err := json.Unmarshal(body, &got); err != nil || resp.StatusCode != 200 || got["tenant_id"] != "org/acme" {
 			t.Fatalf("status %d: %s", resp.StatusCode, body)
