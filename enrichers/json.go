@@ -36,7 +36,13 @@ func (tooDeepError) Is(target error) bool { return target == ErrNotJSONObject }
 // pass keeps a counter instead, runs in time linear in len(b), and must run
 // before any gjson call on untrusted bytes. It does not validate: bytes it
 // accepts still go through gjson.ValidBytes.
-func withinDepth(b []byte, max int) bool {
+func withinDepth(b []byte, max int) bool { return DeeperThan(b, max) < 0 }
+
+// DeeperThan returns the offset of the first `{` or `[` of b that opens a
+// level deeper than max, or -1: withinDepth for callers that report where
+// (the sources check what they read with it too, so that one bound, counted
+// one way, holds for everything the engine reads).
+func DeeperThan[T string | []byte](b T, max int) int {
 	depth := 0
 	for i := 0; i < len(b); i++ {
 		switch b[i] {
@@ -44,22 +50,22 @@ func withinDepth(b []byte, max int) bool {
 			i = stringEnd(b, i+1)
 		case '{', '[':
 			if depth++; depth > max {
-				return false
+				return i
 			}
 		case '}', ']':
 			depth--
 		}
 	}
-	return true
+	return -1
 }
 
 // stringEnd returns the index of the quote that ends the string whose
 // contents start at i, or len(b) when it is unterminated. Strings are most
 // of a token response (the tokens themselves), so they are skipped with
 // bytes.IndexByte rather than a byte at a time.
-func stringEnd(b []byte, i int) int {
+func stringEnd[T string | []byte](b T, i int) int {
 	for {
-		j := bytes.IndexByte(b[i:], '"')
+		j := indexByte(b[i:], '"')
 		if j < 0 {
 			return len(b)
 		}
@@ -74,6 +80,17 @@ func stringEnd(b []byte, i int) int {
 		}
 		i++
 	}
+}
+
+// indexByte is bytes.IndexByte or strings.IndexByte, as b is.
+func indexByte[T string | []byte](b T, c byte) int {
+	switch v := any(b).(type) {
+	case []byte:
+		return bytes.IndexByte(v, c)
+	case string:
+		return strings.IndexByte(v, c)
+	}
+	return -1
 }
 
 // member is one member of a JSON object: its unescaped name, the raw JSON

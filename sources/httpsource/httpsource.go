@@ -27,6 +27,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
 	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 	"github.com/caddy-token-enrich/caddy-token-enrich/sources/cache"
 )
@@ -49,9 +50,9 @@ const (
 // whole, and cached.
 const MaxMaxSize = 1 << 30
 
-// MaxDepth is the deepest nesting of objects and arrays accepted in an
-// answer, the bound the handler's engine reads token responses with.
-const MaxDepth = 512
+// MaxDepth is the engine's bound (enrichers.MaxDepth) on the nesting of
+// objects and arrays, applied to the service's answers too.
+const MaxDepth = enrichers.MaxDepth
 
 // Source is the http metadata source.
 type Source struct {
@@ -440,36 +441,13 @@ func checkObject(b []byte) error {
 	if !utf8.Valid(b) {
 		return fmt.Errorf("%w: not valid UTF-8", sources.ErrNotObject)
 	}
-	if !withinDepth(b, MaxDepth) {
+	if enrichers.DeeperThan(b, MaxDepth) >= 0 {
 		return fmt.Errorf("%w: nests deeper than %d levels", sources.ErrNotObject, MaxDepth)
 	}
 	if !json.Valid(b) {
 		return fmt.Errorf("%w: not valid JSON", sources.ErrNotObject)
 	}
 	return nil
-}
-
-// withinDepth reports whether b never nests objects and arrays deeper than
-// max, in one pass with a counter. It does not validate.
-func withinDepth(b []byte, max int) bool {
-	depth := 0
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '"':
-			for i++; i < len(b) && b[i] != '"'; i++ {
-				if b[i] == '\\' {
-					i++
-				}
-			}
-		case '{', '[':
-			if depth++; depth > max {
-				return false
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return true
 }
 
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

@@ -9,13 +9,15 @@ import (
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
 )
 
 // maxDepth bounds how deeply an entry's object may nest, the same bound the
 // token_enrich engine sets on what it reads: an entry nested deeper would
 // be loaded but then dropped by the handler at every lookup, so it is
 // rejected when the file is loaded, with its position.
-const maxDepth = 512
+const maxDepth = enrichers.MaxDepth
 
 // maxSize is the largest table file read: entries are kept as 32-bit
 // offsets into the file's text.
@@ -99,7 +101,7 @@ func parse(path, text string) (*snapshot, error) {
 		return nil, fail(off, "not UTF-8")
 	}
 	// the root counts as one level above the entries' objects
-	if off := tooDeep(text, maxDepth+1); off >= 0 {
+	if off := enrichers.DeeperThan(text, maxDepth+1); off >= 0 {
 		return nil, fail(off, "an entry nests deeper than %d levels", maxDepth)
 	}
 	root := gjson.Parse(text)
@@ -164,29 +166,6 @@ func invalidUTF8(text string) int {
 			if _, size := utf8.DecodeRuneInString(text[i:]); size == 1 {
 				return i
 			}
-		}
-	}
-	return -1
-}
-
-// tooDeep returns the offset of the first '{' or '[' of text nested deeper
-// than limit, or -1. text must be valid JSON.
-func tooDeep(text string, limit int) int {
-	depth := 0
-	for i := 0; i < len(text); i++ {
-		switch text[i] {
-		case '"':
-			for i++; i < len(text) && text[i] != '"'; i++ {
-				if text[i] == '\\' {
-					i++
-				}
-			}
-		case '{', '[':
-			if depth++; depth > limit {
-				return i
-			}
-		case '}', ']':
-			depth--
 		}
 	}
 	return -1
