@@ -144,9 +144,9 @@ type Response struct {
 	// Identity is who the token is for (zero unless a token response).
 	Identity Identity
 
-	body    []byte              // the upstream body, never modified
-	members []member            // the body's top-level members, in order
-	sources map[string][]member // the objects sources found, by source
+	body    []byte         // the upstream body, never modified
+	members []member       // the body's top-level members, in order
+	sources []sourceObject // the objects sources found
 	// buf holds the members of a usual body and the claims of its token,
 	// so that a response costs one allocation for both
 	buf [24]member

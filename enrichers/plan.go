@@ -91,11 +91,15 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve Resolver
 			if e.sourceSpecs[f.source].NoFields {
 				continue
 			}
-			for _, m := range r.sources[f.source] {
+			for _, m := range r.source(f.source) {
 				if m.name == "" || IsReserved(m.name) {
 					continue
 				}
-				pl.put(m.name, func() span { return pl.add(string(gjson.AppendJSONString(nil, m.name))) }, pl.add(m.raw))
+				pl.put(m.name, func() span {
+					start := len(pl.vals)
+					pl.vals = gjson.AppendJSONString(pl.vals, m.name)
+					return span{start, len(pl.vals)}
+				}, pl.add(m.raw))
 			}
 		case !f.dynamic:
 			if f.value != nil {

@@ -123,23 +123,38 @@ func (e *Enricher) Sources(r *Response) []string {
 // source is placed (unless the source has NoFields), reserved names
 // skipped, and placeholders {http.token.source.<name>.<member>}.
 func (r *Response) SetSource(name string, object []byte) error {
-	_, members, err := readObject(object, nil)
+	_, members, err := readObject(object, make([]member, 0, 8))
 	if err != nil {
 		return fmt.Errorf("source %s: %w", name, err)
 	}
-	if r.sources == nil {
-		r.sources = map[string][]member{}
+	for i := range r.sources {
+		if r.sources[i].name == name {
+			r.sources[i].members = members
+			return nil
+		}
 	}
-	r.sources[name] = members
+	r.sources = append(r.sources, sourceObject{name: name, members: members})
+	return nil
+}
+
+// sourceObject is the object a source found, as members.
+type sourceObject struct {
+	name    string
+	members []member
+}
+
+// source returns the members of the object source found, or nil.
+func (r *Response) source(name string) []member {
+	for i := range r.sources {
+		if r.sources[i].name == name {
+			return r.sources[i].members
+		}
+	}
 	return nil
 }
 
 // sourceMember returns the value of a member of a source's object.
 func (r *Response) sourceMember(source, name string) (string, bool) {
-	members, ok := r.sources[source]
-	if !ok {
-		return "", false
-	}
-	v := last(members, name)
+	v := last(r.source(source), name)
 	return valueText(v), v.Exists()
 }
