@@ -41,6 +41,9 @@ type Enricher struct {
 	rules       []rule
 	overwrite   bool
 	sourceSpecs map[string]SourceSpec
+	// sourceRules lists the rules that place a source, the only ones
+	// Sources must match
+	sourceRules []int
 }
 
 // Status says what the engine made of a response.
@@ -106,6 +109,7 @@ func New(cfg Config) (*Enricher, error) {
 		}
 		e.rules = append(e.rules, r)
 	}
+	e.sourceRules = rulesWithSources(e.rules)
 	return e, nil
 }
 

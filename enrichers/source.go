@@ -79,6 +79,20 @@ func compileSources(cfg *Config) (map[string]SourceSpec, error) {
 	return specs, nil
 }
 
+// rulesWithSources lists the rules that place a source.
+func rulesWithSources(rules []rule) []int {
+	var out []int
+	for i := range rules {
+		for j := range rules[i].fields {
+			if rules[i].fields[j].source != "" {
+				out = append(out, i)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // sourceRefs lists the sources a template's placeholders name.
 func sourceRefs(value string) []string {
 	var refs []string
@@ -110,7 +124,7 @@ func (e *Enricher) Sources(r *Response) []string {
 		}
 	}
 	add(e.fields)
-	for i := range e.rules {
+	for _, i := range e.sourceRules {
 		if e.rules[i].matches(&r.Identity) {
 			add(e.rules[i].fields)
 		}
