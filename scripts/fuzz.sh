@@ -20,6 +20,8 @@ targets=(
 	"./enrichers FuzzNesting"
 	"./enrichers FuzzReservedNames"
 	"./caddymodule FuzzUnmarshalCaddyfile"
+	"./sources/httpsource FuzzRenderKeyEscaping"
+	"./sources/httpsource FuzzCheckObject"
 )
 
 for t in "${targets[@]}"; do
