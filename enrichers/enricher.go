@@ -151,9 +151,14 @@ type Response struct {
 	body    []byte         // the upstream body, never modified
 	members []member       // the body's top-level members, in order
 	sources []sourceObject // the objects sources found
+	// all is the list that members and claims begin: the members of the
+	// sources' objects go on after them, in buf while it has room
+	all []member
 	// buf holds the members of a usual body and the claims of its token,
-	// so that a response costs one allocation for both
-	buf [24]member
+	// so that a response costs one allocation for both; srcBuf the first
+	// sources found
+	buf    [24]member
+	srcBuf [2]sourceObject
 }
 
 // Read validates a token response body and identifies its token. It
@@ -184,7 +189,8 @@ func (e *Enricher) Read(body []byte, req *TokenRequest) (*Response, error) {
 	}
 	header, all, isJWT := readClaims(token, list)
 	r.members = all[:len(list):len(list)]
-	claims := all[len(list):]
+	claims := all[len(list):len(all):len(all)]
+	r.all = all
 	p := e.presets.choose(isJWT, claims, header)
 	r.Identity = identify(p, isJWT, claims, stringMember(list, "scope"), stringMember(list, "issued_token_type"), req)
 	return r, nil

@@ -137,9 +137,14 @@ func (e *Enricher) Sources(r *Response) []string {
 // source is placed (unless the source has NoFields), reserved names
 // skipped, and placeholders {http.token.source.<name>.<member>}.
 func (r *Response) SetSource(name string, object []byte) error {
-	_, members, err := readObject(object, make([]member, 0, 8))
+	_, all, err := readObject(object, r.all)
 	if err != nil {
 		return fmt.Errorf("source %s: %w", name, err)
+	}
+	members := all[len(r.all):len(all):len(all)]
+	r.all = all
+	if r.sources == nil {
+		r.sources = r.srcBuf[:0]
 	}
 	for i := range r.sources {
 		if r.sources[i].name == name {
