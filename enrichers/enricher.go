@@ -31,6 +31,8 @@ type Config struct {
 	// Sources declares the metadata sources that fields place and
 	// placeholders name.
 	Sources []SourceSpec
+	// Splits are assigned to every token response (rules have their own).
+	Splits []SplitConfig
 }
 
 // Enricher is a compiled Config. It is safe for concurrent use.
@@ -44,6 +46,9 @@ type Enricher struct {
 	// sourceRules lists the rules that place a source, the only ones
 	// Sources must match
 	sourceRules []int
+	splits      []split
+	// hasSplits: a split at the top level or in a rule
+	hasSplits bool
 }
 
 // Status says what the engine made of a response.
@@ -110,6 +115,13 @@ func New(cfg Config) (*Enricher, error) {
 		e.rules = append(e.rules, r)
 	}
 	e.sourceRules = rulesWithSources(e.rules)
+	if e.splits, err = compileSplits("", cfg.Splits); err != nil {
+		return nil, err
+	}
+	e.hasSplits = len(e.splits) > 0
+	for i := range e.rules {
+		e.hasSplits = e.hasSplits || len(e.rules[i].splits) > 0
+	}
 	return e, nil
 }
 
@@ -151,6 +163,9 @@ type Response struct {
 	body    []byte         // the upstream body, never modified
 	members []member       // the body's top-level members, in order
 	sources []sourceObject // the objects sources found
+	splits  []splitResult  // the buckets of the splits
+	// hostMatched[i]: the host reported rule i's matcher set matched
+	hostMatched []bool
 	// all is the list that members and claims begin: the members of the
 	// sources' objects go on after them, in buf while it has room
 	all []member
@@ -295,10 +310,41 @@ func (e *Enricher) plan(pl *plan, r *Response, resolve Resolver) {
 	}
 	e.addFields(pl, e.fields, r, resolve)
 	for i := range e.rules {
-		if e.rules[i].matches(id) {
+		if e.ruleMatches(i, r) {
 			e.addFields(pl, e.rules[i].fields, r, resolve)
 		}
 	}
+}
+
+// ExternalRules lists the rules with a matcher set for the host to
+// evaluate (RuleConfig.Match), by index in Config.Rules.
+func (e *Enricher) ExternalRules() []int {
+	var out []int
+	for i := range e.rules {
+		if e.rules[i].external {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// SetRuleMatch records whether rule i's matcher set matched the request.
+// A rule with a matcher set matches only once the host has said so.
+func (r *Response) SetRuleMatch(i int, matched bool) {
+	if i >= len(r.hostMatched) {
+		r.hostMatched = append(r.hostMatched, make([]bool, i+1-len(r.hostMatched))...)
+	}
+	r.hostMatched[i] = matched
+}
+
+// ruleMatches reports whether rule i matches r: its token conditions and,
+// if it has one, its matcher set as the host evaluated it.
+func (e *Enricher) ruleMatches(i int, r *Response) bool {
+	ru := &e.rules[i]
+	if ru.external && (i >= len(r.hostMatched) || !r.hostMatched[i]) {
+		return false
+	}
+	return ru.matches(&r.Identity)
 }
 
 // NeedsResolver reports whether any field has a placeholder other than the
@@ -313,11 +359,19 @@ func (e *Enricher) NeedsResolver() bool {
 		}
 		return false
 	}
-	if external(e.fields) {
+	splitExternal := func(ss []split) bool {
+		for i := range ss {
+			if ss[i].key.external() {
+				return true
+			}
+		}
+		return false
+	}
+	if external(e.fields) || splitExternal(e.splits) {
 		return true
 	}
 	for i := range e.rules {
-		if external(e.rules[i].fields) {
+		if external(e.rules[i].fields) || splitExternal(e.rules[i].splits) {
 			return true
 		}
 	}

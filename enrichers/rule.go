@@ -1,6 +1,7 @@
 package enrichers
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -44,6 +45,16 @@ type RuleConfig struct {
 
 	// Fields to add when the rule matches, in order.
 	Fields []FieldConfig `json:"fields,omitempty"`
+
+	// Splits assigned only to the tokens the rule matches.
+	Splits []SplitConfig `json:"splits,omitempty"`
+
+	// A matcher set the host evaluates on the request once the identity
+	// is known (the Caddy handler: any module of the http.matchers
+	// namespace, remote_ip, header, expression, ...). The engine carries
+	// it; the rule matches only when the host reports that it matched
+	// (Response.SetRuleMatch).
+	Match json.RawMessage `json:"match,omitempty"`
 }
 
 // ClaimCondition is one `claim <name> <pattern...>` condition.
@@ -70,6 +81,9 @@ type rule struct {
 	scope     []string
 	claims    []claimMatcher
 	fields    []field
+	splits    []split
+	// external: the rule has a matcher set the host evaluates
+	external bool
 }
 
 func compileRule(i int, rc RuleConfig) (rule, error) {
@@ -113,6 +127,10 @@ func compileRule(i int, rc RuleConfig) (rule, error) {
 	if r.fields, err = compileFields(rc.Fields); err != nil {
 		return rule{}, err
 	}
+	if r.splits, err = compileSplits("", rc.Splits); err != nil {
+		return rule{}, err
+	}
+	r.external = len(rc.Match) > 0 && string(rc.Match) != "null"
 	return r, nil
 }
 

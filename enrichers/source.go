@@ -125,7 +125,7 @@ func (e *Enricher) Sources(r *Response) []string {
 	}
 	add(e.fields)
 	for _, i := range e.sourceRules {
-		if e.rules[i].matches(&r.Identity) {
+		if e.ruleMatches(i, r) {
 			add(e.rules[i].fields)
 		}
 	}

@@ -61,8 +61,9 @@ func (id *Identity) SafePlaceholder(name string) (value string, known, withheld 
 }
 
 // Placeholder is Identity.Placeholder, plus the members of the objects the
-// sources found: source.<name>.<member>, empty when the source found
-// nothing.
+// sources found (source.<name>.<member>, empty when the source found
+// nothing) and the buckets of the splits (split.<name>, empty without a
+// key or before Split).
 func (r *Response) Placeholder(name string) (string, bool) {
 	if rest, ok := strings.CutPrefix(name, "source."); ok {
 		source, member, ok := strings.Cut(rest, ".")
@@ -71,6 +72,9 @@ func (r *Response) Placeholder(name string) (string, bool) {
 		}
 		v, _ := r.sourceMember(source, member)
 		return v, true
+	}
+	if split, ok := splitName(name); ok {
+		return r.splitBucket(split), true
 	}
 	return r.Identity.Placeholder(name)
 }
@@ -94,6 +98,9 @@ func knownPlaceholder(name string) bool {
 	if rest, ok := strings.CutPrefix(name, "source."); ok {
 		source, member, ok := strings.Cut(rest, ".")
 		return ok && source != "" && member != ""
+	}
+	if _, ok := splitName(name); ok {
+		return true
 	}
 	return slices.Contains(TokenPlaceholders(), name)
 }
@@ -194,6 +201,29 @@ func (t Template) constant() (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// appendText renders the template onto dst as plain text.
+func (t Template) appendText(dst []byte, r *Response, resolve Resolver) []byte {
+	for i := range t.segs {
+		s := &t.segs[i]
+		switch {
+		case s.key == "":
+			dst = append(dst, s.lit...)
+		case s.token != "":
+			v, _ := r.Placeholder(s.token)
+			dst = append(dst, v...)
+		default:
+			if resolve != nil {
+				if v, ok := resolve(s.key); ok {
+					dst = append(dst, v...)
+					continue
+				}
+			}
+			dst = append(dst, s.lit...)
+		}
+	}
+	return dst
 }
 
 // appendJSON renders the template onto dst as a JSON string. Identity

@@ -1,0 +1,164 @@
+package enrichers
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+)
+
+// SplitConfig assigns each key to one of weighted buckets: blue/green and
+// A/B splits. The assignment is rendezvous (highest random weight) hashing
+// of the split's name, the key and each bucket's name: a pure function of
+// those and the weights, the same on every replica and after every
+// restart, with no state kept. Raising one bucket's weight moves keys only
+// into that bucket; lowering it moves keys only out of it.
+type SplitConfig struct {
+	// The split's name; its bucket is the placeholder
+	// {http.token.split.<name>}.
+	Name string `json:"name"`
+	// The key to split by, with placeholders, e.g. {http.token.client_id}.
+	// A key that renders empty gets no bucket (the placeholder is empty).
+	Key string `json:"key"`
+	// The buckets and their weights.
+	Buckets []Bucket `json:"buckets"`
+}
+
+// Bucket is one outcome of a split.
+type Bucket struct {
+	// The bucket's name, the value of the split's placeholder.
+	Name string `json:"name"`
+	// Its weight: its share of keys is its weight over the sum.
+	Weight float64 `json:"weight"`
+}
+
+// split is a compiled SplitConfig.
+type split struct {
+	name    string
+	key     Template
+	buckets []Bucket
+}
+
+func compileSplits(path string, cfgs []SplitConfig) ([]split, error) {
+	var out []split
+	for i, c := range cfgs {
+		at := fmt.Sprintf("%ssplits[%d]", path, i)
+		if !validSourceName(c.Name) {
+			return nil, &ConfigError{Path: at + ".name", Err: fmt.Errorf("split name %q: use letters, digits, _ and -", c.Name)}
+		}
+		key, err := ParseTemplate(c.Key)
+		if err != nil || c.Key == "" {
+			if err == nil {
+				err = errors.New("empty key")
+			}
+			return nil, &ConfigError{Path: at + ".key", Err: fmt.Errorf("split %s: %w", c.Name, err)}
+		}
+		if len(c.Buckets) == 0 {
+			return nil, &ConfigError{Path: at + ".buckets", Err: fmt.Errorf("split %s: no bucket", c.Name)}
+		}
+		seen := map[string]bool{}
+		for j, b := range c.Buckets {
+			if b.Name == "" || seen[b.Name] || !(b.Weight > 0) || math.IsInf(b.Weight, 0) {
+				return nil, &ConfigError{Path: fmt.Sprintf("%s.buckets[%d]", at, j),
+					Err: fmt.Errorf("split %s: bucket %q: a bucket needs a name of its own and a positive weight", c.Name, b.Name)}
+			}
+			seen[b.Name] = true
+		}
+		out = append(out, split{name: c.Name, key: key, buckets: c.Buckets})
+	}
+	return out, nil
+}
+
+// Bucket returns the bucket key falls in.
+func (s *split) bucket(key string) string {
+	best, bestScore := "", math.Inf(-1)
+	for _, b := range s.buckets {
+		// weighted rendezvous: score = weight / -ln(u), u uniform in (0,1)
+		u := (float64(mix(hashOf(s.name, key, b.Name))>>11) + 0.5) / (1 << 53)
+		if score := b.Weight / -math.Log(u); score > bestScore {
+			best, bestScore = b.Name, score
+		}
+	}
+	return best
+}
+
+// hashOf is FNV-1a over the three strings with separators: stable across
+// processes, machines and Go versions, unlike hash/maphash.
+func hashOf(parts ...string) uint64 {
+	h := uint64(14695981039346656037)
+	for _, p := range parts {
+		for i := 0; i < len(p); i++ {
+			h ^= uint64(p[i])
+			h *= 1099511628211
+		}
+		h ^= 0xff // a byte no UTF-8 string holds: "a"+"bc" and "ab"+"c" differ
+		h *= 1099511628211
+	}
+	return h
+}
+
+// mix is the splitmix64 finaliser: FNV's low bits are weak, its output
+// after this is uniform enough for a split's shares.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// Split assigns r's buckets: the top-level splits and those of the rules
+// r matches, in order, rendering their keys with r's placeholders and
+// resolve. It must run after the host has given r its rule matches and
+// sources, and before Render and before the split placeholders are read.
+func (e *Enricher) Split(r *Response, resolve Resolver) {
+	if r.Status != StatusUnchanged || !e.hasSplits {
+		return
+	}
+	do := func(ss []split) {
+		for i := range ss {
+			s := &ss[i]
+			key := s.key.appendText(nil, r, resolve)
+			if len(key) == 0 {
+				r.setSplit(s.name, "")
+				continue
+			}
+			r.setSplit(s.name, s.bucket(string(key)))
+		}
+	}
+	do(e.splits)
+	for i := range e.rules {
+		if len(e.rules[i].splits) > 0 && e.ruleMatches(i, r) {
+			do(e.rules[i].splits)
+		}
+	}
+}
+
+// splitResult is one split's bucket for a response.
+type splitResult struct{ name, bucket string }
+
+func (r *Response) setSplit(name, bucket string) {
+	for i := range r.splits {
+		if r.splits[i].name == name {
+			r.splits[i].bucket = bucket
+			return
+		}
+	}
+	r.splits = append(r.splits, splitResult{name, bucket})
+}
+
+// splitBucket returns the bucket of split name, "" when none.
+func (r *Response) splitBucket(name string) string {
+	for i := range r.splits {
+		if r.splits[i].name == name {
+			return r.splits[i].bucket
+		}
+	}
+	return ""
+}
+
+// splitName reports whether name (after PlaceholderPrefix) is split.<name>.
+func splitName(name string) (string, bool) {
+	s, ok := strings.CutPrefix(name, "split.")
+	return s, ok && s != ""
+}
