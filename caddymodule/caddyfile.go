@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -44,6 +45,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        fields  all|none
 //	        <the module's own subdirectives>
 //	    }
+//	    split <name> <key> {
+//	        <bucket> <weight>
+//	    }
 //	    rule [<name>] {
 //	        client     <pattern...>
 //	        audience   <pattern...>
@@ -55,6 +59,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        set        <field> <value>
 //	        set_json   <field> <json>
 //	        source     <name> <module> ...
+//	        split      <name> <key> { ... }
 //	    }
 //	}
 //
@@ -178,6 +183,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) (err error) {
 				return err
 			}
 			h.Fields = append(h.Fields, f)
+		case "split":
+			sp, err := parseSplit(d)
+			if err != nil {
+				return err
+			}
+			h.Splits = append(h.Splits, sp)
 		default:
 			return d.Errf("unrecognized subdirective: %s", d.Val())
 		}
@@ -291,6 +302,12 @@ func parseRule(d *caddyfile.Dispenser, h *Handler) (enrichers.RuleConfig, error)
 				return r, err
 			}
 			r.Fields = append(r.Fields, f)
+		case "split":
+			sp, err := parseSplit(d)
+			if err != nil {
+				return r, err
+			}
+			r.Splits = append(r.Splits, sp)
 		default:
 			return r, d.Errf("rule %s: unrecognized subdirective: %s", r.Name, d.Val())
 		}
@@ -298,10 +315,41 @@ func parseRule(d *caddyfile.Dispenser, h *Handler) (enrichers.RuleConfig, error)
 	if !sawBlock {
 		return r, d.Errf("rule %s: expected a block with conditions and set/set_json lines", strings.TrimSpace(r.Name))
 	}
-	if len(r.Fields) == 0 {
+	if len(r.Fields) == 0 && len(r.Splits) == 0 {
 		return r, d.Errf("rule %s: sets no field", r.Name)
 	}
 	return r, nil
+}
+
+// parseSplit parses `split <name> <key> { <bucket> <weight>... }`.
+func parseSplit(d *caddyfile.Dispenser) (enrichers.SplitConfig, error) {
+	var sp enrichers.SplitConfig
+	args := d.RemainingArgs()
+	if len(args) != 2 {
+		return sp, d.Errf("split: expected <name> <key>, e.g. split slot {http.token.client_id} { green 10; blue 90 }")
+	}
+	sp.Name, sp.Key = args[0], args[1]
+	if _, err := enrichers.ParseTemplate(sp.Key); err != nil {
+		return sp, d.Errf("split %s: key: %v", sp.Name, err)
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		bucket := d.Val()
+		if !d.NextArg() {
+			return sp, d.Errf("split %s: bucket %s: expected a weight", sp.Name, bucket)
+		}
+		w, err := strconv.ParseFloat(d.Val(), 64)
+		if err != nil || !(w > 0) {
+			return sp, d.Errf("split %s: bucket %s: weight %q is not a positive number", sp.Name, bucket, d.Val())
+		}
+		if d.NextArg() {
+			return sp, d.ArgErr()
+		}
+		sp.Buckets = append(sp.Buckets, enrichers.Bucket{Name: bucket, Weight: w})
+	}
+	if len(sp.Buckets) == 0 {
+		return sp, d.Errf("split %s: expected a block of <bucket> <weight> lines", sp.Name)
+	}
+	return sp, nil
 }
 
 // parseSource parses `source <name> <module> [<args...>] [{ ... }]`: the

@@ -102,6 +102,10 @@ type Handler struct {
 	// a field places them ({"source": "<name>"}).
 	Sources []SourceConfig `json:"sources,omitempty"`
 
+	// Weighted, sticky splits assigned to every token response: each key
+	// falls in one bucket, the placeholder {http.token.split.<name>}.
+	Splits []enrichers.SplitConfig `json:"splits,omitempty"`
+
 	sources map[string]*SourceConfig
 
 	enricher *enrichers.Enricher
@@ -146,6 +150,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	e, err := enrichers.New(enrichers.Config{
 		Sources:      h.sourceSpecs(),
+		Splits:       h.Splits,
 		Preset:       h.Preset,
 		ClientClaims: h.ClientClaims,
 		TenantClaims: h.TenantClaims,

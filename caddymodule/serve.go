@@ -231,6 +231,9 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 	if repl != nil && h.needsResolver {
 		resolve = repl.GetString
 	}
+	// the buckets of the splits, from keys that may use the identity and
+	// what the sources found; {http.token.split.*} is known from here on
+	h.enricher.Split(resp, resolve)
 	out := enrichers.Outcome{WantNames: h.logger.Core().Enabled(zapcore.DebugLevel)}
 	outBuf := slicePool.Get().(*[]byte)
 	defer putSlice(outBuf)

@@ -172,8 +172,9 @@ type Response struct {
 	// buf holds the members of a usual body and the claims of its token,
 	// so that a response costs one allocation for both; srcBuf the first
 	// sources found
-	buf    [24]member
-	srcBuf [2]sourceObject
+	buf      [24]member
+	srcBuf   [2]sourceObject
+	splitBuf [2]splitResult
 }
 
 // Read validates a token response body and identifies its token. It

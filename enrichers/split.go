@@ -69,8 +69,11 @@ func compileSplits(path string, cfgs []SplitConfig) ([]split, error) {
 	return out, nil
 }
 
-// Bucket returns the bucket key falls in.
-func (s *split) bucket(key string) string {
+// bucket returns the bucket key falls in.
+func (s *split) bucket(key string) string { return s.bucketOf([]byte(key)) }
+
+// bucketOf is bucket for a key in bytes, as Split renders it.
+func (s *split) bucketOf(key []byte) string {
 	best, bestScore := "", math.Inf(-1)
 	for _, b := range s.buckets {
 		// weighted rendezvous: score = weight / -ln(u), u uniform in (0,1)
@@ -82,19 +85,24 @@ func (s *split) bucket(key string) string {
 	return best
 }
 
-// hashOf is FNV-1a over the three strings with separators: stable across
-// processes, machines and Go versions, unlike hash/maphash.
-func hashOf(parts ...string) uint64 {
+// hashOf is FNV-1a over the split's name, the key and the bucket's name,
+// each followed by a byte no UTF-8 text holds ("a"+"bc" and "ab"+"c"
+// differ): stable across processes, machines and Go versions, unlike
+// hash/maphash.
+func hashOf(name string, key []byte, bucket string) uint64 {
 	h := uint64(14695981039346656037)
-	for _, p := range parts {
-		for i := 0; i < len(p); i++ {
-			h ^= uint64(p[i])
-			h *= 1099511628211
-		}
-		h ^= 0xff // a byte no UTF-8 string holds: "a"+"bc" and "ab"+"c" differ
+	h = fnv(h, name)
+	h = fnv(h, key)
+	return fnv(h, bucket)
+}
+
+func fnv[T string | []byte](h uint64, p T) uint64 {
+	for i := 0; i < len(p); i++ {
+		h ^= uint64(p[i])
 		h *= 1099511628211
 	}
-	return h
+	h ^= 0xff
+	return h * 1099511628211
 }
 
 // mix is the splitmix64 finaliser: FNV's low bits are weak, its output
@@ -115,15 +123,16 @@ func (e *Enricher) Split(r *Response, resolve Resolver) {
 	if r.Status != StatusUnchanged || !e.hasSplits {
 		return
 	}
+	var buf [128]byte
 	do := func(ss []split) {
 		for i := range ss {
 			s := &ss[i]
-			key := s.key.appendText(nil, r, resolve)
+			key := s.key.appendText(buf[:0], r, resolve)
 			if len(key) == 0 {
 				r.setSplit(s.name, "")
 				continue
 			}
-			r.setSplit(s.name, s.bucket(string(key)))
+			r.setSplit(s.name, s.bucketOf(key))
 		}
 	}
 	do(e.splits)
@@ -143,6 +152,9 @@ func (r *Response) setSplit(name, bucket string) {
 			r.splits[i].bucket = bucket
 			return
 		}
+	}
+	if r.splits == nil {
+		r.splits = r.splitBuf[:0]
 	}
 	r.splits = append(r.splits, splitResult{name, bucket})
 }

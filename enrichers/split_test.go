@@ -1,0 +1,183 @@
+package enrichers
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
+)
+
+func splitOf(t testing.TB, weights ...any) *split {
+	t.Helper()
+	var buckets []Bucket
+	for i := 0; i+1 < len(weights); i += 2 {
+		buckets = append(buckets, Bucket{Name: weights[i].(string), Weight: float64(weights[i+1].(int))})
+	}
+	ss, err := compileSplits("", []SplitConfig{{Name: "slot", Key: "{http.token.client_id}", Buckets: buckets}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &ss[0]
+}
+
+// TestSplitShares: over 100,000 distinct keys each bucket's share is within
+// one point of its weight, and a key always gets the same bucket.
+func TestSplitShares(t *testing.T) {
+	for _, weights := range [][]any{{"green", 10, "blue", 90}, {"a", 20, "b", 30, "c", 50}, {"only", 1}} {
+		s := splitOf(t, weights...)
+		again := splitOf(t, weights...) // another replica, or after a restart
+		const n = 100000
+		count := map[string]int{}
+		total := 0.0
+		for _, b := range s.buckets {
+			total += b.Weight
+		}
+		for i := range n {
+			key := fmt.Sprintf("client-%d", i)
+			b := s.bucket(key)
+			if again.bucket(key) != b || s.bucket(key) != b {
+				t.Fatalf("%v: key %s moved between calls", weights, key)
+			}
+			count[b]++
+		}
+		for _, b := range s.buckets {
+			share, want := float64(count[b.Name])/n*100, b.Weight/total*100
+			if math.Abs(share-want) > 1 {
+				t.Errorf("%v: bucket %s has %.2f%% of keys, weight %.2f%%", weights, b.Name, share, want)
+			}
+		}
+	}
+}
+
+// TestSplitMovesAsFewKeysAsPossible: raising green from 10 to 20 moves only
+// blue keys, only to green, about a tenth of all; no green key leaves green.
+// Lowering it back moves exactly those keys back.
+func TestSplitMovesAsFewKeysAsPossible(t *testing.T) {
+	before, after := splitOf(t, "green", 10, "blue", 90), splitOf(t, "green", 20, "blue", 80)
+	three, threeMore := splitOf(t, "a", 20, "b", 30, "c", 50), splitOf(t, "a", 40, "b", 30, "c", 50)
+	const n = 100000
+	moved := 0
+	for i := range n {
+		key := fmt.Sprintf("client-%d", i)
+		b, a := before.bucket(key), after.bucket(key)
+		if b == "green" && a != "green" {
+			t.Fatalf("key %s left green when green grew", key)
+		}
+		if b != a {
+			moved++
+		}
+		if x, y := three.bucket(key), threeMore.bucket(key); x != y && y != "a" {
+			t.Fatalf("key %s moved from %s to %s when only a grew", key, x, y)
+		}
+	}
+	if share := float64(moved) / n * 100; math.Abs(share-10) > 1 {
+		t.Errorf("%.2f%% of keys moved, want about 10%%", share)
+	}
+}
+
+// TestSplitKnownBuckets pins a few assignments: a change to the hash would
+// move every client of every deployment at its next upgrade.
+func TestSplitKnownBuckets(t *testing.T) {
+	s := splitOf(t, "green", 10, "blue", 90)
+	got := map[string]string{}
+	for _, k := range []string{"svc-eu", "svc-us", "client-1", "client-2", "é"} {
+		got[k] = s.bucket(k)
+	}
+	b, _ := json.Marshal(got)
+	if want := `{"client-1":"blue","client-2":"green","svc-eu":"green","svc-us":"green","é":"blue"}`; string(b) != want {
+		t.Fatalf("buckets %s, want %s", b, want)
+	}
+}
+
+// TestSplitsThroughTheEngine: the placeholder carries the bucket into set
+// values; an empty key gets no bucket; a split in a rule is assigned only
+// to the rule's tokens; a rule with a matcher set matches only once the
+// host says it did.
+func TestSplitsThroughTheEngine(t *testing.T) {
+	e := mustNew(t, Config{
+		Splits: []SplitConfig{{Name: "slot", Key: "{http.token.client_id}", Buckets: []Bucket{{Name: "green", Weight: 1}, {Name: "blue", Weight: 1}}}},
+		Fields: []FieldConfig{{Name: "api-uri", Value: "https://{http.token.split.slot}.api.example.com"}},
+		Rules: []RuleConfig{
+			{Name: "gold", Claims: []ClaimCondition{{Name: "plan", Values: []string{"gold"}}},
+				Splits: []SplitConfig{{Name: "ab", Key: "{http.token.tenant}", Buckets: []Bucket{{Name: "a", Weight: 1}}}},
+				Fields: []FieldConfig{{Name: "ab", Value: "{http.token.split.ab}"}}},
+			{Name: "internal", Match: json.RawMessage(`{"remote_ip":{"ranges":["10.0.0.0/8"]}}`),
+				Fields: []FieldConfig{{Name: "internal", JSON: json.RawMessage(`true`)}}},
+		},
+	})
+	if got := e.ExternalRules(); len(got) != 1 || got[0] != 1 {
+		t.Fatalf("ExternalRules = %v", got)
+	}
+	run := func(claims map[string]any, internal bool) map[string]json.RawMessage {
+		t.Helper()
+		r, err := e.Read(tokenResponse(t, testjwt.Claims(t, claims)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.SetRuleMatch(1, internal)
+		e.Split(r, nil)
+		return decodeObject(t, e.Render(nil, r, nil, &Outcome{}))
+	}
+	want := `"https://` + splitOf(t, "green", 1, "blue", 1).bucket("svc-eu") + `.api.example.com"`
+	got := run(map[string]any{"client_id": "svc-eu", "org_id": "org_acme", "plan": "gold"}, true)
+	if string(got["api-uri"]) != want || string(got["ab"]) != `"a"` || string(got["internal"]) != "true" {
+		t.Fatalf("gold, internal: %v", got)
+	}
+	got = run(map[string]any{"client_id": "svc-eu", "org_id": "org_acme", "plan": "silver"}, false)
+	if string(got["api-uri"]) != want || got["ab"] != nil || got["internal"] != nil {
+		t.Fatalf("silver, external: %v", got)
+	}
+	// no client id: no bucket, and the field renders without it
+	got = run(map[string]any{"org_id": "org_acme"}, false)
+	if string(got["api-uri"]) != `"https://.api.example.com"` {
+		t.Fatalf("no key: %v", got)
+	}
+}
+
+func TestSplitConfigErrors(t *testing.T) {
+	for want, cfg := range map[string]Config{
+		`splits[0].name: split name ""`:                           {Splits: []SplitConfig{{Key: "{http.token.client_id}", Buckets: []Bucket{{Name: "a", Weight: 1}}}}},
+		`splits[0].key: split s: empty key`:                       {Splits: []SplitConfig{{Name: "s", Buckets: []Bucket{{Name: "a", Weight: 1}}}}},
+		`splits[0].buckets: split s: no bucket`:                   {Splits: []SplitConfig{{Name: "s", Key: "k"}}},
+		`splits[0].buckets[1]: split s: bucket "a"`:               {Splits: []SplitConfig{{Name: "s", Key: "k", Buckets: []Bucket{{Name: "a", Weight: 1}, {Name: "a", Weight: 1}}}}},
+		`splits[0].buckets[0]: split s: bucket "z"`:               {Splits: []SplitConfig{{Name: "s", Key: "k", Buckets: []Bucket{{Name: "z", Weight: 0}}}}},
+		`rules[0].splits[0].buckets: rule #1: split s: no bucket`: {Rules: []RuleConfig{{Splits: []SplitConfig{{Name: "s", Key: "k"}}}}},
+	} {
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q, got %v", want, err)
+		}
+	}
+}
+
+// BenchmarkSplit is what one split costs a token: two buckets.
+func BenchmarkSplit(b *testing.B) {
+	s := splitOf(b, "green", 10, "blue", 90)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = s.bucket("Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9uHg")
+	}
+}
+
+// BenchmarkSplitStage is what Split adds to a token response: one split
+// of two buckets, its key rendered from the identity.
+func BenchmarkSplitStage(b *testing.B) {
+	c := auth0Case()
+	cfg := c.cfg
+	cfg.Splits = []SplitConfig{{Name: "slot", Key: "{http.token.client_id}", Buckets: []Bucket{{Name: "green", Weight: 10}, {Name: "blue", Weight: 90}}}}
+	e := mustNew(b, cfg)
+	r, err := e.Read(c.body, c.req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r.splits = r.splits[:0]
+		e.Split(r, nil)
+	}
+	if v, _ := r.Placeholder("split.slot"); v == "" {
+		b.Fatal("no bucket")
+	}
+}
