@@ -104,6 +104,9 @@ type Handler struct {
 
 	sources map[string]*SourceConfig
 
+	// the rules' matcher sets, in rule order
+	ruleMatchers []ruleMatcher
+
 	enricher *enrichers.Enricher
 	paths    caddyhttp.MatchPath
 	failMode bool
@@ -159,6 +162,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.enricher = e
 	h.needsResolver = e.NeedsResolver()
+	if err := h.provisionRuleMatchers(ctx, e.ExternalRules()); err != nil {
+		return fmt.Errorf("token_enrich: %w", err)
+	}
 	return nil
 }
 
