@@ -95,7 +95,10 @@ type Handler struct {
 	Fields []enrichers.FieldConfig `json:"fields,omitempty"`
 
 	// Rules, checked in order; every matching rule applies and a later rule
-	// wins over an earlier one for the same field.
+	// wins over an earlier one for the same field. A rule's match is a
+	// matcher set of Caddy request matchers (the http.matchers modules, as
+	// in a route's match), evaluated once the identity is known: the rule
+	// applies only when its token conditions and all its matchers hold.
 	Rules []enrichers.RuleConfig `json:"rules,omitempty"`
 
 	// Metadata sources, looked up once the token's identity is known where
