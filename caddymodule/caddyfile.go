@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -60,6 +62,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        set_json   <field> <json>
 //	        source     <name> <module> ...
 //	        split      <name> <key> { ... }
+//	        match {
+//	            <Caddy request matcher> <args...>
+//	        }
 //	    }
 //	}
 //
@@ -78,7 +83,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // third party's) once the identity is known, by a key rendered from
 // placeholders, at most for timeout (default 300ms); the members of what it
 // finds are added where it stands (unless fields none) and are placeholders
-// {http.token.source.<name>.<member>}. Field names are literal. Patterns are globs: `*` matches any run
+// {http.token.source.<name>.<member>}. A rule's match block takes any Caddy
+// request matchers (remote_ip, client_ip, header, query, expression, a third
+// party's), written as in a named matcher; they are evaluated once the
+// identity is known, so an expression can read {http.token.*}, and the rule
+// applies only when they all match as well as its token conditions. Field names are literal. Patterns are globs: `*` matches any run
 // of characters, `?` one character. Rules are checked in order; every matching
 // rule applies and a later rule wins over an earlier one for the same field.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) (err error) {
@@ -248,6 +257,7 @@ func parseRule(d *caddyfile.Dispenser, h *Handler) (enrichers.RuleConfig, error)
 		return args, nil
 	}
 	sawBlock := false
+	sawMatch := false
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		sawBlock = true
 		var err error
@@ -308,6 +318,14 @@ func parseRule(d *caddyfile.Dispenser, h *Handler) (enrichers.RuleConfig, error)
 				return r, err
 			}
 			r.Splits = append(r.Splits, sp)
+		case "match":
+			if sawMatch {
+				return r, d.Errf("rule %s: match: a rule takes one match block; put all its matchers in it", r.Name)
+			}
+			sawMatch = true
+			if r.Match, err = parseRuleMatch(d, r.Name); err != nil {
+				return r, err
+			}
 		default:
 			return r, d.Errf("rule %s: unrecognized subdirective: %s", r.Name, d.Val())
 		}
@@ -350,6 +368,40 @@ func parseSplit(d *caddyfile.Dispenser) (enrichers.SplitConfig, error) {
 		return sp, d.Errf("split %s: expected a block of <bucket> <weight> lines", sp.Name)
 	}
 	return sp, nil
+}
+
+// parseRuleMatch parses a rule's `match { <matcher> <args...> ... }` block
+// the way Caddy parses a named matcher, into the JSON of a matcher set
+// (http.matchers modules by name). Its errors name their line.
+func parseRuleMatch(d *caddyfile.Dispenser, rule string) (json.RawMessage, error) {
+	file, line := d.File(), d.Line()
+	seg := d.NextSegment()
+	// Caddy names the end of the block when a matcher is unknown: name the
+	// matcher's own line instead
+	md := caddyfile.NewDispenser(seg)
+	md.Next()
+	for nesting := md.Nesting(); md.NextArg() || md.NextBlock(nesting); {
+		if !md.Token().Quoted() {
+			if _, err := caddy.GetModule("http.matchers." + md.Val()); err != nil {
+				return nil, md.Errf("rule %s: match: unknown Caddy request matcher %q (a module of http.matchers)", rule, md.Val())
+			}
+		}
+		md.NextSegment()
+	}
+	md = caddyfile.NewDispenser(seg)
+	md.Next()
+	set, err := caddyhttp.ParseCaddyfileNestedMatcherSet(md)
+	if err != nil {
+		if strings.Contains(err.Error(), ", at "+file) {
+			// a matcher's own error, which names its line
+			return nil, fmt.Errorf("rule %s: match: %w", rule, err)
+		}
+		return nil, fmt.Errorf("rule %s: match: %w, at %s:%d", rule, err, file, line)
+	}
+	if len(set) == 0 {
+		return nil, fmt.Errorf("rule %s: match: no matcher in the block, at %s:%d", rule, file, line)
+	}
+	return json.Marshal(set)
 }
 
 // parseSource parses `source <name> <module> [<args...>] [{ ... }]`: the

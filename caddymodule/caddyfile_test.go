@@ -101,6 +101,10 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"rule without block", "token_enrich {\n\trule r\n}", "rule r: expected a block", 2},
 		{"rule without fields", "token_enrich {\n\trule r {\n\t\tclient a\n\t}\n}", "rule r: sets no field", 4},
 		{"paths empty", "token_enrich {\n\tpaths\n}", "wrong argument count", 2},
+		{"unknown matcher", "token_enrich {\n\trule r {\n\t\tmatch {\n\t\t\tremote_ip 10.0.0.0/8\n\t\t\tgeoip DE\n\t\t}\n\t\tset x y\n\t}\n}", `rule r: match: unknown Caddy request matcher "geoip" (a module of http.matchers)`, 5},
+		{"matcher's own error", "token_enrich {\n\trule r {\n\t\tmatch {\n\t\t\theader X-Region\n\t\t}\n\t\tset x y\n\t}\n}", "rule r: match: malformed header matcher: expected both field and value", 4},
+		{"two match blocks", "token_enrich {\n\trule r {\n\t\tmatch {\n\t\t\tremote_ip 10.0.0.0/8\n\t\t}\n\t\tmatch header X-Region eu-*\n\t\tset x y\n\t}\n}", "rule r: match: a rule takes one match block; put all its matchers in it", 6},
+		{"empty match", "token_enrich {\n\trule r {\n\t\tmatch {\n\t\t}\n\t\tset x y\n\t}\n}", "rule r: match: no matcher in the block", 3},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -113,12 +117,61 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 	}
 }
 
+// TestUnmarshalCaddyfileRuleMatch: a rule's match block becomes the JSON of
+// a Caddy matcher set, matchers by module name, as in a route's match;
+// repeated lines of one matcher merge as in a named matcher, and a
+// backticked expression is the expression matcher's shorthand.
+func TestUnmarshalCaddyfileRuleMatch(t *testing.T) {
+	d := caddyfile.NewTestDispenser(`token_enrich {
+		rule internal {
+			match {
+				remote_ip 10.0.0.0/8 192.168.0.0/16
+				header X-Region eu-*
+				header X-Region ch-*
+				expression {http.token.claims.plan} in ["gold", "platinum"]
+			}
+			set api-uri https://internal.api.example.com
+		}
+		rule one-line {
+			match client_ip 203.0.113.0/24
+			set region apac
+		}
+		rule shorthand {
+			match ` + "`{http.token.tenant} == \"org_acme\"`" + `
+			set acme true
+		}
+		rule plain {
+			set x y
+		}
+	}`)
+	var h Handler
+	if err := h.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`{"expression":"{http.token.claims.plan} in [\"gold\", \"platinum\" ]","header":{"X-Region":["eu-*","ch-*"]},"remote_ip":{"ranges":["10.0.0.0/8","192.168.0.0/16"]}}`,
+		`{"client_ip":{"ranges":["203.0.113.0/24"]}}`,
+		`{"expression":"{http.token.tenant} == \"org_acme\""}`,
+		``,
+	}
+	if len(h.Rules) != len(want) {
+		t.Fatalf("%d rules", len(h.Rules))
+	}
+	for i, w := range want {
+		if string(h.Rules[i].Match) != w {
+			t.Errorf("rule %d: match\ngot  %s\nwant %s", i, h.Rules[i].Match, w)
+		}
+	}
+}
+
 // TestCaddyfileErrorsThroughAdapter adapts whole Caddyfiles the way `caddy
 // adapt` and `caddy validate` do and checks that each error names what is
 // accepted, and the file and line.
 func TestCaddyfileErrorsThroughAdapter(t *testing.T) {
 	cases := []struct{ name, block, want string }{
 		{"max_body", "max_body abc", `max_body: "abc" is not a size: give a number of bytes with an optional unit, e.g. 1MiB or 512KB, at Caddyfile:4`},
+		{"unknown matcher", "rule r {\n\t\t\tmatch {\n\t\t\t\tmaxmind_geolocation {\n\t\t\t\t\tallow_countries DE\n\t\t\t\t}\n\t\t\t}\n\t\t\tset x y\n\t\t}",
+			`rule r: match: unknown Caddy request matcher "maxmind_geolocation" (a module of http.matchers), at Caddyfile:6`},
 		{"set_json object", `set_json limits {"rps": 100}`, "set_json limits: expected one JSON value, got 2 tokens: wrap a JSON object or array in backticks, e.g. set_json limits `{\"rps\": 100}`, at Caddyfile:4"},
 	}
 	for _, c := range cases {

@@ -95,7 +95,10 @@ type Handler struct {
 	Fields []enrichers.FieldConfig `json:"fields,omitempty"`
 
 	// Rules, checked in order; every matching rule applies and a later rule
-	// wins over an earlier one for the same field.
+	// wins over an earlier one for the same field. A rule's match is a
+	// matcher set of Caddy request matchers (the http.matchers modules, as
+	// in a route's match), evaluated once the identity is known: the rule
+	// applies only when its token conditions and all its matchers hold.
 	Rules []enrichers.RuleConfig `json:"rules,omitempty"`
 
 	// Metadata sources, looked up once the token's identity is known where
@@ -107,6 +110,9 @@ type Handler struct {
 	Splits []enrichers.SplitConfig `json:"splits,omitempty"`
 
 	sources map[string]*SourceConfig
+
+	// the rules' matcher sets, in rule order
+	ruleMatchers []ruleMatcher
 
 	enricher *enrichers.Enricher
 	paths    caddyhttp.MatchPath
@@ -164,6 +170,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.enricher = e
 	h.needsResolver = e.NeedsResolver()
+	if err := h.provisionRuleMatchers(ctx, e.ExternalRules()); err != nil {
+		return fmt.Errorf("token_enrich: %w", err)
+	}
 	return nil
 }
 

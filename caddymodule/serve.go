@@ -221,6 +221,7 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 	// to the fields
 	x.resp = resp
 	id := &resp.Identity
+	h.matchRules(r, resp)
 	h.lookUp(r.Context(), repl, resp)
 	if id.RequestClientID != "" && id.ClientID != id.RequestClientID {
 		h.debug("client id in token differs from request; using the token's",
