@@ -35,6 +35,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    max_body     <size>
 //	    on_error     pass|fail
 //	    overwrite
+//	    dry_run
 //	    preset       auto|generic|auth0|okta|entra|keycloak|cognito|hydra|rfc9068
 //	    tenant_claim <claim...>
 //	    client_claim <claim...>
@@ -140,6 +141,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) (err error) {
 				return d.ArgErr()
 			}
 			h.Overwrite = true
+		case "dry_run":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.DryRun = true
 		case "preset":
 			if !d.NextArg() {
 				return d.ArgErr()

@@ -20,7 +20,8 @@ var responsesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Name:      "responses_total",
 	Help: "Token-endpoint responses seen by token_enrich, by result: enriched, unchanged (a token " +
 		"response no field applied to), not_token, ambiguous (a standard member sent twice), too_deep " +
-		"(nested deeper than 512 levels), streamed (not a buffered JSON 2xx), too_large, " +
+		"(nested deeper than 512 levels), dry_run (would have been enriched; sent unchanged), streamed " +
+		"(not a buffered JSON 2xx), too_large, " +
 		"error_passed, error_failed (on_error fail answered 502).",
 }, []string{"result"})
 
@@ -29,6 +30,7 @@ var (
 	countEnriched    = responsesTotal.WithLabelValues("enriched")
 	countUnchanged   = responsesTotal.WithLabelValues("unchanged")
 	countNotToken    = responsesTotal.WithLabelValues("not_token")
+	countDryRun      = responsesTotal.WithLabelValues("dry_run")
 	countAmbiguous   = responsesTotal.WithLabelValues("ambiguous")
 	countTooDeep     = responsesTotal.WithLabelValues("too_deep")
 	countStreamed    = responsesTotal.WithLabelValues("streamed")

@@ -68,6 +68,13 @@ type Handler struct {
 	// By default the upstream's value is kept.
 	Overwrite bool `json:"overwrite,omitempty"`
 
+	// Compute everything but change nothing: each response that would be
+	// enriched is logged at info level with the names and values it would
+	// get (never a token), counted as result "dry_run", and sent exactly
+	// as the upstream sent it. For rolling new rules out against live
+	// traffic.
+	DryRun bool `json:"dry_run,omitempty"`
+
 	// The identity provider whose claim names to read: auto (default),
 	// generic, auth0, okta, entra, keycloak, cognito, hydra or rfc9068.
 	// auto picks the preset per token from its issuer (*.auth0.com, Okta,

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -235,7 +236,7 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 	// the buckets of the splits, from keys that may use the identity and
 	// what the sources found; {http.token.split.*} is known from here on
 	h.enricher.Split(resp, resolve)
-	out := enrichers.Outcome{WantNames: h.logger.Core().Enabled(zapcore.DebugLevel)}
+	out := enrichers.Outcome{WantNames: h.DryRun || h.logger.Core().Enabled(zapcore.DebugLevel), WantValues: h.DryRun}
 	outBuf := slicePool.Get().(*[]byte)
 	defer putSlice(outBuf)
 	enriched := h.enricher.Render((*outBuf)[:0], resp, resolve, &out)
@@ -243,6 +244,17 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 	if out.Status != enrichers.StatusEnriched {
 		countUnchanged.Inc()
 		h.debug("token response passed through unchanged", zap.String("reason", "no field applies"), zap.String("client", id.ClientID))
+		return rec.writeRaw()
+	}
+	if h.DryRun {
+		countDryRun.Inc()
+		fields := make([]zap.Field, 0, 4+len(out.Added))
+		fields = append(fields, zap.String("client", id.ClientID), zap.String("tenant", id.Tenant),
+			zap.Strings("added", out.Added))
+		for i, name := range out.Added {
+			fields = append(fields, zap.Any("field."+name, json.RawMessage(out.Values[i])))
+		}
+		h.logger.Info("token response would be enriched (dry_run); sent unchanged", fields...)
 		return rec.writeRaw()
 	}
 	if ce := h.logger.Check(zapcore.DebugLevel, "token response enriched"); ce != nil {

@@ -82,6 +82,11 @@ type Outcome struct {
 	WantNames bool
 	// Added lists the names written, when WantNames is set.
 	Added []string
+	// WantValues asks Render to list, with WantNames, the JSON value of
+	// each name in Added, in Values.
+	WantValues bool
+	// Values holds the JSON values written, in the order of Added.
+	Values []string
 	// Kept counts configured fields dropped because the upstream already
 	// sent a member of that name (and Overwrite is off).
 	Kept int
@@ -287,6 +292,9 @@ func (e *Enricher) Render(dst []byte, r *Response, resolve Resolver, out *Outcom
 		for i := range pl.fields {
 			if !pl.fields[i].drop {
 				out.Added = append(out.Added, pl.fields[i].name)
+				if out.WantValues {
+					out.Values = append(out.Values, string(pl.bytes(pl.fields[i].val)))
+				}
 			}
 		}
 	}

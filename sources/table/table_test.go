@@ -549,6 +549,8 @@ func TestCleanupStopsPoller(t *testing.T) {
 	if err := tbl.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// the poller's goroutine may not have been scheduled yet: wait for it
+	waitFor(t, 2*time.Second, "the poller to run", func() bool { return pollers() == before+1 })
 	if got := pollers(); got != before+1 {
 		t.Fatalf("%d pollers running after Provision; want %d", got, before+1)
 	}
