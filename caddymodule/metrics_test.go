@@ -16,24 +16,7 @@ import (
 // admin API's /metrics.
 func counter(t *testing.T, result string) float64 {
 	t.Helper()
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Get(fmt.Sprintf("http://localhost:%d/metrics", testcaddy.AdminPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	prefix := `caddy_http_token_enrich_responses_total{result="` + result + `"} `
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
-	}
-	return 0
+	return metric(t, `caddy_http_token_enrich_responses_total{result="`+result+`"} `)
 }
 
 func TestMetricsCountResults(t *testing.T) {
@@ -55,6 +38,7 @@ func TestMetricsCountResults(t *testing.T) {
 	for _, r := range results {
 		before[r] = counter(t, r)
 	}
+	durationsBefore := metric(t, "caddy_http_token_enrich_duration_seconds_count ")
 	for _, kind := range []string{"ok", "ok", "error", "nottoken", "garbage"} {
 		testhttp.Post(t, base+"/oauth/token?kind="+kind, "application/x-www-form-urlencoded", "grant_type=client_credentials")
 	}
@@ -65,4 +49,31 @@ func TestMetricsCountResults(t *testing.T) {
 			t.Errorf("%s: counted %v, want %v", r, got, want[r])
 		}
 	}
+	// the time spent is observed once per buffered response: the two
+	// enriched, the one not a token, the one that failed to parse
+	if got := metric(t, "caddy_http_token_enrich_duration_seconds_count ") - durationsBefore; got != 4 {
+		t.Errorf("duration observed %v times, want 4", got)
+	}
+}
+
+// metric reads the value of the /metrics line that starts with prefix.
+func metric(t *testing.T, prefix string) float64 {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(fmt.Sprintf("http://localhost:%d/metrics", testcaddy.AdminPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	return 0
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -158,6 +159,7 @@ var staleHeaders = []string{"Etag", "Content-Md5", "Digest", "Content-Digest", "
 
 // finish decodes, reads, publishes, renders and writes a buffered response.
 func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) error {
+	defer observeSince(time.Now())
 	rec := &x.rec
 	hdr := rec.Header()
 	// Trailers the upstream did not announce reach the header map (as
