@@ -64,6 +64,18 @@ var enrichDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 	Buckets:   prometheus.ExponentialBuckets(5e-6, 4, 9), // 5 µs to 330 ms
 })
 
+// fieldsAdded counts the members written into token responses by where
+// they came from: a configured field's name, lift:<claim>, source:<name>.
+// All three are bounded by the configuration.
+var fieldsAdded = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Namespace: "caddy",
+	Subsystem: "http_token_enrich",
+	Name:      "fields_added_total",
+	Help:      "Members written into token responses, by field: a configured field's name, lift:<claim> or source:<name>.",
+}, []string{"field"})
+
+func countField(label string) { fieldsAdded.WithLabelValues(label).Inc() }
+
 // observeSince records the time since start in enrichDuration.
 func observeSince(start time.Time) { enrichDuration.Observe(time.Since(start).Seconds()) }
 
@@ -73,7 +85,7 @@ func registerMetrics(ctx caddy.Context) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{responsesTotal, sourceLookups, enrichDuration} {
+	for _, c := range []prometheus.Collector{responsesTotal, sourceLookups, enrichDuration, fieldsAdded} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

@@ -2,9 +2,12 @@ package caddymodule_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 	"net/http"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,6 +42,7 @@ func TestMetricsCountResults(t *testing.T) {
 		before[r] = counter(t, r)
 	}
 	durationsBefore := metric(t, "caddy_http_token_enrich_duration_seconds_count ")
+	apiURIBefore := metric(t, `caddy_http_token_enrich_fields_added_total{field="api-uri"} `)
 	for _, kind := range []string{"ok", "ok", "error", "nottoken", "garbage"} {
 		testhttp.Post(t, base+"/oauth/token?kind="+kind, "application/x-www-form-urlencoded", "grant_type=client_credentials")
 	}
@@ -53,6 +57,10 @@ func TestMetricsCountResults(t *testing.T) {
 	// enriched, the one not a token, the one that failed to parse
 	if got := metric(t, "caddy_http_token_enrich_duration_seconds_count ") - durationsBefore; got != 4 {
 		t.Errorf("duration observed %v times, want 4", got)
+	}
+	// each of the two enriched responses got api-uri once
+	if got := metric(t, `caddy_http_token_enrich_fields_added_total{field="api-uri"} `) - apiURIBefore; got != 2 {
+		t.Errorf("api-uri counted %v times, want 2", got)
 	}
 }
 
@@ -76,4 +84,84 @@ func metric(t *testing.T, prefix string) float64 {
 		}
 	}
 	return 0
+}
+
+// TestDashboardQueries: the example Grafana dashboard uses exactly the
+// README's queries, and every metric they name is one the module exposes
+// (after the traffic of a token request, a source lookup and a table
+// reload).
+func TestDashboardQueries(t *testing.T) {
+	raw, err := os.ReadFile("../examples/grafana/token-enrich-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/t.json", []byte(`{"org_acme":{"region":"eu"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	up := newUpstream(t, serveJSON(200, auth0Body("svc-eu", "org_acme")))
+	base := startCaddy(t, `
+	token_enrich {
+		source tenants table `+dir+`/t.json {
+			key {http.token.tenant}
+		}
+		set api-uri https://api.example.com
+	}
+	reverse_proxy {UPSTREAM}
+`, up)
+	testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
+	exposed := metricNames(t)
+	names := regexp.MustCompile(`caddy_http_token_enrich_[a-z_]+`)
+	n := 0
+	for _, p := range dash.Panels {
+		for _, target := range p.Targets {
+			n++
+			if !strings.Contains(string(readme), "`"+target.Expr+"`") {
+				t.Errorf("the README does not give the dashboard's query %s", target.Expr)
+			}
+			for _, m := range names.FindAllString(target.Expr, -1) {
+				if !exposed[m] {
+					t.Errorf("query %s names %s, which /metrics does not expose", target.Expr, m)
+				}
+			}
+		}
+	}
+	if n < 4 {
+		t.Fatalf("%d queries in the dashboard", n)
+	}
+}
+
+// metricNames lists the sample names /metrics exposes.
+func metricNames(t *testing.T) map[string]bool {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(fmt.Sprintf("http://localhost:%d/metrics", testcaddy.AdminPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]bool{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if line := sc.Text(); line != "" && line[0] != '#' {
+			name, _, _ := strings.Cut(line, " ")
+			name, _, _ = strings.Cut(name, "{")
+			out[name] = true
+		}
+	}
+	return out
 }

@@ -239,6 +239,9 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 	// what the sources found; {http.token.split.*} is known from here on
 	h.enricher.Split(resp, resolve)
 	out := enrichers.Outcome{WantNames: h.DryRun || h.logger.Core().Enabled(zapcore.DebugLevel), WantValues: h.DryRun}
+	if !h.DryRun {
+		out.Count = countField
+	}
 	outBuf := slicePool.Get().(*[]byte)
 	defer putSlice(outBuf)
 	enriched := h.enricher.Render((*outBuf)[:0], resp, resolve, &out)

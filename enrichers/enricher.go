@@ -39,6 +39,7 @@ type Config struct {
 type Enricher struct {
 	presets     presetChooser
 	lift        []string
+	liftLabels  []string // "lift:<claim>", what lifted members are counted as
 	fields      []field
 	rules       []rule
 	overwrite   bool
@@ -87,6 +88,11 @@ type Outcome struct {
 	WantValues bool
 	// Values holds the JSON values written, in the order of Added.
 	Values []string
+	// Count, when set, is called once per member written with where it
+	// came from: the configured field's name, "lift:<claim>" or
+	// "source:<name>". Those are bounded by the configuration, so they
+	// can label a metric; the names a claim or a source brings cannot.
+	Count func(label string)
 	// Kept counts configured fields dropped because the upstream already
 	// sent a member of that name (and Overwrite is off).
 	Kept int
@@ -105,6 +111,7 @@ func New(cfg Config) (*Enricher, error) {
 		if c == "" {
 			return nil, &ConfigError{Path: fmt.Sprintf("lift_claims[%d]", i), Err: errors.New("empty claim name")}
 		}
+		e.liftLabels = append(e.liftLabels, "lift:"+c)
 	}
 	if e.fields, err = compileFields(cfg.Fields); err != nil {
 		return nil, err
@@ -288,6 +295,13 @@ func (e *Enricher) Render(dst []byte, r *Response, resolve Resolver, out *Outcom
 		return append(dst, r.body...)
 	}
 	out.Status = StatusEnriched
+	if out.Count != nil {
+		for i := range pl.fields {
+			if !pl.fields[i].drop {
+				out.Count(pl.fields[i].label)
+			}
+		}
+	}
 	if out.WantNames {
 		for i := range pl.fields {
 			if !pl.fields[i].drop {
@@ -304,15 +318,16 @@ func (e *Enricher) Render(dst []byte, r *Response, resolve Resolver, out *Outcom
 // plan collects the fields to write, in order, one per name.
 func (e *Enricher) plan(pl *plan, r *Response, resolve Resolver) {
 	id := &r.Identity
-	for _, name := range e.lift {
+	for li, name := range e.lift {
 		c := id.Claim(name)
 		if !c.IsObject() {
 			continue
 		}
+		label := e.liftLabels[li]
 		c.ForEach(func(k, v gjson.Result) bool {
 			if k.Str != "" && !IsReserved(k.Str) {
 				// the upstream's own encoding of name and value
-				pl.put(k.Str, func() span { return pl.add(k.Raw) }, pl.add(v.Raw))
+				pl.put(k.Str, label, func() span { return pl.add(k.Raw) }, pl.add(v.Raw))
 			}
 			return true
 		})

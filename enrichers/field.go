@@ -71,8 +71,9 @@ type field struct {
 	tmpl Template
 	// dynamic is set when tmpl must be rendered per request.
 	dynamic bool
-	// source names the source placed here (see FieldConfig.Source).
-	source string
+	// source names the source placed here (see FieldConfig.Source), and
+	// label is "source:<name>", what its members are counted as.
+	source, label string
 }
 
 // compileFields compiles a list of fields; errors name the entry and the
@@ -96,7 +97,7 @@ func compileField(fc FieldConfig) (f field, key string, err error) {
 		if fc.Name != "" || fc.Value != "" || fc.JSON != nil || fc.JSONText != "" {
 			return field{}, "source", fmt.Errorf("source %q: a source field has no name or value of its own", fc.Source)
 		}
-		return field{source: fc.Source}, "", nil
+		return field{source: fc.Source, label: "source:" + fc.Source}, "", nil
 	}
 	if err := ValidateFieldName(fc.Name); err != nil {
 		return field{}, "name", err

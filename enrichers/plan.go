@@ -12,8 +12,12 @@ type span struct{ start, end int }
 // planned is one field to write.
 type planned struct {
 	name string
-	key  span // the name as a JSON string
-	val  span // the JSON value
+	// label says where the value comes from, for counting: the configured
+	// field's name, "lift:<claim>" or "source:<name>" (bounded by the
+	// configuration, unlike the names a claim or a source brings)
+	label string
+	key   span // the name as a JSON string
+	val   span // the JSON value
 	// drop: the upstream has it and overwrite is off.
 	drop bool
 	// replace: the upstream has it and it is overwritten in place.
@@ -62,12 +66,12 @@ func (pl *plan) bytes(s span) []byte { return pl.vals[s.start:s.end] }
 
 // put sets the field name, keeping the position of an earlier field of
 // that name; key is only read for a new one.
-func (pl *plan) put(name string, key func() span, val span) {
+func (pl *plan) put(name, label string, key func() span, val span) {
 	if p := pl.find(name); p != nil {
-		p.val = val
+		p.val, p.label = val, label
 		return
 	}
-	pl.fields = append(pl.fields, planned{name: name, key: key(), val: val})
+	pl.fields = append(pl.fields, planned{name: name, label: label, key: key(), val: val})
 }
 
 // find returns the planned field named name, or nil.
@@ -95,7 +99,7 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve Resolver
 				if m.name == "" || IsReserved(m.name) {
 					continue
 				}
-				pl.put(m.name, func() span {
+				pl.put(m.name, f.label, func() span {
 					start := len(pl.vals)
 					pl.vals = gjson.AppendJSONString(pl.vals, m.name)
 					return span{start, len(pl.vals)}
@@ -103,7 +107,7 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve Resolver
 			}
 		case !f.dynamic:
 			if f.value != nil {
-				pl.put(f.name, func() span { return pl.addBytes(f.key) }, pl.addBytes(f.value))
+				pl.put(f.name, f.name, func() span { return pl.addBytes(f.key) }, pl.addBytes(f.value))
 			}
 		default:
 			start := len(pl.vals)
@@ -113,7 +117,7 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve Resolver
 				pl.vals = pl.vals[:start]
 				continue
 			}
-			pl.put(f.name, func() span { return pl.addBytes(f.key) }, span{start, len(pl.vals)})
+			pl.put(f.name, f.name, func() span { return pl.addBytes(f.key) }, span{start, len(pl.vals)})
 		}
 	}
 }

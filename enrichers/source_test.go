@@ -2,6 +2,7 @@ package enrichers
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -95,5 +96,31 @@ func TestSourceConfigErrors(t *testing.T) {
 		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want %q, got %v", want, err)
 		}
+	}
+}
+
+// TestCountLabels: each member written is counted once, under a label the
+// configuration bounds: a field's name, lift:<claim>, source:<name>; a
+// member dropped because the upstream has it is not counted.
+func TestCountLabels(t *testing.T) {
+	e := mustNew(t, Config{
+		LiftClaims: []string{"ext"},
+		Sources:    []SourceSpec{{Name: "tenants"}},
+		Fields:     []FieldConfig{{Name: "api-uri", Value: "https://a"}, {Source: "tenants"}, {Name: "scope2", Value: "x"}, {Name: "token_kind", Value: "{http.token.client_id}"}},
+	})
+	body := []byte(`{"access_token":"` + testjwt.Claims(t, map[string]any{"azp": "svc", "ext": map[string]any{"who": "w", "api-uri": "lifted"}}) + `","scope2":"upstream"}`)
+	r, err := e.Read(body, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetSource("tenants", []byte(`{"region":"eu","plan":"gold"}`)); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	out := Outcome{Count: func(label string) { counts[label]++ }}
+	e.Render(nil, r, nil, &out)
+	want := map[string]int{"lift:ext": 1, "api-uri": 1, "source:tenants": 2, "token_kind": 1}
+	if fmt.Sprint(counts) != fmt.Sprint(want) {
+		t.Fatalf("counted %v, want %v", counts, want)
 	}
 }
