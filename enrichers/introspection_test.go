@@ -1,7 +1,10 @@
 package enrichers
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -165,4 +168,82 @@ func TestIntrospectionReservedNeverWritten(t *testing.T) {
 	if m := decodeObject(t, tok); string(m["sub"]) != `"forged"` || string(m["Active"]) != "false" {
 		t.Fatalf("token response %s", tok)
 	}
+}
+
+// rfc7662 is how encoding/json (and so a Go resource server) reads the
+// standard members of an introspection response: case-insensitively,
+// the last match winning.
+type rfc7662 struct {
+	Active    json.RawMessage `json:"active"`
+	Scope     json.RawMessage `json:"scope"`
+	ClientID  json.RawMessage `json:"client_id"`
+	Username  json.RawMessage `json:"username"`
+	TokenType json.RawMessage `json:"token_type"`
+	Exp       json.RawMessage `json:"exp"`
+	Iat       json.RawMessage `json:"iat"`
+	Nbf       json.RawMessage `json:"nbf"`
+	Sub       json.RawMessage `json:"sub"`
+	Aud       json.RawMessage `json:"aud"`
+	Iss       json.RawMessage `json:"iss"`
+	Jti       json.RawMessage `json:"jti"`
+}
+
+// FuzzReadIntrospection: whatever the body, with fields named after RFC
+// 7662 members, a lift of arbitrary members and overwrite on, a response
+// is only ever changed when a client reads `active` as true, and a client
+// reads every RFC 7662 member of the result exactly as the upstream sent
+// it; the input is never modified.
+func FuzzReadIntrospection(f *testing.F) {
+	for _, s := range []string{
+		introspected,
+		`{"active":true,"ext":{"Sub":"x","region":"eu"},"tenant":"acme"}`,
+		`{"active":true,"sub":"a","SUB":"b"}`,
+		`{"active":false,"client_id":"svc-acme"}`,
+		`{"active":true,"Active":false}`,
+		`{"Active":true}`,
+		`{"active":"true"}`,
+		`[]`,
+		`{"active":true`,
+	} {
+		f.Add([]byte(s))
+	}
+	e := mustNew(f, Config{
+		Overwrite:  true,
+		LiftClaims: []string{"ext"},
+		Fields: []FieldConfig{
+			{Name: "tenant_id", Value: "{http.token.tenant}"}, {Name: "sub", Value: "forged"},
+			{Name: "Client_Id", Value: "forged"}, {Name: "aCTIVE", JSONText: "false"}, {Name: "region", Value: "x"},
+		},
+	})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		orig := bytes.Clone(body)
+		r, err := e.ReadIntrospection(body, &TokenRequest{ClientID: "rs"})
+		if err != nil {
+			if !errors.Is(err, ErrNotJSONObject) {
+				t.Fatalf("error %v is not ErrNotJSONObject", err)
+			}
+			return
+		}
+		out := Outcome{}
+		got := e.Render(nil, r, nil, &out)
+		if !bytes.Equal(body, orig) {
+			t.Fatal("ReadIntrospection or Render modified its input")
+		}
+		if bytes.Equal(got, body) {
+			return
+		}
+		var before, after rfc7662
+		if err := json.Unmarshal(body, &before); err != nil {
+			t.Fatalf("changed a body encoding/json refuses: %v\n%s", err, body)
+		}
+		if err := json.Unmarshal(got, &after); err != nil {
+			t.Fatalf("output is not JSON: %v\n%s", err, got)
+		}
+		if string(before.Active) != "true" {
+			t.Fatalf("changed a response a client reads as inactive:\n%s\n%s", body, got)
+		}
+		if !reflect.DeepEqual(before, after) {
+			t.Fatalf("a standard member reads differently:\n%s\n%s", body, got)
+		}
+	})
 }
