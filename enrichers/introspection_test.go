@@ -247,3 +247,34 @@ func FuzzReadIntrospection(f *testing.F) {
 		}
 	})
 }
+
+// A source's members are added to an active introspection response as to
+// a token response, keyed by the response's identity, and its RFC 7662
+// members skipped like its token response members; what it found after
+// the response's members never reaches into them (the identity's claims
+// read the same).
+func TestIntrospectionSource(t *testing.T) {
+	e := mustNew(t, Config{
+		Sources: []SourceSpec{{Name: "tenants"}},
+		Fields:  []FieldConfig{{Source: "tenants"}, {Name: "cell", Value: "{http.token.source.tenants.cell}"}},
+	})
+	r, err := e.ReadIntrospection([]byte(introspected), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(e.Sources(r), ","); got != "tenants" {
+		t.Fatalf("Sources = %s", got)
+	}
+	if err := r.SetSource("tenants", []byte(`{"region":"eu","sub":"x","Exp":1,"ſcope":"x","cell":"c7","tenant":"other"}`)); err != nil {
+		t.Fatal(err)
+	}
+	var out Outcome
+	got := string(e.Render(nil, r, nil, &out))
+	// the response's own `tenant` is kept: overwrite is off
+	if want := introspected[:len(introspected)-1] + `,"region":"eu","cell":"c7"}`; got != want || out.Kept != 1 {
+		t.Fatalf("got  %s\nwant %s\nkept %d", got, want, out.Kept)
+	}
+	if r.Identity.Tenant != "acme" || r.Identity.Claim("tenant").String() != "acme" || r.Identity.Claim("region").Exists() {
+		t.Fatalf("identity after the source: %+v", r.Identity)
+	}
+}
