@@ -32,6 +32,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 //	token_enrich [<matcher>] {
 //	    paths        <path...>
+//	    introspection_paths <path...>
 //	    max_body     <size>
 //	    on_error     pass|fail
 //	    overwrite
@@ -70,6 +71,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	}
 //
 // paths defaults to /oauth/token and takes Caddy path matcher patterns.
+// introspection_paths (none by default) takes the same patterns for RFC 7662
+// introspection endpoints: only a response with "active": true is enriched,
+// its members standing for the token's claims, and RFC 7662 members are
+// never written to it.
 // max_body (default 1MiB) is the largest upstream body buffered; larger ones
 // pass through untouched. on_error pass (default) sends a response that
 // cannot be enriched unchanged; fail answers 502 with a JSON error. overwrite
@@ -110,6 +115,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) (err error) {
 				return d.ArgErr()
 			}
 			h.Paths = append(h.Paths, args...)
+		case "introspection_paths":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.IntrospectionPaths = append(h.IntrospectionPaths, args...)
 		case "max_body":
 			if !d.NextArg() {
 				return d.ArgErr()

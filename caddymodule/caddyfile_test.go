@@ -17,6 +17,8 @@ import (
 func TestUnmarshalCaddyfile(t *testing.T) {
 	d := caddyfile.NewTestDispenser(`token_enrich {
 		paths /oauth/token /realms/*/protocol/openid-connect/token
+		introspection_paths /oauth/introspect
+		introspection_paths /realms/*/protocol/openid-connect/token/introspect
 		max_body 256KiB
 		on_error fail
 		overwrite
@@ -45,13 +47,14 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Handler{
-		Paths:        []string{"/oauth/token", "/realms/*/protocol/openid-connect/token"},
-		MaxBody:      256 << 10,
-		OnError:      "fail",
-		Overwrite:    true,
-		TenantClaims: []string{"tid", "org_id"},
-		ClientClaims: []string{"azp"},
-		LiftClaims:   []string{"ext"},
+		Paths:              []string{"/oauth/token", "/realms/*/protocol/openid-connect/token"},
+		IntrospectionPaths: []string{"/oauth/introspect", "/realms/*/protocol/openid-connect/token/introspect"},
+		MaxBody:            256 << 10,
+		OnError:            "fail",
+		Overwrite:          true,
+		TenantClaims:       []string{"tid", "org_id"},
+		ClientClaims:       []string{"azp"},
+		LiftClaims:         []string{"ext"},
 		Fields: []enrichers.FieldConfig{
 			{Name: "api-uri", Value: "https://{http.token.tenant}.api.example.com"},
 			{Name: "limits", JSONText: `{"rps":10,"burst":[1,2]}`},
@@ -101,6 +104,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"rule without block", "token_enrich {\n\trule r\n}", "rule r: expected a block", 2},
 		{"rule without fields", "token_enrich {\n\trule r {\n\t\tclient a\n\t}\n}", "rule r: sets no field", 4},
 		{"paths empty", "token_enrich {\n\tpaths\n}", "wrong argument count", 2},
+		{"introspection_paths empty", "token_enrich {\n\tintrospection_paths\n}", "wrong argument count", 2},
 		{"unknown matcher", "token_enrich {\n\trule r {\n\t\tmatch {\n\t\t\tremote_ip 10.0.0.0/8\n\t\t\tgeoip DE\n\t\t}\n\t\tset x y\n\t}\n}", `rule r: match: unknown Caddy request matcher "geoip" (a module of http.matchers)`, 5},
 		{"matcher's own error", "token_enrich {\n\trule r {\n\t\tmatch {\n\t\t\theader X-Region\n\t\t}\n\t\tset x y\n\t}\n}", "rule r: match: malformed header matcher: expected both field and value", 4},
 		{"two match blocks", "token_enrich {\n\trule r {\n\t\tmatch {\n\t\t\tremote_ip 10.0.0.0/8\n\t\t}\n\t\tmatch header X-Region eu-*\n\t\tset x y\n\t}\n}", "rule r: match: a rule takes one match block; put all its matchers in it", 6},

@@ -44,6 +44,11 @@ const (
 // id_token, issued_token_type, error, error_description, error_uri) are
 // never written.
 //
+// POST requests to introspection_paths are RFC 7662 token introspection
+// requests: only a response with "active": true is changed, its members
+// standing for the token's claims, and RFC 7662 members are never written
+// to it either.
+//
 // After a token response is seen, these placeholders are set on the
 // request's replacer for later handlers and logs: {http.token.client_id},
 // {http.token.audience}, {http.token.tenant}, {http.token.issuer},
@@ -53,6 +58,17 @@ type Handler struct {
 	// Request paths to act on, as Caddy path matcher patterns (wildcards
 	// allowed). Default: /oauth/token.
 	Paths []string `json:"paths,omitempty"`
+
+	// Request paths of RFC 7662 token introspection endpoints to act on,
+	// as Caddy path matcher patterns, e.g. /oauth/introspect. None by
+	// default. A POST to one of them is handled like a token request, but
+	// its response is read as an introspection response: only one with
+	// "active": true is enriched, by the same fields and rules, its own
+	// members (client_id, aud, scope, iss, sub, the tenant claim) standing
+	// for the token's claims. RFC 7662 members (active, scope, client_id,
+	// username, token_type, exp, iat, nbf, sub, aud, iss, jti) are never
+	// written to it. A path in both lists is an introspection path.
+	IntrospectionPaths []string `json:"introspection_paths,omitempty"`
 
 	// The largest upstream response body, in bytes, that is buffered for
 	// enrichment (decoded size for compressed bodies). Larger bodies pass
@@ -123,7 +139,9 @@ type Handler struct {
 
 	enricher *enrichers.Enricher
 	paths    caddyhttp.MatchPath
-	failMode bool
+	// introspectionPaths: nil when none is configured
+	introspectionPaths caddyhttp.MatchPath
+	failMode           bool
 	// needsResolver: a field has a placeholder the engine does not render
 	// itself, so the request's replacer must be consulted
 	needsResolver bool
@@ -150,6 +168,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.paths = append(caddyhttp.MatchPath(nil), h.Paths...)
 	if err := h.paths.Provision(ctx); err != nil {
 		return fmt.Errorf("paths: %w", err)
+	}
+	if len(h.IntrospectionPaths) > 0 {
+		h.introspectionPaths = append(caddyhttp.MatchPath(nil), h.IntrospectionPaths...)
+		if err := h.introspectionPaths.Provision(ctx); err != nil {
+			return fmt.Errorf("introspection_paths: %w", err)
+		}
 	}
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
@@ -196,13 +220,21 @@ func (h *Handler) Validate() error {
 	return nil
 }
 
-// matches reports whether the request is a token request this handler acts on.
-func (h *Handler) matches(r *http.Request) bool {
+// matches reports whether the request is a token or introspection request
+// this handler acts on, and whether it is an introspection request. The
+// introspection paths are tried first, so that a path in both lists is
+// read as introspection, never as a token response.
+func (h *Handler) matches(r *http.Request) (ok, introspection bool) {
 	if r.Method != http.MethodPost {
-		return false
+		return false, false
+	}
+	if h.introspectionPaths != nil {
+		if ok, err := h.introspectionPaths.MatchWithError(r); ok && err == nil {
+			return true, true
+		}
 	}
 	ok, err := h.paths.MatchWithError(r)
-	return ok && err == nil
+	return ok && err == nil, false
 }
 
 // Interface guards

@@ -25,10 +25,11 @@ import (
 // fields rendered, so that Caddy (map, vars, any placeholder module) can
 // compute values from the identity that the fields use.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if !h.matches(r) {
+	ok, introspection := h.matches(r)
+	if !ok {
 		return next.ServeHTTP(w, r)
 	}
-	x := new(exchange)
+	x := &exchange{introspection: introspection}
 	x.readTokenRequest(r)
 	narrowAcceptEncoding(r.Header)
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
@@ -74,7 +75,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 type exchange struct {
 	rec  boundedRecorder
 	wrap caddyhttp.ResponseWriterWrapper
-	body replayBody
+	// introspection: the request matched introspection_paths, and its
+	// response is read as an RFC 7662 introspection response
+	introspection bool
+	body          replayBody
 	// bodyBuf holds the request body when it fits.
 	bodyBuf [256]byte
 	// The token request's parameters as sent: a form or JSON body of
@@ -199,7 +203,15 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 	}
 
 	treq := x.tokenRequest()
-	resp, err := h.enricher.Read(body, &treq)
+	var resp *enrichers.Response
+	var err error
+	notToken := "not a token response (no string access_token)"
+	if x.introspection {
+		resp, err = h.enricher.ReadIntrospection(body, &treq)
+		notToken = "not an active introspection response"
+	} else {
+		resp, err = h.enricher.Read(body, &treq)
+	}
 	switch {
 	case errors.Is(err, enrichers.ErrTooDeep):
 		countTooDeep.Inc()
@@ -211,7 +223,7 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 	switch resp.Status {
 	case enrichers.StatusNotToken:
 		countNotToken.Inc()
-		h.debug("token response passed through unchanged", zap.String("reason", "not a token response (no string access_token)"))
+		h.debug("token response passed through unchanged", zap.String("reason", notToken))
 		return rec.writeRaw()
 	case enrichers.StatusAmbiguous:
 		countAmbiguous.Inc()
@@ -226,7 +238,9 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 	id := &resp.Identity
 	h.matchRules(r, resp)
 	h.lookUp(r.Context(), repl, resp)
-	if id.RequestClientID != "" && id.ClientID != id.RequestClientID {
+	// an introspection request's client is the resource server asking,
+	// which differs from the token's as a rule
+	if !x.introspection && id.RequestClientID != "" && id.ClientID != id.RequestClientID {
 		h.debug("client id in token differs from request; using the token's",
 			zap.String("token_client", id.ClientID), zap.String("request_client", id.RequestClientID))
 	}

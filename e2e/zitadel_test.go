@@ -59,10 +59,17 @@ type zitadel struct {
 
 func startZitadel(t *testing.T) *zitadel {
 	t.Helper()
+	return startZitadelWith(t, func(*testidp.Provider) string { return zitadelBlock })
+}
+
+// startZitadelWith is startZitadel with the site block that block returns
+// for the started provider (a %s for the provider's address in it).
+func startZitadelWith(t *testing.T, block func(*testidp.Provider) string) *zitadel {
+	t.Helper()
 	port := testcaddy.FreePort(t)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	p := testidp.Start(t, testidp.WithIssuer(base))
-	testcaddy.LoadSite(t, port, fmt.Sprintf(zitadelBlock, strings.TrimPrefix(p.URL, "http://")))
+	testcaddy.LoadSite(t, port, fmt.Sprintf(block(p), strings.TrimPrefix(p.URL, "http://")))
 	// discovery through the proxy with zitadel's own relying-party client
 	disco, err := client.Discover(t.Context(), base, http.DefaultClient)
 	if err != nil {

@@ -166,16 +166,20 @@ func inRule(i int, name string, err error) error {
 // Render the caller may publish the identity (Caddy's placeholders) and
 // compute values from it that Render's field templates then read.
 type Response struct {
-	// Status is StatusUnchanged for a token response, StatusNotToken or
+	// Status is StatusUnchanged for a token response (or an active
+	// introspection response, see ReadIntrospection), StatusNotToken or
 	// StatusAmbiguous for a body Render passes on as it is.
 	Status Status
 	// Identity is who the token is for (zero unless a token response).
 	Identity Identity
 
-	body    []byte         // the upstream body, never modified
-	members []member       // the body's top-level members, in order
-	sources []sourceObject // the objects sources found
-	splits  []splitResult  // the buckets of the splits
+	body []byte // the upstream body, never modified
+	// introspection: read by ReadIntrospection; Render then never writes
+	// a name IsIntrospectionReserved reports
+	introspection bool
+	members       []member       // the body's top-level members, in order
+	sources       []sourceObject // the objects sources found
+	splits        []splitResult  // the buckets of the splits
 	// hostMatched[i]: the host reported rule i's matcher set matched
 	hostMatched []bool
 	// all is the list that members and claims begin: the members of the
@@ -291,6 +295,9 @@ func (e *Enricher) Render(dst []byte, r *Response, resolve Resolver, out *Outcom
 	pl := getPlan()
 	defer putPlan(pl)
 	e.plan(pl, r, resolve)
+	if r.introspection {
+		pl.dropIntrospectionReserved()
+	}
 	if !pl.resolveCollisions(r.members, e.overwrite, out) {
 		return append(dst, r.body...)
 	}

@@ -17,12 +17,18 @@ const (
 	TokenOpaque TokenFormat = iota
 	// TokenJWT is a JWS compact serialisation whose payload is a JSON object.
 	TokenJWT
+	// TokenIntrospected: the identity comes from an RFC 7662 introspection
+	// response's members (ReadIntrospection), whatever the token's format.
+	TokenIntrospected
 )
 
 // String names the format for logs.
 func (f TokenFormat) String() string {
-	if f == TokenJWT {
+	switch f {
+	case TokenJWT:
 		return "jwt"
+	case TokenIntrospected:
+		return "introspection"
 	}
 	return "opaque"
 }
