@@ -19,6 +19,7 @@ targets=(
 	"./enrichers FuzzDecodeBody"
 	"./enrichers FuzzNesting"
 	"./enrichers FuzzReservedNames"
+	"./enrichers FuzzReadIntrospection"
 	"./caddymodule FuzzUnmarshalCaddyfile"
 	"./sources/httpsource FuzzRenderKeyEscaping"
 	"./sources/httpsource FuzzCheckObject"
