@@ -46,8 +46,9 @@ by its name), takes the token_enrich handler of the site --site (a listen
 address such as :8080, a host, or both; default: the first token_enrich of
 the config), and runs the token response through it as if it had been
 proxied for the token request --request (form or JSON parameters) with the
-headers --header (repeatable). Metadata sources are looked up as the handler
-would: a table offline, an http source with a real request.
+headers --header (repeatable), from 127.0.0.1 (for remote_ip in a rule's
+match). Metadata sources are looked up as the handler would: a table
+offline, an http source with a real request.
 
 The token response is a file (--response token.json), stdin
 (--response -), or a bare access token (--token eyJ...), which stands for

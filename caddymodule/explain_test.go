@@ -241,6 +241,29 @@ func TestExplainTokenAndStdin(t *testing.T) {
 	}
 }
 
+// TestExplainRequestHeaders: --header reaches the handler as a header of
+// the token request: the Basic user of Authorization names the client of
+// an opaque token, as it would for a proxied request.
+func TestExplainRequestHeaders(t *testing.T) {
+	dir := t.TempDir()
+	caddyfile := writeFile(t, dir, "Caddyfile", ":8080 {\n\ttoken_enrich {\n\t\tset client {http.token.client_id}\n\t}\n\treverse_proxy 127.0.0.1:9\n}\n")
+	out, err := runExplain(t, `{"access_token":"opaque","token_type":"Bearer"}`, "explain", "--config", caddyfile, "--format", "json",
+		"--response", "-", "--request", "grant_type=client_credentials", "--header", "Authorization: Basic c3ZjLWV1OnNlY3JldA==")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var x explainJSON
+	if err := json.Unmarshal([]byte(out), &x); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got := x.identity("client"); !strings.HasPrefix(got, "svc-eu from request") {
+		t.Errorf("client %q", got)
+	}
+	if x.Body != `{"access_token":"opaque","token_type":"Bearer","client":"svc-eu"}` {
+		t.Errorf("body %s", x.Body)
+	}
+}
+
 // TestExplainConfigErrors: a config that does not adapt or provision, or
 // bad arguments, fail the command (caddy exits non-zero), with Caddy's
 // file:line message for a Caddyfile error.
