@@ -202,15 +202,15 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 		}
 	}
 
-	treq := x.tokenRequest()
-	var resp *enrichers.Response
-	var err error
-	notToken := "not a token response (no string access_token)"
-	if x.introspection {
-		resp, err = h.enricher.ReadIntrospection(body, &treq)
-		notToken = "not an active introspection response"
-	} else {
-		resp, err = h.enricher.Read(body, &treq)
+	out := enrichers.Outcome{WantNames: h.DryRun || h.logger.Core().Enabled(zapcore.DebugLevel), WantValues: h.DryRun}
+	if !h.DryRun {
+		out.Count = countField
+	}
+	outBuf := slicePool.Get().(*[]byte)
+	defer putSlice(outBuf)
+	resp, _, enriched, err := h.stages((*outBuf)[:0], x, r, repl, body, &out)
+	if enriched != nil {
+		*outBuf = enriched
 	}
 	switch {
 	case errors.Is(err, enrichers.ErrTooDeep):
@@ -223,6 +223,10 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 	switch resp.Status {
 	case enrichers.StatusNotToken:
 		countNotToken.Inc()
+		notToken := "not a token response (no string access_token)"
+		if x.introspection {
+			notToken = "not an active introspection response"
+		}
 		h.debug("token response passed through unchanged", zap.String("reason", notToken))
 		return rec.writeRaw()
 	case enrichers.StatusAmbiguous:
@@ -231,35 +235,7 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 			zap.String("reason", "a standard member appears twice; clients would disagree on which to read"))
 		return rec.writeRaw()
 	}
-	// publish the identity before rendering: placeholders that Caddy
-	// computes from it (map, vars) are then known to the sources' keys and
-	// to the fields
-	x.resp = resp
 	id := &resp.Identity
-	h.matchRules(r, resp)
-	h.lookUp(r.Context(), repl, resp)
-	// an introspection request's client is the resource server asking,
-	// which differs from the token's as a rule
-	if !x.introspection && id.RequestClientID != "" && id.ClientID != id.RequestClientID {
-		h.debug("client id in token differs from request; using the token's",
-			zap.String("token_client", id.ClientID), zap.String("request_client", id.RequestClientID))
-	}
-
-	var resolve enrichers.Resolver
-	if repl != nil && h.needsResolver {
-		resolve = repl.GetString
-	}
-	// the buckets of the splits, from keys that may use the identity and
-	// what the sources found; {http.token.split.*} is known from here on
-	h.enricher.Split(resp, resolve)
-	out := enrichers.Outcome{WantNames: h.DryRun || h.logger.Core().Enabled(zapcore.DebugLevel), WantValues: h.DryRun}
-	if !h.DryRun {
-		out.Count = countField
-	}
-	outBuf := slicePool.Get().(*[]byte)
-	defer putSlice(outBuf)
-	enriched := h.enricher.Render((*outBuf)[:0], resp, resolve, &out)
-	*outBuf = enriched
 	if out.Status != enrichers.StatusEnriched {
 		countUnchanged.Inc()
 		h.debug("token response passed through unchanged", zap.String("reason", "no field applies"), zap.String("client", id.ClientID))
@@ -296,6 +272,45 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 	return err
 }
 
+// stages runs the engine on a token response body, the part of finish
+// that explain shares so that the two cannot disagree: read and identify,
+// publish the identity (x.resp), the rules' matcher sets, the sources, the
+// splits, then Render into dst. For a body that is not a token response
+// (resp.Status) it stops after reading, and enriched is nil. It returns
+// the resolver Render was given.
+func (h *Handler) stages(dst []byte, x *exchange, r *http.Request, repl *caddy.Replacer, body []byte, out *enrichers.Outcome) (resp *enrichers.Response, resolve enrichers.Resolver, enriched []byte, err error) {
+	treq := x.tokenRequest()
+	if x.introspection {
+		resp, err = h.enricher.ReadIntrospection(body, &treq)
+	} else {
+		resp, err = h.enricher.Read(body, &treq)
+	}
+	if err != nil || resp.Status != enrichers.StatusUnchanged {
+		return resp, nil, nil, err
+	}
+	// publish the identity before rendering: placeholders that Caddy
+	// computes from it (map, vars) are then known to the sources' keys and
+	// to the fields
+	x.resp = resp
+	id := &resp.Identity
+	h.matchRules(r, resp)
+	h.lookUp(r.Context(), repl, resp)
+	// an introspection request's client is the resource server asking,
+	// which differs from the token's as a rule
+	if !x.introspection && id.RequestClientID != "" && id.ClientID != id.RequestClientID {
+		h.debug("client id in token differs from request; using the token's",
+			zap.String("token_client", id.ClientID), zap.String("request_client", id.RequestClientID))
+	}
+	if repl != nil && h.needsResolver {
+		resolve = repl.GetString
+	}
+	// the buckets of the splits, from keys that may use the identity and
+	// what the sources found; {http.token.split.*} is known from here on
+	h.enricher.Split(resp, resolve)
+	enriched = h.enricher.Render(dst, resp, resolve, out)
+	return resp, resolve, enriched, nil
+}
+
 // cannotEnrich handles a response that should have been enriched but could
 // not be: on_error pass sends it unchanged, on_error fail answers 502.
 func (h *Handler) cannotEnrich(rec *boundedRecorder, what string, err error) error {
@@ -313,13 +328,16 @@ func (h *Handler) cannotEnrich(rec *boundedRecorder, what string, err error) err
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Pragma", "no-cache")
-	body := []byte(`{"error":"server_error","error_description":"the token response from the identity provider could not be processed"}`)
+	body := failBody
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
 	rec.buffering = false
 	rec.ResponseWriterWrapper.WriteHeader(http.StatusBadGateway)
 	_, werr := rec.ResponseWriterWrapper.Write(body)
 	return werr
 }
+
+// failBody is the body of the 502 answer of on_error fail.
+var failBody = []byte(`{"error":"server_error","error_description":"the token response from the identity provider could not be processed"}`)
 
 func (h *Handler) debug(msg string, fields ...zap.Field) {
 	if ce := h.logger.Check(zapcore.DebugLevel, msg); ce != nil {

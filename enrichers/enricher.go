@@ -223,8 +223,12 @@ func (e *Enricher) Read(body []byte, req *TokenRequest) (*Response, error) {
 	r.members = all[:len(list):len(list)]
 	claims := all[len(list):len(all):len(all)]
 	r.all = all
-	p := e.presets.choose(isJWT, claims, header)
+	p, why := e.presets.choose(isJWT, claims, header)
 	r.Identity = identify(p, isJWT, claims, stringMember(list, "scope"), stringMember(list, "issued_token_type"), req)
+	if r.Identity.Preset == PresetHydra && p == &e.presets.fallback {
+		why = "auto: the ext claim (Hydra)"
+	}
+	r.Identity.from.preset = why
 	return r, nil
 }
 
@@ -328,6 +332,7 @@ func (e *Enricher) plan(pl *plan, r *Response, resolve Resolver) {
 	for li, name := range e.lift {
 		c := id.Claim(name)
 		if !c.IsObject() {
+			pl.traceOut(e.liftLabels[li], e.liftLabels[li], whyLiftAbsent)
 			continue
 		}
 		label := e.liftLabels[li]
@@ -335,14 +340,27 @@ func (e *Enricher) plan(pl *plan, r *Response, resolve Resolver) {
 			if k.Str != "" && !IsReserved(k.Str) {
 				// the upstream's own encoding of name and value
 				pl.put(k.Str, label, func() span { return pl.add(k.Raw) }, pl.add(v.Raw))
+			} else {
+				pl.traceOut(k.Str, label, whyReserved)
 			}
 			return true
 		})
 	}
 	e.addFields(pl, e.fields, r, resolve)
 	for i := range e.rules {
+		if pl.trace != nil {
+			pl.rule = e.rules[i].name
+		}
 		if e.ruleMatches(i, r) {
 			e.addFields(pl, e.rules[i].fields, r, resolve)
+		} else if pl.trace != nil {
+			for _, f := range e.rules[i].fields {
+				name := f.name
+				if f.source != "" {
+					name = f.label
+				}
+				pl.traceOut(name, name, whyRuleNotMatched)
+			}
 		}
 	}
 }

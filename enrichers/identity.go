@@ -40,7 +40,28 @@ type Identity struct {
 
 	scopeText string   // response or request scope when no claim
 	claims    []member // the payload's top-level claims, in order
+
+	// from records where each value came from, for Explain: constants
+	// and the claim names of the preset, so recording costs nothing
+	from provenance
 }
+
+// provenance says where the values of an Identity came from: a claim
+// name, or a constant naming a request parameter or a rule of the preset.
+type provenance struct {
+	preset, client, tenant, audience, scope, perms, grant string
+	// nested: bits of the claims found in the preset's nested object
+	nested uint8
+}
+
+// The bits of provenance.nested.
+const (
+	nestedClient uint8 = 1 << iota
+	nestedTenant
+	nestedScope
+	nestedPerms
+	nestedAudience
+)
 
 // Claim returns a claim by its literal name: the last top-level member so
 // named, as JWT libraries read a repeated claim; with a preset that nests
@@ -136,11 +157,11 @@ func identify(p *Preset, isJWT bool, claims []member, respScope, issuedType stri
 				id.nested = v.Raw
 			}
 		}
-		id.ClientID = valueText(id.pick(p.Client, isClient))
-		id.Tenant = valueText(id.pick(p.Tenant, isTenant))
-		id.scopes = id.pick(p.Scope, isList).Raw
-		id.perms = id.pick(p.Permissions, isList).Raw
-		id.aud = id.pick(p.Audience, isList).Raw
+		id.ClientID = valueText(id.pick(p.Client, isClient, &id.from.client, nestedClient))
+		id.Tenant = valueText(id.pick(p.Tenant, isTenant, &id.from.tenant, nestedTenant))
+		id.scopes = id.pick(p.Scope, isList, &id.from.scope, nestedScope).Raw
+		id.perms = id.pick(p.Permissions, isList, &id.from.perms, nestedPerms).Raw
+		id.aud = id.pick(p.Audience, isList, &id.from.audience, nestedAudience).Raw
 		if id.nested != "" && p.Name == PresetGeneric {
 			id.Preset = PresetHydra // auto's fallback found Hydra's ext
 		}
@@ -149,32 +170,58 @@ func identify(p *Preset, isJWT bool, claims []member, respScope, issuedType stri
 	}
 	if id.Tenant == "" && id.Issuer != "" && p.TenantFromIssuer != nil {
 		id.Tenant = p.TenantFromIssuer(id.Issuer)
+		if id.Tenant != "" {
+			id.from.tenant = fromIssuer
+		}
 	}
 	if id.scopes == "" {
 		id.scopeText = respScope
+		if respScope != "" {
+			id.from.scope = fromResponseScope
+		}
 	}
 	if req != nil {
 		id.RequestClientID = req.Client()
 		if id.ClientID == "" {
 			id.ClientID = id.RequestClientID
+			if id.ClientID != "" {
+				id.from.client = fromRequest
+			}
 		}
 		id.GrantType = req.GrantType
+		if id.GrantType != "" {
+			id.from.grant = fromRequestGrant
+		}
 		id.RequestedAudience = req.Audience()
 		if id.scopeText == "" && id.scopes == "" {
 			id.scopeText = req.Scope
+			if req.Scope != "" {
+				id.from.scope = fromRequestScope
+			}
 		}
 	}
 	if id.GrantType == "" {
-		id.GrantType = grantFromResponse(issuedType, gty, idtyp, &id)
+		id.GrantType, id.from.grant = grantFromResponse(issuedType, gty, idtyp, &id)
 	}
 	return id
 }
 
+// Provenances that are not a claim name.
+const (
+	fromIssuer        = "issuer (the preset's tenant of the issuer URL)"
+	fromRequest       = "request (client_id, Basic user or client assertion)"
+	fromRequestGrant  = "request: grant_type"
+	fromRequestScope  = "request: scope"
+	fromResponseScope = "response: scope"
+)
+
 // pick returns the value of the first claim of names that ok accepts:
-// among the top-level claims, else among the nested ones.
-func (id *Identity) pick(names []string, ok func(gjson.Result) bool) gjson.Result {
+// among the top-level claims, else among the nested ones. It records the
+// chosen claim's name in *from, and bit in id.from.nested for a nested one.
+func (id *Identity) pick(names []string, ok func(gjson.Result) bool, from *string, bit uint8) gjson.Result {
 	for _, n := range names {
 		if v := last(id.claims, n); ok(v) {
+			*from = n
 			return v
 		}
 	}
@@ -182,6 +229,8 @@ func (id *Identity) pick(names []string, ok func(gjson.Result) bool) gjson.Resul
 		nested := gjson.Parse(id.nested)
 		for _, n := range names {
 			if v := lastOf(nested, n); ok(v) {
+				*from = n
+				id.from.nested |= bit
 				return v
 			}
 		}
@@ -206,18 +255,19 @@ func isList(v gjson.Result) bool { return v.Type == gjson.String || v.IsArray() 
 // body too large or of an unknown type): RFC 8693 issued_token_type in the
 // response means token exchange; Auth0's `gty`; Entra's `idtyp: app` and a
 // token whose subject is its client (RFC 9068 §2.2) mean client credentials.
-func grantFromResponse(issuedType, gty, idtyp string, id *Identity) string {
+// It also says where the grant came from.
+func grantFromResponse(issuedType, gty, idtyp string, id *Identity) (grant, from string) {
 	switch {
 	case issuedType != "":
-		return GrantTokenExchange
+		return GrantTokenExchange, "response: issued_token_type"
 	case gty != "":
-		return grantFromGty(gty)
+		return grantFromGty(gty), "gty"
 	case idtyp == "app":
-		return GrantClientCredentials
+		return GrantClientCredentials, "idtyp (app)"
 	case id.Format == TokenJWT && id.Subject != "" && id.Subject == id.ClientID:
-		return GrantClientCredentials
+		return GrantClientCredentials, "sub equals the client id (RFC 9068)"
 	}
-	return ""
+	return "", ""
 }
 
 // grantFromGty maps Auth0's `gty` claim values to grant_type values.

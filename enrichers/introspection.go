@@ -87,8 +87,9 @@ func (e *Enricher) ReadIntrospection(body []byte, req *TokenRequest) (*Response,
 	// sources append after it (r.all) never reaches into it
 	claims := list[:len(list):len(list)]
 	r.members, r.all = claims, list
-	p := e.presets.choose(true, claims, nil)
+	p, why := e.presets.choose(true, claims, nil)
 	r.Identity = identify(p, true, claims, "", "", nil)
+	r.Identity.from.preset = why
 	r.Identity.Format = TokenIntrospected
 	if req != nil {
 		r.Identity.RequestClientID = req.Client()

@@ -31,6 +31,10 @@ type planned struct {
 type plan struct {
 	fields []planned
 	vals   []byte
+	// trace, when set (Explain), records what became of every field, and
+	// rule names the rule whose fields are being planned
+	trace *[]FieldExplanation
+	rule  string
 }
 
 var planPool = sync.Pool{New: func() any {
@@ -45,6 +49,7 @@ func putPlan(pl *plan) {
 	}
 	clear(pl.fields)
 	pl.fields, pl.vals = pl.fields[:0], pl.vals[:0]
+	pl.trace, pl.rule = nil, ""
 	planPool.Put(pl)
 }
 
@@ -67,6 +72,9 @@ func (pl *plan) bytes(s span) []byte { return pl.vals[s.start:s.end] }
 // put sets the field name, keeping the position of an earlier field of
 // that name; key is only read for a new one.
 func (pl *plan) put(name, label string, key func() span, val span) {
+	if pl.trace != nil {
+		pl.tracePut(name, label, val)
+	}
 	if p := pl.find(name); p != nil {
 		p.val, p.label = val, label
 		return
@@ -93,10 +101,16 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve Resolver
 		switch {
 		case f.source != "":
 			if e.sourceSpecs[f.source].NoFields {
+				pl.traceOut(f.label, f.label, whyNoFields)
 				continue
 			}
-			for _, m := range r.source(f.source) {
+			members := r.source(f.source)
+			if members == nil {
+				pl.traceOut(f.label, f.label, whySourceMissed)
+			}
+			for _, m := range members {
 				if m.name == "" || IsReserved(m.name) {
+					pl.traceOut(m.name, f.label, whyReserved)
 					continue
 				}
 				pl.put(m.name, f.label, func() span {
@@ -108,6 +122,8 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve Resolver
 		case !f.dynamic:
 			if f.value != nil {
 				pl.put(f.name, f.name, func() span { return pl.addBytes(f.key) }, pl.addBytes(f.value))
+			} else {
+				pl.traceOut(f.name, f.name, whyEmpty)
 			}
 		default:
 			start := len(pl.vals)
@@ -115,6 +131,7 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve Resolver
 			pl.vals, empty = f.tmpl.appendJSON(pl.vals, r, resolve)
 			if empty {
 				pl.vals = pl.vals[:start]
+				pl.traceOut(f.name, f.name, whyEmpty)
 				continue
 			}
 			pl.put(f.name, f.name, func() span { return pl.addBytes(f.key) }, span{start, len(pl.vals)})
@@ -135,6 +152,7 @@ func (pl *plan) resolveCollisions(members []member, overwrite bool, out *Outcome
 				} else {
 					p.drop = true
 				}
+				pl.traceCollision(p)
 			}
 		}
 		if p.drop {

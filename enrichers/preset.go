@@ -208,24 +208,25 @@ func newPresetChooser(name string, client, tenant []string) (presetChooser, erro
 
 // choose returns the preset for a token: for a JWT, by its claims and
 // header.
-func (c *presetChooser) choose(isJWT bool, claims []member, header []byte) *Preset {
+// It also says why, for Explain.
+func (c *presetChooser) choose(isJWT bool, claims []member, header []byte) (*Preset, string) {
 	if !c.auto {
-		return &c.table[0]
+		return &c.table[0], "configured"
 	}
 	if !isJWT {
-		return &c.fallback
+		return &c.fallback, "auto: an opaque token"
 	}
 	if p := detect(c.table, last(claims, "iss").String()); p.Issuer != nil {
-		return p
+		return p, "auto: the issuer"
 	}
 	if isATJWT(header) {
 		for i := range c.table {
 			if c.table[i].Name == PresetRFC9068 {
-				return &c.table[i]
+				return &c.table[i], "auto: the typ at+jwt header"
 			}
 		}
 	}
-	return &c.fallback
+	return &c.fallback, "auto: no issuer or header known (generic names)"
 }
 
 // splitIssuer returns the host (without port or user) and the path

@@ -135,34 +135,45 @@ func compileRule(i int, rc RuleConfig) (rule, error) {
 }
 
 // matches reports whether the identity satisfies every condition of the rule.
-func (r *rule) matches(id *Identity) bool {
-	if r.client != nil && !matchAny(r.client, id.ClientID) {
+func (r *rule) matches(id *Identity) bool { return r.check(id, nil) }
+
+// check is matches, and, when why is not nil and a condition fails, says
+// in *why which one and on what value. matches is check without why, so
+// that Explain can never disagree with the handler.
+func (r *rule) check(id *Identity, why *string) bool {
+	// fail is called only with why set (why != nil && fail(...)), so
+	// that matches boxes no argument
+	fail := func(format string, args ...any) bool {
+		*why = fmt.Sprintf(format, args...)
 		return false
+	}
+	if r.client != nil && !matchAny(r.client, id.ClientID) {
+		return why != nil && fail("client %q matches none of %v", id.ClientID, r.client)
 	}
 	if r.tenant != nil && !matchAny(r.tenant, id.Tenant) {
-		return false
+		return why != nil && fail("tenant %q matches none of %v", id.Tenant, r.tenant)
 	}
 	if r.issuer != nil && !matchAny(r.issuer, id.Issuer) {
-		return false
+		return why != nil && fail("issuer %q matches none of %v", id.Issuer, r.issuer)
 	}
 	if r.grantType != nil && !containsString(r.grantType, id.GrantType) {
-		return false
+		return why != nil && fail("grant_type %q is none of %v", id.GrantType, r.grantType)
 	}
 	for _, s := range r.scope {
 		if !id.HasScope(s) {
-			return false
+			return why != nil && fail("scope %q missing (token scopes %q)", s, id.Scope())
 		}
 	}
 	if r.audience != nil {
 		if !id.EachAudience(func(a string) bool { return !matchAny(r.audience, a) }) {
-			return false
+			return why != nil && fail("audiences %q: none matches any of %v", id.audiences(), r.audience)
 		}
 	}
 	for i := range r.claims {
 		c := &r.claims[i]
 		v := id.Claim(c.name)
 		if !v.Exists() || v.Type == gjson.Null {
-			return false
+			return why != nil && fail("claim %s absent", c.name)
 		}
 		var ok bool
 		if v.IsArray() {
@@ -171,7 +182,7 @@ func (r *rule) matches(id *Identity) bool {
 			ok = matchAny(c.patterns, valueText(v))
 		}
 		if !ok {
-			return false
+			return why != nil && fail("claim %s %s matches none of %v", c.name, v.Raw, c.patterns)
 		}
 	}
 	return true
