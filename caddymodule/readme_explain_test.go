@@ -7,14 +7,14 @@ import (
 )
 
 // readmeExplainCommand is the explain example of the README, as shown there.
-const readmeExplainCommand = `$ caddy token-enrich explain --config examples/explain/Caddyfile \
-    --response examples/explain/token.json \
+const readmeExplainCommand = `$ caddy token-enrich explain --config examples/explain.Caddyfile \
+    --response examples/explain-token.json \
     --request 'grant_type=client_credentials&audience=https://api.example.com/' \
     --header 'Authorization: Basic ZXUtY2xpZW50OmRlbW8tc2VjcmV0'`
 
 // readmeExplainArgs are its arguments, from this package's directory.
-var readmeExplainArgs = []string{"explain", "--config", "../examples/explain/Caddyfile",
-	"--response", "../examples/explain/token.json",
+var readmeExplainArgs = []string{"explain", "--config", "../examples/explain.Caddyfile",
+	"--response", "../examples/explain-token.json",
 	"--request", "grant_type=client_credentials&audience=https://api.example.com/",
 	"--header", "Authorization: Basic ZXUtY2xpZW50OmRlbW8tc2VjcmV0"}
 
