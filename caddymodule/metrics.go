@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -74,7 +75,18 @@ var fieldsAdded = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help:      "Members written into token responses, by field: a configured field's name, lift:<claim> or source:<name>.",
 }, []string{"field"})
 
-func countField(label string) { fieldsAdded.WithLabelValues(label).Inc() }
+// fieldCounters caches fieldsAdded's counter per label: labels are
+// bounded by the configuration, and a lookup here is cheaper than
+// WithLabelValues hashing the label on every field of every response.
+var fieldCounters sync.Map // label -> prometheus.Counter
+
+func countField(label string) {
+	c, ok := fieldCounters.Load(label)
+	if !ok {
+		c, _ = fieldCounters.LoadOrStore(label, fieldsAdded.WithLabelValues(label))
+	}
+	c.(prometheus.Counter).Inc()
+}
 
 // observeSince records the time since start in enrichDuration.
 func observeSince(start time.Time) { enrichDuration.Observe(time.Since(start).Seconds()) }

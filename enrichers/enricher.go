@@ -186,11 +186,8 @@ type Response struct {
 	// sources' objects go on after them, in buf while it has room
 	all []member
 	// buf holds the members of a usual body and the claims of its token,
-	// so that a response costs one allocation for both; srcBuf the first
-	// sources found
-	buf      [24]member
-	srcBuf   [2]sourceObject
-	splitBuf [2]splitResult
+	// so that a response costs one allocation for both
+	buf [24]member
 }
 
 // Read validates a token response body and identifies its token. It

@@ -143,9 +143,6 @@ func (r *Response) SetSource(name string, object []byte) error {
 	}
 	members := all[len(r.all):len(all):len(all)]
 	r.all = all
-	if r.sources == nil {
-		r.sources = r.srcBuf[:0]
-	}
 	for i := range r.sources {
 		if r.sources[i].name == name {
 			r.sources[i].members = members

@@ -153,9 +153,6 @@ func (r *Response) setSplit(name, bucket string) {
 			return
 		}
 	}
-	if r.splits == nil {
-		r.splits = r.splitBuf[:0]
-	}
 	r.splits = append(r.splits, splitResult{name, bucket})
 }
 
