@@ -93,6 +93,10 @@ type exchange struct {
 	contentLength [1]string
 }
 
+// noResponse answers which placeholders are known before a token response
+// is read: every value of it is empty. It is only read.
+var noResponse enrichers.Response
+
 // placeholder is the {http.token.*} provider of the request's replacer.
 // Every name the engine knows is known, and empty until the token response
 // is read. A value holding control characters is withheld: in a header
@@ -103,8 +107,7 @@ func (x *exchange) placeholder(key string) (any, bool) {
 		return nil, false
 	}
 	if x.resp == nil {
-		var empty enrichers.Response
-		_, known := empty.Placeholder(name)
+		_, known := noResponse.Placeholder(name)
 		return "", known
 	}
 	v, known, withheld := x.resp.SafePlaceholder(name)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -94,41 +93,58 @@ func (h *Handler) sourceSpecs() []enrichers.SourceSpec {
 // lookUp runs the sources resp needs, all at once, each bounded by its
 // timeout and by the request's context, and gives resp what they found.
 // It returns when the last has answered or given up: never later than the
-// longest timeout.
+// longest timeout. A lookup that does not return in time is abandoned: its
+// goroutine finishes on its own, and its answer is dropped.
 func (h *Handler) lookUp(ctx context.Context, repl *caddy.Replacer, resp *enrichers.Response) {
 	names := h.enricher.Sources(resp)
 	if len(names) == 0 {
 		return
 	}
-	type found struct {
-		name   string
-		object []byte
+	type pending struct {
+		s      *SourceConfig
+		ctx    context.Context
+		cancel context.CancelFunc
+		done   chan lookupAnswer
 	}
-	results := make([]found, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
+	started := make([]pending, 0, len(names))
+	for _, name := range names {
 		s := h.sources[name]
 		key, ok := s.key(repl)
 		if !ok {
 			countLookup(name, "miss")
 			continue
 		}
-		wg.Add(1)
+		p := pending{s: s, done: make(chan lookupAnswer, 1)}
+		p.ctx, p.cancel = context.WithTimeout(ctx, time.Duration(s.Timeout))
 		go func() {
-			defer wg.Done()
-			results[i] = found{name, h.lookUpOne(ctx, s, key)}
+			res, err := s.source.Lookup(p.ctx, key)
+			p.done <- lookupAnswer{res, err}
 		}()
+		started = append(started, p)
 	}
-	wg.Wait()
-	for _, f := range results {
-		if f.object == nil {
+	for _, p := range started {
+		var a lookupAnswer
+		select {
+		case a = <-p.done:
+		case <-p.ctx.Done():
+			a.err = p.ctx.Err()
+		}
+		p.cancel()
+		object := h.judge(p.s, a)
+		if object == nil {
 			continue
 		}
-		if err := resp.SetSource(f.name, f.object); err != nil {
-			countLookup(f.name, "error")
-			h.logger.Warn("source lookup left out", zap.String("source", f.name), zap.Error(err))
+		if err := resp.SetSource(p.s.Name, object); err != nil {
+			countLookup(p.s.Name, "error")
+			h.logger.Warn("source lookup left out", zap.String("source", p.s.Name), zap.Error(err))
 		}
 	}
+}
+
+// lookupAnswer is what a source's Lookup returned.
+type lookupAnswer struct {
+	res sources.Result
+	err error
 }
 
 // key renders the key to look up; ok is false when it renders empty.
@@ -146,27 +162,9 @@ func (s *SourceConfig) key(repl *caddy.Replacer) (string, bool) {
 	return k, k != ""
 }
 
-// lookUpOne runs one lookup within the source's timeout. A lookup that
-// does not return in time is abandoned: its goroutine finishes on its own,
-// and its answer is dropped.
-func (h *Handler) lookUpOne(ctx context.Context, s *SourceConfig, key string) []byte {
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(s.Timeout))
-	defer cancel()
-	type answer struct {
-		res sources.Result
-		err error
-	}
-	done := make(chan answer, 1)
-	go func() {
-		res, err := s.source.Lookup(ctx, key)
-		done <- answer{res, err}
-	}()
-	var a answer
-	select {
-	case a = <-done:
-	case <-ctx.Done():
-		a.err = ctx.Err()
-	}
+// judge counts a lookup's answer and returns the object to use, or nil
+// when the source's fields are left out.
+func (h *Handler) judge(s *SourceConfig, a lookupAnswer) []byte {
 	switch {
 	case errors.Is(a.err, context.DeadlineExceeded):
 		countLookup(s.Name, "timeout")

@@ -89,8 +89,8 @@ func (r *Response) SafePlaceholder(name string) (value string, known, withheld b
 }
 
 // knownPlaceholder reports whether name (after PlaceholderPrefix) is one
-// the engine renders: an identity name, claims.<name>, or
-// source.<source>.<member>.
+// the engine renders: an identity name, claims.<name>,
+// source.<source>.<member> or split.<name>.
 func knownPlaceholder(name string) bool {
 	if claim, ok := strings.CutPrefix(name, "claims."); ok {
 		return claim != ""
