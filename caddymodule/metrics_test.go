@@ -64,8 +64,8 @@ func TestMetricsCountResults(t *testing.T) {
 	}
 }
 
-// metric reads the value of the /metrics line that starts with prefix.
-func metric(t *testing.T, prefix string) float64 {
+// scrape returns the lines of the admin API's /metrics.
+func scrape(t *testing.T) []string {
 	t.Helper()
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Get(fmt.Sprintf("http://localhost:%d/metrics", testcaddy.AdminPort))
@@ -73,9 +73,19 @@ func metric(t *testing.T, prefix string) float64 {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	var lines []string
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+		lines = append(lines, sc.Text())
+	}
+	return lines
+}
+
+// metric reads the value of the /metrics line that starts with prefix.
+func metric(t *testing.T, prefix string) float64 {
+	t.Helper()
+	for _, line := range scrape(t) {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
 				t.Fatal(err)
@@ -86,10 +96,6 @@ func metric(t *testing.T, prefix string) float64 {
 	return 0
 }
 
-// TestDashboardQueries: the example Grafana dashboard uses exactly the
-// README's queries, and every metric they name is one the module exposes
-// (after the traffic of a token request, a source lookup and a table
-// reload).
 func TestDashboardQueries(t *testing.T) {
 	raw, err := os.ReadFile("../examples/grafana/token-enrich-dashboard.json")
 	if err != nil {
@@ -148,16 +154,9 @@ func TestDashboardQueries(t *testing.T) {
 // metricNames lists the sample names /metrics exposes.
 func metricNames(t *testing.T) map[string]bool {
 	t.Helper()
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Get(fmt.Sprintf("http://localhost:%d/metrics", testcaddy.AdminPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	out := map[string]bool{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if line := sc.Text(); line != "" && line[0] != '#' {
+	for _, line := range scrape(t) {
+		if line != "" && line[0] != '#' {
 			name, _, _ := strings.Cut(line, " ")
 			name, _, _ = strings.Cut(name, "{")
 			out[name] = true
