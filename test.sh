@@ -15,7 +15,8 @@ Usage: ./test.sh [--quick | --help]
                  (scripts/check-deps.sh); go vet of the plugin and of the e2e
                  module (also with -tags hydra); npm ci in e2e/node;
                  go test -race of both modules; the allocation budgets;
-                 e2e/run.sh (Ory Hydra behind a ./caddy built with xcaddy).
+                 e2e/run.sh (Ory Hydra behind a ./caddy built with xcaddy);
+                 e2e/fleet.sh (three ./caddy replicas sharing a redis-server).
   --quick        gofmt, go vet and go test of the plugin module only: no
                  -race, no e2e module, no Node, no Hydra, no xcaddy build.
   --help         this text.
@@ -124,12 +125,13 @@ if [[ $quick == 1 ]]; then
 	exit 0
 fi
 
-phase "go vet ./... and go vet -tags hydra ./... (the e2e module, e2e/go.mod)"
+phase "go vet ./... with no tag, -tags hydra and -tags fleet (the e2e module, e2e/go.mod)"
 if stale e2e github.com/zitadel/oidc/v3/pkg/op golang.org/x/oauth2; then
 	slow "compiling the e2e module's dependencies (zitadel/oidc, go-jose, x/oauth2)"
 fi
 go -C e2e vet ./...
 go -C e2e vet -tags hydra ./...
+go -C e2e vet -tags fleet ./...
 
 phase "npm ci in e2e/node (openid-client for the end-to-end tests)"
 (cd e2e/node && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error)
@@ -155,6 +157,9 @@ if [[ ! -x ./caddy ]]; then
 	slow "building ./caddy with xcaddy, then Ory Hydra (see e2e/README.md)"
 fi
 e2e/run.sh
+
+phase "fleet: e2e/fleet.sh (one redis-server, three ./caddy replicas, one provider, under load)"
+e2e/fleet.sh
 
 phase "README Quick start against the demo (scripts/readme-quickstart.sh)"
 scripts/readme-quickstart.sh

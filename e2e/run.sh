@@ -63,21 +63,7 @@ trap 'exit 130' INT TERM
 
 # --- builds ---------------------------------------------------------------------
 t0=$(date +%s)
-stale=""
-if [[ ! -x ./caddy ]]; then
-  stale="missing"
-elif [[ "${E2E_REBUILD:-0}" == 1 ]]; then
-  stale="E2E_REBUILD=1"
-else
-  newer="$(find go.mod go.sum xcaddy.sh tokenenrich.go caddymodule enrichers -newer ./caddy \
-    \( -name '*.go' ! -name '*_test.go' -o -name 'go.mod' -o -name 'go.sum' -o -name 'xcaddy.sh' \) -print -quit)"
-  [[ -n "$newer" ]] && stale="$newer is newer"
-fi
-if [[ -n "$stale" ]]; then
-  log "building ./caddy ($stale); with a cold Go build cache this compiles Caddy and takes minutes"
-  nice -n "${BUILD_NICE:-10}" ./xcaddy.sh >&2
-fi
-./caddy list-modules 2>/dev/null | grep -qx 'http.handlers.token_enrich' || { log "./caddy lacks token_enrich"; exit 1; }
+e2e/caddy.sh
 t_caddy=$(( $(date +%s) - t0 ))
 
 t0=$(date +%s)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds ./caddy with ./xcaddy.sh when it is missing, older than the module's
+# non-test sources, or E2E_REBUILD=1; then checks that it has token_enrich.
+# Used by e2e/run.sh and e2e/fleet.sh. The Go build cache makes a rebuild
+# of an unchanged tree short; a cold cache compiles Caddy and takes minutes.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+stale=""
+if [[ ! -x ./caddy ]]; then
+  stale="missing"
+elif [[ "${E2E_REBUILD:-0}" == 1 ]]; then
+  stale="E2E_REBUILD=1"
+else
+  newer="$(find go.mod go.sum xcaddy.sh tokenenrich.go caddymodule enrichers sources -newer ./caddy \
+    \( -name '*.go' ! -name '*_test.go' -o -name 'go.mod' -o -name 'go.sum' -o -name 'xcaddy.sh' \) -print -quit)"
+  [[ -n "$newer" ]] && stale="$newer is newer"
+fi
+if [[ -n "$stale" ]]; then
+  echo "e2e: building ./caddy ($stale); with a cold Go build cache this compiles Caddy and takes minutes" >&2
+  nice -n "${BUILD_NICE:-10}" ./xcaddy.sh >&2
+fi
+./caddy list-modules 2>/dev/null | grep -qx 'http.handlers.token_enrich' || {
+  echo "e2e: ./caddy lacks token_enrich" >&2
+  exit 1
+}
