@@ -14,5 +14,6 @@ import (
 	_ "github.com/caddy-token-enrich/caddy-token-enrich/caddymodule"
 	// plug in the sources
 	_ "github.com/caddy-token-enrich/caddy-token-enrich/sources/httpsource"
+	_ "github.com/caddy-token-enrich/caddy-token-enrich/sources/redissource"
 	_ "github.com/caddy-token-enrich/caddy-token-enrich/sources/table"
 )

@@ -9,6 +9,7 @@ import (
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testupstream"
 	_ "github.com/caddy-token-enrich/caddy-token-enrich/sources/httpsource"
+	_ "github.com/caddy-token-enrich/caddy-token-enrich/sources/redissource"
 	_ "github.com/caddy-token-enrich/caddy-token-enrich/sources/table"
 )
 

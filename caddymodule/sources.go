@@ -76,6 +76,11 @@ func (h *Handler) provisionSources(ctx caddy.Context) error {
 		if s.Timeout <= 0 {
 			s.Timeout = caddy.Duration(DefaultSourceTimeout)
 		}
+		if ku, ok := src.(sources.KeyTemplateUser); ok && s.Key != "" {
+			if err := ku.UseKeyTemplate(s.Name, s.Key); err != nil {
+				return fmt.Errorf("sources[%d] (%s): %w", i, s.Name, err)
+			}
+		}
 		h.sources[s.Name] = s
 	}
 	return nil

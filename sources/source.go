@@ -44,6 +44,19 @@ type KeyRenderer interface {
 	RenderKey(repl *caddy.Replacer) (key string, ok bool)
 }
 
+// KeyTemplateUser is implemented by a source that needs to know which keys
+// it will be asked for before any lookup: a source that subscribes to its
+// origin's change notifications subscribes to the keys the template can
+// produce, not to every key of the origin.
+type KeyTemplateUser interface {
+	// UseKeyTemplate is called once, after the source is provisioned and
+	// before its first lookup, with the source's name and its key
+	// template (the handler's `key`, placeholders unrendered). A source
+	// may start background work here; Cleanup stops it. An error fails
+	// the config load.
+	UseKeyTemplate(name, template string) error
+}
+
 // Result is what a lookup found.
 type Result struct {
 	// Object is the JSON object for the key; nil for a miss.

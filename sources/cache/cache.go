@@ -22,12 +22,26 @@
 // bounded by FetchTimeout: a lookup that gives up at its deadline does not
 // cancel the fetch that other lookups of the key wait for, and a slow
 // origin's answer still fills the cache for the lookups after it.
+//
+// Invalidation (Invalidate for one key, RevalidateAll for every key) is for
+// origins that announce their changes. An entry fetched before an
+// invalidation of its key is invalidated, whatever its age, and so is the
+// answer of a fetch that started before it, even when it is stored after:
+// every entry carries the generation of its key at the time its fetch
+// started. The lookup that finds an invalidated entry waits for a new
+// fetch, which no fetch started before the invalidation can stand in for,
+// so the lookups after an invalidation get the new object, never the old
+// one as fresh. When that fetch fails, or outlasts the lookup's context, the
+// old object is returned with Result.Stale set, up to TTL+MaxStale after it
+// was fetched (stale-if-error); after a failure the old object is served
+// without a new fetch for RetryInterval.
 package cache
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,6 +113,19 @@ type Cache struct {
 	// a stale key starts one goroutine, not one per lookup.
 	refreshing sync.Map
 
+	// gens are the generations of the keys, by a hash of the key; epoch is
+	// the generation of every key. Invalidate bumps one gen, RevalidateAll
+	// the epoch; an entry is valid while both equal what they were when its
+	// fetch started. Keys that share a slot invalidate each other: a
+	// refetch too many, never a stale object served as fresh.
+	gens  [genSlots]atomic.Uint64
+	epoch atomic.Uint64
+	seed  maphash.Seed
+
+	// storeMu serialises the stores: fetches of one key started in
+	// different generations may run at once.
+	storeMu sync.Mutex
+
 	// base is the parent of every fetch's context; Close cancels it.
 	base   context.Context
 	cancel context.CancelFunc
@@ -114,7 +141,39 @@ type entry struct {
 	fetchedAt time.Time // when object was fetched
 	failedAt  time.Time // the last failed fetch after fetchedAt; zero if none
 	negative  bool
+	gen       generation // of the key when the fetch of object started
 }
+
+// genSlots is the number of per-key generation counters.
+const genSlots = 1024
+
+// generation identifies the state of a key's invalidations.
+type generation struct {
+	epoch, gen uint64
+}
+
+// before reports whether g is older than h.
+func (g generation) before(h generation) bool {
+	return g.epoch < h.epoch || (g.epoch == h.epoch && g.gen < h.gen)
+}
+
+func (c *Cache) slot(key string) *atomic.Uint64 {
+	return &c.gens[maphash.String(c.seed, key)%genSlots]
+}
+
+// generation returns key's current generation.
+func (c *Cache) generation(key string) generation {
+	return generation{epoch: c.epoch.Load(), gen: c.slot(key).Load()}
+}
+
+// Invalidate marks the object cached for key, and the answer of any fetch
+// of key in flight, as out of date: the next lookup of key fetches it
+// again (see the package comment).
+func (c *Cache) Invalidate(key string) { c.slot(key).Add(1) }
+
+// RevalidateAll is Invalidate for every key, for when changes may have been
+// missed.
+func (c *Cache) RevalidateAll() { c.epoch.Add(1) }
 
 // entryOverhead approximates what an entry costs besides its key and object:
 // the entry, the LRU's list element and map slot.
@@ -150,7 +209,7 @@ func New(cfg Config, fetch Fetch) (*Cache, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Cache{cfg: cfg, fetch: fetch}
+	c := &Cache{cfg: cfg, fetch: fetch, seed: maphash.MakeSeed()}
 	// Every entry that leaves the LRU (evicted, removed) goes through
 	// here, so bytes counts exactly the entries held.
 	l, err := lru.NewWithEvict(cfg.Size, func(key string, e *entry) { c.bytes.Add(-e.cost(key)) })
@@ -170,7 +229,16 @@ func (c *Cache) Get(ctx context.Context, key string) (sources.Result, error) {
 	now := c.cfg.Now()
 	if e, ok := c.lru.Get(key); ok {
 		age := now.Sub(e.fetchedAt)
+		gen := c.generation(key)
 		switch {
+		case e.gen != gen:
+			// Invalidated: the old object is no answer, except while the
+			// refetches fail (see wait).
+			if !e.negative && !e.failedAt.IsZero() && !e.failedAt.Before(e.fetchedAt) &&
+				now.Sub(e.failedAt) < RetryInterval && age < c.cfg.TTL+c.cfg.MaxStale {
+				return sources.Result{Object: e.object, Stale: true}, nil
+			}
+			return c.wait(ctx, key, gen)
 		case e.negative:
 			if age < c.cfg.NegativeTTL {
 				return sources.Result{}, nil
@@ -182,28 +250,51 @@ func (c *Cache) Get(ctx context.Context, key string) (sources.Result, error) {
 			return sources.Result{Object: e.object, Stale: !e.failedAt.IsZero()}, nil
 		}
 	}
-	return c.wait(ctx, key)
+	return c.wait(ctx, key, c.generation(key))
 }
 
-// wait fetches key, sharing the fetch with every other lookup of the key,
-// and returns when the fetch is done or ctx ends, whichever is first.
-func (c *Cache) wait(ctx context.Context, key string) (sources.Result, error) {
-	ch := c.group.DoChan(key, func() (any, error) { return c.fill(key) })
+// flightKey is the single-flight key of a fetch of key started in
+// generation gen: a lookup after an invalidation never joins a fetch
+// started before it.
+func flightKey(key string, gen generation) string {
+	return fmt.Sprintf("%d.%d.%s", gen.epoch, gen.gen, key)
+}
+
+// wait fetches key, sharing the fetch with every other lookup of the key in
+// generation gen, and returns when the fetch is done or ctx ends, whichever
+// is first.
+func (c *Cache) wait(ctx context.Context, key string, gen generation) (sources.Result, error) {
+	ch := c.group.DoChan(flightKey(key, gen), func() (any, error) { return c.fill(key, gen) })
 	select {
 	case r := <-ch:
 		if r.Err != nil {
 			// A concurrent lookup may have seen the entry fresh enough to
-			// serve; serve it too rather than fail (stale-if-error).
-			if e, ok := c.lru.Peek(key); ok && !e.negative &&
-				c.cfg.Now().Sub(e.fetchedAt) < c.cfg.TTL+c.cfg.MaxStale {
-				return sources.Result{Object: e.object, Stale: true}, nil
+			// serve, or the entry is an invalidated one whose refetch
+			// failed; serve it rather than fail (stale-if-error).
+			if res, ok := c.servable(key); ok {
+				return res, nil
 			}
 			return sources.Result{}, r.Err
 		}
 		return sources.Result{Object: r.Val.(*entry).object}, nil
 	case <-ctx.Done():
+		// Only an invalidated entry can be servable here: any other
+		// servable entry was answered by Get without waiting.
+		if res, ok := c.servable(key); ok {
+			return res, nil
+		}
 		return sources.Result{}, ctx.Err()
 	}
+}
+
+// servable returns the cached object of key marked stale, when there is one
+// younger than TTL+MaxStale.
+func (c *Cache) servable(key string) (sources.Result, bool) {
+	if e, ok := c.lru.Peek(key); ok && !e.negative &&
+		c.cfg.Now().Sub(e.fetchedAt) < c.cfg.TTL+c.cfg.MaxStale {
+		return sources.Result{Object: e.object, Stale: true}, true
+	}
+	return sources.Result{}, false
 }
 
 // revalidate starts a background fetch of the stale entry e, unless one is
@@ -224,16 +315,18 @@ func (c *Cache) revalidate(key string, e *entry, now time.Time) {
 	go func() {
 		defer c.refreshing.Delete(key)
 		// Do joins a fetch of the key already in flight for a lookup.
-		_, err, _ := c.group.Do(key, func() (any, error) { return c.fill(key) })
+		gen := c.generation(key)
+		_, err, _ := c.group.Do(flightKey(key, gen), func() (any, error) { return c.fill(key, gen) })
 		if err != nil && c.cfg.OnRefreshError != nil && !errors.Is(err, ErrClosed) {
 			c.cfg.OnRefreshError(key, err)
 		}
 	}()
 }
 
-// fill fetches key and stores the outcome. Only one fill per key runs at a
-// time (the single flight), so an entry is replaced by one writer only.
-func (c *Cache) fill(key string) (*entry, error) {
+// fill fetches key, whose generation is gen, and stores the outcome. One
+// fill per key and generation runs at a time (the single flight); fills of
+// different generations may overlap, and the store keeps the newest.
+func (c *Cache) fill(key string, gen generation) (*entry, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -247,22 +340,28 @@ func (c *Cache) fill(key string) (*entry, error) {
 	defer cancel()
 	object, err := c.fetch(ctx, key)
 	now := c.cfg.Now()
+	c.storeMu.Lock()
+	defer c.storeMu.Unlock()
+	old, had := c.lru.Peek(key)
 	if err != nil {
-		if old, ok := c.lru.Peek(key); ok && !old.negative {
+		if had && !old.negative {
 			failed := *old
 			failed.failedAt = now
 			c.store(key, &failed)
 		}
 		return nil, err
 	}
-	e := &entry{object: object, fetchedAt: now, negative: object == nil}
-	c.store(key, e)
+	e := &entry{object: object, fetchedAt: now, negative: object == nil, gen: gen}
+	// A fill of an older generation that ends after a newer one does not
+	// replace the newer answer; its own waiters still get what it fetched.
+	if !had || !e.gen.before(old.gen) {
+		c.store(key, e)
+	}
 	return e, nil
 }
 
 // store puts e in the cache for key and evicts the least recently used
-// entries past MaxBytes. Only fill calls it, so one store per key runs at a
-// time. The old entry is removed rather than overwritten because the LRU
+// entries past MaxBytes. Only fill calls it, holding storeMu. The old entry is removed rather than overwritten because the LRU
 // reports removals, not overwrites, to the byte count; a lookup in between
 // finds no entry and waits for the fill in flight, which returns e (or,
 // descheduled until that fill has returned, starts the next fetch).

@@ -3,9 +3,9 @@ package httpsource
 import (
 	"strconv"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/dustin/go-humanize"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 )
 
 // UnmarshalCaddyfile sets up the source from the tokens the handler hands
@@ -48,19 +48,19 @@ func (s *Source) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "cache_ttl":
-			if err := parseDuration(d, &s.CacheTTL); err != nil {
+			if err := sources.ParseDuration(d, &s.CacheTTL); err != nil {
 				return err
 			}
 		case "max_stale":
-			if err := parseDuration(d, &s.MaxStale); err != nil {
+			if err := sources.ParseDuration(d, &s.MaxStale); err != nil {
 				return err
 			}
 		case "negative_ttl":
-			if err := parseDuration(d, &s.NegativeTTL); err != nil {
+			if err := sources.ParseDuration(d, &s.NegativeTTL); err != nil {
 				return err
 			}
 		case "fetch_timeout":
-			if err := parseDuration(d, &s.FetchTimeout); err != nil {
+			if err := sources.ParseDuration(d, &s.FetchTimeout); err != nil {
 				return err
 			}
 		case "cache_size":
@@ -76,11 +76,11 @@ func (s *Source) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 		case "max_size":
-			if err := parseSize(d, &s.MaxSize, MaxMaxSize); err != nil {
+			if err := sources.ParseSize(d, &s.MaxSize, MaxMaxSize); err != nil {
 				return err
 			}
 		case "cache_bytes":
-			if err := parseSize(d, &s.CacheBytes, 1<<40); err != nil {
+			if err := sources.ParseSize(d, &s.CacheBytes, 1<<40); err != nil {
 				return err
 			}
 		case "header":
@@ -148,41 +148,6 @@ func (o *OAuth2) unmarshal(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("unrecognized oauth2 subdirective: %s", name)
 		}
-	}
-	return nil
-}
-
-func parseSize(d *caddyfile.Dispenser, dst *int64, max uint64) error {
-	name := d.Val()
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	n, err := humanize.ParseBytes(d.Val())
-	if err != nil || n == 0 || n > max {
-		return d.Errf("%s %q: want a positive size such as 1MiB or 65536, at most %s", name, d.Val(), humanize.IBytes(max))
-	}
-	*dst = int64(n)
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
-}
-
-func parseDuration(d *caddyfile.Dispenser, dst *caddy.Duration) error {
-	name := d.Val()
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	v, err := caddy.ParseDuration(d.Val())
-	if err != nil {
-		return d.Errf("%s %q: %v", name, d.Val(), err)
-	}
-	if v < 0 {
-		return d.Errf("%s %q: must not be negative", name, d.Val())
-	}
-	*dst = caddy.Duration(v)
-	if d.NextArg() {
-		return d.ArgErr()
 	}
 	return nil
 }

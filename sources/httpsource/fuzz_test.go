@@ -58,7 +58,7 @@ func FuzzRenderKeyEscaping(f *testing.F) {
 	})
 }
 
-// checkObject accepts exactly the JSON objects that are valid UTF-8 and
+// sources.CheckObject accepts exactly the JSON objects that are valid UTF-8 and
 // nested at most MaxDepth deep, and never crashes.
 func FuzzCheckObject(f *testing.F) {
 	for _, seed := range []string{
@@ -68,7 +68,7 @@ func FuzzCheckObject(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		err := checkObject(b)
+		err := sources.CheckObject(b)
 		if err != nil {
 			if !errors.Is(err, sources.ErrNotObject) {
 				t.Fatalf("error %v does not wrap ErrNotObject", err)

@@ -9,10 +9,8 @@
 package httpsource
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,7 +18,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -380,7 +377,7 @@ func (s *Source) fetch(ctx context.Context, rawURL string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http source: GET %s: %w", redact(rawURL), err)
 	}
-	if err := checkObject(body); err != nil {
+	if err := sources.CheckObject(body); err != nil {
 		return nil, fmt.Errorf("http source: GET %s: %w", redact(rawURL), err)
 	}
 	return body, nil
@@ -427,27 +424,6 @@ func readAtMost(r io.Reader, max, sizeHint int64) ([]byte, error) {
 // reused; a longer body closes the connection instead.
 func drain(body io.Reader) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(body, 4<<10))
-}
-
-// checkObject returns nil when b is one UTF-8 JSON object nested at most
-// MaxDepth deep, and an error wrapping sources.ErrNotObject otherwise. The
-// depth is counted first, without recursion, so that no input can exhaust
-// the stack of a recursive reader later.
-func checkObject(b []byte) error {
-	t := bytes.TrimLeft(b, " \t\r\n")
-	if len(t) == 0 || t[0] != '{' {
-		return sources.ErrNotObject
-	}
-	if !utf8.Valid(b) {
-		return fmt.Errorf("%w: not valid UTF-8", sources.ErrNotObject)
-	}
-	if enrichers.DeeperThan(b, MaxDepth) >= 0 {
-		return fmt.Errorf("%w: nests deeper than %d levels", sources.ErrNotObject, MaxDepth)
-	}
-	if !json.Valid(b) {
-		return fmt.Errorf("%w: not valid JSON", sources.ErrNotObject)
-	}
-	return nil
 }
 
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

@@ -1,0 +1,65 @@
+package caddymodule_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testredis"
+)
+
+// TestRedisSourceThroughCaddy: a token request through Caddy carries the
+// members of the tenant's hash in Redis, and an HSET from another client
+// changes the next tokens within a second, with cache_ttl at ten minutes.
+func TestRedisSourceThroughCaddy(t *testing.T) {
+	srv := testredis.Start(t, testredis.Options{Notify: true})
+	ctx := context.Background()
+	if err := srv.Client.HSet(ctx, "tenant:org_acme", "plan", "gold", "cell", "c7").Err(); err != nil {
+		t.Fatal(err)
+	}
+	up := newUpstream(t, serveJSON(200, auth0Body("svc-eu", "org_acme")))
+	base := startCaddy(t, `
+	token_enrich {
+		source tenants redis `+srv.URL(0)+` {
+			key       tenant:{http.token.tenant}
+			format    hash
+			timeout   200ms
+			cache_ttl 10m
+			max_stale 24h
+		}
+		set tenant_id {http.token.tenant}
+	}
+	reverse_proxy {UPSTREAM}
+`, up)
+	token := func() map[string]any {
+		resp, body := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
+		var got map[string]any
+		if err := json.Unmarshal(body, &got); err != nil || resp.StatusCode != 200 || got["tenant_id"] != "org_acme" {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		return got
+	}
+	if got := token(); got["plan"] != "gold" || got["cell"] != "c7" {
+		t.Fatalf("first token: %v", got)
+	}
+	if err := srv.Client.HSet(ctx, "tenant:org_acme", "plan", "platinum").Err(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for {
+		got := token()
+		if got["plan"] == "platinum" && got["cell"] == "c7" {
+			t.Logf("the HSET reached the token after %v", time.Since(start))
+			break
+		}
+		if got["plan"] != "gold" {
+			t.Fatalf("token during the change: %v", got)
+		}
+		if time.Since(start) > time.Second {
+			t.Fatalf("the HSET did not reach the token within 1s: %v", got)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,391 @@
+// Package redissource is the redis metadata source of token_enrich: it looks
+// a rendered key up in Redis (standalone, Sentinel or Cluster, through
+// go-redis) and uses the JSON object stored there, or the fields of a hash.
+// Answers are cached per key in each replica (package cache).
+//
+// What it guarantees:
+//
+//   - A change to a key from any client (SET, HSET, DEL, RENAME, an expiry,
+//     an eviction) invalidates the key in every replica's cache as soon as
+//     the server's keyspace notification arrives, when the server sends
+//     them (notify-keyspace-events with K and the classes $, h, g, x and e,
+//     or A). The source subscribes to the notifications of the keys its
+//     template can produce only. The lookup after an invalidation waits
+//     for Redis and gets the new value; it gets the old one, marked stale,
+//     only when Redis fails or is slower than the lookup's timeout.
+//   - When its notification connection comes back after a drop, the whole
+//     cache is revalidated: changes made meanwhile were not announced.
+//   - When the server sends no notifications, or refuses CONFIG GET, one
+//     warning says so and how to turn them on; changes then reach a replica
+//     when cache_ttl expires.
+//   - While Redis is down or slow, cached objects are served, marked stale,
+//     up to max_stale past cache_ttl; every command, retries included, ends
+//     by fetch_timeout; a lookup never outlasts its context.
+//   - The URL's password is never logged nor put in an error.
+package redissource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources/cache"
+)
+
+func init() {
+	caddy.RegisterModule(Source{})
+}
+
+// Defaults of the fields left zero.
+const (
+	DefaultCacheTTL     = cache.DefaultTTL
+	DefaultNegativeTTL  = cache.DefaultNegativeTTL
+	DefaultCacheSize    = cache.DefaultSize
+	DefaultCacheBytes   = cache.DefaultMaxBytes
+	DefaultFetchTimeout = cache.DefaultFetchTimeout
+)
+
+// The formats of the values.
+const (
+	FormatJSON = "json"
+	FormatHash = "hash"
+)
+
+// Source is the redis metadata source.
+type Source struct {
+	// URL is the server's address: redis://[user:password@]host[:port][/db]
+	// or rediss:// for TLS, with go-redis' query options. It may hold
+	// placeholders known when the config loads ({env.*}, {file.*}),
+	// rendered then. With SentinelMaster it names a Sentinel; with
+	// ClusterAddrs, a node of the cluster.
+	URL string `json:"url,omitempty"`
+
+	// Format is how a value is stored: "json" (default), a string holding
+	// a JSON object; or "hash", a hash whose fields become string members.
+	// A value that is not a JSON object is an error; a missing key or an
+	// empty hash is a miss.
+	Format string `json:"format,omitempty"`
+
+	// SentinelMaster is the name of the master that the Sentinels at the
+	// URL's address and at SentinelAddrs monitor. The URL's user, password
+	// and db are the master's.
+	SentinelMaster string `json:"sentinel_master,omitempty"`
+
+	// SentinelAddrs are more Sentinels (host:port) besides the URL's.
+	SentinelAddrs []string `json:"sentinel_addrs,omitempty"`
+
+	// ClusterAddrs are more nodes (host:port) of a Redis Cluster besides
+	// the URL's; setting it selects cluster mode. Keyspace notifications
+	// are per node: the source hears those of one node only.
+	ClusterAddrs []string `json:"cluster_addrs,omitempty"`
+
+	// CacheTTL is how long a value is fresh when no notification
+	// invalidates it earlier. Default: 5m.
+	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
+
+	// MaxStale is how long after CacheTTL a value is still served: at once
+	// while one background command refreshes it (stale-while-revalidate),
+	// and while Redis fails (stale-if-error; the result is then marked
+	// stale). Default: 0, nothing is served past CacheTTL.
+	MaxStale caddy.Duration `json:"max_stale,omitempty"`
+
+	// NegativeTTL is how long a missing key is remembered when no
+	// notification says it was set. Default: 30s.
+	NegativeTTL caddy.Duration `json:"negative_ttl,omitempty"`
+
+	// CacheSize is the largest number of keys cached; the least recently
+	// used is evicted first. Default: 10000.
+	CacheSize int `json:"cache_size,omitempty"`
+
+	// CacheBytes bounds the memory of the cache: the bytes of the keys and
+	// objects cached plus about 200 bytes per entry. Default: 64 MiB.
+	CacheBytes int64 `json:"cache_bytes,omitempty"`
+
+	// FetchTimeout bounds every command to Redis, including its retries,
+	// background refreshes and the dial, read and write of a connection.
+	// The handler's timeout bounds how long a token waits for this source;
+	// a command that outlives it still fills the cache. Default: 2s.
+	FetchTimeout caddy.Duration `json:"fetch_timeout,omitempty"`
+
+	client  redis.UniversalClient
+	db      int
+	address string // the URL without its password, for logs and errors
+	cache   *cache.Cache
+	logger  *zap.Logger
+	now     func() time.Time // the cache's clock; time.Now when nil
+	prefix  string           // the literal start of every key looked up
+	name    string           // the source's name in the handler
+	started bool             // UseKeyTemplate ran
+	stop    context.CancelFunc
+	done    chan struct{} // closed when the subscriber has returned
+	// subscriptions counts the subscription confirmations handled, each
+	// after its revalidation of the cache.
+	subscriptions *atomic.Int64
+}
+
+// CaddyModule returns the Caddy module information.
+func (Source) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  sources.Namespace + ".redis",
+		New: func() caddy.Module { return new(Source) },
+	}
+}
+
+// Provision renders the URL's load-time placeholders and sets up the
+// client and the cache. It does not connect: a Redis that is down when the
+// config loads does not fail the load.
+func (s *Source) Provision(ctx caddy.Context) error {
+	s.logger = ctx.Logger()
+	if err := registerMetrics(ctx); err != nil {
+		return fmt.Errorf("redis source: registering metrics: %w", err)
+	}
+	if s.Format == "" {
+		s.Format = FormatJSON
+	}
+	if s.CacheTTL == 0 {
+		s.CacheTTL = caddy.Duration(DefaultCacheTTL)
+	}
+	if s.NegativeTTL == 0 {
+		s.NegativeTTL = caddy.Duration(DefaultNegativeTTL)
+	}
+	if s.CacheSize == 0 {
+		s.CacheSize = DefaultCacheSize
+	}
+	if s.CacheBytes == 0 {
+		s.CacheBytes = DefaultCacheBytes
+	}
+	if s.FetchTimeout == 0 {
+		s.FetchTimeout = caddy.Duration(DefaultFetchTimeout)
+	}
+	if err := s.check(); err != nil {
+		return err
+	}
+	rawURL, err := caddy.NewReplacer().ReplaceOrErr(s.URL, false, true)
+	if err != nil {
+		return fmt.Errorf("redis source: url: %w (only placeholders known when the config loads, such as {env.*} and {file.*}, are allowed here)", err)
+	}
+	opts, err := s.options(rawURL)
+	if err != nil {
+		return err
+	}
+	s.address = redact(rawURL)
+	s.db = opts.DB
+	s.client = redis.NewUniversalClient(opts)
+	s.cache, err = cache.New(cache.Config{
+		TTL:          time.Duration(s.CacheTTL),
+		MaxStale:     time.Duration(s.MaxStale),
+		NegativeTTL:  time.Duration(s.NegativeTTL),
+		Size:         s.CacheSize,
+		MaxBytes:     s.CacheBytes,
+		FetchTimeout: time.Duration(s.FetchTimeout),
+		Now:          s.now,
+		OnRefreshError: func(key string, err error) {
+			s.logger.Warn("background refresh failed; serving the cached value",
+				zap.String("source", s.name), zap.String("redis", s.address), zap.String("key", key), zap.Error(err))
+		},
+	}, s.fetch)
+	if err != nil {
+		return fmt.Errorf("redis source: %w", err)
+	}
+	return nil
+}
+
+// options turns the rendered URL and the Sentinel and Cluster fields into
+// go-redis' options. Errors never hold the URL: it may hold a password.
+func (s *Source) options(rawURL string) (*redis.UniversalOptions, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, errors.New("redis source: url is not a valid URL (not shown: it may hold a password)")
+	}
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		return nil, fmt.Errorf("redis source: url %s: the scheme must be redis or rediss", redact(rawURL))
+	}
+	o, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis source: url %s: %w", redact(rawURL), err)
+	}
+	if len(s.ClusterAddrs) > 0 && o.DB != 0 {
+		return nil, fmt.Errorf("redis source: url %s: a cluster has database 0 only", redact(rawURL))
+	}
+	ft := time.Duration(s.FetchTimeout)
+	addrs := []string{o.Addr}
+	addrs = append(addrs, s.SentinelAddrs...)
+	addrs = append(addrs, s.ClusterAddrs...)
+	return &redis.UniversalOptions{
+		Addrs:         addrs,
+		MasterName:    s.SentinelMaster,
+		IsClusterMode: len(s.ClusterAddrs) > 0,
+		DB:            o.DB,
+		Protocol:      o.Protocol,
+		Username:      o.Username,
+		Password:      o.Password,
+		TLSConfig:     o.TLSConfig,
+		ClientName:    o.ClientName,
+		PoolSize:      o.PoolSize,
+		MinIdleConns:  o.MinIdleConns,
+		MaxRetries:    o.MaxRetries,
+		// Every command is bounded by fetch_timeout through its context,
+		// retries and their backoff included; the socket timeouts bound
+		// the commands sent without one.
+		ContextTimeoutEnabled: true,
+		DialTimeout:           ft,
+		ReadTimeout:           ft,
+		WriteTimeout:          ft,
+		PoolTimeout:           ft,
+		// CLIENT SETINFO is refused by servers before 7.2.
+		DisableIdentity: true,
+	}, nil
+}
+
+// Validate checks the configuration.
+func (s *Source) Validate() error { return s.check() }
+
+// check holds the checks that need no provisioning.
+func (s *Source) check() error {
+	if s.URL == "" {
+		return errors.New("redis source: url is required")
+	}
+	switch s.Format {
+	case "", FormatJSON, FormatHash:
+	default:
+		return fmt.Errorf("redis source: format %q: want json or hash", s.Format)
+	}
+	if s.CacheTTL < 0 || s.MaxStale < 0 || s.NegativeTTL < 0 || s.FetchTimeout < 0 {
+		return errors.New("redis source: cache_ttl, max_stale, negative_ttl and fetch_timeout must not be negative")
+	}
+	if s.CacheSize < 0 || s.CacheBytes < 0 {
+		return errors.New("redis source: cache_size and cache_bytes must not be negative")
+	}
+	if len(s.SentinelAddrs) > 0 && s.SentinelMaster == "" {
+		return errors.New("redis source: sentinel_addrs needs sentinel_master")
+	}
+	if s.SentinelMaster != "" && len(s.ClusterAddrs) > 0 {
+		return errors.New("redis source: use sentinel_master or cluster_addrs, not both")
+	}
+	return nil
+}
+
+// UseKeyTemplate records the source's name and the literal start of its
+// keys, and starts the subscriber to the keyspace notifications of those
+// keys.
+func (s *Source) UseKeyTemplate(name, template string) error {
+	if s.client == nil {
+		return errors.New("redis source: not provisioned")
+	}
+	if s.started {
+		return errors.New("redis source: used by two handlers; declare one source per handler")
+	}
+	s.started = true
+	s.name = name
+	s.prefix = literalPrefix(template)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	s.done = make(chan struct{})
+	s.subscriptions = new(atomic.Int64)
+	go s.subscribe(ctx)
+	return nil
+}
+
+// Cleanup stops the subscriber, the background refreshes and the client.
+func (s *Source) Cleanup() error {
+	if s.stop != nil {
+		s.stop()
+		<-s.done
+		s.stop = nil
+	}
+	if s.cache != nil {
+		s.cache.Close()
+	}
+	if s.client != nil {
+		err := s.client.Close()
+		s.client = nil
+		if err != nil {
+			return fmt.Errorf("redis source: closing the client: %w", err)
+		}
+	}
+	return nil
+}
+
+// Lookup returns the object stored for key, from the cache when it has it.
+func (s *Source) Lookup(ctx context.Context, key string) (sources.Result, error) {
+	// Only keys of the template are looked up: the notifications of other
+	// keys are not heard, so their cached values would go out of date.
+	if !strings.HasPrefix(key, s.prefix) {
+		return sources.Result{}, fmt.Errorf("redis source: key %q does not start with %q, the literal start of the key template", key, s.prefix)
+	}
+	return s.cache.Get(ctx, key)
+}
+
+// literalPrefix returns the part of a key template before its first
+// placeholder (or escape).
+func literalPrefix(template string) string {
+	if i := strings.IndexAny(template, `{\`); i >= 0 {
+		return template[:i]
+	}
+	return template
+}
+
+// redact returns rawURL without its password, for logs and errors.
+func redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return u.Redacted()
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner       = (*Source)(nil)
+	_ caddy.Validator         = (*Source)(nil)
+	_ caddy.CleanerUpper      = (*Source)(nil)
+	_ sources.Source          = (*Source)(nil)
+	_ sources.KeyTemplateUser = (*Source)(nil)
+)
+
+// metrics of the package, created once per process and registered with
+// every new config's registry on Provision.
+var (
+	invalidationsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy",
+		Subsystem: "http_token_enrich",
+		Name:      "source_redis_invalidations_total",
+		Help: "Keys of token_enrich redis sources invalidated in the local cache by a Redis keyspace " +
+			"notification (a change from any client), by source.",
+	}, []string{"source"})
+	reconnectsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy",
+		Subsystem: "http_token_enrich",
+		Name:      "source_redis_reconnects_total",
+		Help: "Reconnections of the keyspace notification subscription of token_enrich redis sources, by " +
+			"source; each revalidates the source's whole cache, since changes may have been missed.",
+	}, []string{"source"})
+)
+
+// registerMetrics adds the collectors to the config's registry.
+func registerMetrics(ctx caddy.Context) error {
+	reg := ctx.GetMetricsRegistry()
+	if reg == nil {
+		return nil
+	}
+	for _, c := range []prometheus.Collector{invalidationsTotal, reconnectsTotal} {
+		if err := reg.Register(c); err != nil {
+			var already prometheus.AlreadyRegisteredError
+			if !errors.As(err, &already) {
+				return err
+			}
+		}
+	}
+	return nil
+}
