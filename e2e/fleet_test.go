@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/caddy-token-enrich/caddy-token-enrich/e2e/internal/testidp"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testredis"
@@ -30,16 +32,17 @@ import (
 
 // The fleet: one Redis, three Caddy replicas (the ./caddy binary built by
 // xcaddy) loading the same e2e/fleet.Caddyfile, one identity provider
-// (e2e/internal/testidp, issuing RS256-signed JWTs per tenant client). A
-// load of concurrent client_credentials requests runs across the three
-// while the test changes tenants in Redis, stops and restarts Redis and
-// pushes a new config to every replica through its admin API.
+// (e2e/internal/testidp, issuing RS256-signed JWTs per tenant client), and a
+// load balancer (another ./caddy, e2e/fleet-lb.Caddyfile) in front of the
+// replicas. Concurrent client_credentials requests run through the load
+// balancer while the test changes tenants in Redis, stops and restarts
+// Redis and pushes a new config to every replica through its admin API.
 //
-// What must hold for every response, all along: status 200, an access
-// token, and the metadata of the requesting client's own tenant, never
-// another's. And: a change in Redis is served by every replica within
-// propagationBound; once a replica has served a new value, no request
-// started later gets the old one from it.
+// What must hold for every response, all along: status 200 within
+// requestBound, an access token, and the metadata of the requesting
+// client's own tenant, never another's. And: a change in Redis is served by
+// every replica within propagationBound; once a replica has served a new
+// value, no request started later gets the old one from it.
 const (
 	replicaCount     = 3
 	tenantCount      = 12
@@ -47,8 +50,11 @@ const (
 	propagationBound = time.Second
 	// requestBound is how long a token request may take before it counts
 	// as held up: the source timeout (200ms) plus the provider's signing
-	// and the machine's load.
+	// and the load of a machine running all the parts.
 	requestBound = 3 * time.Second
+	// outage is how long Redis stays down: longer than cache_ttl (2s), so
+	// cached values are served stale.
+	outage = 4 * time.Second
 )
 
 // tenant is one client of the provider and its metadata in Redis.
@@ -64,18 +70,14 @@ func (tn tenant) value(gen int) string {
 	return fmt.Sprintf(`{"tenant":%q,"api-uri":%q,"gen":%d}`, tn.id, tn.apiURI(), gen)
 }
 
-// replica is one running Caddy of the fleet.
-type replica struct {
-	name      string
-	base      string // http://127.0.0.1:PORT, the token endpoint's site
-	admin     string // http://127.0.0.1:PORT, the admin API
-	cmd       *exec.Cmd
-	stateDir  string
-	exited    chan struct{}
-	pushed    atomic.Pointer[time.Time] // when a config push to it returned
-	requests  atomic.Int64
-	failures  atomic.Int64
-	maxMillis atomic.Int64
+// proc is one running ./caddy: a replica or the load balancer.
+type proc struct {
+	name     string
+	base     string // http://127.0.0.1:PORT, its site
+	admin    string // http://127.0.0.1:PORT, its admin API
+	stateDir string
+	exited   chan struct{}
+	pushed   atomic.Pointer[time.Time] // when a config push to it returned
 }
 
 func TestFleet(t *testing.T) {
@@ -103,8 +105,8 @@ func TestFleet(t *testing.T) {
 	}
 	idp := testidp.Start(t, testidp.WithClients(clients...))
 
-	rs := testredis.Start(t, testredis.Options{Notify: true, Persist: true})
-	rdb := rs.Client(t)
+	rs := testredis.Start(t, testredis.Options{Notify: true})
+	rdb := rs.Client
 	ctx := t.Context()
 	for _, tn := range tenants {
 		if err := rdb.Set(ctx, tn.key(), tn.value(1), 0).Err(); err != nil {
@@ -113,25 +115,45 @@ func TestFleet(t *testing.T) {
 	}
 
 	state := t.TempDir()
-	replicas := make([]*replica, replicaCount)
+	replicas := make([]*proc, replicaCount)
+	var upstreams []string
 	for i := range replicas {
-		replicas[i] = startReplica(t, bin, configPath, filepath.Join(state, fmt.Sprintf("replica-%d", i)),
-			fmt.Sprintf("replica-%d", i), rs.Port(), strings.TrimPrefix(idp.URL, "http://"))
+		name := fmt.Sprintf("replica-%d", i)
+		port := testcaddy.FreePort(t)
+		replicas[i] = startCaddy(t, bin, configPath, name, filepath.Join(state, name), port,
+			"FLEET_HTTP_PORT="+strconv.Itoa(port),
+			"FLEET_NAME="+name,
+			"FLEET_REDIS="+rs.Addr,
+			"FLEET_IDP="+strings.TrimPrefix(idp.URL, "http://"))
+		upstreams = append(upstreams, strings.TrimPrefix(replicas[i].base, "http://"))
 	}
+	lbPort := testcaddy.FreePort(t)
+	lb := startCaddy(t, bin, filepath.Join(filepath.Dir(configPath), "fleet-lb.Caddyfile"), "load-balancer",
+		filepath.Join(state, "load-balancer"), lbPort,
+		"FLEET_LB_PORT="+strconv.Itoa(lbPort),
+		"FLEET_UPSTREAMS="+strings.Join(upstreams, " "))
 
 	// --- the load --------------------------------------------------------------
-	f := &fleet{t: t, replicas: replicas, tenants: tenants, seen: map[seenKey]seenValue{}}
+	f := &fleet{lb: lb, replicas: replicas, tenants: tenants, seen: map[seenKey]seenValue{},
+		served: map[string]*atomic.Int64{}, gens: map[string]int{}}
+	for _, r := range replicas {
+		f.served[r.name] = new(atomic.Int64)
+	}
 	f.client = &http.Client{
 		Timeout:   requestBound,
-		Transport: &http.Transport{MaxIdleConnsPerHost: workers, MaxConnsPerHost: 2 * workers},
+		Transport: &http.Transport{MaxIdleConnsPerHost: workers},
 	}
+	// The test's own probes of one replica each use a new connection, so
+	// that they never meet the closing of an old config's idle connections
+	// that the load balancer is there to absorb.
+	f.probe = &http.Client{Timeout: requestBound, Transport: &http.Transport{DisableKeepAlives: true}}
 	loadCtx, stopLoad := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for w := range workers {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f.work(loadCtx, w)
+			f.work(loadCtx)
 		}()
 	}
 	stopped := false
@@ -144,57 +166,53 @@ func TestFleet(t *testing.T) {
 	}
 	defer stop()
 	start := time.Now()
-	phase := func(name string) { f.phase.Store(&name); t.Logf("[%5.1fs] %s", time.Since(start).Seconds(), name) }
+	phase := func(name string) {
+		f.phase.Store(&name)
+		t.Logf("[%5.1fs] %s", time.Since(start).Seconds(), name)
+	}
 
-	// 1–2. warm up: every replica has looked every tenant up.
+	// 1–2. warm-up: every replica serves every tenant.
 	phase("warm-up")
-	f.waitAllServe(t, func(tn tenant) int { return 1 }, 10*time.Second)
+	f.waitAllServe(t, 10*time.Second)
 	time.Sleep(time.Second)
 
-	// 3. a change in Redis reaches every replica within the bound.
+	// 3. a change in Redis reaches every replica within the bound: a SET
+	// from another client, as any tool would make it.
 	phase("change in Redis")
-	changed := tenants[3]
-	if err := rdb.Set(ctx, changed.key(), changed.value(2), 0).Err(); err != nil {
-		t.Fatal(err)
+	var propagated []time.Duration
+	for _, tn := range []tenant{tenants[3], tenants[5]} {
+		propagated = append(propagated, f.change(t, rdb, tn, 2)...)
 	}
-	propagated := f.propagation(t, changed, 2)
-	second := tenants[5]
-	if err := rdb.Set(ctx, second.key(), second.value(2), 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	propagated = append(propagated, f.propagation(t, second, 2)...)
 	time.Sleep(500 * time.Millisecond)
 
 	// 4. Redis down: every replica keeps answering with the values it has,
-	// past cache_ttl (2s), so they are served stale.
+	// past cache_ttl, so they are served stale.
 	phase("Redis stopped")
-	staleBefore := f.metric(t, `caddy_http_token_enrich_source_lookups_total{result="stale",source="tenants"}`)
+	staleBefore := f.metric(t, staleSeries)
 	downFrom := f.total()
-	rs.Stop(t)
-	time.Sleep(4 * time.Second)
-	downRequests := f.total() - downFrom
-	staleDuring := f.metric(t, `caddy_http_token_enrich_source_lookups_total{result="stale",source="tenants"}`) - staleBefore
-	if staleDuring == 0 {
-		t.Errorf("Redis down for 4s (cache_ttl 2s): no lookup was served stale")
-	}
-
-	// 5. Redis back (with its data): every replica is fresh again. A change
-	// made after the restart reaches all three within the bound.
-	phase("Redis restarted")
-	rs.Restart(t)
-	rdb = rs.Client(t)
-	restarted := tenants[7]
-	// The replicas' subscriptions come back on their own; until then a
-	// change reaches them through the revalidation that follows the
-	// reconnect. Either way, within the bound from the write.
-	if err := rdb.Set(ctx, restarted.key(), restarted.value(3), 0).Err(); err != nil {
+	// The last snapshot before the crash: Redis comes back with it.
+	if err := rdb.Save(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	afterRestart := f.propagation(t, restarted, 3)
-	time.Sleep(3 * time.Second) // past cache_ttl: every entry refreshed from Redis
-	staleSettled := f.metric(t, `caddy_http_token_enrich_source_lookups_total{result="stale",source="tenants"}`)
+	rs.Stop()
+	time.Sleep(outage)
+	downRequests := f.total() - downFrom
+	staleDuring := f.metric(t, staleSeries) - staleBefore
+	if staleDuring == 0 {
+		t.Errorf("Redis down for %v (cache_ttl 2s): no lookup was served stale", outage)
+	}
+
+	// 5. Redis back, with its data: every replica is fresh again. A change
+	// made at once reaches all three within the bound, through their
+	// subscriptions once they are back, or the revalidation that follows
+	// the reconnect.
+	phase("Redis restarted")
+	rs.Restart()
+	afterRestart := f.change(t, rdb, tenants[7], 3)
+	time.Sleep(3 * time.Second) // past cache_ttl: every entry fetched again
+	staleSettled := f.metric(t, staleSeries)
 	time.Sleep(time.Second)
-	if n := f.metric(t, `caddy_http_token_enrich_source_lookups_total{result="stale",source="tenants"}`) - staleSettled; n != 0 {
+	if n := f.metric(t, staleSeries) - staleSettled; n != 0 {
 		t.Errorf("Redis back for 4s: %v lookups still served stale in the last second", n)
 	}
 
@@ -215,105 +233,123 @@ func TestFleet(t *testing.T) {
 	}
 	pushes.Wait()
 	f.configGen.Store(2)
-	f.waitAllServe(t, func(tn tenant) int { return f.wantGen(tn) }, 5*time.Second)
+	f.waitAllServe(t, 5*time.Second)
 	time.Sleep(2 * time.Second)
 	pushRequests := f.total() - pushFrom
 
 	// --- the result --------------------------------------------------------------
 	phase("stop")
 	stop()
-	f.check(t)
+	elapsed := time.Since(start)
+	for _, p := range f.problems {
+		t.Errorf("%s", p)
+	}
 	var perReplica []string
 	for _, r := range replicas {
-		perReplica = append(perReplica, fmt.Sprintf("%s %d (max %d ms)", r.name, r.requests.Load(), r.maxMillis.Load()))
+		n := f.served[r.name].Load()
+		if n == 0 {
+			t.Errorf("%s answered no request of the load", r.name)
+		}
+		perReplica = append(perReplica, fmt.Sprintf("%s %d", r.name, n))
 	}
-	elapsed := time.Since(start)
-	t.Logf("fleet: %d token requests in %.1fs (%.0f/s) across %d replicas: %s",
-		f.total(), elapsed.Seconds(), float64(f.total())/elapsed.Seconds(), replicaCount, strings.Join(perReplica, ", "))
-	t.Logf("fleet: failed %d, without the tenant's metadata %d, another tenant's values %d, old value after the new %d",
+	for _, p := range append([]*proc{lb}, replicas...) {
+		select {
+		case <-p.exited:
+			t.Errorf("%s exited during the test; its output is in %s", p.name, p.stateDir)
+		default:
+		}
+	}
+	t.Logf("fleet: %d token requests through the load balancer in %.1fs (%.0f/s), answered by %s; slowest %d ms",
+		f.total(), elapsed.Seconds(), float64(f.total())/elapsed.Seconds(), strings.Join(perReplica, ", "), f.slowest.Load())
+	t.Logf("fleet: failed %d, without the tenant's metadata %d, another tenant's values %d, an old value after the new %d",
 		f.failed.Load(), f.missing.Load(), f.crossTenant.Load(), f.flapped.Load())
-	t.Logf("fleet: change in Redis served by each replica after %s (bound %s)", durations(propagated), propagationBound)
-	t.Logf("fleet: Redis down 4s: %d requests answered, %v lookups served stale", downRequests, staleDuring)
-	t.Logf("fleet: Redis restarted: change served after %s", durations(afterRestart))
-	t.Logf("fleet: config pushed to %d replicas under load: %d requests in the 2s after, none failed", replicaCount, pushRequests)
+	t.Logf("fleet: a SET in Redis served by each replica after %s (bound %s)", durations(propagated), propagationBound)
+	t.Logf("fleet: Redis down %s: %d requests answered, none failed; %v lookups served stale", outage, downRequests, staleDuring)
+	t.Logf("fleet: Redis restarted: a SET served by each replica after %s", durations(afterRestart))
+	t.Logf("fleet: config pushed to %d replicas under load: %d requests from the push to 2s after, none failed", replicaCount, pushRequests)
 }
+
+// staleSeries counts the lookups of the fleet's source served stale.
+const staleSeries = `caddy_http_token_enrich_source_lookups_total{result="stale",source="tenants"}`
 
 // fleet is the load and what it saw.
 type fleet struct {
-	t         *testing.T
-	client    *http.Client
-	replicas  []*replica
+	client    *http.Client // the load's, through the load balancer
+	probe     *http.Client // the test's own requests to one replica
+	lb        *proc
+	replicas  []*proc
 	tenants   []tenant
 	phase     atomic.Pointer[string]
 	configGen atomic.Int64 // the config-gen every replica serves once pushed; 0 before
 
-	failed, missing, crossTenant, flapped atomic.Int64
+	requests, failed, missing, crossTenant, flapped, slowest atomic.Int64
+	served                                                   map[string]*atomic.Int64 // load requests answered, per replica
 
 	mu       sync.Mutex
 	seen     map[seenKey]seenValue // the newest generation each replica has served, per tenant
 	gens     map[string]int        // the generation in Redis, per tenant id
-	problems []string              // the first failures, for the report
+	problems []string              // the first problems, for the report
 }
 
 type seenKey struct{ replica, tenant string }
 
-// seenValue is the newest generation a replica served and when the request
-// that got it had been answered.
+// seenValue is the newest generation a replica served, and when the
+// response that carried it had arrived.
 type seenValue struct {
 	gen int
 	at  time.Time
 }
 
-func (f *fleet) total() int64 {
-	var n int64
-	for _, r := range f.replicas {
-		n += r.requests.Load()
-	}
-	return n
-}
+// total is the number of load requests sent so far.
+func (f *fleet) total() int64 { return f.requests.Load() }
 
-// work sends token requests until ctx ends, round robin over the replicas,
-// for tenants at random.
-func (f *fleet) work(ctx context.Context, w int) {
-	for i := w; ctx.Err() == nil; i++ {
-		r := f.replicas[i%len(f.replicas)]
+// work sends token requests through the load balancer until ctx ends, for
+// tenants at random.
+func (f *fleet) work(ctx context.Context) {
+	for ctx.Err() == nil {
 		tn := f.tenants[rand.IntN(len(f.tenants))]
-		f.one(r, tn)
+		f.requests.Add(1)
+		f.one(f.client, f.lb.base, tn)
 	}
 }
 
-// one sends one token request and checks its answer; it returns the
-// generation of the tenant's metadata served, or 0.
-func (f *fleet) one(r *replica, tn tenant) int {
+// one sends one token request for tn to base and checks the answer. It
+// returns the replica that answered and the generation of the tenant's
+// metadata in the answer (0 when the request failed).
+func (f *fleet) one(c *http.Client, base string, tn tenant) (string, int) {
 	started := time.Now()
-	req, err := http.NewRequest(http.MethodPost, r.base+"/oauth/token",
+	req, err := http.NewRequest(http.MethodPost, base+"/oauth/token",
 		strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
 	if err != nil {
 		panic(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(tn.client, tn.secret)
-	resp, err := f.client.Do(req)
+	resp, err := c.Do(req)
 	var body []byte
 	if err == nil {
 		body, err = io.ReadAll(resp.Body)
 		resp.Body.Close()
 	}
-	took := time.Since(started)
-	r.requests.Add(1)
-	for ms := took.Milliseconds(); ; {
-		cur := r.maxMillis.Load()
-		if ms <= cur || r.maxMillis.CompareAndSwap(cur, ms) {
+	for ms := time.Since(started).Milliseconds(); ; {
+		cur := f.slowest.Load()
+		if ms <= cur || f.slowest.CompareAndSwap(cur, ms) {
 			break
 		}
 	}
 	if err != nil {
-		f.problem(r, &f.failed, "%s: %v", tn.id, err)
-		return 0
+		f.problem(&f.failed, "%s via %s: %v", tn.id, base, err)
+		return "", 0
+	}
+	replica := resp.Header.Get("X-Fleet-Replica")
+	if c == f.client {
+		if n, ok := f.served[replica]; ok {
+			n.Add(1)
+		}
 	}
 	if resp.StatusCode != http.StatusOK {
-		f.problem(r, &f.failed, "%s: status %d: %.200s", tn.id, resp.StatusCode, body)
-		return 0
+		f.problem(&f.failed, "%s via %s (%s): status %d: %.200s", tn.id, base, replica, resp.StatusCode, body)
+		return replica, 0
 	}
 	var got struct {
 		AccessToken string `json:"access_token"`
@@ -324,42 +360,43 @@ func (f *fleet) one(r *replica, tn tenant) int {
 		ConfigGen   string `json:"config-gen"`
 	}
 	if err := json.Unmarshal(body, &got); err != nil || got.AccessToken == "" {
-		f.problem(r, &f.failed, "%s: not a token response (%v): %.200s", tn.id, err, body)
-		return 0
+		f.problem(&f.failed, "%s (%s): not a token response (%v): %.200s", tn.id, replica, err, body)
+		return replica, 0
 	}
 	if got.TenantID != tn.id || (got.Tenant != "" && got.Tenant != tn.id) ||
 		(got.APIURI != "" && got.APIURI != tn.apiURI()) {
-		f.problem(r, &f.crossTenant, "%s got tenant_id %q, tenant %q, api-uri %q", tn.id, got.TenantID, got.Tenant, got.APIURI)
-		return 0
+		f.problem(&f.crossTenant, "%s (%s) got tenant_id %q, tenant %q, api-uri %q",
+			tn.id, replica, got.TenantID, got.Tenant, got.APIURI)
+		return replica, 0
 	}
 	if got.Tenant == "" || got.Gen == 0 {
-		f.problem(r, &f.missing, "%s: no metadata from Redis: %.300s", tn.id, body)
-		return 0
+		f.problem(&f.missing, "%s (%s): no metadata from Redis: %.300s", tn.id, replica, body)
+		return replica, 0
 	}
-	if want := f.configGen.Load(); want != 0 && got.ConfigGen != strconv.FormatInt(want, 10) && started.After(f.pushedAt(r)) {
-		f.problem(r, &f.failed, "%s: config-gen %q after the push", tn.id, got.ConfigGen)
+	if want := f.configGen.Load(); want != 0 && got.ConfigGen != strconv.FormatInt(want, 10) &&
+		started.After(f.pushedAt(replica)) {
+		f.problem(&f.failed, "%s (%s): config-gen %q after the push returned", tn.id, replica, got.ConfigGen)
 	}
 
 	// A request that started after this replica had answered with a newer
 	// generation must not get an older one.
-	k := seenKey{r.name, tn.id}
+	k := seenKey{replica, tn.id}
 	f.mu.Lock()
 	prev := f.seen[k]
 	if got.Gen < prev.gen && started.After(prev.at) {
 		f.mu.Unlock()
-		f.problem(r, &f.flapped, "%s: gen %d after gen %d was served", tn.id, got.Gen, prev.gen)
-		return got.Gen
+		f.problem(&f.flapped, "%s (%s): gen %d after gen %d was served", tn.id, replica, got.Gen, prev.gen)
+		return replica, got.Gen
 	}
 	if got.Gen > prev.gen {
 		f.seen[k] = seenValue{got.Gen, time.Now()}
 	}
 	f.mu.Unlock()
-	return got.Gen
+	return replica, got.Gen
 }
 
-func (f *fleet) problem(r *replica, counter *atomic.Int64, format string, args ...any) {
+func (f *fleet) problem(counter *atomic.Int64, format string, args ...any) {
 	counter.Add(1)
-	r.failures.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.problems) < 20 {
@@ -367,14 +404,17 @@ func (f *fleet) problem(r *replica, counter *atomic.Int64, format string, args .
 		if p := f.phase.Load(); p != nil {
 			phase = *p
 		}
-		f.problems = append(f.problems, fmt.Sprintf("%s during %s: %s", r.name, phase, fmt.Sprintf(format, args...)))
+		f.problems = append(f.problems, fmt.Sprintf("during %s: %s", phase, fmt.Sprintf(format, args...)))
 	}
 }
 
-// pushedAt is when the config push to r returned; far in the future before.
-func (f *fleet) pushedAt(r *replica) time.Time {
-	if p := r.pushed.Load(); p != nil {
-		return *p
+// pushedAt is when the config push to the named replica returned; far in
+// the future before.
+func (f *fleet) pushedAt(name string) time.Time {
+	for _, r := range f.replicas {
+		if p := r.pushed.Load(); r.name == name && p != nil {
+			return *p
+		}
 	}
 	return time.Now().Add(time.Hour)
 }
@@ -389,18 +429,19 @@ func (f *fleet) wantGen(tn tenant) int {
 	return 1
 }
 
-// propagation sends requests for tn to every replica until each serves
-// generation gen, and returns how long after the call each first did. It
-// fails the test when one has not within propagationBound.
-func (f *fleet) propagation(t *testing.T, tn tenant, gen int) []time.Duration {
+// change writes generation gen of tn's metadata to Redis with a plain SET,
+// then asks every replica for tn until it serves gen, and returns how long
+// after the SET each first did. It fails the test when one has not within
+// propagationBound.
+func (f *fleet) change(t *testing.T, rdb *redis.Client, tn tenant, gen int) []time.Duration {
 	t.Helper()
-	written := time.Now()
 	f.mu.Lock()
-	if f.gens == nil {
-		f.gens = map[string]int{}
-	}
 	f.gens[tn.id] = gen
 	f.mu.Unlock()
+	written := time.Now()
+	if err := rdb.Set(t.Context(), tn.key(), tn.value(gen), 0).Err(); err != nil {
+		t.Fatalf("SET %s: %v", tn.key(), err)
+	}
 	took := make([]time.Duration, len(f.replicas))
 	var wg sync.WaitGroup
 	for i, r := range f.replicas {
@@ -408,7 +449,7 @@ func (f *fleet) propagation(t *testing.T, tn tenant, gen int) []time.Duration {
 		go func() {
 			defer wg.Done()
 			for {
-				if f.one(r, tn) == gen {
+				if _, g := f.one(f.probe, r.base, tn); g == gen {
 					took[i] = time.Since(written)
 					return
 				}
@@ -423,22 +464,26 @@ func (f *fleet) propagation(t *testing.T, tn tenant, gen int) []time.Duration {
 	wg.Wait()
 	for i, d := range took {
 		if d < 0 || d > propagationBound {
-			t.Errorf("%s served %s's change after %v (bound %v; -1s: not in 5s)", f.replicas[i].name, tn.id, d, propagationBound)
+			t.Errorf("%s served %s's change after %v (bound %v; -1: not within 5 times the bound)",
+				f.replicas[i].name, tn.id, d, propagationBound)
 		}
 	}
 	return took
 }
 
 // waitAllServe waits until every replica serves every tenant's generation
-// as want says (and the config-gen pushed, if any).
-func (f *fleet) waitAllServe(t *testing.T, want func(tenant) int, within time.Duration) {
+// in Redis (and, once pushed, the new config's config-gen: one checks it).
+func (f *fleet) waitAllServe(t *testing.T, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for _, r := range f.replicas {
 		for _, tn := range f.tenants {
-			for f.one(r, tn) != want(tn) {
+			for {
+				if _, g := f.one(f.probe, r.base, tn); g == f.wantGen(tn) {
+					break
+				}
 				if time.Now().After(deadline) {
-					t.Fatalf("%s does not serve %s's generation %d after %v", r.name, tn.id, want(tn), within)
+					t.Fatalf("%s does not serve %s's generation %d after %v", r.name, tn.id, f.wantGen(tn), within)
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
@@ -466,37 +511,18 @@ func (f *fleet) metric(t *testing.T, series string) float64 {
 	return sum
 }
 
-// check fails the test for every problem the load saw.
-func (f *fleet) check(t *testing.T) {
-	t.Helper()
-	for _, p := range f.problems {
-		t.Errorf("%s", p)
-	}
-	if f.total() == 0 {
-		t.Error("no request was sent")
-	}
-	for _, r := range f.replicas {
-		if r.requests.Load() == 0 {
-			t.Errorf("%s got no request", r.name)
-		}
-		select {
-		case <-r.exited:
-			t.Errorf("%s exited during the test; its output is in %s", r.name, r.stateDir)
-		default:
-		}
-	}
-}
-
-// startReplica runs bin with the fleet config and waits for its admin API.
-func startReplica(t *testing.T, bin, configPath, stateDir, name string, redisPort int, idp string) *replica {
+// startCaddy runs bin with the config at configPath, its admin API on a
+// free port, and waits until the admin API and the site at port answer.
+// env adds to the process's environment.
+func startCaddy(t *testing.T, bin, configPath, name, stateDir string, port int, env ...string) *proc {
 	t.Helper()
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	httpPort, adminPort := testcaddy.FreePort(t), testcaddy.FreePort(t)
-	r := &replica{
+	adminPort := testcaddy.FreePort(t)
+	p := &proc{
 		name:     name,
-		base:     "http://127.0.0.1:" + strconv.Itoa(httpPort),
+		base:     "http://127.0.0.1:" + strconv.Itoa(port),
 		admin:    "http://127.0.0.1:" + strconv.Itoa(adminPort),
 		stateDir: stateDir,
 		exited:   make(chan struct{}),
@@ -505,32 +531,31 @@ func startReplica(t *testing.T, bin, configPath, stateDir, name string, redisPor
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.cmd = exec.Command(bin, "run", "--adapter", "caddyfile", "--config", configPath)
-	r.cmd.Env = append(os.Environ(),
+	cmd := exec.Command(bin, "run", "--adapter", "caddyfile", "--config", configPath)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(cmd.Env,
 		"FLEET_ADMIN_PORT="+strconv.Itoa(adminPort),
-		"FLEET_HTTP_PORT="+strconv.Itoa(httpPort),
+		"FLEET_LB_ADMIN_PORT="+strconv.Itoa(adminPort),
 		"FLEET_STATE_DIR="+stateDir,
-		"FLEET_REDIS_PORT="+strconv.Itoa(redisPort),
-		"FLEET_IDP="+idp,
 		"XDG_CONFIG_HOME="+filepath.Join(stateDir, "xdg-config"),
 		"XDG_DATA_HOME="+filepath.Join(stateDir, "xdg-data"),
 	)
-	r.cmd.Stdout, r.cmd.Stderr = out, out
-	if err := r.cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
 	go func() {
-		_ = r.cmd.Wait()
+		_ = cmd.Wait()
 		out.Close()
-		close(r.exited)
+		close(p.exited)
 	}()
 	t.Cleanup(func() {
-		_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-r.exited:
+		case <-p.exited:
 		case <-time.After(10 * time.Second):
-			_ = r.cmd.Process.Kill()
-			<-r.exited
+			_ = cmd.Process.Kill()
+			<-p.exited
 		}
 		if t.Failed() {
 			logs, _ := os.ReadFile(filepath.Join(stateDir, "caddy.log"))
@@ -539,15 +564,15 @@ func startReplica(t *testing.T, bin, configPath, stateDir, name string, redisPor
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(r.admin + "/config/")
+		resp, err := http.Get(p.admin + "/config/")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return r
+				return p
 			}
 		}
 		select {
-		case <-r.exited:
+		case <-p.exited:
 			b, _ := os.ReadFile(filepath.Join(stateDir, "caddy.out"))
 			t.Fatalf("%s exited at start:\n%s", name, tail(b, 4096))
 		default:
@@ -561,7 +586,7 @@ func startReplica(t *testing.T, bin, configPath, stateDir, name string, redisPor
 
 // load pushes a Caddyfile to the replica through its admin API, as config
 // management would: POST /load.
-func (r *replica) load(t *testing.T, caddyfile []byte) {
+func (r *proc) load(t *testing.T, caddyfile []byte) {
 	req, err := http.NewRequest(http.MethodPost, r.admin+"/load", bytes.NewReader(caddyfile))
 	if err != nil {
 		t.Error(err)
