@@ -3,6 +3,7 @@ package caddymodule_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,5 +62,16 @@ func TestRedisSourceThroughCaddy(t *testing.T) {
 			t.Fatalf("the HSET did not reach the token within 1s: %v", got)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+	// The source's own counters are in Caddy's registry, labelled with its name.
+	invalidations := false
+	for _, line := range scrape(t) {
+		if strings.HasPrefix(line, `caddy_http_token_enrich_source_redis_invalidations_total{source="tenants"} `) &&
+			!strings.HasSuffix(line, " 0") {
+			invalidations = true
+		}
+	}
+	if !invalidations {
+		t.Error("/metrics does not count the invalidation of the tenants source")
 	}
 }
