@@ -21,6 +21,9 @@ Usage: ./test.sh [--quick | --help]
                  -race, no e2e module, no Node, no Hydra, no xcaddy build.
   --help         this text.
 
+Both install redis-server (apt-get, with sudo when not root) when it is
+missing: the redis source's tests run a real one.
+
 Every phase prints a line with the time when it starts and how long it
 took. The first run on a machine downloads the Go modules and compiles
 Caddy and its dependencies (several times: plain, with -race, the e2e
@@ -96,6 +99,30 @@ if [[ ! -d "$(go env GOMODCACHE)/github.com/caddyserver/caddy/v2@$caddy_version"
 	[[ $quick == 1 ]] || go -C e2e mod download
 else
 	echo "   present"
+fi
+
+phase "redis-server (the redis source's tests run a real one)"
+if command -v redis-server >/dev/null; then
+	echo "   present: $(redis-server --version | cut -d' ' -f1-3)"
+else
+	sudo=()
+	if [[ $(id -u) -ne 0 ]]; then
+		if ! command -v sudo >/dev/null; then
+			echo "test.sh: redis-server is missing and this user cannot install it: run apt-get install -y redis-server as root" >&2
+			exit 1
+		fi
+		sudo=(sudo)
+	fi
+	if ! command -v apt-get >/dev/null; then
+		echo "test.sh: redis-server is missing and there is no apt-get: install redis-server (7.0 or later) with this system's package manager" >&2
+		exit 1
+	fi
+	echo "   missing: apt-get install -y redis-server"
+	if ! DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y redis-server; then
+		"${sudo[@]}" apt-get update
+		DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y redis-server
+	fi
+	# The package may start a system service on 6379; the tests start their own servers.
 fi
 
 phase "gofmt"

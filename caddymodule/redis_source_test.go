@@ -3,9 +3,12 @@ package caddymodule_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testredis"
 )
@@ -61,5 +64,61 @@ func TestRedisSourceThroughCaddy(t *testing.T) {
 			t.Fatalf("the HSET did not reach the token within 1s: %v", got)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+	// The source's own counters are in Caddy's registry, labelled with its name.
+	invalidations := false
+	for _, line := range scrape(t) {
+		if strings.HasPrefix(line, `caddy_http_token_enrich_source_redis_invalidations_total{source="tenants"} `) &&
+			!strings.HasSuffix(line, " 0") {
+			invalidations = true
+		}
+	}
+	if !invalidations {
+		t.Error("/metrics does not count the invalidation of the tenants source")
+	}
+}
+
+// TestRedisSourceReloadsCloseTheirConnections: each config reload replaces
+// the redis source's connections instead of adding to them, and a config
+// without the source leaves none open.
+func TestRedisSourceReloadsCloseTheirConnections(t *testing.T) {
+	srv := testredis.Start(t, testredis.Options{Notify: true})
+	if err := srv.Client.Set(context.Background(), "tenant:org_acme", `{"plan":"gold"}`, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	up := newUpstream(t, serveJSON(200, auth0Body("svc-eu", "org_acme")))
+	baseClients := srv.ClientCount(t)
+	port := testcaddy.FreePort(t)
+	for i := 1; i <= 4; i++ {
+		base := testcaddy.LoadSite(t, port, strings.ReplaceAll(fmt.Sprintf(`
+	token_enrich {
+		source tenants redis %s {
+			key       tenant:{http.token.tenant}
+			cache_ttl %dm
+		}
+	}
+	reverse_proxy {UPSTREAM}
+`, srv.URL(0), i), "{UPSTREAM}", up.addr))
+		resp, body := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"plan":"gold"`) {
+			t.Fatalf("load %d: %d %s", i, resp.StatusCode, body)
+		}
+		// One source: its subscriber and one or two command connections.
+		var n int
+		deadline := time.Now().Add(5 * time.Second)
+		for n = srv.ClientCount(t); n > baseClients+3; n = srv.ClientCount(t) {
+			if time.Now().After(deadline) {
+				t.Fatalf("load %d: %d client connections, want at most %d: a replaced config left its connections open", i, n, baseClients+3)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	testcaddy.LoadSite(t, port, strings.ReplaceAll(testcaddy.EnrichBlock, "{UPSTREAM}", up.addr))
+	deadline := time.Now().Add(5 * time.Second)
+	for n := srv.ClientCount(t); n != baseClients; n = srv.ClientCount(t) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d client connections with no redis source configured, want %d", n, baseClients)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -101,7 +101,8 @@ func TestSubscriptionCoversTheTemplatesKeysOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	subscribed(t, s, 1)
-	n := func() float64 { return testutil.ToFloat64(invalidationsTotal.WithLabelValues("globs")) }
+	before := testutil.ToFloat64(invalidationsTotal.WithLabelValues("globs"))
+	n := func() float64 { return testutil.ToFloat64(invalidationsTotal.WithLabelValues("globs")) - before }
 	if err := srv.Client.Set(ctx, "t1x:acme", `{}`, 0).Err(); err != nil { // the unescaped glob would match
 		t.Fatal(err)
 	}
@@ -117,10 +118,17 @@ func TestSubscriptionCoversTheTemplatesKeysOnly(t *testing.T) {
 
 // With keyspace notifications off, one warning names the source, the
 // current value, the command that turns them on and the consequence; the
-// password of the URL is not in it.
+// password of the URL (from the environment) is in no log.
 func TestWarnsOnceWhenNotificationsAreOff(t *testing.T) {
 	srv := testredis.Start(t, testredis.Options{Args: []string{"--requirepass", "s3cret", "--notify-keyspace-events", "Kh"}})
-	s := start(t, &Source{URL: "redis://:s3cret@" + srv.Addr + "/0"}, nil, true)
+	if err := srv.Client.Set(context.Background(), "tenant:acme", `{"v":1}`, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TEST_REDIS_PASSWORD", "s3cret")
+	s := start(t, &Source{URL: "redis://:{env.TEST_REDIS_PASSWORD}@" + srv.Addr + "/0"}, nil, true)
+	if r := mustLookup(t, s.Source, "acme"); string(r.Object) != `{"v":1}` {
+		t.Fatalf("with the password from the environment: got %q", r.Object)
+	}
 	warnings := s.logs.FilterLevelExact(zapcore.WarnLevel)
 	if warnings.Len() != 1 {
 		t.Fatalf("%d warnings, want 1: %v", warnings.Len(), warnings.All())
