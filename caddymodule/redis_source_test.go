@@ -122,3 +122,55 @@ func TestRedisSourceReloadsCloseTheirConnections(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A reload that keeps the source's configuration keeps its cache and its
+// connections: after it, while Redis is down, tokens still get the cached
+// metadata, and with Redis up no new connection is opened.
+func TestRedisSourceCacheOutlivesAReload(t *testing.T) {
+	srv := testredis.Start(t, testredis.Options{Notify: true})
+	if err := srv.Client.Set(context.Background(), "tenant:org_acme", `{"plan":"gold"}`, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	up := newUpstream(t, serveJSON(200, auth0Body("svc-eu", "org_acme")))
+	port := testcaddy.FreePort(t)
+	site := func(gen int) string {
+		return strings.ReplaceAll(fmt.Sprintf(`
+	token_enrich {
+		set gen %d
+		source tenants redis %s {
+			key       tenant:{http.token.tenant}
+			cache_ttl 10m
+			max_stale 1h
+		}
+	}
+	reverse_proxy {UPSTREAM}
+`, gen, srv.URL(0)), "{UPSTREAM}", up.addr)
+	}
+	token := func(base string) string {
+		t.Helper()
+		resp, body := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		return string(body)
+	}
+
+	base := testcaddy.LoadSite(t, port, site(1))
+	if body := token(base); !strings.Contains(body, `"gen":"1","plan":"gold"`) {
+		t.Fatalf("first config: %s", body)
+	}
+	clients := srv.ClientCount(t)
+	base = testcaddy.LoadSite(t, port, site(2))
+	if body := token(base); !strings.Contains(body, `"gen":"2","plan":"gold"`) {
+		t.Fatalf("reloaded with Redis up: %s", body)
+	}
+	if n := srv.ClientCount(t); n != clients {
+		t.Fatalf("%d client connections after the reload, %d before: the reload did not keep the source's", n, clients)
+	}
+
+	srv.Stop()
+	base = testcaddy.LoadSite(t, port, site(3))
+	if body := token(base); !strings.Contains(body, `"gen":"3","plan":"gold"`) {
+		t.Fatalf("reloaded with Redis down: %s, want the cached metadata", body)
+	}
+}

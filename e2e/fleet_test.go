@@ -48,6 +48,11 @@ const (
 	tenantCount      = 12
 	workers          = 12
 	propagationBound = time.Second
+	// recoveryBound bounds the same after Redis comes back from an outage:
+	// go-redis, after failing to dial as many times as its pool has
+	// connections, dials again once a second only, so a replica may need
+	// up to a second more to see that Redis is back.
+	recoveryBound = propagationBound + time.Second
 	// requestBound is how long a token request may take before it counts
 	// as held up: the source timeout (200ms) plus the provider's signing
 	// and the load of a machine running all the parts.
@@ -70,14 +75,20 @@ func (tn tenant) value(gen int) string {
 	return fmt.Sprintf(`{"tenant":%q,"api-uri":%q,"gen":%d}`, tn.id, tn.apiURI(), gen)
 }
 
+// pushed is a config push that returned: the config-gen it set, and when.
+type pushed struct {
+	gen int
+	at  time.Time
+}
+
 // proc is one running ./caddy: a replica or the load balancer.
 type proc struct {
 	name     string
 	base     string // http://127.0.0.1:PORT, its site
 	admin    string // http://127.0.0.1:PORT, its admin API
 	stateDir string
+	cmd      *exec.Cmd
 	exited   chan struct{}
-	pushed   atomic.Pointer[time.Time] // when a config push to it returned
 }
 
 func TestFleet(t *testing.T) {
@@ -115,16 +126,26 @@ func TestFleet(t *testing.T) {
 	}
 
 	state := t.TempDir()
+	if os.Getenv("E2E_KEEP") == "1" {
+		if state, err = os.MkdirTemp("", "fleet-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("logs kept in %s", state)
+	}
 	replicas := make([]*proc, replicaCount)
-	var upstreams []string
-	for i := range replicas {
+	ports := make([]int, replicaCount)
+	startReplica := func(i int) *proc {
 		name := fmt.Sprintf("replica-%d", i)
-		port := testcaddy.FreePort(t)
-		replicas[i] = startCaddy(t, bin, configPath, name, filepath.Join(state, name), port,
-			"FLEET_HTTP_PORT="+strconv.Itoa(port),
+		return startCaddy(t, bin, configPath, name, filepath.Join(state, name), ports[i],
+			"FLEET_HTTP_PORT="+strconv.Itoa(ports[i]),
 			"FLEET_NAME="+name,
 			"FLEET_REDIS="+rs.Addr,
 			"FLEET_IDP="+strings.TrimPrefix(idp.URL, "http://"))
+	}
+	var upstreams []string
+	for i := range replicas {
+		ports[i] = testcaddy.FreePort(t)
+		replicas[i] = startReplica(i)
 		upstreams = append(upstreams, strings.TrimPrefix(replicas[i].base, "http://"))
 	}
 	lbPort := testcaddy.FreePort(t)
@@ -135,9 +156,10 @@ func TestFleet(t *testing.T) {
 
 	// --- the load --------------------------------------------------------------
 	f := &fleet{lb: lb, replicas: replicas, tenants: tenants, seen: map[seenKey]seenValue{},
-		served: map[string]*atomic.Int64{}, gens: map[string]int{}}
+		served: map[string]*atomic.Int64{}, pushes: map[string]*atomic.Pointer[pushed]{}, gens: map[string]int{}}
 	for _, r := range replicas {
 		f.served[r.name] = new(atomic.Int64)
+		f.pushes[r.name] = new(atomic.Pointer[pushed])
 	}
 	f.client = &http.Client{
 		Timeout:   requestBound,
@@ -168,7 +190,7 @@ func TestFleet(t *testing.T) {
 	start := time.Now()
 	phase := func(name string) {
 		f.phase.Store(&name)
-		t.Logf("[%5.1fs] %s", time.Since(start).Seconds(), name)
+		t.Logf("[%5.1fs, unix %.3f] %s", time.Since(start).Seconds(), float64(time.Now().UnixMilli())/1e3, name)
 	}
 
 	// 1–2. warm-up: every replica serves every tenant.
@@ -181,12 +203,13 @@ func TestFleet(t *testing.T) {
 	phase("change in Redis")
 	var propagated []time.Duration
 	for _, tn := range []tenant{tenants[3], tenants[5]} {
-		propagated = append(propagated, f.change(t, rdb, tn, 2)...)
+		propagated = append(propagated, f.change(t, rdb, tn, 2, propagationBound)...)
 	}
 	time.Sleep(500 * time.Millisecond)
 
 	// 4. Redis down: every replica keeps answering with the values it has,
-	// past cache_ttl, so they are served stale.
+	// past cache_ttl, so they are served stale; a config pushed meanwhile
+	// keeps the source's cache, so the values stay.
 	phase("Redis stopped")
 	staleBefore := f.metric(t, staleSeries)
 	downFrom := f.total()
@@ -195,7 +218,10 @@ func TestFleet(t *testing.T) {
 		t.Fatal(err)
 	}
 	rs.Stop()
-	time.Sleep(outage)
+	time.Sleep(outage / 2)
+	phase("config push, Redis down")
+	f.push(t, config, 2)
+	time.Sleep(outage / 2)
 	downRequests := f.total() - downFrom
 	staleDuring := f.metric(t, staleSeries) - staleBefore
 	if staleDuring == 0 {
@@ -208,7 +234,7 @@ func TestFleet(t *testing.T) {
 	// the reconnect.
 	phase("Redis restarted")
 	rs.Restart()
-	afterRestart := f.change(t, rdb, tenants[7], 3)
+	afterRestart := f.change(t, rdb, tenants[7], 3, recoveryBound)
 	time.Sleep(3 * time.Second) // past cache_ttl: every entry fetched again
 	staleSettled := f.metric(t, staleSeries)
 	time.Sleep(time.Second)
@@ -216,24 +242,23 @@ func TestFleet(t *testing.T) {
 		t.Errorf("Redis back for 4s: %v lookups still served stale in the last second", n)
 	}
 
-	// 6. a new config pushed to every replica through POST /load, under load.
+	// 6. one replica down: the load balancer sends its requests to the
+	// others. Back, it loads its config file and fills its cache from Redis.
+	phase("one replica down")
+	replicaDownFrom := f.total()
+	victim := replicas[replicaCount-1]
+	victim.kill()
+	time.Sleep(2 * time.Second)
+	replicaDownRequests := f.total() - replicaDownFrom
+	phase("replica back")
+	f.pushes[victim.name].Store(nil) // it runs its config file again
+	replicas[replicaCount-1] = startReplica(replicaCount - 1)
+	f.waitAllServe(t, 10*time.Second)
+
+	// 7. a new config pushed to every replica through POST /load, under load.
 	phase("config push")
 	pushFrom := f.total()
-	next := bytes.Replace(config, []byte("set config-gen 1"), []byte("set config-gen 2"), 1)
-	if bytes.Equal(next, config) {
-		t.Fatal("fleet.Caddyfile lacks `set config-gen 1`")
-	}
-	var pushes sync.WaitGroup
-	for _, r := range replicas {
-		pushes.Add(1)
-		go func() {
-			defer pushes.Done()
-			r.load(t, next)
-		}()
-	}
-	pushes.Wait()
-	f.configGen.Store(2)
-	f.waitAllServe(t, 5*time.Second)
+	f.push(t, config, 3)
 	time.Sleep(2 * time.Second)
 	pushRequests := f.total() - pushFrom
 
@@ -264,9 +289,33 @@ func TestFleet(t *testing.T) {
 	t.Logf("fleet: failed %d, without the tenant's metadata %d, another tenant's values %d, an old value after the new %d",
 		f.failed.Load(), f.missing.Load(), f.crossTenant.Load(), f.flapped.Load())
 	t.Logf("fleet: a SET in Redis served by each replica after %s (bound %s)", durations(propagated), propagationBound)
-	t.Logf("fleet: Redis down %s: %d requests answered, none failed; %v lookups served stale", outage, downRequests, staleDuring)
-	t.Logf("fleet: Redis restarted: a SET served by each replica after %s", durations(afterRestart))
-	t.Logf("fleet: config pushed to %d replicas under load: %d requests from the push to 2s after, none failed", replicaCount, pushRequests)
+	t.Logf("fleet: Redis down %s, a config pushed meanwhile: %d requests answered; %v lookups served stale", outage, downRequests, staleDuring)
+	t.Logf("fleet: Redis restarted: a SET at once served by each replica after %s (bound %s)", durations(afterRestart), recoveryBound)
+	t.Logf("fleet: %s down 2s: %d requests answered by the other two", victim.name, replicaDownRequests)
+	t.Logf("fleet: config pushed to %d replicas under load: %d requests from the push to 2s after", replicaCount, pushRequests)
+}
+
+// push loads config, with config-gen set to gen, into every replica at
+// once through its admin API, and waits until each serves every tenant
+// under it.
+func (f *fleet) push(t *testing.T, config []byte, gen int) {
+	t.Helper()
+	next := bytes.Replace(config, []byte("set config-gen 1"), []byte("set config-gen "+strconv.Itoa(gen)), 1)
+	if bytes.Equal(next, config) {
+		t.Fatal("fleet.Caddyfile lacks `set config-gen 1`")
+	}
+	var pushes sync.WaitGroup
+	for _, r := range f.replicas {
+		pushes.Add(1)
+		go func() {
+			defer pushes.Done()
+			if r.load(t, next) {
+				f.pushes[r.name].Store(&pushed{gen, time.Now()})
+			}
+		}()
+	}
+	pushes.Wait()
+	f.waitAllServe(t, 5*time.Second)
 }
 
 // staleSeries counts the lookups of the fleet's source served stale.
@@ -274,16 +323,16 @@ const staleSeries = `caddy_http_token_enrich_source_lookups_total{result="stale"
 
 // fleet is the load and what it saw.
 type fleet struct {
-	client    *http.Client // the load's, through the load balancer
-	probe     *http.Client // the test's own requests to one replica
-	lb        *proc
-	replicas  []*proc
-	tenants   []tenant
-	phase     atomic.Pointer[string]
-	configGen atomic.Int64 // the config-gen every replica serves once pushed; 0 before
+	client   *http.Client // the load's, through the load balancer
+	probe    *http.Client // the test's own requests to one replica
+	lb       *proc
+	replicas []*proc
+	tenants  []tenant
+	phase    atomic.Pointer[string]
 
 	requests, failed, missing, crossTenant, flapped, slowest atomic.Int64
-	served                                                   map[string]*atomic.Int64 // load requests answered, per replica
+	served                                                   map[string]*atomic.Int64           // load requests answered, per replica
+	pushes                                                   map[string]*atomic.Pointer[pushed] // the last config push that returned, per replica
 
 	mu       sync.Mutex
 	seen     map[seenKey]seenValue // the newest generation each replica has served, per tenant
@@ -357,7 +406,7 @@ func (f *fleet) one(c *http.Client, base string, tn tenant) (string, int) {
 		Tenant      string `json:"tenant"`
 		APIURI      string `json:"api-uri"`
 		Gen         int    `json:"gen"`
-		ConfigGen   string `json:"config-gen"`
+		ConfigGen   int    `json:"config-gen,string"`
 	}
 	if err := json.Unmarshal(body, &got); err != nil || got.AccessToken == "" {
 		f.problem(&f.failed, "%s (%s): not a token response (%v): %.200s", tn.id, replica, err, body)
@@ -370,12 +419,11 @@ func (f *fleet) one(c *http.Client, base string, tn tenant) (string, int) {
 		return replica, 0
 	}
 	if got.Tenant == "" || got.Gen == 0 {
-		f.problem(&f.missing, "%s (%s): no metadata from Redis: %.300s", tn.id, replica, body)
+		f.problem(&f.missing, "%s (%s): no metadata from Redis: %s", tn.id, replica, withoutTokens(body))
 		return replica, 0
 	}
-	if want := f.configGen.Load(); want != 0 && got.ConfigGen != strconv.FormatInt(want, 10) &&
-		started.After(f.pushedAt(replica)) {
-		f.problem(&f.failed, "%s (%s): config-gen %q after the push returned", tn.id, replica, got.ConfigGen)
+	if p := f.pushedTo(replica); p != nil && started.After(p.at) && got.ConfigGen < p.gen {
+		f.problem(&f.failed, "%s (%s): config-gen %d after the push of %d returned", tn.id, replica, got.ConfigGen, p.gen)
 	}
 
 	// A request that started after this replica had answered with a newer
@@ -408,15 +456,12 @@ func (f *fleet) problem(counter *atomic.Int64, format string, args ...any) {
 	}
 }
 
-// pushedAt is when the config push to the named replica returned; far in
-// the future before.
-func (f *fleet) pushedAt(name string) time.Time {
-	for _, r := range f.replicas {
-		if p := r.pushed.Load(); r.name == name && p != nil {
-			return *p
-		}
+// pushedTo is the last config push to the named replica that returned, or nil.
+func (f *fleet) pushedTo(name string) *pushed {
+	if p, ok := f.pushes[name]; ok {
+		return p.Load()
 	}
-	return time.Now().Add(time.Hour)
+	return nil
 }
 
 // wantGen is the generation of tn's metadata in Redis.
@@ -432,8 +477,8 @@ func (f *fleet) wantGen(tn tenant) int {
 // change writes generation gen of tn's metadata to Redis with a plain SET,
 // then asks every replica for tn until it serves gen, and returns how long
 // after the SET each first did. It fails the test when one has not within
-// propagationBound.
-func (f *fleet) change(t *testing.T, rdb *redis.Client, tn tenant, gen int) []time.Duration {
+// bound.
+func (f *fleet) change(t *testing.T, rdb *redis.Client, tn tenant, gen int, bound time.Duration) []time.Duration {
 	t.Helper()
 	f.mu.Lock()
 	f.gens[tn.id] = gen
@@ -453,7 +498,7 @@ func (f *fleet) change(t *testing.T, rdb *redis.Client, tn tenant, gen int) []ti
 					took[i] = time.Since(written)
 					return
 				}
-				if time.Since(written) > 5*propagationBound {
+				if time.Since(written) > 5*bound {
 					took[i] = -1
 					return
 				}
@@ -463,9 +508,9 @@ func (f *fleet) change(t *testing.T, rdb *redis.Client, tn tenant, gen int) []ti
 	}
 	wg.Wait()
 	for i, d := range took {
-		if d < 0 || d > propagationBound {
+		if d < 0 || d > bound {
 			t.Errorf("%s served %s's change after %v (bound %v; -1: not within 5 times the bound)",
-				f.replicas[i].name, tn.id, d, propagationBound)
+				f.replicas[i].name, tn.id, d, bound)
 		}
 	}
 	return took
@@ -532,6 +577,7 @@ func startCaddy(t *testing.T, bin, configPath, name, stateDir string, port int, 
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "run", "--adapter", "caddyfile", "--config", configPath)
+	p.cmd = cmd
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Env = append(cmd.Env,
 		"FLEET_ADMIN_PORT="+strconv.Itoa(adminPort),
@@ -585,27 +631,44 @@ func startCaddy(t *testing.T, bin, configPath, name, stateDir string, port int, 
 }
 
 // load pushes a Caddyfile to the replica through its admin API, as config
-// management would: POST /load.
-func (r *proc) load(t *testing.T, caddyfile []byte) {
+// management would: POST /load. It reports whether the replica took it.
+func (r *proc) load(t *testing.T, caddyfile []byte) bool {
 	req, err := http.NewRequest(http.MethodPost, r.admin+"/load", bytes.NewReader(caddyfile))
 	if err != nil {
 		t.Error(err)
-		return
+		return false
 	}
 	req.Header.Set("Content-Type", "text/caddyfile")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Errorf("%s: POST /load: %v", r.name, err)
-		return
+		return false
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("%s: POST /load: status %d: %s", r.name, resp.StatusCode, b)
-		return
+		return false
 	}
-	now := time.Now()
-	r.pushed.Store(&now)
+	return true
+}
+
+// kill stops the process at once, as a crash would.
+func (r *proc) kill() {
+	_ = r.cmd.Process.Kill()
+	<-r.exited
+}
+
+// withoutTokens is a token response with the access token left out, for
+// messages.
+func withoutTokens(body []byte) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return fmt.Sprintf("%.200q", body)
+	}
+	delete(m, "access_token")
+	b, _ := json.Marshal(m)
+	return string(b)
 }
 
 func durations(ds []time.Duration) string {

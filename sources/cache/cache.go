@@ -142,6 +142,7 @@ type entry struct {
 	failedAt  time.Time // the last failed fetch after fetchedAt; zero if none
 	negative  bool
 	gen       generation // of the key when the fetch of object started
+	failedGen generation // of the key when the fetch that failed at failedAt started
 }
 
 // genSlots is the number of per-key generation counters.
@@ -233,8 +234,12 @@ func (c *Cache) Get(ctx context.Context, key string) (sources.Result, error) {
 		switch {
 		case e.gen != gen:
 			// Invalidated: the old object is no answer, except while the
-			// refetches fail (see wait).
-			if !e.negative && !e.failedAt.IsZero() && !e.failedAt.Before(e.fetchedAt) &&
+			// refetches fail (see wait). Only a failure since this
+			// invalidation holds the next fetch back: an invalidation
+			// announces that the origin has a new answer (or, after a
+			// reconnection, may have one), so failures before it say
+			// nothing about the fetch it calls for.
+			if !e.negative && !e.failedAt.IsZero() && !e.failedAt.Before(e.fetchedAt) && e.failedGen == gen &&
 				now.Sub(e.failedAt) < RetryInterval && age < c.cfg.TTL+c.cfg.MaxStale {
 				return sources.Result{Object: e.object, Stale: true}, nil
 			}
@@ -346,7 +351,7 @@ func (c *Cache) fill(key string, gen generation) (*entry, error) {
 	if err != nil {
 		if had && !old.negative {
 			failed := *old
-			failed.failedAt = now
+			failed.failedAt, failed.failedGen = now, gen
 			c.store(key, &failed)
 		}
 		return nil, err

@@ -182,6 +182,26 @@ func TestInvalidatedEntryIsServedStaleWhileTheOriginFails(t *testing.T) {
 
 // A lookup that waits for the refetch of an invalidated entry returns at
 // its own deadline, with the old object marked stale.
+// An invalidation that follows failures (a reconnection after an outage)
+// is a fetch at once: the failures were before it, so they do not hold the
+// fetch it calls for back by RetryInterval.
+func TestInvalidationAfterFailuresFetchesAtOnce(t *testing.T) {
+	clk := time.Unix(0, 0)
+	o := &origin{}
+	o.set(`{"v":1}`, nil)
+	c := newCache(t, Config{TTL: time.Minute, MaxStale: time.Hour, Now: func() time.Time { return clk }}, o)
+	mustGet(t, c, "a", `{"v":1}`, false)
+	o.set("", errors.New("down"))
+	c.RevalidateAll()
+	mustGet(t, c, "a", `{"v":1}`, true) // the fetch fails: stale
+	o.set(`{"v":2}`, nil)
+	c.RevalidateAll() // back, within RetryInterval of the failure
+	mustGet(t, c, "a", `{"v":2}`, false)
+	if n := o.fetches.Load(); n != 3 {
+		t.Fatalf("fetches = %d, want 3", n)
+	}
+}
+
 func TestInvalidatedLookupReturnsAtItsDeadline(t *testing.T) {
 	o := &origin{}
 	o.set(`{"v":1}`, nil)

@@ -120,5 +120,5 @@ func within(t *testing.T, d time.Duration, what string, cond func() bool) time.D
 // confirmation (and its revalidation of the cache).
 func subscribed(t *testing.T, s *Source, n int64) {
 	t.Helper()
-	within(t, 5*time.Second, "the source to subscribe", func() bool { return s.subscriptions.Load() >= n })
+	within(t, 5*time.Second, "the source to subscribe", func() bool { return s.b.subscriptions.Load() >= n })
 }

@@ -2,9 +2,9 @@ package redissource
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -16,17 +16,17 @@ import (
 // first one covers what changed between provisioning and the
 // subscription, the later ones (go-redis re-subscribes on its own after a
 // reconnection) what changed while the connection was down.
-func (s *Source) subscribe(ctx context.Context) {
-	defer close(s.done)
-	channelPrefix := fmt.Sprintf("__keyspace@%d__:", s.db)
-	pattern := channelPrefix + globEscape(s.prefix) + "*"
+func (b *backend) subscribe(ctx context.Context) {
+	defer close(b.done)
+	channelPrefix := fmt.Sprintf("__keyspace@%d__:", b.db)
+	pattern := channelPrefix + globEscape(b.prefix) + "*"
 	// PSubscribe dials; when that fails, the PubSub dials again on its
 	// own until it subscribes, or is closed.
-	ps := s.client.PSubscribe(ctx, pattern)
+	ps := b.client.PSubscribe(ctx, pattern)
 	defer ps.Close()
 	ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))
-	invalidations := invalidationsTotal.WithLabelValues(s.name)
-	reconnects := reconnectsTotal.WithLabelValues(s.name)
+	invalidations := invalidationsTotal.WithLabelValues(b.name)
+	reconnects := reconnectsTotal.WithLabelValues(b.name)
 	subscribed := false
 	warned := false
 	for {
@@ -43,26 +43,26 @@ func (s *Source) subscribe(ctx context.Context) {
 				if !ok {
 					continue
 				}
-				s.cache.Invalidate(key)
+				b.cache.Invalidate(key)
 				invalidations.Inc()
-				if ce := s.logger.Check(zap.DebugLevel, "key changed in redis; invalidated"); ce != nil {
-					ce.Write(zap.String("source", s.name), zap.String("key", key), zap.String("event", m.Payload))
+				if ce := b.log().Check(zap.DebugLevel, "key changed in redis; invalidated"); ce != nil {
+					ce.Write(zap.String("source", b.name), zap.String("key", key), zap.String("event", m.Payload))
 				}
 			case *redis.Subscription:
 				if m.Kind != "psubscribe" {
 					continue
 				}
-				s.cache.RevalidateAll()
+				b.cache.RevalidateAll()
 				if subscribed {
 					reconnects.Inc()
-					s.logger.Info("redis notifications resubscribed; the cache is revalidated",
-						zap.String("source", s.name), zap.String("redis", s.address))
+					b.log().Info("redis notifications resubscribed; the cache is revalidated",
+						zap.String("source", b.name), zap.String("redis", b.address))
 				}
 				subscribed = true
 				if !warned {
-					warned = s.checkNotifyConfig(ctx)
+					warned = b.checkNotifyConfig(ctx)
 				}
-				s.subscriptions.Add(1)
+				b.subscriptions.Add(1)
 			}
 		}
 	}
@@ -71,26 +71,30 @@ func (s *Source) subscribe(ctx context.Context) {
 // checkNotifyConfig logs one warning when the server does not send the
 // keyspace notifications the source needs, or does not say, and reports
 // whether it warned.
-func (s *Source) checkNotifyConfig(ctx context.Context) bool {
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(s.FetchTimeout))
+func (b *backend) checkNotifyConfig(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, b.fetchTimeout)
 	defer cancel()
 	const fix = "CONFIG SET notify-keyspace-events KA (or K$hgxe), and notify-keyspace-events KA in redis.conf"
 	const consequence = "changes made in Redis reach this replica only when cache_ttl expires"
-	cfg, err := s.client.ConfigGet(ctx, "notify-keyspace-events").Result()
+	cfg, err := b.client.ConfigGet(ctx, "notify-keyspace-events").Result()
 	if err != nil {
-		if ctx.Err() != nil {
+		// Only the server's refusal is an answer; a connection lost
+		// again, or a timeout, is not, and the check runs again at the
+		// next subscription.
+		var reply redis.Error
+		if !errors.As(err, &reply) {
 			return false
 		}
-		s.logger.Warn("redis source: cannot read notify-keyspace-events (CONFIG GET refused); "+
+		b.log().Warn("redis source: cannot read notify-keyspace-events (CONFIG GET refused); "+
 			"if keyspace notifications are off, "+consequence,
-			zap.String("source", s.name), zap.String("redis", s.address),
+			zap.String("source", b.name), zap.String("redis", b.address),
 			zap.String("needed", fix), zap.Error(err))
 		return true
 	}
 	value := cfg["notify-keyspace-events"]
 	if missing := missingClasses(value); missing != "" {
-		s.logger.Warn("redis source: the server does not send the keyspace notifications needed; "+consequence,
-			zap.String("source", s.name), zap.String("redis", s.address),
+		b.log().Warn("redis source: the server does not send the keyspace notifications needed; "+consequence,
+			zap.String("source", b.name), zap.String("redis", b.address),
 			zap.String("notify-keyspace-events", value), zap.String("missing", missing),
 			zap.String("needed", fix))
 		return true

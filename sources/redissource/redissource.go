@@ -21,6 +21,9 @@
 //   - While Redis is down or slow, cached objects are served, marked stale,
 //     up to max_stale past cache_ttl; every command, retries included, ends
 //     by fetch_timeout; a lookup never outlasts its context.
+//   - A config reload that keeps the source's configuration keeps its
+//     client, subscription and cache (backend.go): tokens get the cached
+//     values right after the reload, also while Redis is down.
 //   - The URL's password is never logged nor put in an error.
 package redissource
 
@@ -30,7 +33,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -117,20 +119,16 @@ type Source struct {
 	// a command that outlives it still fills the cache. Default: 2s.
 	FetchTimeout caddy.Duration `json:"fetch_timeout,omitempty"`
 
-	client  redis.UniversalClient
+	opts    *redis.UniversalOptions
+	rawURL  string // URL with its load-time placeholders rendered
 	db      int
 	address string // the URL without its password, for logs and errors
-	cache   *cache.Cache
 	logger  *zap.Logger
 	now     func() time.Time // the cache's clock; time.Now when nil
-	prefix  string           // the literal start of every key looked up
-	name    string           // the source's name in the handler
-	started bool             // UseKeyTemplate ran
-	stop    context.CancelFunc
-	done    chan struct{} // closed when the subscriber has returned
-	// subscriptions counts the subscription confirmations handled, each
-	// after its revalidation of the cache.
-	subscriptions *atomic.Int64
+
+	b        *backend // set by UseKeyTemplate
+	poolKey  string   // b's key in backends
+	released bool     // Cleanup has released b
 }
 
 // CaddyModule returns the Caddy module information.
@@ -141,9 +139,10 @@ func (Source) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision renders the URL's load-time placeholders and sets up the
-// client and the cache. It does not connect: a Redis that is down when the
-// config loads does not fail the load.
+// Provision renders the URL's load-time placeholders and checks the
+// configuration. It does not connect: a Redis that is down when the config
+// loads does not fail the load. The client, the cache and the subscriber
+// come with UseKeyTemplate.
 func (s *Source) Provision(ctx caddy.Context) error {
 	s.logger = ctx.Logger()
 	if err := registerMetrics(ctx); err != nil {
@@ -178,25 +177,9 @@ func (s *Source) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	s.rawURL, s.opts = rawURL, opts
 	s.address = redact(rawURL)
 	s.db = opts.DB
-	s.client = redis.NewUniversalClient(opts)
-	s.cache, err = cache.New(cache.Config{
-		TTL:          time.Duration(s.CacheTTL),
-		MaxStale:     time.Duration(s.MaxStale),
-		NegativeTTL:  time.Duration(s.NegativeTTL),
-		Size:         s.CacheSize,
-		MaxBytes:     s.CacheBytes,
-		FetchTimeout: time.Duration(s.FetchTimeout),
-		Now:          s.now,
-		OnRefreshError: func(key string, err error) {
-			s.logger.Warn("background refresh failed; serving the cached value",
-				zap.String("source", s.name), zap.String("redis", s.address), zap.String("key", key), zap.Error(err))
-		},
-	}, s.fetch)
-	if err != nil {
-		return fmt.Errorf("redis source: %w", err)
-	}
 	return nil
 }
 
@@ -275,55 +258,61 @@ func (s *Source) check() error {
 	return nil
 }
 
-// UseKeyTemplate records the source's name and the literal start of its
-// keys, and starts the subscriber to the keyspace notifications of those
-// keys.
+// UseKeyTemplate takes the backend of the source's configuration under
+// this name and key template (the one a previous config left, or a new
+// one): the client, the cache, and the subscriber to the keyspace
+// notifications of the keys the template can produce.
 func (s *Source) UseKeyTemplate(name, template string) error {
-	if s.client == nil {
+	if s.opts == nil {
 		return errors.New("redis source: not provisioned")
 	}
-	if s.started {
+	if s.b != nil {
 		return errors.New("redis source: used by two handlers; declare one source per handler")
 	}
-	s.started = true
-	s.name = name
-	s.prefix = literalPrefix(template)
-	ctx, cancel := context.WithCancel(context.Background())
-	s.stop = cancel
-	s.done = make(chan struct{})
-	s.subscriptions = new(atomic.Int64)
-	go s.subscribe(ctx)
+	key, err := s.backendKey(name, template)
+	if err != nil {
+		return err
+	}
+	v, loaded, err := backends.LoadOrNew(key, func() (caddy.Destructor, error) {
+		return s.newBackend(name, literalPrefix(template))
+	})
+	if err != nil {
+		return err
+	}
+	s.b, s.poolKey = v.(*backend), key
+	if loaded {
+		s.b.logger.Store(s.logger)
+	}
 	return nil
 }
 
-// Cleanup stops the subscriber, the background refreshes and the client.
+// Cleanup releases the backend; the last config to release it closes it.
+// The source keeps it: Caddy cleans a replaced config up while that
+// config's requests in flight finish, and their lookups go on through it
+// (a closed backend still answers from its cache).
 func (s *Source) Cleanup() error {
-	if s.stop != nil {
-		s.stop()
-		<-s.done
-		s.stop = nil
+	if s.b == nil || s.released {
+		return nil
 	}
-	if s.cache != nil {
-		s.cache.Close()
-	}
-	if s.client != nil {
-		err := s.client.Close()
-		s.client = nil
-		if err != nil {
-			return fmt.Errorf("redis source: closing the client: %w", err)
-		}
+	s.released = true
+	if _, err := backends.Delete(s.poolKey); err != nil {
+		return fmt.Errorf("redis source: %w", err)
 	}
 	return nil
 }
 
 // Lookup returns the object stored for key, from the cache when it has it.
 func (s *Source) Lookup(ctx context.Context, key string) (sources.Result, error) {
+	b := s.b
+	if b == nil {
+		return sources.Result{}, errors.New("redis source: not started")
+	}
 	// Only keys of the template are looked up: the notifications of other
 	// keys are not heard, so their cached values would go out of date.
-	if !strings.HasPrefix(key, s.prefix) {
-		return sources.Result{}, fmt.Errorf("redis source: key %q does not start with %q, the literal start of the key template", key, s.prefix)
+	if !strings.HasPrefix(key, b.prefix) {
+		return sources.Result{}, fmt.Errorf("redis source: key %q does not start with %q, the literal start of the key template", key, b.prefix)
 	}
-	return s.cache.Get(ctx, key)
+	return b.cache.Get(ctx, key)
 }
 
 // literalPrefix returns the part of a key template before its first
