@@ -1,8 +1,6 @@
 package httpsource
 
 import (
-	"strconv"
-
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
@@ -47,40 +45,8 @@ func (s *Source) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
-		case "cache_ttl":
-			if err := sources.ParseDuration(d, &s.CacheTTL); err != nil {
-				return err
-			}
-		case "max_stale":
-			if err := sources.ParseDuration(d, &s.MaxStale); err != nil {
-				return err
-			}
-		case "negative_ttl":
-			if err := sources.ParseDuration(d, &s.NegativeTTL); err != nil {
-				return err
-			}
-		case "fetch_timeout":
-			if err := sources.ParseDuration(d, &s.FetchTimeout); err != nil {
-				return err
-			}
-		case "cache_size":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			n, err := strconv.Atoi(d.Val())
-			if err != nil || n <= 0 {
-				return d.Errf("cache_size %q: want a positive number of entries", d.Val())
-			}
-			s.CacheSize = n
-			if d.NextArg() {
-				return d.ArgErr()
-			}
 		case "max_size":
 			if err := sources.ParseSize(d, &s.MaxSize, MaxMaxSize); err != nil {
-				return err
-			}
-		case "cache_bytes":
-			if err := sources.ParseSize(d, &s.CacheBytes, 1<<40); err != nil {
 				return err
 			}
 		case "header":
@@ -109,6 +75,12 @@ func (s *Source) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		default:
+			if ok, err := s.UnmarshalSubdirective(d); ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			return d.Errf("unrecognized subdirective: %s", d.Val())
 		}
 	}

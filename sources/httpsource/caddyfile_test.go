@@ -9,6 +9,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources/cache"
 )
 
 func TestUnmarshalCaddyfile(t *testing.T) {
@@ -28,14 +30,16 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Source{
-		URL:          "https://cells.internal/v1/tenants/{http.token.tenant}",
-		CacheTTL:     caddy.Duration(5 * time.Minute),
-		MaxStale:     caddy.Duration(24 * time.Hour),
-		NegativeTTL:  caddy.Duration(10 * time.Second),
-		CacheSize:    500,
-		CacheBytes:   16 << 20,
-		MaxSize:      64 << 10,
-		FetchTimeout: caddy.Duration(time.Second),
+		URL: "https://cells.internal/v1/tenants/{http.token.tenant}",
+		Settings: cache.Settings{
+			CacheTTL:     caddy.Duration(5 * time.Minute),
+			MaxStale:     caddy.Duration(24 * time.Hour),
+			NegativeTTL:  caddy.Duration(10 * time.Second),
+			CacheSize:    500,
+			CacheBytes:   16 << 20,
+			FetchTimeout: caddy.Duration(time.Second),
+		},
+		MaxSize: 64 << 10,
 		Headers: map[string]string{
 			"Authorization": "Bearer {env.CELLS_TOKEN}",
 			"X-Api-Key":     "{env.CELLS_KEY}",
@@ -46,8 +50,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	}
 	got, _ := json.Marshal(s)
 	const wantJSON = `{"url":"https://cells.internal/v1/tenants/{http.token.tenant}","cache_ttl":300000000000,` +
-		`"max_stale":86400000000000,"negative_ttl":10000000000,"cache_size":500,"cache_bytes":16777216,"max_size":65536,` +
-		`"fetch_timeout":1000000000,"headers":{"Authorization":"Bearer {env.CELLS_TOKEN}","X-Api-Key":"{env.CELLS_KEY}"}}`
+		`"max_stale":86400000000000,"negative_ttl":10000000000,"cache_size":500,"cache_bytes":16777216,` +
+		`"fetch_timeout":1000000000,"max_size":65536,"headers":{"Authorization":"Bearer {env.CELLS_TOKEN}","X-Api-Key":"{env.CELLS_KEY}"}}`
 	if string(got) != wantJSON {
 		t.Fatalf("JSON\n got  %s\n want %s", got, wantJSON)
 	}
@@ -151,8 +155,8 @@ func TestCaddyfileExampleProvisions(t *testing.T) {
 	if got := s.header.Get("Authorization"); got != "Bearer t" {
 		t.Fatalf("Authorization = %q", got)
 	}
-	if s.MaxSize != DefaultMaxSize || s.CacheSize != DefaultCacheSize || s.CacheBytes != DefaultCacheBytes ||
-		time.Duration(s.NegativeTTL) != DefaultNegativeTTL || time.Duration(s.FetchTimeout) != DefaultFetchTimeout {
+	if s.MaxSize != DefaultMaxSize || s.CacheSize != cache.DefaultSize || s.CacheBytes != cache.DefaultMaxBytes ||
+		time.Duration(s.NegativeTTL) != cache.DefaultNegativeTTL || time.Duration(s.FetchTimeout) != cache.DefaultFetchTimeout {
 		t.Fatalf("defaults not set: %+v", s)
 	}
 }

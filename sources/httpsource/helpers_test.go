@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testclock"
 	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 )
 
@@ -55,32 +56,12 @@ func answer(body string) http.HandlerFunc {
 	}
 }
 
-// clock is a settable clock for the cache.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // provision provisions and validates s, with clk as the cache's clock when
 // not nil, and cleans it up when the test ends.
-func provision(t *testing.T, s *Source, clk *clock) *Source {
+func provision(t *testing.T, s *Source, clk *testclock.Clock) *Source {
 	t.Helper()
 	if clk != nil {
-		s.now = clk.now
+		s.now = clk.Now
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
@@ -95,7 +76,7 @@ func provision(t *testing.T, s *Source, clk *clock) *Source {
 }
 
 // tenantSource is a provisioned source for base + "/v1/tenants/{http.token.tenant}".
-func tenantSource(t *testing.T, base string, clk *clock, configure func(*Source)) *Source {
+func tenantSource(t *testing.T, base string, clk *testclock.Clock, configure func(*Source)) *Source {
 	t.Helper()
 	s := &Source{URL: base + "/v1/tenants/{http.token.tenant}"}
 	if configure != nil {

@@ -33,15 +33,9 @@ func init() {
 	caddy.RegisterModule(Source{})
 }
 
-// Defaults of the fields left zero.
-const (
-	DefaultCacheTTL     = cache.DefaultTTL
-	DefaultNegativeTTL  = cache.DefaultNegativeTTL
-	DefaultCacheSize    = cache.DefaultSize
-	DefaultCacheBytes   = cache.DefaultMaxBytes
-	DefaultFetchTimeout = cache.DefaultFetchTimeout
-	DefaultMaxSize      = 1 << 20
-)
+// DefaultMaxSize is the max_size when none is set; the cache's defaults
+// are cache.Settings'.
+const DefaultMaxSize = 1 << 20
 
 // MaxMaxSize is the largest max_size accepted: a body is held in memory
 // whole, and cached.
@@ -61,39 +55,15 @@ type Source struct {
 	// The rendered URL is the cache key.
 	URL string `json:"url,omitempty"`
 
-	// CacheTTL is how long an answer is fresh. Default: 5m.
-	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
-
-	// MaxStale is how long after CacheTTL an answer is still served: at
-	// once while one background request refreshes it
-	// (stale-while-revalidate), and while the service fails
-	// (stale-if-error; the result is then marked stale). Default: 0,
-	// nothing is served past CacheTTL.
-	MaxStale caddy.Duration `json:"max_stale,omitempty"`
-
-	// NegativeTTL is how long a 404 (no metadata for this URL) is
-	// remembered. Default: 30s.
-	NegativeTTL caddy.Duration `json:"negative_ttl,omitempty"`
-
-	// CacheSize is the largest number of URLs cached; the least recently
-	// used is evicted first. Default: 10000.
-	CacheSize int `json:"cache_size,omitempty"`
-
-	// CacheBytes bounds the memory of the cache: the bytes of the URLs and
-	// answers cached plus about 200 bytes per entry. The least recently
-	// used URLs are evicted to stay under it. Default: 64 MiB.
-	CacheBytes int64 `json:"cache_bytes,omitempty"`
+	// The cache's settings, per URL: cache_ttl, max_stale, negative_ttl
+	// (how long a 404 is remembered), cache_size, cache_bytes and
+	// fetch_timeout (bounds every request to the service, the OAuth 2.0
+	// token request included).
+	cache.Settings
 
 	// MaxSize is the largest response body read, in bytes; a bigger one is
 	// an error and is not read further. Default: 1 MiB; at most 1 GiB.
 	MaxSize int64 `json:"max_size,omitempty"`
-
-	// FetchTimeout bounds every request to the service, including
-	// background refreshes, which no token waits for, and the OAuth 2.0
-	// token request. The handler's timeout bounds how long a token waits
-	// for this source; a request that outlives it still fills the cache.
-	// Default: 2s.
-	FetchTimeout caddy.Duration `json:"fetch_timeout,omitempty"`
 
 	// Headers are added to every request. Values may hold placeholders that
 	// are known when the config loads ({env.*}, {file.*}); they are
@@ -158,23 +128,9 @@ func (Source) CaddyModule() caddy.ModuleInfo {
 // the cache.
 func (s *Source) Provision(ctx caddy.Context) error {
 	s.logger = ctx.Logger()
-	if s.CacheTTL == 0 {
-		s.CacheTTL = caddy.Duration(DefaultCacheTTL)
-	}
-	if s.NegativeTTL == 0 {
-		s.NegativeTTL = caddy.Duration(DefaultNegativeTTL)
-	}
-	if s.CacheSize == 0 {
-		s.CacheSize = DefaultCacheSize
-	}
-	if s.CacheBytes == 0 {
-		s.CacheBytes = DefaultCacheBytes
-	}
+	s.SetDefaults()
 	if s.MaxSize == 0 {
 		s.MaxSize = DefaultMaxSize
-	}
-	if s.FetchTimeout == 0 {
-		s.FetchTimeout = caddy.Duration(DefaultFetchTimeout)
 	}
 	if err := s.check(); err != nil {
 		return err
@@ -238,19 +194,13 @@ func (s *Source) Provision(ctx caddy.Context) error {
 	// the configured credentials go only to the configured service.
 	s.client = &http.Client{Transport: rt, CheckRedirect: noRedirect}
 
-	s.cache, err = cache.New(cache.Config{
-		TTL:          time.Duration(s.CacheTTL),
-		MaxStale:     time.Duration(s.MaxStale),
-		NegativeTTL:  time.Duration(s.NegativeTTL),
-		Size:         s.CacheSize,
-		MaxBytes:     s.CacheBytes,
-		FetchTimeout: time.Duration(s.FetchTimeout),
-		Now:          s.now,
-		OnRefreshError: func(key string, err error) {
-			s.logger.Warn("background refresh failed; serving the cached answer",
-				zap.String("url", redact(key)), zap.Error(err))
-		},
-	}, s.fetch)
+	cfg := s.Config()
+	cfg.Now = s.now
+	cfg.OnRefreshError = func(key string, err error) {
+		s.logger.Warn("background refresh failed; serving the cached answer",
+			zap.String("url", redact(key)), zap.Error(err))
+	}
+	s.cache, err = cache.New(cfg, s.fetch)
 	return err
 }
 
@@ -270,11 +220,11 @@ func (s *Source) check() error {
 	if s.URL == "" {
 		return errors.New("http source: url is required")
 	}
-	if s.CacheTTL < 0 || s.MaxStale < 0 || s.NegativeTTL < 0 || s.FetchTimeout < 0 {
-		return errors.New("http source: cache_ttl, max_stale, negative_ttl and fetch_timeout must not be negative")
+	if err := s.Settings.Check(); err != nil {
+		return fmt.Errorf("http source: %w", err)
 	}
-	if s.CacheSize < 0 || s.CacheBytes < 0 || s.MaxSize < 0 {
-		return errors.New("http source: cache_size, cache_bytes and max_size must not be negative")
+	if s.MaxSize < 0 {
+		return errors.New("http source: max_size must not be negative")
 	}
 	if s.MaxSize > MaxMaxSize {
 		return fmt.Errorf("http source: max_size %d is larger than %d", s.MaxSize, MaxMaxSize)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testclock"
 	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 	"github.com/caddy-token-enrich/caddy-token-enrich/sources/cache"
 )
@@ -307,18 +308,18 @@ func TestConcurrentLookupsOfAColdKeyMakeOneRequest(t *testing.T) {
 }
 
 func TestCacheExpiry(t *testing.T) {
-	clk := newClock()
+	clk := testclock.New()
 	o := newOrigin(t, answer(`{"v":1}`))
 	s := tenantSource(t, o.URL, clk, func(s *Source) { s.CacheTTL = caddy.Duration(time.Minute) })
 	mustLookup(t, s, "acme")
 	mustLookup(t, s, "globex")
-	clk.advance(59 * time.Second)
+	clk.Advance(59 * time.Second)
 	mustLookup(t, s, "acme")
 	if n := o.hits.Load(); n != 2 {
 		t.Fatalf("hits = %d within cache_ttl, want 2", n)
 	}
 	o.set(answer(`{"v":2}`))
-	clk.advance(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	// max_stale 0: past cache_ttl the lookup waits for the service.
 	if r := mustLookup(t, s, "acme"); string(r.Object) != `{"v":2}` || r.Stale {
 		t.Fatalf("after cache_ttl: %q stale=%v", r.Object, r.Stale)
@@ -329,7 +330,7 @@ func TestCacheExpiry(t *testing.T) {
 }
 
 func TestStaleWhileRevalidate(t *testing.T) {
-	clk := newClock()
+	clk := testclock.New()
 	o := newOrigin(t, answer(`{"v":1}`))
 	s := tenantSource(t, o.URL, clk, func(s *Source) {
 		s.CacheTTL = caddy.Duration(time.Minute)
@@ -345,7 +346,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 		}
 		answer(`{"v":2}`)(w, r)
 	})
-	clk.advance(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	// While the refresh hangs, every lookup gets the stale answer at once.
 	for range 20 {
 		if r := mustLookup(t, s, "acme"); string(r.Object) != `{"v":1}` || r.Stale {
@@ -365,7 +366,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 func TestStaleIfError(t *testing.T) {
 	for _, failure := range []string{"500", "down"} {
 		t.Run(failure, func(t *testing.T) {
-			clk := newClock()
+			clk := testclock.New()
 			o := newOrigin(t, answer(`{"v":1}`))
 			s := tenantSource(t, o.URL, clk, func(s *Source) {
 				s.CacheTTL = caddy.Duration(time.Minute)
@@ -377,7 +378,7 @@ func TestStaleIfError(t *testing.T) {
 			} else {
 				o.set(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(500) })
 			}
-			clk.advance(2 * time.Minute)
+			clk.Advance(2 * time.Minute)
 			if r := mustLookup(t, s, "acme"); string(r.Object) != `{"v":1}` {
 				t.Fatalf("stale lookup: %q", r.Object)
 			}
@@ -398,14 +399,14 @@ func TestStaleIfError(t *testing.T) {
 				}
 				// A lookup starts the retry; the failed refresh before it
 				// may still be finishing, so look up until one does.
-				clk.advance(cache.RetryInterval)
+				clk.Advance(cache.RetryInterval)
 				eventually(t, "the retry", func() bool {
 					mustLookup(t, s, "acme")
 					return o.hits.Load() == 3
 				})
 			}
 			// Past cache_ttl + max_stale, the error is the answer.
-			clk.advance(time.Hour)
+			clk.Advance(time.Hour)
 			if r, err := lookup(t, s, "acme"); err == nil {
 				t.Fatalf("past max_stale: %q stale=%v, want an error", r.Object, r.Stale)
 			}
@@ -414,7 +415,7 @@ func TestStaleIfError(t *testing.T) {
 }
 
 func TestNotFoundIsACachedMiss(t *testing.T) {
-	clk := newClock()
+	clk := testclock.New()
 	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/ghost") {
 			http.NotFound(w, r)
@@ -434,7 +435,7 @@ func TestNotFoundIsACachedMiss(t *testing.T) {
 	if n := o.hits.Load(); n != 1 {
 		t.Fatalf("hits = %d, want 1", n)
 	}
-	clk.advance(11 * time.Second)
+	clk.Advance(11 * time.Second)
 	if r := mustLookup(t, s, "ghost"); r.Object != nil {
 		t.Fatalf("404 again: %q", r.Object)
 	}
@@ -559,7 +560,7 @@ func TestProvisionRejects(t *testing.T) {
 			OAuth2: &OAuth2{ClientID: "c"}}},
 		{"oauth2 bad token_url", Source{URL: "https://cells.internal/{http.token.tenant}",
 			OAuth2: &OAuth2{TokenURL: "cells", ClientID: "c"}}},
-		{"negative ttl", Source{URL: "https://cells.internal/{http.token.tenant}", CacheTTL: -1}},
+		{"negative ttl", Source{URL: "https://cells.internal/{http.token.tenant}", Settings: cache.Settings{CacheTTL: -1}}},
 		{"negative size", Source{URL: "https://cells.internal/{http.token.tenant}", MaxSize: -1}},
 		{"huge size", Source{URL: "https://cells.internal/{http.token.tenant}", MaxSize: 1 << 62}},
 	} {

@@ -81,19 +81,13 @@ func (s *Source) newBackend(name, prefix string) (*backend, error) {
 	}
 	b.logger.Store(s.logger)
 	var err error
-	b.cache, err = cache.New(cache.Config{
-		TTL:          time.Duration(s.CacheTTL),
-		MaxStale:     time.Duration(s.MaxStale),
-		NegativeTTL:  time.Duration(s.NegativeTTL),
-		Size:         s.CacheSize,
-		MaxBytes:     s.CacheBytes,
-		FetchTimeout: time.Duration(s.FetchTimeout),
-		Now:          s.now,
-		OnRefreshError: func(key string, err error) {
-			b.log().Warn("background refresh failed; serving the cached value",
-				zap.String("source", b.name), zap.String("redis", b.address), zap.String("key", key), zap.Error(err))
-		},
-	}, b.fetch)
+	cfg := s.Config()
+	cfg.Now = s.now
+	cfg.OnRefreshError = func(key string, err error) {
+		b.log().Warn("background refresh failed; serving the cached value",
+			zap.String("source", b.name), zap.String("redis", b.address), zap.String("key", key), zap.Error(err))
+	}
+	b.cache, err = cache.New(cfg, b.fetch)
 	if err != nil {
 		_ = b.client.Close()
 		return nil, fmt.Errorf("redis source: %w", err)

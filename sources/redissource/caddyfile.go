@@ -1,11 +1,7 @@
 package redissource
 
 import (
-	"strconv"
-
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-
-	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 )
 
 // UnmarshalCaddyfile sets up the source from the tokens the handler hands
@@ -51,38 +47,6 @@ func (s *Source) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if d.NextArg() {
 				return d.ArgErr()
 			}
-		case "cache_ttl":
-			if err := sources.ParseDuration(d, &s.CacheTTL); err != nil {
-				return err
-			}
-		case "max_stale":
-			if err := sources.ParseDuration(d, &s.MaxStale); err != nil {
-				return err
-			}
-		case "negative_ttl":
-			if err := sources.ParseDuration(d, &s.NegativeTTL); err != nil {
-				return err
-			}
-		case "fetch_timeout":
-			if err := sources.ParseDuration(d, &s.FetchTimeout); err != nil {
-				return err
-			}
-		case "cache_size":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			n, err := strconv.Atoi(d.Val())
-			if err != nil || n <= 0 {
-				return d.Errf("cache_size %q: want a positive number of entries", d.Val())
-			}
-			s.CacheSize = n
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "cache_bytes":
-			if err := sources.ParseSize(d, &s.CacheBytes, 1<<40); err != nil {
-				return err
-			}
 		case "sentinel_master":
 			if !d.NextArg() {
 				return d.ArgErr()
@@ -103,6 +67,12 @@ func (s *Source) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				s.ClusterAddrs = append(s.ClusterAddrs, addrs...)
 			}
 		default:
+			if ok, err := s.UnmarshalSubdirective(d); ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			return d.Errf("unrecognized subdirective: %s", d.Val())
 		}
 	}

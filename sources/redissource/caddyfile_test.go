@@ -10,6 +10,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources/cache"
 )
 
 func TestUnmarshalCaddyfile(t *testing.T) {
@@ -30,9 +32,11 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			}`,
 			want: Source{
 				URL: "redis://:{env.REDIS_PASSWORD}@127.0.0.1:6379/0", Format: FormatHash,
-				CacheTTL: caddy.Duration(10 * time.Minute), MaxStale: caddy.Duration(24 * time.Hour),
-				NegativeTTL: caddy.Duration(5 * time.Second), CacheSize: 500, CacheBytes: 16 << 20,
-				FetchTimeout: caddy.Duration(time.Second),
+				Settings: cache.Settings{
+					CacheTTL: caddy.Duration(10 * time.Minute), MaxStale: caddy.Duration(24 * time.Hour),
+					NegativeTTL: caddy.Duration(5 * time.Second), CacheSize: 500, CacheBytes: 16 << 20,
+					FetchTimeout: caddy.Duration(time.Second),
+				},
 			},
 			json: `{"url":"redis://:{env.REDIS_PASSWORD}@127.0.0.1:6379/0","format":"hash","cache_ttl":600000000000,` +
 				`"max_stale":86400000000000,"negative_ttl":5000000000,"cache_size":500,"cache_bytes":16777216,"fetch_timeout":1000000000}`,

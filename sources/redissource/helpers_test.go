@@ -2,7 +2,6 @@ package redissource
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,32 +10,13 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testclock"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testredis"
 	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 )
 
 // template is the key template of the tests' sources.
 const template = "tenant:{http.token.tenant}"
-
-// clock is a settable clock for the cache.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // started is a provisioned source with its subscriber running and its
 // logs recorded.
@@ -48,10 +28,10 @@ type started struct {
 // start provisions s (with clk as the cache's clock when not nil), gives it
 // the key template under the name "tenants", waits for its subscription
 // when Redis is reachable, and cleans it up when the test ends.
-func start(t *testing.T, s *Source, clk *clock, reachable bool) started {
+func start(t *testing.T, s *Source, clk *testclock.Clock, reachable bool) started {
 	t.Helper()
 	if clk != nil {
-		s.now = clk.now
+		s.now = clk.Now
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
@@ -74,7 +54,7 @@ func start(t *testing.T, s *Source, clk *clock, reachable bool) started {
 }
 
 // startOn starts a source of srv's database 0, configured by configure.
-func startOn(t *testing.T, srv *testredis.Server, clk *clock, configure func(*Source)) started {
+func startOn(t *testing.T, srv *testredis.Server, clk *testclock.Clock, configure func(*Source)) started {
 	t.Helper()
 	s := &Source{URL: srv.URL(0)}
 	if configure != nil {

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testredis"
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources/cache"
 )
 
 // objectIs reports whether a lookup of tenant returns want (nil: a miss).
@@ -90,7 +91,7 @@ func TestChangesFromAnyClientReachTheCacheWithinASecond(t *testing.T) {
 func TestSubscriptionCoversTheTemplatesKeysOnly(t *testing.T) {
 	srv := testredis.Start(t, testredis.Options{Notify: true})
 	ctx := context.Background()
-	s := &Source{URL: srv.URL(0), CacheTTL: caddy.Duration(time.Hour)}
+	s := &Source{URL: srv.URL(0), Settings: cache.Settings{CacheTTL: caddy.Duration(time.Hour)}}
 	ctxc, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
 	if err := s.Provision(ctxc); err != nil {

@@ -48,15 +48,6 @@ func init() {
 	caddy.RegisterModule(Source{})
 }
 
-// Defaults of the fields left zero.
-const (
-	DefaultCacheTTL     = cache.DefaultTTL
-	DefaultNegativeTTL  = cache.DefaultNegativeTTL
-	DefaultCacheSize    = cache.DefaultSize
-	DefaultCacheBytes   = cache.DefaultMaxBytes
-	DefaultFetchTimeout = cache.DefaultFetchTimeout
-)
-
 // The formats of the values.
 const (
 	FormatJSON = "json"
@@ -91,33 +82,13 @@ type Source struct {
 	// are per node: the source hears those of one node only.
 	ClusterAddrs []string `json:"cluster_addrs,omitempty"`
 
-	// CacheTTL is how long a value is fresh when no notification
-	// invalidates it earlier. Default: 5m.
-	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
-
-	// MaxStale is how long after CacheTTL a value is still served: at once
-	// while one background command refreshes it (stale-while-revalidate),
-	// and while Redis fails (stale-if-error; the result is then marked
-	// stale). Default: 0, nothing is served past CacheTTL.
-	MaxStale caddy.Duration `json:"max_stale,omitempty"`
-
-	// NegativeTTL is how long a missing key is remembered when no
-	// notification says it was set. Default: 30s.
-	NegativeTTL caddy.Duration `json:"negative_ttl,omitempty"`
-
-	// CacheSize is the largest number of keys cached; the least recently
-	// used is evicted first. Default: 10000.
-	CacheSize int `json:"cache_size,omitempty"`
-
-	// CacheBytes bounds the memory of the cache: the bytes of the keys and
-	// objects cached plus about 200 bytes per entry. Default: 64 MiB.
-	CacheBytes int64 `json:"cache_bytes,omitempty"`
-
-	// FetchTimeout bounds every command to Redis, including its retries,
-	// background refreshes and the dial, read and write of a connection.
-	// The handler's timeout bounds how long a token waits for this source;
-	// a command that outlives it still fills the cache. Default: 2s.
-	FetchTimeout caddy.Duration `json:"fetch_timeout,omitempty"`
+	// The cache's settings: cache_ttl (how long a value is fresh when no
+	// notification invalidates it earlier), max_stale, negative_ttl (how
+	// long a missing key is remembered when no notification says it was
+	// set), cache_size, cache_bytes and fetch_timeout (bounds every command
+	// to Redis, its retries and the dial, read and write of a connection
+	// included).
+	cache.Settings
 
 	opts    *redis.UniversalOptions
 	rawURL  string // URL with its load-time placeholders rendered
@@ -151,21 +122,7 @@ func (s *Source) Provision(ctx caddy.Context) error {
 	if s.Format == "" {
 		s.Format = FormatJSON
 	}
-	if s.CacheTTL == 0 {
-		s.CacheTTL = caddy.Duration(DefaultCacheTTL)
-	}
-	if s.NegativeTTL == 0 {
-		s.NegativeTTL = caddy.Duration(DefaultNegativeTTL)
-	}
-	if s.CacheSize == 0 {
-		s.CacheSize = DefaultCacheSize
-	}
-	if s.CacheBytes == 0 {
-		s.CacheBytes = DefaultCacheBytes
-	}
-	if s.FetchTimeout == 0 {
-		s.FetchTimeout = caddy.Duration(DefaultFetchTimeout)
-	}
+	s.SetDefaults()
 	if err := s.check(); err != nil {
 		return err
 	}
@@ -243,11 +200,8 @@ func (s *Source) check() error {
 	default:
 		return fmt.Errorf("redis source: format %q: want json or hash", s.Format)
 	}
-	if s.CacheTTL < 0 || s.MaxStale < 0 || s.NegativeTTL < 0 || s.FetchTimeout < 0 {
-		return errors.New("redis source: cache_ttl, max_stale, negative_ttl and fetch_timeout must not be negative")
-	}
-	if s.CacheSize < 0 || s.CacheBytes < 0 {
-		return errors.New("redis source: cache_size and cache_bytes must not be negative")
+	if err := s.Settings.Check(); err != nil {
+		return fmt.Errorf("redis source: %w", err)
 	}
 	if len(s.SentinelAddrs) > 0 && s.SentinelMaster == "" {
 		return errors.New("redis source: sentinel_addrs needs sentinel_master")

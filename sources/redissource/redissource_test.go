@@ -13,8 +13,10 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testclock"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testredis"
 	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources/cache"
 )
 
 func TestJSONValueIsTheObject(t *testing.T) {
@@ -131,7 +133,7 @@ func TestRedisDownServesStaleUpToMaxStale(t *testing.T) {
 	if err := srv.Client.Set(context.Background(), "tenant:acme", `{"plan":"gold"}`, 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	clk := newClock()
+	clk := testclock.New()
 	s := startOn(t, srv, clk, func(s *Source) {
 		s.CacheTTL = caddy.Duration(time.Minute)
 		s.MaxStale = caddy.Duration(time.Hour)
@@ -140,7 +142,7 @@ func TestRedisDownServesStaleUpToMaxStale(t *testing.T) {
 	mustLookup(t, s.Source, "acme")
 	srv.Stop()
 
-	clk.advance(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	within(t, 5*time.Second, "the cached value to be served stale", func() bool {
 		start := time.Now()
 		r, err := lookup(t, s.Source, "acme")
@@ -161,7 +163,7 @@ func TestRedisDownServesStaleUpToMaxStale(t *testing.T) {
 		t.Fatalf("a lookup took %v with a 300ms context", d)
 	}
 
-	clk.advance(time.Hour)
+	clk.Advance(time.Hour)
 	if r, err := lookup(t, s.Source, "acme"); err == nil {
 		t.Fatalf("past max_stale, Redis down: %q, want an error", r.Object)
 	}
@@ -191,7 +193,7 @@ func TestHungRedisNeverHoldsALookupOrAFetchPastItsBound(t *testing.T) {
 		}
 	}()
 	const fetchTimeout = 400 * time.Millisecond
-	s := start(t, &Source{URL: "redis://" + ln.Addr().String() + "/0", FetchTimeout: caddy.Duration(fetchTimeout)}, nil, false)
+	s := start(t, &Source{URL: "redis://" + ln.Addr().String() + "/0", Settings: cache.Settings{FetchTimeout: caddy.Duration(fetchTimeout)}}, nil, false)
 
 	start := time.Now()
 	if _, err := lookup(t, s.Source, "acme"); !errors.Is(err, context.DeadlineExceeded) {
@@ -239,10 +241,10 @@ func TestProvisionRendersEnvAndRejectsBadConfig(t *testing.T) {
 	}{
 		{Source{}, "url is required"},
 		{Source{URL: "redis://h", Format: "xml"}, `format "xml"`},
-		{Source{URL: "redis://h", CacheTTL: -1}, "must not be negative"},
-		{Source{URL: "redis://h", MaxStale: -1}, "must not be negative"},
-		{Source{URL: "redis://h", FetchTimeout: -1}, "must not be negative"},
-		{Source{URL: "redis://h", CacheSize: -1}, "must not be negative"},
+		{Source{URL: "redis://h", Settings: cache.Settings{CacheTTL: -1}}, "must not be negative"},
+		{Source{URL: "redis://h", Settings: cache.Settings{MaxStale: -1}}, "must not be negative"},
+		{Source{URL: "redis://h", Settings: cache.Settings{FetchTimeout: -1}}, "must not be negative"},
+		{Source{URL: "redis://h", Settings: cache.Settings{CacheSize: -1}}, "must not be negative"},
 		{Source{URL: "redis://h", SentinelAddrs: []string{"s:26379"}}, "sentinel_addrs needs sentinel_master"},
 		{Source{URL: "redis://h", SentinelMaster: "m", ClusterAddrs: []string{"n:6379"}}, "not both"},
 		{Source{URL: "redis://u:s3cret@h/1", ClusterAddrs: []string{"n:6379"}}, "database 0 only"},
@@ -271,7 +273,7 @@ func TestProvisionRendersEnvAndRejectsBadConfig(t *testing.T) {
 // Sentinel and Cluster are go-redis' own: the fields map onto its
 // universal options, which pick the client.
 func TestSentinelAndClusterOptions(t *testing.T) {
-	s := &Source{SentinelMaster: "mymaster", SentinelAddrs: []string{"s2:26379", "s3:26379"}, FetchTimeout: caddy.Duration(time.Second)}
+	s := &Source{SentinelMaster: "mymaster", SentinelAddrs: []string{"s2:26379", "s3:26379"}, Settings: cache.Settings{FetchTimeout: caddy.Duration(time.Second)}}
 	o, err := s.options("redis://:pw@s1:26379/3")
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +282,7 @@ func TestSentinelAndClusterOptions(t *testing.T) {
 		!reflect.DeepEqual(o.Addrs, []string{"s1:26379", "s2:26379", "s3:26379"}) || o.IsClusterMode {
 		t.Fatalf("sentinel options %+v", o)
 	}
-	c := &Source{ClusterAddrs: []string{"n2:6379"}, FetchTimeout: caddy.Duration(time.Second)}
+	c := &Source{ClusterAddrs: []string{"n2:6379"}, Settings: cache.Settings{FetchTimeout: caddy.Duration(time.Second)}}
 	o, err = c.options("redis://n1:6379")
 	if err != nil {
 		t.Fatal(err)
