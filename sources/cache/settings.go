@@ -2,6 +2,7 @@ package cache
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -39,6 +40,11 @@ type Settings struct {
 	// used keys are evicted to stay under it. Default: 64 MiB.
 	CacheBytes int64 `json:"cache_bytes,omitempty"`
 
+	// MaxSize is the largest answer read from the origin, in bytes; a
+	// bigger one is an error, and is not read further where the origin's
+	// protocol allows. Default: 1 MiB; at most 1 GiB.
+	MaxSize int64 `json:"max_size,omitempty"`
+
 	// FetchTimeout bounds every fetch from the origin, including
 	// background refreshes, which no token waits for. The handler's
 	// timeout bounds how long a token waits for the source; a fetch that
@@ -46,8 +52,16 @@ type Settings struct {
 	FetchTimeout caddy.Duration `json:"fetch_timeout,omitempty"`
 }
 
-// MaxCacheBytes is the largest cache_bytes accepted.
-const MaxCacheBytes = 1 << 40
+// Bounds of the settings.
+const (
+	// MaxCacheBytes is the largest cache_bytes accepted.
+	MaxCacheBytes = 1 << 40
+	// DefaultMaxSize is the max_size when none is set.
+	DefaultMaxSize = 1 << 20
+	// MaxMaxSize is the largest max_size accepted: an answer is held in
+	// memory whole, and cached.
+	MaxMaxSize = 1 << 30
+)
 
 // SetDefaults gives the zero settings their defaults.
 func (s *Settings) SetDefaults() {
@@ -66,6 +80,9 @@ func (s *Settings) SetDefaults() {
 	if s.FetchTimeout == 0 {
 		s.FetchTimeout = caddy.Duration(DefaultFetchTimeout)
 	}
+	if s.MaxSize == 0 {
+		s.MaxSize = DefaultMaxSize
+	}
 }
 
 // Check reports a negative setting.
@@ -73,8 +90,11 @@ func (s Settings) Check() error {
 	if s.CacheTTL < 0 || s.MaxStale < 0 || s.NegativeTTL < 0 || s.FetchTimeout < 0 {
 		return errors.New("cache_ttl, max_stale, negative_ttl and fetch_timeout must not be negative")
 	}
-	if s.CacheSize < 0 || s.CacheBytes < 0 {
-		return errors.New("cache_size and cache_bytes must not be negative")
+	if s.CacheSize < 0 || s.CacheBytes < 0 || s.MaxSize < 0 {
+		return errors.New("cache_size, cache_bytes and max_size must not be negative")
+	}
+	if s.MaxSize > MaxMaxSize {
+		return fmt.Errorf("max_size %d is larger than %d", s.MaxSize, MaxMaxSize)
 	}
 	return nil
 }
@@ -94,7 +114,7 @@ func (s Settings) Config() Config {
 
 // UnmarshalSubdirective parses the subdirective at d's cursor when it is
 // one of the settings (cache_ttl, max_stale, negative_ttl, cache_size,
-// cache_bytes, fetch_timeout) and reports whether it was.
+// cache_bytes, max_size, fetch_timeout) and reports whether it was.
 func (s *Settings) UnmarshalSubdirective(d *caddyfile.Dispenser) (bool, error) {
 	switch d.Val() {
 	case "cache_ttl":
@@ -107,6 +127,8 @@ func (s *Settings) UnmarshalSubdirective(d *caddyfile.Dispenser) (bool, error) {
 		return true, sources.ParseDuration(d, &s.FetchTimeout)
 	case "cache_bytes":
 		return true, sources.ParseSize(d, &s.CacheBytes, MaxCacheBytes)
+	case "max_size":
+		return true, sources.ParseSize(d, &s.MaxSize, MaxMaxSize)
 	case "cache_size":
 		if !d.NextArg() {
 			return true, d.ArgErr()

@@ -2,8 +2,6 @@ package httpsource
 
 import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-
-	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 )
 
 // UnmarshalCaddyfile sets up the source from the tokens the handler hands
@@ -45,10 +43,6 @@ func (s *Source) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
-		case "max_size":
-			if err := sources.ParseSize(d, &s.MaxSize, MaxMaxSize); err != nil {
-				return err
-			}
 		case "header":
 			args := d.RemainingArgs()
 			if len(args) != 2 {

@@ -37,9 +37,9 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			NegativeTTL:  caddy.Duration(10 * time.Second),
 			CacheSize:    500,
 			CacheBytes:   16 << 20,
+			MaxSize:      64 << 10,
 			FetchTimeout: caddy.Duration(time.Second),
 		},
-		MaxSize: 64 << 10,
 		Headers: map[string]string{
 			"Authorization": "Bearer {env.CELLS_TOKEN}",
 			"X-Api-Key":     "{env.CELLS_KEY}",
@@ -51,7 +51,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	got, _ := json.Marshal(s)
 	const wantJSON = `{"url":"https://cells.internal/v1/tenants/{http.token.tenant}","cache_ttl":300000000000,` +
 		`"max_stale":86400000000000,"negative_ttl":10000000000,"cache_size":500,"cache_bytes":16777216,` +
-		`"fetch_timeout":1000000000,"max_size":65536,"headers":{"Authorization":"Bearer {env.CELLS_TOKEN}","X-Api-Key":"{env.CELLS_KEY}"}}`
+		`"max_size":65536,"fetch_timeout":1000000000,"headers":{"Authorization":"Bearer {env.CELLS_TOKEN}","X-Api-Key":"{env.CELLS_KEY}"}}`
 	if string(got) != wantJSON {
 		t.Fatalf("JSON\n got  %s\n want %s", got, wantJSON)
 	}
@@ -155,7 +155,7 @@ func TestCaddyfileExampleProvisions(t *testing.T) {
 	if got := s.header.Get("Authorization"); got != "Bearer t" {
 		t.Fatalf("Authorization = %q", got)
 	}
-	if s.MaxSize != DefaultMaxSize || s.CacheSize != cache.DefaultSize || s.CacheBytes != cache.DefaultMaxBytes ||
+	if s.MaxSize != cache.DefaultMaxSize || s.CacheSize != cache.DefaultSize || s.CacheBytes != cache.DefaultMaxBytes ||
 		time.Duration(s.NegativeTTL) != cache.DefaultNegativeTTL || time.Duration(s.FetchTimeout) != cache.DefaultFetchTimeout {
 		t.Fatalf("defaults not set: %+v", s)
 	}

@@ -33,14 +33,6 @@ func init() {
 	caddy.RegisterModule(Source{})
 }
 
-// DefaultMaxSize is the max_size when none is set; the cache's defaults
-// are cache.Settings'.
-const DefaultMaxSize = 1 << 20
-
-// MaxMaxSize is the largest max_size accepted: a body is held in memory
-// whole, and cached.
-const MaxMaxSize = 1 << 30
-
 // MaxDepth is the engine's bound (enrichers.MaxDepth) on the nesting of
 // objects and arrays, applied to the service's answers too.
 const MaxDepth = enrichers.MaxDepth
@@ -56,14 +48,10 @@ type Source struct {
 	URL string `json:"url,omitempty"`
 
 	// The cache's settings, per URL: cache_ttl, max_stale, negative_ttl
-	// (how long a 404 is remembered), cache_size, cache_bytes and
-	// fetch_timeout (bounds every request to the service, the OAuth 2.0
-	// token request included).
+	// (how long a 404 is remembered), cache_size, cache_bytes, max_size
+	// (the largest response body read) and fetch_timeout (bounds every
+	// request to the service, the OAuth 2.0 token request included).
 	cache.Settings
-
-	// MaxSize is the largest response body read, in bytes; a bigger one is
-	// an error and is not read further. Default: 1 MiB; at most 1 GiB.
-	MaxSize int64 `json:"max_size,omitempty"`
 
 	// Headers are added to every request. Values may hold placeholders that
 	// are known when the config loads ({env.*}, {file.*}); they are
@@ -129,9 +117,6 @@ func (Source) CaddyModule() caddy.ModuleInfo {
 func (s *Source) Provision(ctx caddy.Context) error {
 	s.logger = ctx.Logger()
 	s.SetDefaults()
-	if s.MaxSize == 0 {
-		s.MaxSize = DefaultMaxSize
-	}
 	if err := s.check(); err != nil {
 		return err
 	}
@@ -222,12 +207,6 @@ func (s *Source) check() error {
 	}
 	if err := s.Settings.Check(); err != nil {
 		return fmt.Errorf("http source: %w", err)
-	}
-	if s.MaxSize < 0 {
-		return errors.New("http source: max_size must not be negative")
-	}
-	if s.MaxSize > MaxMaxSize {
-		return fmt.Errorf("http source: max_size %d is larger than %d", s.MaxSize, MaxMaxSize)
 	}
 	auth := 0
 	for name := range s.Headers {

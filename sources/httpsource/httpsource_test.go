@@ -561,8 +561,8 @@ func TestProvisionRejects(t *testing.T) {
 		{"oauth2 bad token_url", Source{URL: "https://cells.internal/{http.token.tenant}",
 			OAuth2: &OAuth2{TokenURL: "cells", ClientID: "c"}}},
 		{"negative ttl", Source{URL: "https://cells.internal/{http.token.tenant}", Settings: cache.Settings{CacheTTL: -1}}},
-		{"negative size", Source{URL: "https://cells.internal/{http.token.tenant}", MaxSize: -1}},
-		{"huge size", Source{URL: "https://cells.internal/{http.token.tenant}", MaxSize: 1 << 62}},
+		{"negative size", Source{URL: "https://cells.internal/{http.token.tenant}", Settings: cache.Settings{MaxSize: -1}}},
+		{"huge size", Source{URL: "https://cells.internal/{http.token.tenant}", Settings: cache.Settings{MaxSize: 1 << 62}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})

@@ -38,6 +38,7 @@ type backend struct {
 	name         string // the source's name in the handler
 	address      string // the URL without its password, for logs and errors
 	fetchTimeout time.Duration
+	maxSize      int64
 
 	// logger is the logger of the newest config using the backend: an
 	// older config's logs may be closed.
@@ -77,6 +78,7 @@ func (s *Source) newBackend(name, prefix string) (*backend, error) {
 		name:         name,
 		address:      s.address,
 		fetchTimeout: time.Duration(s.FetchTimeout),
+		maxSize:      s.MaxSize,
 		done:         make(chan struct{}),
 	}
 	b.logger.Store(s.logger)

@@ -17,6 +17,7 @@ import (
 //	    negative_ttl    <duration>
 //	    cache_size      <entries>
 //	    cache_bytes     <size>
+//	    max_size        <size>
 //	    fetch_timeout   <duration>
 //	    sentinel_master <name>
 //	    sentinel_addrs  <host:port...>

@@ -114,6 +114,37 @@ func TestNotAnObjectIsAnError(t *testing.T) {
 	}
 }
 
+// A value larger than max_size is an error, in both formats; one that fits
+// is the object.
+func TestValueLargerThanMaxSizeIsAnError(t *testing.T) {
+	srv := testredis.Start(t, testredis.Options{})
+	ctx := context.Background()
+	const maxSize = 64
+	fits := `{"plan":"` + strings.Repeat("g", maxSize-len(`{"plan":""}`)) + `"}`
+	big := `{"plan":"` + strings.Repeat("g", 1<<20) + `"}`
+	for k, v := range map[string]string{"fits": fits, "big": big, "one-over": fits[:len(fits)-2] + `g"}`} {
+		if err := srv.Client.Set(ctx, "tenant:"+k, v, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.Client.HSet(ctx, "tenant:bighash", "plan", strings.Repeat("g", maxSize)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s := startOn(t, srv, nil, func(s *Source) { s.MaxSize = maxSize })
+	if r := mustLookup(t, s.Source, "fits"); string(r.Object) != fits {
+		t.Fatalf("a value of max_size bytes: got %q", r.Object)
+	}
+	for _, k := range []string{"big", "one-over"} {
+		if r, err := lookup(t, s.Source, k); err == nil || !strings.Contains(err.Error(), "larger than max_size") {
+			t.Errorf("%s: got %.40q, %v; want an error naming max_size", k, r.Object, err)
+		}
+	}
+	h := startOn(t, srv, nil, func(s *Source) { s.Format = FormatHash; s.MaxSize = maxSize })
+	if r, err := lookup(t, h.Source, "bighash"); err == nil || !strings.Contains(err.Error(), "larger than max_size") {
+		t.Errorf("a hash over max_size: got %q, %v", r.Object, err)
+	}
+}
+
 func TestLookupRefusesAKeyOutsideTheTemplate(t *testing.T) {
 	srv := testredis.Start(t, testredis.Options{})
 	if err := srv.Client.Set(context.Background(), "secret:x", `{"a":1}`, 0).Err(); err != nil {
