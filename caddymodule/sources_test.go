@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
 	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 )
@@ -342,5 +344,61 @@ func TestHTTPSourceThroughCaddy(t *testing.T) {
 			t.Fatalf("service %s: %v in %v", m, got, took)
 		}
 		time.Sleep(1100 * time.Millisecond)
+	}
+}
+
+// A reload that keeps an http source's configuration keeps its cache: after
+// it, while the service fails, tokens still get the cached answer, and with
+// the service up it is not asked again before cache_ttl.
+func TestHTTPSourceCacheOutlivesAReload(t *testing.T) {
+	var calls atomic.Int64
+	var down atomic.Bool
+	svc := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"cell":"c7"}`))
+	})
+	up := newUpstream(t, serveJSON(200, auth0Body("svc-eu", "org_acme")))
+	port := testcaddy.FreePort(t)
+	site := func(gen int) string {
+		return strings.ReplaceAll(fmt.Sprintf(`
+	token_enrich {
+		set gen %d
+		source cells http http://%s/v1/tenants/{http.token.tenant} {
+			cache_ttl 10m
+			max_stale 1h
+		}
+	}
+	reverse_proxy {UPSTREAM}
+`, gen, svc.addr), "{UPSTREAM}", up.addr)
+	}
+	token := func(base string) string {
+		t.Helper()
+		resp, body := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		return string(body)
+	}
+
+	base := testcaddy.LoadSite(t, port, site(1))
+	if body := token(base); !strings.Contains(body, `"gen":"1","cell":"c7"`) {
+		t.Fatalf("first config: %s", body)
+	}
+	base = testcaddy.LoadSite(t, port, site(2))
+	if body := token(base); !strings.Contains(body, `"gen":"2","cell":"c7"`) {
+		t.Fatalf("reloaded: %s", body)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("the service was asked %d times, want 1: the reload dropped the cache", n)
+	}
+	down.Store(true)
+	base = testcaddy.LoadSite(t, port, site(3))
+	if body := token(base); !strings.Contains(body, `"gen":"3","cell":"c7"`) {
+		t.Fatalf("reloaded with the service down: %s, want the cached answer", body)
 	}
 }

@@ -21,7 +21,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
-	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
@@ -67,12 +66,13 @@ type Source struct {
 	OAuth2 *OAuth2 `json:"oauth2,omitempty"`
 
 	tmpl   urlTemplate
-	header http.Header
-	client *http.Client
-	idle   interface{ CloseIdleConnections() }
-	cache  *cache.Cache
+	header http.Header // every request's headers, rendered
 	logger *zap.Logger
 	now    func() time.Time // the cache's clock; time.Now when nil
+
+	b        *backend // set by Provision
+	poolKey  string   // b's key in backends
+	released bool     // Cleanup has released b
 }
 
 // BasicAuth holds HTTP Basic credentials. Both may hold {env.*} and
@@ -154,39 +154,25 @@ func (s *Source) Provision(ctx caddy.Context) error {
 		s.header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
 	}
 
-	// A transport of its own: nothing is shared with the proxy's
-	// connections or with other sources.
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = 32
-	s.idle = transport
-	var rt http.RoundTripper = transport
+	var cc *clientcredentials.Config
 	if o := s.OAuth2; o != nil {
-		cc, err := o.config(repl)
-		if err != nil {
+		if cc, err = o.config(repl); err != nil {
 			return err
 		}
-		tokenClient := &http.Client{
-			Transport:     transport,
-			Timeout:       time.Duration(s.FetchTimeout),
-			CheckRedirect: noRedirect,
-		}
-		// The token source caches the token and asks for a new one when
-		// it expires; clientcredentials wraps it in a ReuseTokenSource.
-		ts := cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, tokenClient))
-		rt = &oauth2.Transport{Source: ts, Base: transport}
 	}
-	// No cookie jar, and redirects are not followed (a 3xx is an error):
-	// the configured credentials go only to the configured service.
-	s.client = &http.Client{Transport: rt, CheckRedirect: noRedirect}
-
-	cfg := s.Config()
-	cfg.Now = s.now
-	cfg.OnRefreshError = func(key string, err error) {
-		s.logger.Warn("background refresh failed; serving the cached answer",
-			zap.String("url", redact(key)), zap.Error(err))
+	key, err := s.backendKey(cc)
+	if err != nil {
+		return err
 	}
-	s.cache, err = cache.New(cfg, s.fetch)
-	return err
+	v, loaded, err := backends.LoadOrNew(key, func() (caddy.Destructor, error) { return s.newBackend(cc) })
+	if err != nil {
+		return err
+	}
+	s.b, s.poolKey = v.(*backend), key
+	if loaded {
+		s.b.logger.Store(s.logger)
+	}
+	return nil
 }
 
 // Validate checks the configuration.
@@ -229,13 +215,17 @@ func (s *Source) check() error {
 	return nil
 }
 
-// Cleanup stops the background refreshes and closes idle connections.
+// Cleanup releases the backend; the last config to release it closes it.
+// The source keeps it: Caddy cleans a replaced config up while that
+// config's requests in flight finish, and their lookups go on through it
+// (a closed backend still answers from its cache).
 func (s *Source) Cleanup() error {
-	if s.cache != nil {
-		s.cache.Close()
+	if s.b == nil || s.released {
+		return nil
 	}
-	if s.idle != nil {
-		s.idle.CloseIdleConnections()
+	s.released = true
+	if _, err := backends.Delete(s.poolKey); err != nil {
+		return fmt.Errorf("http source: %w", err)
 	}
 	return nil
 }
@@ -268,21 +258,21 @@ func (s *Source) Lookup(ctx context.Context, key string) (sources.Result, error)
 	if !strings.HasPrefix(key, s.tmpl.prefix) {
 		return sources.Result{}, errors.New("http source: key is not a URL of this source's template")
 	}
-	return s.cache.Get(ctx, key)
+	return s.b.cache.Get(ctx, key)
 }
 
 // fetch GETs rawURL. It returns the body when it is a JSON object, nil for
 // a 404, and an error otherwise.
-func (s *Source) fetch(ctx context.Context, rawURL string) ([]byte, error) {
+func (b *backend) fetch(ctx context.Context, rawURL string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("http source: %w", unwrapURLError(err))
 	}
-	req.Header = s.header.Clone()
+	req.Header = b.header.Clone()
 	if h := req.Header.Get("Host"); h != "" {
 		req.Host = h
 	}
-	resp, err := s.client.Do(req)
+	resp, err := b.client.Do(req)
 	if err != nil {
 		// url.Error spells out the URL, which may hold a secret in its
 		// query; the error names the host and path only.
@@ -298,11 +288,11 @@ func (s *Source) fetch(ctx context.Context, rawURL string) ([]byte, error) {
 		drain(resp.Body)
 		return nil, fmt.Errorf("http source: GET %s: status %d", redact(rawURL), resp.StatusCode)
 	}
-	if resp.ContentLength > s.MaxSize {
+	if resp.ContentLength > b.maxSize {
 		return nil, fmt.Errorf("http source: GET %s: body of %d bytes is larger than max_size %d",
-			redact(rawURL), resp.ContentLength, s.MaxSize)
+			redact(rawURL), resp.ContentLength, b.maxSize)
 	}
-	body, err := readAtMost(resp.Body, s.MaxSize, resp.ContentLength)
+	body, err := readAtMost(resp.Body, b.maxSize, resp.ContentLength)
 	if err != nil {
 		return nil, fmt.Errorf("http source: GET %s: %w", redact(rawURL), err)
 	}
