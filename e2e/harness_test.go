@@ -13,6 +13,8 @@
 //   - hydra_test.go: Ory Hydra v2.3.0 behind the ./caddy binary built by
 //     xcaddy. Started only by e2e/run.sh, which also runs the openid-client
 //     checks against Hydra; without it the test skips.
+//   - fleet_test.go (build tag fleet): three replicas of ./caddy sharing a
+//     redis-server, behind a load balancer, under load. Run by e2e/fleet.sh.
 package e2e
 
 import (
