@@ -48,11 +48,12 @@ const (
 	tenantCount      = 12
 	workers          = 12
 	propagationBound = time.Second
-	// recoveryBound bounds the same after Redis comes back from an outage:
+	// recoveryBound bounds the same after Redis comes back from an outage.
 	// go-redis, after failing to dial as many times as its pool has
-	// connections, dials again once a second only, so a replica may need
-	// up to a second more to see that Redis is back.
-	recoveryBound = propagationBound + time.Second
+	// connections, dials again once a second only; a fetch that fails
+	// meanwhile holds the key's next fetch back by cache.RetryInterval
+	// (a second). So a replica may need up to two seconds more.
+	recoveryBound = propagationBound + 2*time.Second
 	// requestBound is how long a token request may take before it counts
 	// as held up: the source timeout (200ms) plus the provider's signing
 	// and the load of a machine running all the parts.
