@@ -66,6 +66,12 @@ const (
 // does not turn each of them into a request.
 const RetryInterval = time.Second
 
+// RefreshErrorInterval is the shortest time between two calls of
+// Config.OnRefreshError. While the origin is down every stale key's
+// refresh fails once per RetryInterval: with thousands of keys, one report
+// per interval, with the count of the others, says as much as all of them.
+const RefreshErrorInterval = 10 * time.Second
+
 // ErrClosed is returned by fetches started after Close.
 var ErrClosed = errors.New("cache closed")
 
@@ -97,8 +103,11 @@ type Config struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// OnRefreshError, when set, is called with the error of a background
-	// fetch, which no lookup waits for and so no caller otherwise sees.
-	OnRefreshError func(key string, err error)
+	// fetch, which no lookup waits for and so no caller otherwise sees:
+	// for the first failure, then at most once per RefreshErrorInterval,
+	// with the number of failures since the last call that it was not
+	// called for.
+	OnRefreshError func(key string, err error, unreported int)
 }
 
 // Cache caches the objects of one origin. It is safe for concurrent use.
@@ -121,6 +130,12 @@ type Cache struct {
 	gens  [genSlots]atomic.Uint64
 	epoch atomic.Uint64
 	seed  maphash.Seed
+
+	// errMu guards lastReport, the last call of OnRefreshError, and
+	// unreported, the failures since that it was not called for.
+	errMu      sync.Mutex
+	lastReport time.Time
+	unreported int
 
 	// storeMu serialises the stores: fetches of one key started in
 	// different generations may run at once.
@@ -323,9 +338,25 @@ func (c *Cache) revalidate(key string, e *entry, now time.Time) {
 		gen := c.generation(key)
 		_, err, _ := c.group.Do(flightKey(key, gen), func() (any, error) { return c.fill(key, gen) })
 		if err != nil && c.cfg.OnRefreshError != nil && !errors.Is(err, ErrClosed) {
-			c.cfg.OnRefreshError(key, err)
+			c.reportRefreshError(key, err)
 		}
 	}()
+}
+
+// reportRefreshError calls OnRefreshError for the failed refresh of key,
+// or counts it when the last call was less than RefreshErrorInterval ago.
+func (c *Cache) reportRefreshError(key string, err error) {
+	c.errMu.Lock()
+	now := c.cfg.Now()
+	if !c.lastReport.IsZero() && now.Sub(c.lastReport) < RefreshErrorInterval {
+		c.unreported++
+		c.errMu.Unlock()
+		return
+	}
+	n := c.unreported
+	c.unreported, c.lastReport = 0, now
+	c.errMu.Unlock()
+	c.cfg.OnRefreshError(key, err, n)
 }
 
 // fill fetches key, whose generation is gen, and stores the outcome. One

@@ -3,10 +3,13 @@ package cache
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testclock"
 )
 
 // A waiter gives up at its own deadline; the fetch it started goes on for
@@ -171,4 +174,72 @@ func TestMaxBytesBoundsEntries(t *testing.T) {
 	if n := fetches.Load(); n != 5 {
 		t.Fatalf("fetches = %d, want 5", n)
 	}
+}
+
+// While the origin is down, the failed background refreshes of many keys
+// are reported once per RefreshErrorInterval, with the count of the others.
+func TestRefreshErrorsAreReportedOncePerInterval(t *testing.T) {
+	clk := testclock.New()
+	var mu sync.Mutex
+	var calls []int
+	var down atomic.Bool
+	c, err := New(Config{TTL: time.Minute, MaxStale: time.Hour, Now: clk.Now,
+		OnRefreshError: func(_ string, _ error, unreported int) {
+			mu.Lock()
+			calls = append(calls, unreported)
+			mu.Unlock()
+		}}, func(ctx context.Context, key string) ([]byte, error) {
+		if down.Load() {
+			return nil, errors.New("down")
+		}
+		return []byte(`{}`), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	keys := []string{"a", "b", "c", "d", "e"}
+	for _, k := range keys {
+		if _, err := c.Get(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	down.Store(true)
+	reported := func(want []int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			mu.Lock()
+			got := append([]int(nil), calls...)
+			mu.Unlock()
+			if slices.Equal(got, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("OnRefreshError calls (unreported counts) = %v, want %v", got, want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	// Each stale key's refresh fails once: one report, four counted.
+	clk.Advance(2 * time.Minute)
+	for _, k := range keys {
+		c.Get(context.Background(), k)
+	}
+	reported([]int{0})
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		c.errMu.Lock()
+		n := c.unreported
+		c.errMu.Unlock()
+		if n == len(keys)-1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d refresh failures counted, want %d", n, len(keys)-1)
+		}
+	}
+	// Past the interval, the next failure is reported with that count.
+	clk.Advance(RefreshErrorInterval)
+	c.Get(context.Background(), "a")
+	reported([]int{0, 4})
 }

@@ -85,9 +85,10 @@ func (s *Source) newBackend(name, prefix string) (*backend, error) {
 	var err error
 	cfg := s.Config()
 	cfg.Now = s.now
-	cfg.OnRefreshError = func(key string, err error) {
-		b.log().Warn("background refresh failed; serving the cached value",
-			zap.String("source", b.name), zap.String("redis", b.address), zap.String("key", key), zap.Error(err))
+	cfg.OnRefreshError = func(key string, err error, unreported int) {
+		b.log().Warn("background refresh failed; serving the cached value (one line per 10s at most)",
+			zap.String("source", b.name), zap.String("redis", b.address), zap.String("key", key), zap.Error(err),
+			zap.Int("failures_not_logged", unreported))
 	}
 	b.cache, err = cache.New(cfg, b.fetch)
 	if err != nil {
