@@ -43,6 +43,12 @@ func withinDepth(b []byte, max int) bool { return DeeperThan(b, max) < 0 }
 // (the sources check what they read with it too, so that one bound, counted
 // one way, holds for everything the engine reads).
 func DeeperThan[T string | []byte](b T, max int) int {
+	// Nesting deeper than max needs more than max opening brackets: with
+	// fewer, as in every usual token response and payload, no level can be
+	// too deep, and counting two bytes costs far less than the pass below.
+	if count(b, "{")+count(b, "[") <= max {
+		return -1
+	}
 	depth := 0
 	for i := 0; i < len(b); i++ {
 		switch b[i] {
@@ -80,6 +86,17 @@ func stringEnd[T string | []byte](b T, i int) int {
 		}
 		i++
 	}
+}
+
+// count is bytes.Count or strings.Count, as b is.
+func count[T string | []byte](b T, sep string) int {
+	switch v := any(b).(type) {
+	case []byte:
+		return bytes.Count(v, []byte(sep))
+	case string:
+		return strings.Count(v, sep)
+	}
+	return 0
 }
 
 // indexByte is bytes.IndexByte or strings.IndexByte, as b is.
