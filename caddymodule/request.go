@@ -43,9 +43,10 @@ func (x *exchange) readTokenRequest(r *http.Request) {
 	x.params, x.paramsType = body, r.Header.Get("Content-Type")
 }
 
-// tokenRequest parses the parameters readTokenRequest kept.
-func (x *exchange) tokenRequest() enrichers.TokenRequest {
-	return enrichers.ParseTokenRequest(x.paramsType, x.params, x.basicUser)
+// tokenRequest parses the parameters readTokenRequest kept, the audiences
+// appended to audiences[:0].
+func (x *exchange) tokenRequest(audiences []string) enrichers.TokenRequest {
+	return enrichers.TokenRequest{Audiences: audiences}.Parse(x.paramsType, x.params, x.basicUser)
 }
 
 // readAtMost reads r until EOF or until n bytes have been read, like

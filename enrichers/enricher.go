@@ -195,19 +195,31 @@ type Response struct {
 // ErrTooDeep (which is also ErrNotJSONObject) when it nests deeper than
 // MaxDepth. body must not change while the Response is in use.
 func (e *Enricher) Read(body []byte, req *TokenRequest) (*Response, error) {
-	r := &Response{Status: StatusNotToken, body: body}
+	r := new(Response)
+	if err := e.ReadInto(r, body, req); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ReadInto is Read into r, which it overwrites: a caller that holds
+// per-request state anyway can keep the Response in it, for as long as that
+// state lives, instead of having Read allocate one. r must not be copied
+// once read: its lists point into it.
+func (e *Enricher) ReadInto(r *Response, body []byte, req *TokenRequest) error {
+	*r = Response{Status: StatusNotToken, body: body}
 	_, list, err := readObject(body, r.buf[:0])
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.members = list
 	if ambiguous(list) {
 		r.Status = StatusAmbiguous
-		return r, nil
+		return nil
 	}
 	tok := last(list, "access_token")
 	if tok.Type != gjson.String {
-		return r, nil
+		return nil
 	}
 	r.Status = StatusUnchanged
 	// The token's claims go to the same array, after the body's members.
@@ -226,7 +238,7 @@ func (e *Enricher) Read(body []byte, req *TokenRequest) (*Response, error) {
 		why = "auto: the ext claim (Hydra)"
 	}
 	r.Identity.from.preset = why
-	return r, nil
+	return nil
 }
 
 // ambiguous reports whether a reserved member appears more than once in

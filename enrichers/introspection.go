@@ -69,18 +69,27 @@ func IntrospectionReservedFields() []string {
 // from the response alone. Render never writes a name
 // IsIntrospectionReserved reports into an introspection response.
 func (e *Enricher) ReadIntrospection(body []byte, req *TokenRequest) (*Response, error) {
-	r := &Response{Status: StatusNotToken, body: body, introspection: true}
+	r := new(Response)
+	if err := e.ReadIntrospectionInto(r, body, req); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ReadIntrospectionInto is ReadIntrospection into r, as ReadInto is Read.
+func (e *Enricher) ReadIntrospectionInto(r *Response, body []byte, req *TokenRequest) error {
+	*r = Response{Status: StatusNotToken, body: body, introspection: true}
 	_, list, err := readObject(body, r.buf[:0])
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.members = list
 	if ambiguousIntrospection(list) {
 		r.Status = StatusAmbiguous
-		return r, nil
+		return nil
 	}
 	if last(list, "active").Type != gjson.True {
-		return r, nil
+		return nil
 	}
 	r.Status = StatusUnchanged
 	// the members are the claims: one list, capped so that what the
@@ -94,7 +103,7 @@ func (e *Enricher) ReadIntrospection(body []byte, req *TokenRequest) (*Response,
 	if req != nil {
 		r.Identity.RequestClientID = req.Client()
 	}
-	return r, nil
+	return nil
 }
 
 // ambiguousIntrospection reports whether a name IsIntrospectionReserved
