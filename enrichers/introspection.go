@@ -70,14 +70,14 @@ func IntrospectionReservedFields() []string {
 // IsIntrospectionReserved reports into an introspection response.
 func (e *Enricher) ReadIntrospection(body []byte, req *TokenRequest) (*Response, error) {
 	r := new(Response)
-	if err := e.ReadIntrospectionInto(r, body, req); err != nil {
+	if err := e.ReadIntrospectionInto(r, string(body), req); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
 // ReadIntrospectionInto is ReadIntrospection into r, as ReadInto is Read.
-func (e *Enricher) ReadIntrospectionInto(r *Response, body []byte, req *TokenRequest) error {
+func (e *Enricher) ReadIntrospectionInto(r *Response, body string, req *TokenRequest) error {
 	*r = Response{Status: StatusNotToken, body: body, introspection: true}
 	_, list, err := readObject(body, r.buf[:0])
 	if err != nil {
@@ -96,7 +96,7 @@ func (e *Enricher) ReadIntrospectionInto(r *Response, body []byte, req *TokenReq
 	// sources append after it (r.all) never reaches into it
 	claims := list[:len(list):len(list)]
 	r.members, r.all = claims, list
-	p, why := e.presets.choose(true, claims, nil)
+	p, why := e.presets.choose(true, claims, "")
 	r.Identity = identify(p, true, claims, "", "", nil)
 	r.Identity.from.preset = why
 	r.Identity.Format = TokenIntrospected

@@ -36,7 +36,7 @@ func (tooDeepError) Is(target error) bool { return target == ErrNotJSONObject }
 // pass keeps a counter instead, runs in time linear in len(b), and must run
 // before any gjson call on untrusted bytes. It does not validate: bytes it
 // accepts still go through gjson.ValidBytes.
-func withinDepth(b []byte, max int) bool { return DeeperThan(b, max) < 0 }
+func withinDepth[T string | []byte](b T, max int) bool { return DeeperThan(b, max) < 0 }
 
 // DeeperThan returns the offset of the first `{` or `[` of b that opens a
 // level deeper than max, or -1: withinDepth for callers that report where
@@ -133,12 +133,13 @@ func (m *member) val() gjson.Result {
 
 // readObject checks that b is a UTF-8 JSON object nested at most MaxDepth
 // deep and appends its members, in order, to list. The members' strings
-// point into text, a copy of b, so they never alias a caller's buffer.
-func readObject(b []byte, list []member) (text string, _ []member, err error) {
+// point into text: b itself when it is a string, else a copy of b, so
+// that they never alias a caller's buffer.
+func readObject[T string | []byte](b T, list []member) (text string, _ []member, err error) {
 	if !withinDepth(b, MaxDepth) {
 		return "", list, ErrTooDeep
 	}
-	if !utf8.Valid(b) || !gjson.ValidBytes(b) {
+	if !validUTF8(b) || !validJSON(b) {
 		return "", list, ErrNotJSONObject
 	}
 	text = string(b)
@@ -154,6 +155,28 @@ func readObject(b []byte, list []member) (text string, _ []member, err error) {
 		return true
 	})
 	return text, list, nil
+}
+
+// validUTF8 is utf8.Valid or utf8.ValidString, as b is.
+func validUTF8[T string | []byte](b T) bool {
+	switch v := any(b).(type) {
+	case []byte:
+		return utf8.Valid(v)
+	case string:
+		return utf8.ValidString(v)
+	}
+	return false
+}
+
+// validJSON is gjson.ValidBytes or gjson.Valid, as b is.
+func validJSON[T string | []byte](b T) bool {
+	switch v := any(b).(type) {
+	case []byte:
+		return gjson.ValidBytes(v)
+	case string:
+		return gjson.Valid(v)
+	}
+	return false
 }
 
 // last returns the value of the last member named name in list: the one

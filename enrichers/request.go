@@ -57,15 +57,16 @@ func (r *TokenRequest) Audience() string {
 // It is lenient by design: a malformed body yields whatever could be read.
 // The result shares no memory with body.
 func ParseTokenRequest(contentType string, body []byte, basicUser string) TokenRequest {
-	return TokenRequest{}.Parse(contentType, body, basicUser)
+	return TokenRequest{}.Parse(contentType, string(body), basicUser)
 }
 
-// Parse is ParseTokenRequest, appending the audience and resource
-// parameters to room.Audiences[:0] and room.Resources[:0] (the other
-// fields of room are not read), so that a caller may give them room: a
-// token request names one audience, as a rule, and with room for it the
-// request costs no list.
-func (room TokenRequest) Parse(contentType string, body []byte, basicUser string) TokenRequest {
+// Parse is ParseTokenRequest of the text of a body: the result points
+// into body, which a caller may make in an allocation it makes anyway. It
+// appends the audience and resource parameters to room.Audiences[:0] and
+// room.Resources[:0] (the other fields of room are not read), so that a
+// caller may give them room: a token request names one audience, as a
+// rule, and with room for it the request costs no list.
+func (room TokenRequest) Parse(contentType, body, basicUser string) TokenRequest {
 	tr := TokenRequest{Audiences: room.Audiences[:0], Resources: room.Resources[:0]}
 	if basicUser != "" {
 		tr.ClientID = basicUser
@@ -77,7 +78,7 @@ func (room TokenRequest) Parse(contentType string, body []byte, basicUser string
 	var assertion string
 	switch {
 	case mt == "application/x-www-form-urlencoded":
-		f := readForm(string(body), form{audiences: tr.Audiences, resources: tr.Resources})
+		f := readForm(body, form{audiences: tr.Audiences, resources: tr.Resources})
 		tr.GrantType = f.grantType
 		if tr.ClientID == "" {
 			tr.ClientID = f.clientID
@@ -109,7 +110,7 @@ func (room TokenRequest) Parse(contentType string, body []byte, basicUser string
 		}
 	}
 	if assertion != "" {
-		if _, claims, ok := readClaims([]byte(assertion), nil); ok {
+		if _, claims, ok := readClaims(assertion, nil); ok {
 			if sub := last(claims, "sub"); sub.Type == gjson.String && sub.Str != "" {
 				tr.AssertionClientID = sub.Str
 			} else if iss := last(claims, "iss"); iss.Type == gjson.String {
