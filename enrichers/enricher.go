@@ -242,14 +242,13 @@ func (e *Enricher) ReadInto(r *Response, body string, req *TokenRequest) error {
 }
 
 // ambiguous reports whether a reserved member appears more than once in
-// spellings encoding/json folds together.
+// spellings encoding/json folds together. Names that fold together are
+// rare, so they are looked for first and only theirs are checked against
+// the reserved names.
 func ambiguous(list []member) bool {
 	for i := range list {
-		if !IsReserved(list[i].name) {
-			continue
-		}
 		for j := i + 1; j < len(list); j++ {
-			if strings.EqualFold(list[i].name, list[j].name) {
+			if strings.EqualFold(list[i].name, list[j].name) && IsReserved(list[i].name) {
 				return true
 			}
 		}

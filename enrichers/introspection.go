@@ -110,11 +110,8 @@ func (e *Enricher) ReadIntrospectionInto(r *Response, body string, req *TokenReq
 // reports appears more than once in spellings encoding/json folds together.
 func ambiguousIntrospection(list []member) bool {
 	for i := range list {
-		if !IsIntrospectionReserved(list[i].name) {
-			continue
-		}
 		for j := i + 1; j < len(list); j++ {
-			if strings.EqualFold(list[i].name, list[j].name) {
+			if strings.EqualFold(list[i].name, list[j].name) && IsIntrospectionReserved(list[i].name) {
 				return true
 			}
 		}
