@@ -137,7 +137,7 @@ type form struct {
 	audiences, resources                  []string
 }
 
-// read reads the token parameters of an application/x-www-form-urlencoded
+// readForm reads the token parameters of an application/x-www-form-urlencoded
 // body as url.ParseQuery followed by Get would: pairs split on `&`, a pair
 // holding `;` or failing to unescape is skipped, the first value of a
 // repeated parameter wins. Unlike ParseQuery it keeps only these six
