@@ -43,10 +43,24 @@ func (x *exchange) readTokenRequest(r *http.Request) {
 	x.params, x.paramsType = body, r.Header.Get("Content-Type")
 }
 
-// tokenRequest parses the parameters readTokenRequest kept.
+// tokenRequest parses the parameters readTokenRequest kept, from their
+// text kept in x.text.
 func (x *exchange) tokenRequest() enrichers.TokenRequest {
-	return enrichers.ParseTokenRequest(x.paramsType, x.params, x.basicUser)
+	return enrichers.TokenRequest{Audiences: x.audience[:0]}.Parse(x.paramsType, x.keep(x.params), x.basicUser)
 }
+
+// keep returns the text of b, written to x.text: the strings an exchange
+// keeps share one allocation as long as x.text has room for them (a
+// Builder never changes what it has written, so a string it returned
+// stays as it was).
+func (x *exchange) keep(b []byte) string {
+	start := x.text.Len()
+	x.text.Write(b)
+	return x.text.String()[start:]
+}
+
+// maxLengthText is the longest text of a length: that of math.MaxInt64.
+const maxLengthText = len("9223372036854775807")
 
 // readAtMost reads r until EOF or until n bytes have been read, like
 // bytes.Buffer.ReadFrom(io.LimitReader(r, n)). It reads into buf when the

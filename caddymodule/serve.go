@@ -85,10 +85,21 @@ type exchange struct {
 	// paramsType, and the Basic user.
 	params                []byte
 	paramsType, basicUser string
+	// audience is room for the one audience a token request names, as a
+	// rule; Read keeps the request's strings, so the list cannot be on
+	// the stack
+	audience [1]string
+	// text holds the strings the exchange keeps (keep): the request's
+	// parameters, the text of the response body the engine reads and the
+	// enriched response's Content-Length value, in one allocation
+	text strings.Builder
 	// resp is the token response, once it is read: its identity and what
-	// the sources found.
-	resp   *enrichers.Response
-	logger *zap.Logger
+	// the sources found. It points to response, which the exchange holds
+	// because the placeholders read it for as long as they read the
+	// exchange.
+	resp     *enrichers.Response
+	response enrichers.Response
+	logger   *zap.Logger
 	// contentLength is the enriched response's Content-Length header value.
 	contentLength [1]string
 }
@@ -266,7 +277,8 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 	for _, k := range staleHeaders {
 		hdr.Del(k)
 	}
-	x.contentLength[0] = strconv.Itoa(len(enriched))
+	var length [maxLengthText]byte
+	x.contentLength[0] = x.keep(strconv.AppendInt(length[:0], int64(len(enriched)), 10))
 	hdr["Content-Length"] = x.contentLength[:]
 	countEnriched.Inc()
 	rec.buffering = false
@@ -282,14 +294,18 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 // (resp.Status) it stops after reading, and enriched is nil. It returns
 // the resolver Render was given.
 func (h *Handler) stages(dst []byte, x *exchange, r *http.Request, repl *caddy.Replacer, body []byte, out *enrichers.Outcome) (resp *enrichers.Response, resolve enrichers.Resolver, enriched []byte, err error) {
+	x.text.Grow(len(x.params) + len(body) + maxLengthText)
 	treq := x.tokenRequest()
 	if x.introspection {
-		resp, err = h.enricher.ReadIntrospection(body, &treq)
+		err = h.enricher.ReadIntrospectionInto(&x.response, x.keep(body), &treq)
 	} else {
-		resp, err = h.enricher.Read(body, &treq)
+		err = h.enricher.ReadInto(&x.response, x.keep(body), &treq)
 	}
-	if err != nil || resp.Status != enrichers.StatusUnchanged {
-		return resp, nil, nil, err
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if resp = &x.response; resp.Status != enrichers.StatusUnchanged {
+		return resp, nil, nil, nil
 	}
 	// publish the identity before rendering: placeholders that Caddy
 	// computes from it (map, vars) are then known to the sources' keys and

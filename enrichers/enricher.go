@@ -1,7 +1,6 @@
 package enrichers
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -173,7 +172,7 @@ type Response struct {
 	// Identity is who the token is for (zero unless a token response).
 	Identity Identity
 
-	body []byte // the upstream body, never modified
+	body string // the text of the upstream body
 	// introspection: read by ReadIntrospection; Render then never writes
 	// a name IsIntrospectionReserved reports
 	introspection bool
@@ -193,28 +192,41 @@ type Response struct {
 // Read validates a token response body and identifies its token. It
 // returns ErrNotJSONObject when body is not a UTF-8 JSON object, and
 // ErrTooDeep (which is also ErrNotJSONObject) when it nests deeper than
-// MaxDepth. body must not change while the Response is in use.
+// MaxDepth. The Response keeps a copy of body, the text gjson reads.
 func (e *Enricher) Read(body []byte, req *TokenRequest) (*Response, error) {
-	r := &Response{Status: StatusNotToken, body: body}
+	r := new(Response)
+	if err := e.ReadInto(r, string(body), req); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ReadInto is Read of the text of a body into r, which it overwrites. A
+// caller that holds per-request state anyway can keep the Response there
+// and make the text in an allocation it makes anyway, instead of Read
+// allocating both: the Response points into text, as Read's points into
+// its copy. r must not be copied once read: its lists point into it.
+func (e *Enricher) ReadInto(r *Response, body string, req *TokenRequest) error {
+	*r = Response{Status: StatusNotToken, body: body}
 	_, list, err := readObject(body, r.buf[:0])
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.members = list
 	if ambiguous(list) {
 		r.Status = StatusAmbiguous
-		return r, nil
+		return nil
 	}
 	tok := last(list, "access_token")
 	if tok.Type != gjson.String {
-		return r, nil
+		return nil
 	}
 	r.Status = StatusUnchanged
 	// The token's claims go to the same array, after the body's members.
 	// A JWT needs no escapes, so its text is read in place in body.
 	token := body[tok.Index+1 : tok.Index+len(tok.Raw)-1]
-	if bytes.IndexByte(token, '\\') >= 0 {
-		token = []byte(tok.Str)
+	if strings.IndexByte(token, '\\') >= 0 {
+		token = tok.Str
 	}
 	header, all, isJWT := readClaims(token, list)
 	r.members = all[:len(list):len(list)]
@@ -226,18 +238,17 @@ func (e *Enricher) Read(body []byte, req *TokenRequest) (*Response, error) {
 		why = "auto: the ext claim (Hydra)"
 	}
 	r.Identity.from.preset = why
-	return r, nil
+	return nil
 }
 
 // ambiguous reports whether a reserved member appears more than once in
-// spellings encoding/json folds together.
+// spellings encoding/json folds together. Names that fold together are
+// rare, so they are looked for first and only theirs are checked against
+// the reserved names.
 func ambiguous(list []member) bool {
 	for i := range list {
-		if !IsReserved(list[i].name) {
-			continue
-		}
 		for j := i + 1; j < len(list); j++ {
-			if strings.EqualFold(list[i].name, list[j].name) {
+			if strings.EqualFold(list[i].name, list[j].name) && IsReserved(list[i].name) {
 				return true
 			}
 		}
@@ -430,4 +441,4 @@ func (e *Enricher) String() string {
 }
 
 // closingBrace is the index of the closing brace of a valid JSON object.
-func closingBrace(body []byte) int { return bytes.LastIndexByte(body, '}') }
+func closingBrace(body string) int { return strings.LastIndexByte(body, '}') }

@@ -69,43 +69,49 @@ func IntrospectionReservedFields() []string {
 // from the response alone. Render never writes a name
 // IsIntrospectionReserved reports into an introspection response.
 func (e *Enricher) ReadIntrospection(body []byte, req *TokenRequest) (*Response, error) {
-	r := &Response{Status: StatusNotToken, body: body, introspection: true}
+	r := new(Response)
+	if err := e.ReadIntrospectionInto(r, string(body), req); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ReadIntrospectionInto is ReadIntrospection into r, as ReadInto is Read.
+func (e *Enricher) ReadIntrospectionInto(r *Response, body string, req *TokenRequest) error {
+	*r = Response{Status: StatusNotToken, body: body, introspection: true}
 	_, list, err := readObject(body, r.buf[:0])
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.members = list
 	if ambiguousIntrospection(list) {
 		r.Status = StatusAmbiguous
-		return r, nil
+		return nil
 	}
 	if last(list, "active").Type != gjson.True {
-		return r, nil
+		return nil
 	}
 	r.Status = StatusUnchanged
 	// the members are the claims: one list, capped so that what the
 	// sources append after it (r.all) never reaches into it
 	claims := list[:len(list):len(list)]
 	r.members, r.all = claims, list
-	p, why := e.presets.choose(true, claims, nil)
+	p, why := e.presets.choose(true, claims, "")
 	r.Identity = identify(p, true, claims, "", "", nil)
 	r.Identity.from.preset = why
 	r.Identity.Format = TokenIntrospected
 	if req != nil {
 		r.Identity.RequestClientID = req.Client()
 	}
-	return r, nil
+	return nil
 }
 
 // ambiguousIntrospection reports whether a name IsIntrospectionReserved
 // reports appears more than once in spellings encoding/json folds together.
 func ambiguousIntrospection(list []member) bool {
 	for i := range list {
-		if !IsIntrospectionReserved(list[i].name) {
-			continue
-		}
 		for j := i + 1; j < len(list); j++ {
-			if strings.EqualFold(list[i].name, list[j].name) {
+			if strings.EqualFold(list[i].name, list[j].name) && IsIntrospectionReserved(list[i].name) {
 				return true
 			}
 		}

@@ -36,13 +36,19 @@ func (tooDeepError) Is(target error) bool { return target == ErrNotJSONObject }
 // pass keeps a counter instead, runs in time linear in len(b), and must run
 // before any gjson call on untrusted bytes. It does not validate: bytes it
 // accepts still go through gjson.ValidBytes.
-func withinDepth(b []byte, max int) bool { return DeeperThan(b, max) < 0 }
+func withinDepth[T string | []byte](b T, max int) bool { return DeeperThan(b, max) < 0 }
 
 // DeeperThan returns the offset of the first `{` or `[` of b that opens a
 // level deeper than max, or -1: withinDepth for callers that report where
 // (the sources check what they read with it too, so that one bound, counted
 // one way, holds for everything the engine reads).
 func DeeperThan[T string | []byte](b T, max int) int {
+	// Nesting deeper than max needs more than max opening brackets: with
+	// fewer, as in every usual token response and payload, no level can be
+	// too deep, and counting two bytes costs far less than the pass below.
+	if count(b, "{")+count(b, "[") <= max {
+		return -1
+	}
 	depth := 0
 	for i := 0; i < len(b); i++ {
 		switch b[i] {
@@ -82,6 +88,17 @@ func stringEnd[T string | []byte](b T, i int) int {
 	}
 }
 
+// count is bytes.Count or strings.Count, as b is.
+func count[T string | []byte](b T, sep string) int {
+	switch v := any(b).(type) {
+	case []byte:
+		return bytes.Count(v, []byte(sep))
+	case string:
+		return strings.Count(v, sep)
+	}
+	return 0
+}
+
 // indexByte is bytes.IndexByte or strings.IndexByte, as b is.
 func indexByte[T string | []byte](b T, c byte) int {
 	switch v := any(b).(type) {
@@ -116,12 +133,13 @@ func (m *member) val() gjson.Result {
 
 // readObject checks that b is a UTF-8 JSON object nested at most MaxDepth
 // deep and appends its members, in order, to list. The members' strings
-// point into text, a copy of b, so they never alias a caller's buffer.
-func readObject(b []byte, list []member) (text string, _ []member, err error) {
+// point into text: b itself when it is a string, else a copy of b, so
+// that they never alias a caller's buffer.
+func readObject[T string | []byte](b T, list []member) (text string, _ []member, err error) {
 	if !withinDepth(b, MaxDepth) {
 		return "", list, ErrTooDeep
 	}
-	if !utf8.Valid(b) || !gjson.ValidBytes(b) {
+	if !validUTF8(b) || !validJSON(b) {
 		return "", list, ErrNotJSONObject
 	}
 	text = string(b)
@@ -137,6 +155,28 @@ func readObject(b []byte, list []member) (text string, _ []member, err error) {
 		return true
 	})
 	return text, list, nil
+}
+
+// validUTF8 is utf8.Valid or utf8.ValidString, as b is.
+func validUTF8[T string | []byte](b T) bool {
+	switch v := any(b).(type) {
+	case []byte:
+		return utf8.Valid(v)
+	case string:
+		return utf8.ValidString(v)
+	}
+	return false
+}
+
+// validJSON is gjson.ValidBytes or gjson.Valid, as b is.
+func validJSON[T string | []byte](b T) bool {
+	switch v := any(b).(type) {
+	case []byte:
+		return gjson.ValidBytes(v)
+	case string:
+		return gjson.Valid(v)
+	}
+	return false
 }
 
 // last returns the value of the last member named name in list: the one

@@ -1,7 +1,6 @@
 package enrichers
 
 import (
-	"bytes"
 	"encoding/base64"
 	"strings"
 )
@@ -44,55 +43,55 @@ func (f TokenFormat) String() string {
 // token with two or four parts, bad base64 or a payload that is not a JSON
 // object yields ok == false and the token is treated as opaque.
 func DecodeJWT(token string) (headerB64 string, payload []byte, ok bool) {
-	header, seg, ok := splitJWT([]byte(token))
+	header, seg, ok := splitJWT(token)
 	if !ok {
 		return "", nil, false
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(string(seg))
+	payload, err := base64.RawURLEncoding.DecodeString(seg)
 	if err != nil {
 		return "", nil, false
 	}
 	if _, _, err := readObject(payload, nil); err != nil {
 		return "", nil, false
 	}
-	return string(header), payload, true
+	return header, payload, true
 }
 
 // splitJWT returns the header and the payload segment (padding trimmed)
 // of a token with exactly three parts and a non-empty header and payload.
-func splitJWT(token []byte) (header, payload []byte, ok bool) {
-	h, rest, ok := bytes.Cut(token, []byte{'.'})
+func splitJWT(token string) (header, payload string, ok bool) {
+	h, rest, ok := strings.Cut(token, ".")
 	if !ok || len(h) == 0 {
-		return nil, nil, false
+		return "", "", false
 	}
-	seg, sig, ok := bytes.Cut(rest, []byte{'.'})
-	if !ok || len(seg) == 0 || bytes.IndexByte(sig, '.') >= 0 {
-		return nil, nil, false // two parts, a JWE, or garbage
+	seg, sig, ok := strings.Cut(rest, ".")
+	if !ok || len(seg) == 0 || strings.IndexByte(sig, '.') >= 0 {
+		return "", "", false // two parts, a JWE, or garbage
 	}
-	return h, bytes.TrimRight(seg, "="), true
+	return h, strings.TrimRight(seg, "="), true
 }
 
 // readClaims decodes a JWS access token's payload and appends its top-level
 // claims to list. ok is false for anything DecodeJWT refuses. A usual
 // payload is decoded on the stack: only the claims' text, which the
 // identity keeps, is allocated.
-func readClaims(token []byte, list []member) (header []byte, claims []member, ok bool) {
+func readClaims(token string, list []member) (header string, claims []member, ok bool) {
 	header, seg, ok := splitJWT(token)
 	if !ok {
-		return nil, list, false
+		return "", list, false
 	}
 	var buf [2048]byte
 	dst := buf[:]
 	if n := base64.RawURLEncoding.DecodedLen(len(seg)); n > len(buf) {
 		dst = make([]byte, n)
 	}
-	n, err := base64.RawURLEncoding.Decode(dst, seg)
+	n, err := base64.RawURLEncoding.Decode(dst, []byte(seg))
 	if err != nil {
-		return nil, list, false
+		return "", list, false
 	}
 	_, claims, err = readObject(dst[:n], list)
 	if err != nil {
-		return nil, list, false
+		return "", list, false
 	}
 	return header, claims, true
 }
@@ -100,12 +99,7 @@ func readClaims(token []byte, list []member) (header []byte, claims []member, ok
 // DecodeJWTHeaderType returns the `typ` member of a base64url JWT header
 // segment, or "" when it is absent or undecodable.
 func DecodeJWTHeaderType(headerB64 string) string {
-	return headerType([]byte(headerB64))
-}
-
-// headerType is DecodeJWTHeaderType on bytes.
-func headerType(headerB64 []byte) string {
-	b, err := base64.RawURLEncoding.AppendDecode(nil, bytes.TrimRight(headerB64, "="))
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(headerB64, "="))
 	if err != nil {
 		return ""
 	}
@@ -118,7 +112,7 @@ func headerType(headerB64 []byte) string {
 
 // isATJWT reports whether a JWT header says `typ: at+jwt` (RFC 9068 §2.1;
 // the media type form `application/at+jwt` too).
-func isATJWT(headerB64 []byte) bool {
-	typ := headerType(headerB64)
+func isATJWT(headerB64 string) bool {
+	typ := DecodeJWTHeaderType(headerB64)
 	return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")
 }

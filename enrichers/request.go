@@ -57,7 +57,17 @@ func (r *TokenRequest) Audience() string {
 // It is lenient by design: a malformed body yields whatever could be read.
 // The result shares no memory with body.
 func ParseTokenRequest(contentType string, body []byte, basicUser string) TokenRequest {
-	var tr TokenRequest
+	return TokenRequest{}.Parse(contentType, string(body), basicUser)
+}
+
+// Parse is ParseTokenRequest of the text of a body: the result points
+// into body, which a caller may make in an allocation it makes anyway. It
+// appends the audience and resource parameters to room.Audiences[:0] and
+// room.Resources[:0] (the other fields of room are not read), so that a
+// caller may give them room: a token request names one audience, as a
+// rule, and with room for it the request costs no list.
+func (room TokenRequest) Parse(contentType, body, basicUser string) TokenRequest {
+	tr := TokenRequest{Audiences: room.Audiences[:0], Resources: room.Resources[:0]}
 	if basicUser != "" {
 		tr.ClientID = basicUser
 		if u, err := url.QueryUnescape(basicUser); err == nil {
@@ -68,7 +78,7 @@ func ParseTokenRequest(contentType string, body []byte, basicUser string) TokenR
 	var assertion string
 	switch {
 	case mt == "application/x-www-form-urlencoded":
-		f := readForm(string(body))
+		f := readForm(body, form{audiences: tr.Audiences, resources: tr.Resources})
 		tr.GrantType = f.grantType
 		if tr.ClientID == "" {
 			tr.ClientID = f.clientID
@@ -100,7 +110,7 @@ func ParseTokenRequest(contentType string, body []byte, basicUser string) TokenR
 		}
 	}
 	if assertion != "" {
-		if _, claims, ok := readClaims([]byte(assertion), nil); ok {
+		if _, claims, ok := readClaims(assertion, nil); ok {
 			if sub := last(claims, "sub"); sub.Type == gjson.String && sub.Str != "" {
 				tr.AssertionClientID = sub.Str
 			} else if iss := last(claims, "iss"); iss.Type == gjson.String {
@@ -131,9 +141,9 @@ type form struct {
 // body as url.ParseQuery followed by Get would: pairs split on `&`, a pair
 // holding `;` or failing to unescape is skipped, the first value of a
 // repeated parameter wins. Unlike ParseQuery it keeps only these six
-// parameters, so a token request costs no map.
-func readForm(q string) form {
-	var f form
+// parameters, so a token request costs no map. It returns f with the
+// parameters set, audiences and resources appended to its lists.
+func readForm(q string, f form) form {
 	var seen [4]bool
 	for q != "" {
 		var pair string

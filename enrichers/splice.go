@@ -8,7 +8,7 @@ import "slices"
 // inserted before the closing brace. Every planned value is valid JSON, so
 // a valid object in gives a valid object out. sjson is not used because it
 // reads `.`, `:` and `*` in names as path syntax; names here are literal.
-func splice(dst, body []byte, members []member, pl *plan) []byte {
+func splice(dst []byte, body string, members []member, pl *plan) []byte {
 	dst = slices.Grow(dst, len(body)+len(pl.vals)+4*len(pl.fields))
 	pos := 0
 	for i := range members {
