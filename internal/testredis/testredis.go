@@ -3,8 +3,12 @@
 // when the test ends. A test can stop it and start it again on the same
 // port, to see what a client does while Redis is down and after it is back.
 //
+// StartCluster runs a Redis Cluster of such servers, made by
+// redis-cli --cluster create.
+//
 // redis-server must be installed (the Debian package redis-server; test.sh
-// installs it): a test that needs it fails without it, never skips.
+// installs it), and redis-cli for a cluster (redis-tools): a test that
+// needs them fails without them, never skips.
 package testredis
 
 import (
@@ -57,6 +61,12 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	addr := ln.Addr().String()
 	_ = ln.Close()
+	return run(t, addr, opts)
+}
+
+// run starts a redis-server on addr and stops it when the test ends.
+func run(t testing.TB, addr string, opts Options) *Server {
+	t.Helper()
 	s := &Server{Addr: addr, t: t, opts: opts, dir: t.TempDir()}
 	s.start()
 	s.Client = redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true, Password: s.password()})

@@ -28,7 +28,8 @@ var backends = caddy.NewUsagePool()
 var privateBackends atomic.Int64
 
 // backend is what a source needs at run time: the client, the cache and
-// the subscriber that invalidates it.
+// the subscribers that invalidate it (one, or one per master of a
+// cluster).
 type backend struct {
 	client       redis.UniversalClient
 	cache        *cache.Cache
@@ -45,10 +46,11 @@ type backend struct {
 	logger atomic.Pointer[zap.Logger]
 
 	stop context.CancelFunc
-	done chan struct{} // closed when the subscriber has returned
+	done chan struct{} // closed when the subscribers have returned
 
-	// subscriptions counts the subscription confirmations handled, each
-	// after its revalidation of the cache.
+	// subscriptions counts the subscription confirmations handled (of
+	// every master, in a cluster), each after its revalidation of the
+	// cache.
 	subscriptions atomic.Int64
 }
 
@@ -68,7 +70,7 @@ func (s *Source) backendKey(name, template string) (string, error) {
 	return key, nil
 }
 
-// newBackend makes the backend of s and starts its subscriber.
+// newBackend makes the backend of s and starts its subscribers.
 func (s *Source) newBackend(name, prefix string) (*backend, error) {
 	b := &backend{
 		client:       redis.NewUniversalClient(s.opts),
@@ -97,13 +99,17 @@ func (s *Source) newBackend(name, prefix string) (*backend, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.stop = cancel
-	go b.subscribe(ctx)
+	if cc, ok := b.client.(*redis.ClusterClient); ok {
+		go b.subscribeCluster(ctx, cc)
+	} else {
+		go b.subscribe(ctx)
+	}
 	return b, nil
 }
 
 func (b *backend) log() *zap.Logger { return b.logger.Load() }
 
-// Destruct stops the subscriber, the background refreshes and the client;
+// Destruct stops the subscribers, the background refreshes and the client;
 // the usage pool calls it when no config uses the backend any more.
 func (b *backend) Destruct() error {
 	b.stop()

@@ -15,9 +15,14 @@
 //     only when Redis fails or is slower than the lookup's timeout.
 //   - When its notification connection comes back after a drop, the whole
 //     cache is revalidated: changes made meanwhile were not announced.
-//   - When the server sends no notifications, or refuses CONFIG GET, one
-//     warning says so and how to turn them on; changes then reach a replica
-//     when cache_ttl expires.
+//   - In a cluster, where a node announces the changes of its own keys
+//     only, the source subscribes on every master; the masters are listed
+//     again periodically and when a subscription ends, so that a master a
+//     failover or a resharding brings is subscribed on too, its first
+//     subscription revalidating the cache.
+//   - When the server (in a cluster: a master) sends no notifications, or
+//     refuses CONFIG GET, one warning per server says so and how to turn
+//     them on; changes then reach a replica when cache_ttl expires.
 //   - While Redis is down or slow, cached objects are served, marked stale,
 //     up to max_stale past cache_ttl; every command, retries included, ends
 //     by fetch_timeout; a lookup never outlasts its context.
@@ -79,7 +84,7 @@ type Source struct {
 
 	// ClusterAddrs are more nodes (host:port) of a Redis Cluster besides
 	// the URL's; setting it selects cluster mode. Keyspace notifications
-	// are per node: the source hears those of one node only.
+	// are per node: the source subscribes on every master.
 	ClusterAddrs []string `json:"cluster_addrs,omitempty"`
 
 	// The cache's settings: cache_ttl (how long a value is fresh when no
