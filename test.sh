@@ -21,8 +21,9 @@ Usage: ./test.sh [--quick | --help]
                  -race, no e2e module, no Node, no Hydra, no xcaddy build.
   --help         this text.
 
-Both install redis-server (apt-get, with sudo when not root) when it is
-missing: the redis source's tests run a real one.
+Both install redis-server and redis-tools (apt-get, with sudo when not
+root) when redis-server or redis-cli is missing: the redis source's tests
+run real servers and a real Redis Cluster.
 
 Every phase prints a line with the time when it starts and how long it
 took. The first run on a machine downloads the Go modules and compiles
@@ -101,26 +102,26 @@ else
 	echo "   present"
 fi
 
-phase "redis-server (the redis source's tests run a real one)"
-if command -v redis-server >/dev/null; then
+phase "redis-server and redis-cli (the redis source's tests run real servers and a real cluster)"
+if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
 	echo "   present: $(redis-server --version | cut -d' ' -f1-3)"
 else
 	sudo=()
 	if [[ $(id -u) -ne 0 ]]; then
 		if ! command -v sudo >/dev/null; then
-			echo "test.sh: redis-server is missing and this user cannot install it: run apt-get install -y redis-server as root" >&2
+			echo "test.sh: redis-server or redis-cli is missing and this user cannot install them: run apt-get install -y redis-server redis-tools as root" >&2
 			exit 1
 		fi
 		sudo=(sudo)
 	fi
 	if ! command -v apt-get >/dev/null; then
-		echo "test.sh: redis-server is missing and there is no apt-get: install redis-server (7.0 or later) with this system's package manager" >&2
+		echo "test.sh: redis-server or redis-cli is missing and there is no apt-get: install Redis 7.0 or later (server and redis-cli) with this system's package manager" >&2
 		exit 1
 	fi
-	echo "   missing: apt-get install -y redis-server"
-	if ! DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y redis-server; then
+	echo "   missing: apt-get install -y redis-server redis-tools"
+	if ! DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y redis-server redis-tools; then
 		"${sudo[@]}" apt-get update
-		DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y redis-server
+		DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y redis-server redis-tools
 	fi
 	# The package may start a system service on 6379; the tests start their own servers.
 fi
