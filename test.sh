@@ -186,6 +186,11 @@ if [[ ! -x ./caddy ]]; then
 fi
 e2e/run.sh
 
+phase "bench/floor patches apply to this tree (bench/floor.sh builds with them)"
+for p in bench/floor/*.patch; do
+	git apply --check "$p"
+done
+
 phase "fleet: e2e/fleet.sh (one redis-server, three ./caddy replicas, one provider, under load)"
 e2e/fleet.sh
 
