@@ -28,7 +28,7 @@ type started struct {
 // start provisions s (with clk as the cache's clock when not nil), gives it
 // the key template under the name "tenants", waits for its subscription
 // when Redis is reachable, and cleans it up when the test ends.
-func start(t *testing.T, s *Source, clk *testclock.Clock, reachable bool) started {
+func start(t testing.TB, s *Source, clk *testclock.Clock, reachable bool) started {
 	t.Helper()
 	if clk != nil {
 		s.now = clk.Now
@@ -54,7 +54,7 @@ func start(t *testing.T, s *Source, clk *testclock.Clock, reachable bool) starte
 }
 
 // startOn starts a source of srv's database 0, configured by configure.
-func startOn(t *testing.T, srv *testredis.Server, clk *testclock.Clock, configure func(*Source)) started {
+func startOn(t testing.TB, srv *testredis.Server, clk *testclock.Clock, configure func(*Source)) started {
 	t.Helper()
 	s := &Source{URL: srv.URL(0)}
 	if configure != nil {
@@ -83,7 +83,7 @@ func mustLookup(t testing.TB, s *Source, tenant string) sources.Result {
 
 // within polls cond until it holds, failing the test when d has passed. It
 // returns how long it took.
-func within(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
+func within(t testing.TB, d time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
 	deadline := start.Add(d)
@@ -98,7 +98,7 @@ func within(t *testing.T, d time.Duration, what string, cond func() bool) time.D
 
 // subscribed waits until the source has handled its n-th subscription
 // confirmation (and its revalidation of the cache).
-func subscribed(t *testing.T, s *Source, n int64) {
+func subscribed(t testing.TB, s *Source, n int64) {
 	t.Helper()
 	within(t, 5*time.Second, "the source to subscribe", func() bool { return s.b.subscriptions.Load() >= n })
 }

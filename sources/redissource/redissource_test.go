@@ -355,3 +355,21 @@ func TestLiteralPrefixAndGlobEscape(t *testing.T) {
 		t.Errorf("globEscape = %q", got)
 	}
 }
+
+// BenchmarkLookupCached is a lookup of a key the cache holds fresh: what a
+// token request pays for the source, besides placing the object.
+func BenchmarkLookupCached(b *testing.B) {
+	srv := testredis.Start(b, testredis.Options{Notify: true})
+	if err := srv.Client.Set(context.Background(), "tenant:acme", `{"plan":"gold","region":"eu"}`, 0).Err(); err != nil {
+		b.Fatal(err)
+	}
+	s := startOn(b, srv, nil, func(s *Source) { s.CacheTTL = caddy.Duration(time.Hour) })
+	mustLookup(b, s.Source, "acme")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if r, err := s.Lookup(ctx, "tenant:acme"); err != nil || r.Object == nil {
+			b.Fatalf("%q, %v", r.Object, err)
+		}
+	}
+}
