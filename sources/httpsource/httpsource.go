@@ -70,9 +70,8 @@ type Source struct {
 	logger *zap.Logger
 	now    func() time.Time // the cache's clock; time.Now when nil
 
-	b        *backend // set by Provision
-	poolKey  string   // b's key in backends
-	released bool     // Cleanup has released b
+	b      *backend                  // set by Provision
+	shared *sources.Shared[*backend] // the hold on b
 }
 
 // BasicAuth holds HTTP Basic credentials. Both may hold {env.*} and
@@ -164,11 +163,11 @@ func (s *Source) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	v, loaded, err := backends.LoadOrNew(key, func() (caddy.Destructor, error) { return s.newBackend(cc) })
+	shared, loaded, err := sources.Share(backends, key, func() (*backend, error) { return s.newBackend(cc) })
 	if err != nil {
 		return err
 	}
-	s.b, s.poolKey = v.(*backend), key
+	s.shared, s.b = shared, shared.Backend
 	if loaded {
 		s.b.logger.Store(s.logger)
 	}
@@ -215,16 +214,13 @@ func (s *Source) check() error {
 	return nil
 }
 
-// Cleanup releases the backend; the last config to release it closes it.
-// The source keeps it: Caddy cleans a replaced config up while that
-// config's requests in flight finish, and their lookups go on through it
-// (a closed backend still answers from its cache).
+// Cleanup releases the backend (see sources.Shared); the source keeps
+// using it for the requests of its config still in flight.
 func (s *Source) Cleanup() error {
-	if s.b == nil || s.released {
+	if s.shared == nil {
 		return nil
 	}
-	s.released = true
-	if _, err := backends.Delete(s.poolKey); err != nil {
+	if err := s.shared.Release(); err != nil {
 		return fmt.Errorf("http source: %w", err)
 	}
 	return nil
