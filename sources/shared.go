@@ -3,6 +3,7 @@ package sources
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 )
@@ -56,4 +57,13 @@ func (s *Shared[B]) Release() error {
 		}
 	})
 	return s.err
+}
+
+// unshared numbers the keys made by Unshared.
+var unshared atomic.Int64
+
+// Unshared returns key made unique, for a backend that must be shared with
+// no other source (one built with a test's own clock, say).
+func Unshared(key string) string {
+	return fmt.Sprintf("%s\x00unshared %d", key, unshared.Add(1))
 }

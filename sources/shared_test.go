@@ -55,3 +55,18 @@ func TestShareReportsAFailedMake(t *testing.T) {
 		t.Fatalf("after a failed make: loaded %v, %v", loaded, err)
 	}
 }
+
+// Unshared keys never meet: a backend stored under one is made for its
+// source alone.
+func TestUnsharedKeysDiffer(t *testing.T) {
+	pool := caddy.NewUsagePool()
+	mk := func() (*backend, error) { return new(backend), nil }
+	a, _, err := sources.Share(pool, sources.Unshared("k"), mk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, loaded, err := sources.Share(pool, sources.Unshared("k"), mk)
+	if err != nil || loaded || a.Backend == b.Backend {
+		t.Fatalf("second unshared key: loaded %v, same backend %v, %v", loaded, a.Backend == b.Backend, err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 	"github.com/caddy-token-enrich/caddy-token-enrich/sources/cache"
 )
 
@@ -24,10 +25,6 @@ import (
 // down. A changed configuration gets a new backend; the old one is closed
 // when the last config using it is unloaded.
 var backends = caddy.NewUsagePool()
-
-// privateBackends numbers the backends that are shared with no other
-// source: those of sources with their own cache clock.
-var privateBackends atomic.Int64
 
 // backend is what a source needs at run time: the client and the cache.
 type backend struct {
@@ -56,7 +53,8 @@ func (s *Source) backendKey(cc *clientcredentials.Config) (string, error) {
 	}
 	key := string(j)
 	if s.now != nil {
-		key += fmt.Sprintf("\x00private %d", privateBackends.Add(1))
+		// a cache with its own clock is shared with no other source
+		key = sources.Unshared(key)
 	}
 	return key, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 	"github.com/caddy-token-enrich/caddy-token-enrich/sources/cache"
 )
 
@@ -22,10 +23,6 @@ import (
 // gets a new backend; the old one is closed when the last config using it
 // is unloaded.
 var backends = caddy.NewUsagePool()
-
-// privateBackends numbers the backends that are shared with no other
-// source: those of sources with their own cache clock.
-var privateBackends atomic.Int64
 
 // backend is what a source needs at run time: the client, the cache and
 // the subscribers that invalidate it (one, or one per master of a
@@ -65,7 +62,8 @@ func (s *Source) backendKey(name, template string) (string, error) {
 	}
 	key := fmt.Sprintf("%s\x00%s\x00%s", name, template, j)
 	if s.now != nil {
-		key += fmt.Sprintf("\x00private %d", privateBackends.Add(1))
+		// a cache with its own clock is shared with no other source
+		key = sources.Unshared(key)
 	}
 	return key, nil
 }
