@@ -7,6 +7,7 @@ import (
 
 	_ "github.com/caddy-token-enrich/caddy-token-enrich/caddymodule"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testupstream"
 	_ "github.com/caddy-token-enrich/caddy-token-enrich/sources/httpsource"
 	_ "github.com/caddy-token-enrich/caddy-token-enrich/sources/redissource"
@@ -51,6 +52,17 @@ func startCaddy(t *testing.T, block string, up *upstream) string {
 		block = strings.ReplaceAll(block, "{UPSTREAM}", up.addr)
 	}
 	return testcaddy.LoadSite(t, testcaddy.FreePort(t), block)
+}
+
+// tokenBody sends a client_credentials token request to base and returns
+// the response body; the test fails unless the status is 200.
+func tokenBody(t *testing.T, base string) string {
+	t.Helper()
+	resp, body := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	return string(body)
 }
 
 var (

@@ -99,9 +99,8 @@ func TestRedisSourceReloadsCloseTheirConnections(t *testing.T) {
 	}
 	reverse_proxy {UPSTREAM}
 `, srv.URL(0), i), "{UPSTREAM}", up.addr))
-		resp, body := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
-		if resp.StatusCode != 200 || !strings.Contains(string(body), `"plan":"gold"`) {
-			t.Fatalf("load %d: %d %s", i, resp.StatusCode, body)
+		if body := tokenBody(t, base); !strings.Contains(body, `"plan":"gold"`) {
+			t.Fatalf("load %d: %s", i, body)
 		}
 		// One source: its subscriber and one or two command connections.
 		var n int
@@ -146,22 +145,13 @@ func TestRedisSourceCacheOutlivesAReload(t *testing.T) {
 	reverse_proxy {UPSTREAM}
 `, gen, srv.URL(0)), "{UPSTREAM}", up.addr)
 	}
-	token := func(base string) string {
-		t.Helper()
-		resp, body := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
-		if resp.StatusCode != 200 {
-			t.Fatalf("status %d: %s", resp.StatusCode, body)
-		}
-		return string(body)
-	}
-
 	base := testcaddy.LoadSite(t, port, site(1))
-	if body := token(base); !strings.Contains(body, `"gen":"1","plan":"gold"`) {
+	if body := tokenBody(t, base); !strings.Contains(body, `"gen":"1","plan":"gold"`) {
 		t.Fatalf("first config: %s", body)
 	}
 	clients := srv.ClientCount(t)
 	base = testcaddy.LoadSite(t, port, site(2))
-	if body := token(base); !strings.Contains(body, `"gen":"2","plan":"gold"`) {
+	if body := tokenBody(t, base); !strings.Contains(body, `"gen":"2","plan":"gold"`) {
 		t.Fatalf("reloaded with Redis up: %s", body)
 	}
 	if n := srv.ClientCount(t); n != clients {
@@ -170,7 +160,7 @@ func TestRedisSourceCacheOutlivesAReload(t *testing.T) {
 
 	srv.Stop()
 	base = testcaddy.LoadSite(t, port, site(3))
-	if body := token(base); !strings.Contains(body, `"gen":"3","plan":"gold"`) {
+	if body := tokenBody(t, base); !strings.Contains(body, `"gen":"3","plan":"gold"`) {
 		t.Fatalf("reloaded with Redis down: %s, want the cached metadata", body)
 	}
 }

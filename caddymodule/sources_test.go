@@ -376,21 +376,12 @@ func TestHTTPSourceCacheOutlivesAReload(t *testing.T) {
 	reverse_proxy {UPSTREAM}
 `, gen, svc.addr), "{UPSTREAM}", up.addr)
 	}
-	token := func(base string) string {
-		t.Helper()
-		resp, body := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
-		if resp.StatusCode != 200 {
-			t.Fatalf("status %d: %s", resp.StatusCode, body)
-		}
-		return string(body)
-	}
-
 	base := testcaddy.LoadSite(t, port, site(1))
-	if body := token(base); !strings.Contains(body, `"gen":"1","cell":"c7"`) {
+	if body := tokenBody(t, base); !strings.Contains(body, `"gen":"1","cell":"c7"`) {
 		t.Fatalf("first config: %s", body)
 	}
 	base = testcaddy.LoadSite(t, port, site(2))
-	if body := token(base); !strings.Contains(body, `"gen":"2","cell":"c7"`) {
+	if body := tokenBody(t, base); !strings.Contains(body, `"gen":"2","cell":"c7"`) {
 		t.Fatalf("reloaded: %s", body)
 	}
 	if n := calls.Load(); n != 1 {
@@ -398,7 +389,7 @@ func TestHTTPSourceCacheOutlivesAReload(t *testing.T) {
 	}
 	down.Store(true)
 	base = testcaddy.LoadSite(t, port, site(3))
-	if body := token(base); !strings.Contains(body, `"gen":"3","cell":"c7"`) {
+	if body := tokenBody(t, base); !strings.Contains(body, `"gen":"3","cell":"c7"`) {
 		t.Fatalf("reloaded with the service down: %s, want the cached answer", body)
 	}
 }
