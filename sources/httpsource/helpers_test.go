@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testclock"
 	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 )
@@ -63,15 +64,7 @@ func provision(t *testing.T, s *Source, clk *testclock.Clock) *Source {
 	if clk != nil {
 		s.now = clk.Now
 	}
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	if err := s.Provision(ctx); err != nil {
-		t.Fatalf("Provision: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Cleanup() })
-	if err := s.Validate(); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
+	testcaddy.Provision(t, s)
 	return s
 }
 

@@ -5,11 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testclock"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testredis"
 	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
@@ -33,15 +33,7 @@ func start(t testing.TB, s *Source, clk *testclock.Clock, reachable bool) starte
 	if clk != nil {
 		s.now = clk.Now
 	}
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	if err := s.Provision(ctx); err != nil {
-		t.Fatalf("Provision: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Cleanup() })
-	if err := s.Validate(); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
+	testcaddy.Provision(t, s)
 	core, logs := observer.New(zapcore.DebugLevel)
 	s.logger = zap.New(core)
 	if err := s.UseKeyTemplate("tenants", template); err != nil {
