@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -102,10 +103,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) (err error) {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	pos := positions{}
 	defer func() {
-		if err == nil {
-			warnIfAddsNothing(h, file, line)
+		if err != nil {
+			return
 		}
+		// the one validation of the config, run now so that its errors
+		// name their lines
+		if _, err = h.compile(); err != nil {
+			err = pos.place(err)
+			return
+		}
+		warnIfAddsNothing(h, file, line)
 	}()
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
@@ -129,8 +138,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) (err error) {
 			if err != nil {
 				return d.Errf("max_body: %q is not a size: give a number of bytes with an optional unit, e.g. 1MiB or 512KB", d.Val())
 			}
-			if size == 0 || size > 1<<40 {
-				return d.Errf("max_body: size %q out of range", d.Val())
+			if size == 0 || size > maxMaxBody {
+				// the size as written, which compile cannot name
+				return d.Errf("max_body: size %q out of range: give a size from 1B to 1TiB, e.g. 1MiB", d.Val())
 			}
 			if d.NextArg() {
 				return d.ArgErr()
@@ -140,9 +150,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) (err error) {
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
-			if v := d.Val(); v != "pass" && v != "fail" {
-				return d.Errf("on_error: expected pass or fail, got %q", v)
-			}
+			pos.at("on_error", d.File(), d.Line())
 			h.OnError = d.Val()
 			if d.NextArg() {
 				return d.ArgErr()
@@ -161,9 +169,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) (err error) {
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
-			if _, ok := enrichers.LookupPreset(d.Val()); !ok && d.Val() != enrichers.PresetAuto {
-				return d.Errf("preset: unknown preset %q (known: %s)", d.Val(), strings.Join(enrichers.PresetNames(), ", "))
-			}
+			pos.at("preset", d.File(), d.Line())
 			h.Preset = d.Val()
 			if d.NextArg() {
 				return d.ArgErr()
@@ -175,42 +181,43 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) (err error) {
 				return d.ArgErr()
 			}
 			if dir == "tenant_claim" {
+				pos.at("tenant_claims", d.File(), d.Line())
 				h.TenantClaims = append(h.TenantClaims, args...)
 			} else {
+				pos.at("client_claims", d.File(), d.Line())
 				h.ClientClaims = append(h.ClientClaims, args...)
 			}
 		case "lift_claim":
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
-			// refuse "" here, with its line, rather than at Provision
-			if d.Val() == "" {
-				return d.Errf("lift_claim: empty claim name")
-			}
+			pos.at(fmt.Sprintf("lift_claims[%d]", len(h.LiftClaims)), d.File(), d.Line())
 			h.LiftClaims = append(h.LiftClaims, d.Val())
 			if d.NextArg() {
 				return d.ArgErr()
 			}
 		case "set", "set_json":
+			pos.at(fmt.Sprintf("fields[%d]", len(h.Fields)), d.File(), d.Line())
 			f, err := parseField(d)
 			if err != nil {
 				return err
 			}
 			h.Fields = append(h.Fields, f)
 		case "rule":
-			r, err := parseRule(d, h)
+			r, err := parseRule(d, h, pos, fmt.Sprintf("rules[%d].", len(h.Rules)))
 			if err != nil {
 				return err
 			}
 			h.Rules = append(h.Rules, r)
 		case "source":
-			f, err := parseSource(d, h)
+			pos.at(fmt.Sprintf("fields[%d]", len(h.Fields)), d.File(), d.Line())
+			f, err := parseSource(d, h, pos)
 			if err != nil {
 				return err
 			}
 			h.Fields = append(h.Fields, f)
 		case "split":
-			sp, err := parseSplit(d)
+			sp, err := parseSplit(d, pos, fmt.Sprintf("splits[%d]", len(h.Splits)))
 			if err != nil {
 				return err
 			}
@@ -222,8 +229,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) (err error) {
 	return nil
 }
 
-// parseField parses `set <field> <value>` or `set_json <field> <json>`,
-// validating the name, placeholders and JSON so errors name the line.
+// parseField parses `set <field> <value>` or `set_json <field> <json>`.
+// The name, the placeholders and the JSON are checked by compile.
 func parseField(d *caddyfile.Dispenser) (enrichers.FieldConfig, error) {
 	dir := d.Val()
 	args := d.RemainingArgs()
@@ -236,25 +243,23 @@ func parseField(d *caddyfile.Dispenser) (enrichers.FieldConfig, error) {
 		return enrichers.FieldConfig{}, d.Errf("%s: expected <field> <value>, got %d argument(s)", dir, len(args))
 	}
 	name, value := args[0], args[1]
-	if err := enrichers.ValidateFieldName(name); err != nil {
-		return enrichers.FieldConfig{}, d.Errf("%s: %v", dir, err)
-	}
 	if dir == "set" {
-		if _, err := enrichers.ParseTemplate(value); err != nil {
-			return enrichers.FieldConfig{}, d.Errf("set %s: %v", name, err)
-		}
 		return enrichers.FieldConfig{Name: name, Value: value}, nil
 	}
-	raw, err := enrichers.ParseJSONValue(value)
-	if err != nil {
-		return enrichers.FieldConfig{}, d.Errf("set_json %s: invalid JSON %q: %v", name, value, err)
+	// the adapted config holds the value compacted; one that is not JSON
+	// is kept as written, for compile to refuse
+	var compact bytes.Buffer
+	if json.Compact(&compact, []byte(value)) == nil {
+		value = compact.String()
 	}
-	return enrichers.FieldConfig{Name: name, JSONText: string(raw)}, nil
+	return enrichers.FieldConfig{Name: name, JSONText: value}, nil
 }
 
-// parseRule parses a rule block; the sources it places are declared in h.
-func parseRule(d *caddyfile.Dispenser, h *Handler) (enrichers.RuleConfig, error) {
+// parseRule parses a rule block, recording in pos where its parts stand
+// under the path prefix at; the sources it places are declared in h.
+func parseRule(d *caddyfile.Dispenser, h *Handler, pos positions, at string) (enrichers.RuleConfig, error) {
 	var r enrichers.RuleConfig
+	pos.at(strings.TrimSuffix(at, "."), d.File(), d.Line())
 	if d.NextArg() {
 		r.Name = d.Val()
 		if d.NextArg() {
@@ -262,14 +267,10 @@ func parseRule(d *caddyfile.Dispenser, h *Handler) (enrichers.RuleConfig, error)
 		}
 	}
 	patterns := func(what string) ([]string, error) {
+		pos.at(at+what, d.File(), d.Line())
 		args := d.RemainingArgs()
 		if len(args) == 0 {
 			return nil, d.ArgErr()
-		}
-		for _, a := range args {
-			if _, err := enrichers.CompilePattern(a); err != nil {
-				return nil, d.Errf("rule %s: %s: %v", r.Name, what, err)
-			}
 		}
 		return args, nil
 	}
@@ -309,28 +310,26 @@ func parseRule(d *caddyfile.Dispenser, h *Handler) (enrichers.RuleConfig, error)
 				return r, d.ArgErr()
 			}
 			name := d.Val()
-			// refuse "" here, with its line, rather than at Provision
-			if name == "" {
-				return r, d.Errf("rule %s: claim: empty claim name", r.Name)
-			}
-			if list, err = patterns("claim " + name); err != nil {
+			if list, err = patterns(fmt.Sprintf("claims[%d]", len(r.Claims))); err != nil {
 				return r, err
 			}
 			r.Claims = append(r.Claims, enrichers.ClaimCondition{Name: name, Values: list})
 		case "set", "set_json":
+			pos.at(fmt.Sprintf("%sfields[%d]", at, len(r.Fields)), d.File(), d.Line())
 			f, err := parseField(d)
 			if err != nil {
 				return r, err
 			}
 			r.Fields = append(r.Fields, f)
 		case "source":
-			f, err := parseSource(d, h)
+			pos.at(fmt.Sprintf("%sfields[%d]", at, len(r.Fields)), d.File(), d.Line())
+			f, err := parseSource(d, h, pos)
 			if err != nil {
 				return r, err
 			}
 			r.Fields = append(r.Fields, f)
 		case "split":
-			sp, err := parseSplit(d)
+			sp, err := parseSplit(d, pos, fmt.Sprintf("%ssplits[%d]", at, len(r.Splits)))
 			if err != nil {
 				return r, err
 			}
@@ -350,31 +349,28 @@ func parseRule(d *caddyfile.Dispenser, h *Handler) (enrichers.RuleConfig, error)
 	if !sawBlock {
 		return r, d.Errf("rule %s: expected a block with conditions and set/set_json lines", strings.TrimSpace(r.Name))
 	}
-	if len(r.Fields) == 0 && len(r.Splits) == 0 {
-		return r, d.Errf("rule %s: sets no field", r.Name)
-	}
 	return r, nil
 }
 
-// parseSplit parses `split <name> <key> { <bucket> <weight>... }`.
-func parseSplit(d *caddyfile.Dispenser) (enrichers.SplitConfig, error) {
+// parseSplit parses `split <name> <key> { <bucket> <weight>... }`,
+// recording in pos where it and its buckets stand, under the path at.
+func parseSplit(d *caddyfile.Dispenser, pos positions, at string) (enrichers.SplitConfig, error) {
 	var sp enrichers.SplitConfig
+	pos.at(at, d.File(), d.Line())
 	args := d.RemainingArgs()
 	if len(args) != 2 {
 		return sp, d.Errf("split: expected <name> <key>, e.g. split slot {http.token.client_id} { green 10; blue 90 }")
 	}
 	sp.Name, sp.Key = args[0], args[1]
-	if _, err := enrichers.ParseTemplate(sp.Key); err != nil {
-		return sp, d.Errf("split %s: key: %v", sp.Name, err)
-	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		bucket := d.Val()
+		pos.at(fmt.Sprintf("%s.buckets[%d]", at, len(sp.Buckets)), d.File(), d.Line())
 		if !d.NextArg() {
 			return sp, d.Errf("split %s: bucket %s: expected a weight", sp.Name, bucket)
 		}
 		w, err := strconv.ParseFloat(d.Val(), 64)
-		if err != nil || !(w > 0) {
-			return sp, d.Errf("split %s: bucket %s: weight %q is not a positive number", sp.Name, bucket, d.Val())
+		if err != nil {
+			return sp, d.Errf("split %s: bucket %s: weight %q is not a number", sp.Name, bucket, d.Val())
 		}
 		if d.NextArg() {
 			return sp, d.ArgErr()
@@ -426,17 +422,14 @@ func parseRuleMatch(d *caddyfile.Dispenser, rule string) (json.RawMessage, error
 // module's arguments and other subdirectives go to the module's
 // UnmarshalCaddyfile, so its errors name their lines too. It declares the
 // source in h and returns the field that places it.
-func parseSource(d *caddyfile.Dispenser, h *Handler) (enrichers.FieldConfig, error) {
+func parseSource(d *caddyfile.Dispenser, h *Handler, pos positions) (enrichers.FieldConfig, error) {
 	args := d.RemainingArgs()
 	if len(args) < 2 {
 		return enrichers.FieldConfig{}, d.Errf("source: expected <name> <module> [<args...>], e.g. source tenants table /etc/caddy/tenants.json")
 	}
 	name, module := args[0], args[1]
-	for _, s := range h.Sources {
-		if s.Name == name {
-			return enrichers.FieldConfig{}, d.Errf("source %s: declared twice", name)
-		}
-	}
+	at := fmt.Sprintf("sources[%d]", len(h.Sources))
+	pos.at(at, d.File(), d.Line())
 	sc := SourceConfig{Name: name}
 	start := d.Token()
 	tokens := []caddyfile.Token{{File: start.File, Line: start.Line, Text: module}}
@@ -450,10 +443,8 @@ func parseSource(d *caddyfile.Dispenser, h *Handler) (enrichers.FieldConfig, err
 			if !d.NextArg() {
 				return enrichers.FieldConfig{}, d.ArgErr()
 			}
+			pos.at(at+".key", d.File(), d.Line())
 			sc.Key = d.Val()
-			if _, err := enrichers.ParseTemplate(sc.Key); err != nil {
-				return enrichers.FieldConfig{}, d.Errf("source %s: key: %v", name, err)
-			}
 			if d.NextArg() {
 				return enrichers.FieldConfig{}, d.ArgErr()
 			}
@@ -461,8 +452,9 @@ func parseSource(d *caddyfile.Dispenser, h *Handler) (enrichers.FieldConfig, err
 			if !d.NextArg() {
 				return enrichers.FieldConfig{}, d.ArgErr()
 			}
+			pos.at(at+".timeout", d.File(), d.Line())
 			dur, err := caddy.ParseDuration(d.Val())
-			if err != nil || dur <= 0 {
+			if err != nil {
 				return enrichers.FieldConfig{}, d.Errf("source %s: timeout: %q is not a duration, e.g. 300ms", name, d.Val())
 			}
 			sc.Timeout = caddy.Duration(dur)
@@ -470,8 +462,9 @@ func parseSource(d *caddyfile.Dispenser, h *Handler) (enrichers.FieldConfig, err
 				return enrichers.FieldConfig{}, d.ArgErr()
 			}
 		case "fields":
-			if !d.NextArg() || (d.Val() != "all" && d.Val() != "none") {
-				return enrichers.FieldConfig{}, d.Errf("source %s: fields: expected all or none", name)
+			pos.at(at+".fields", d.File(), d.Line())
+			if !d.NextArg() {
+				return enrichers.FieldConfig{}, d.ArgErr()
 			}
 			sc.Fields = d.Val()
 			if d.NextArg() {

@@ -27,17 +27,17 @@ func TestJSONConfig(t *testing.T) {
 		t.Fatalf("valid JSON config refused: %d %s", code, body)
 	}
 	bad := map[string]string{
-		`{"handler":"token_enrich","fields":[{"name":"refresh_token","value":"x"}]}`:                                           `field \"refresh_token\" is a reserved OAuth 2.0 token response member`,
-		`{"handler":"token_enrich","rules":[{"name":"r","fields":[{"name":"id_token","json":1}]}]}`:                            `rules[0].fields[0].name: rule r: field \"id_token\" is a reserved`,
-		`{"handler":"token_enrich","on_error":"maybe"}`:                                                                        `on_error must be pass or fail`,
-		`{"handler":"token_enrich","rules":[{"client":["a[b"],"fields":[{"name":"x","value":"y"}]}]}`:                          `rules[0].client: rule #1: pattern \"a[b\": character classes are not supported`,
-		`{"handler":"token_enrich","fields":[{"name":"x","value":"{http.token.bogus}"}]}`:                                      `unknown placeholder {http.token.bogus}`,
-		`{"handler":"token_enrich","fields":[{"name":"x","value":"v","json":1}]}`:                                              `value, json and json_text are mutually exclusive`,
-		`{"handler":"token_enrich","fields":[{"name":"","value":"v"}]}`:                                                        `field name is empty`,
-		`{"handler":"token_enrich","max_body":-1}`:                                                                             `max_body must be positive`,
-		`{"handler":"token_enrich","rules":[{"claims":[{"name":"plan"}],"fields":[{"name":"x","value":"y"}]}]}`:                `rules[0].claims[0].values: rule #1: claim \"plan\" needs at least one pattern`,
-		`{"handler":"token_enrich","rules":[{},{},{"fields":[{"name":"a","value":"b"},{"name":"Access_Token","value":"x"}]}]}`: `rules[2].fields[1].name: rule #3: field \"Access_Token\" is a reserved`,
-		`{"handler":"token_enrich","fields":[{"name":"ok","json_text":"{"}]}`:                                                  `fields[0].json_text: field \"ok\": invalid JSON value`,
+		`{"handler":"token_enrich","fields":[{"name":"refresh_token","value":"x"}]}`:                            `field \"refresh_token\" is a reserved OAuth 2.0 token response member`,
+		`{"handler":"token_enrich","rules":[{"name":"r","fields":[{"name":"id_token","json":1}]}]}`:             `rules[0].fields[0].name: rule r: field \"id_token\" is a reserved`,
+		`{"handler":"token_enrich","on_error":"maybe"}`:                                                         `on_error: expected pass or fail, got \"maybe\"`,
+		`{"handler":"token_enrich","rules":[{"client":["a[b"],"fields":[{"name":"x","value":"y"}]}]}`:           `rules[0].client: rule #1: pattern \"a[b\": character classes are not supported`,
+		`{"handler":"token_enrich","fields":[{"name":"x","value":"{http.token.bogus}"}]}`:                       `unknown placeholder {http.token.bogus}`,
+		`{"handler":"token_enrich","fields":[{"name":"x","value":"v","json":1}]}`:                               `value, json and json_text are mutually exclusive`,
+		`{"handler":"token_enrich","fields":[{"name":"","value":"v"}]}`:                                         `field name is empty`,
+		`{"handler":"token_enrich","max_body":-1}`:                                                              `max_body: size -1 out of range: give a size from 1B to 1TiB, e.g. 1MiB`,
+		`{"handler":"token_enrich","rules":[{"claims":[{"name":"plan"}],"fields":[{"name":"x","value":"y"}]}]}`: `rules[0].claims[0].values: rule #1: claim \"plan\" needs at least one pattern`,
+		`{"handler":"token_enrich","rules":[{"fields":[{"name":"a","value":"b"}]},{"fields":[{"name":"a","value":"b"}]},{"fields":[{"name":"a","value":"b"},{"name":"Access_Token","value":"x"}]}]}`: `rules[2].fields[1].name: rule #3: field \"Access_Token\" is a reserved`,
+		`{"handler":"token_enrich","fields":[{"name":"ok","json_text":"{"}]}`: `fields[0].json_text: field \"ok\": invalid JSON value`,
 	}
 	for h, want := range bad {
 		code, body := testcaddy.PostLoad(t, "application/json", jsonConfig(port, h))

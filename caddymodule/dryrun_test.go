@@ -44,7 +44,7 @@ func TestDryRun(t *testing.T) {
 	}
 	tok := body[len(`{"access_token":"`):strings.Index(body, `","scope"`)]
 	for _, want := range []string{`"level":"info"`, `"added":["tenant_id","limits"]`, `"field.tenant_id":"org_acme"`,
-		`"field.limits":{"rps":100}`, `"client":"svc-eu"`} {
+		`"field.limits":{"rps":100}`, `"client_id":"svc-eu"`} {
 		if !strings.Contains(line, want) {
 			t.Errorf("dry_run log line lacks %s: %s", want, line)
 		}

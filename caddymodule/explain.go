@@ -1,11 +1,13 @@
 package caddymodule
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -24,7 +26,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "token-enrich",
-		Usage: "explain --config <path> (--response <file>|- | --token <jwt>) [--adapter <name>] [--site <address>] [--request <params>] [--header 'Name: value'] [--format text|json]",
+		Usage: "explain --config <path> (--response <file>|- | --token <jwt>) [--adapter <name>] [--site <address>] [--path <path>] [--request <params>] [--header 'Name: value'] [--status <code>] [--response-header 'Name: value'] [--format text|json]",
 		Short: "Explains what token_enrich adds to a token response",
 		Long: `
 Commands for the token_enrich handler.
@@ -44,15 +46,21 @@ it was left out; and last, the body exactly as the proxy would send it.
 Loads the config (adapted like caddy run does: --adapter, else a Caddyfile
 by its name), takes the token_enrich handler of the site --site (a listen
 address such as :8080, a host, or both; default: the first token_enrich of
-the config), and runs the token response through it as if it had been
-proxied for the token request --request (form or JSON parameters) with the
-headers --header (repeatable), from 127.0.0.1 (for remote_ip in a rule's
-match). Metadata sources are looked up as the handler would: a table
-offline, an http source with a real request.
+the config), and runs the token response through it, with the code that
+serves a proxied request, as if the upstream had answered the token
+request --request (form or JSON parameters) to --path (default: the
+handler's first path; an introspection path explains an introspection
+response) with the headers --header (repeatable), from 127.0.0.1 (for
+remote_ip in a rule's match). Metadata sources are looked up as the
+handler would: a table offline, an http source with a real request.
 
 The token response is a file (--response token.json), stdin
 (--response -), or a bare access token (--token eyJ...), which stands for
-{"access_token":"<token>","token_type":"Bearer"}.
+{"access_token":"<token>","token_type":"Bearer"}. Its status is --status
+(default 200) and its headers --response-header (repeatable; default
+Content-Type: application/json), so a compressed body, a 206 or a body
+with trailers is explained as the proxy treats it. A response larger than
+the handler's max_body is refused: the proxy passes it on unread.
 
 A config that does not load or provision exits non-zero, with Caddy's
 file:line message.
@@ -71,6 +79,9 @@ file:line message.
 			f.String("token", "", "An access token alone, for a response holding only it")
 			f.String("request", "", "Token request parameters (form, or a JSON object)")
 			f.StringArrayP("header", "H", nil, "A token request header, 'Name: value' (repeatable)")
+			f.String("path", "", "Token request path (default: the handler's first path)")
+			f.Int("status", http.StatusOK, "The token response's status code")
+			f.StringArray("response-header", nil, "A token response header, 'Name: value' (repeatable)")
 			f.String("format", "text", "Output format: text or json")
 			cmd.AddCommand(explain)
 		},
@@ -79,8 +90,9 @@ file:line message.
 
 // explainArgs are the flags of explain.
 type explainArgs struct {
-	config, adapter, site, response, token, request, format string
-	headers                                                 []string
+	config, adapter, site, path, response, token, request, format string
+	headers, responseHeaders                                      []string
+	status                                                        int
 }
 
 func runExplain(c *cobra.Command, stdin io.Reader, stdout io.Writer) error {
@@ -94,6 +106,9 @@ func runExplain(c *cobra.Command, stdin io.Reader, stdout io.Writer) error {
 	a.request, _ = fl.GetString("request")
 	a.format, _ = fl.GetString("format")
 	a.headers, _ = fl.GetStringArray("header")
+	a.path, _ = fl.GetString("path")
+	a.status, _ = fl.GetInt("status")
+	a.responseHeaders, _ = fl.GetStringArray("response-header")
 	x, err := explainWith(a, stdin)
 	if err != nil {
 		return err
@@ -106,22 +121,23 @@ func runExplain(c *cobra.Command, stdin io.Reader, stdout io.Writer) error {
 	return x.writeText(stdout)
 }
 
-// explanation is what explain prints: the engine's Explanation, what the
-// handler does with the response, and the body the proxy sends.
+// explanation is what explain prints: the engine's Explanation, the
+// handler's outcome, and the response the proxy sends.
 type explanation struct {
 	Site    string `json:"site,omitempty"`
 	Path    string `json:"path"`
 	Request string `json:"request,omitempty"`
 	enrichers.Explanation
-	// Result: enriched, or why the response is sent unchanged (or
-	// replaced, under on_error fail).
+	// Result is the outcome's metric label; Reason describes it.
 	Result string `json:"result"`
-	// Body is the body exactly as the proxy sends it.
-	Body string `json:"body"`
+	Reason string `json:"reason"`
+	// Status and Body are the response exactly as the proxy sends it.
+	Status int    `json:"status"`
+	Body   string `json:"body"`
 }
 
-// explainWith loads the config, finds the handler and runs the response
-// through it.
+// explainWith loads the config, finds the handler and serves the token
+// request through it, with a next handler that answers the response given.
 func explainWith(a explainArgs, stdin io.Reader) (*explanation, error) {
 	switch {
 	case a.config == "":
@@ -131,23 +147,13 @@ func explainWith(a explainArgs, stdin io.Reader) (*explanation, error) {
 	case a.format != "text" && a.format != "json":
 		return nil, fmt.Errorf("--format must be text or json, got %q", a.format)
 	}
-	var body []byte
-	var err error
-	switch {
-	case a.token != "":
-		tok, _ := json.Marshal(strings.TrimSpace(a.token))
-		body = []byte(`{"access_token":` + string(tok) + `,"token_type":"Bearer"}`)
-	case a.response == "-":
-		body, err = io.ReadAll(stdin)
-	default:
-		body, err = os.ReadFile(a.response)
-	}
+	hdr, err := headerFlags("--response-header", a.responseHeaders)
 	if err != nil {
-		return nil, fmt.Errorf("reading the token response: %w", err)
+		return nil, err
 	}
-	// as copied from a log: the JSON object, without the line's end
-	body = []byte(strings.TrimSpace(string(body)))
-
+	if hdr.Get("Content-Type") == "" {
+		hdr.Set("Content-Type", "application/json")
+	}
 	cfg, _, _, err := caddycmd.LoadConfig(a.config, a.adapter)
 	if err != nil {
 		return nil, err
@@ -168,49 +174,109 @@ func explainWith(a explainArgs, stdin io.Reader) (*explanation, error) {
 	if err := h.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", a.config, err)
 	}
-
+	body, err := readResponse(a, stdin, h.MaxBody, hdr.Get("Content-Encoding") == "")
+	if err != nil {
+		return nil, err
+	}
 	r, err := h.tokenRequestFor(ctx, a)
 	if err != nil {
 		return nil, err
 	}
-	repl := caddy.NewReplacer()
-	r = caddyhttp.PrepareRequest(r, repl, discardWriter{http.Header{}}, nil)
-	x := new(exchange)
-	x.readTokenRequest(r)
-	repl.Map(x.placeholder)
-	x.logger = h.logger
-
-	ex := &explanation{Site: a.site, Path: r.URL.Path, Request: a.request, Body: string(body)}
-	out := enrichers.Outcome{WantNames: true, WantValues: true}
-	resp, resolve, enriched, err := h.stages(nil, x, r, repl, body, &out)
-	switch {
-	case err != nil && !errors.Is(err, enrichers.ErrTooDeep) && h.failMode:
-		ex.Result = "cannot enrich (" + err.Error() + "): replaced by a 502 error (on_error fail)"
-		ex.Body = string(failBody)
-		return ex, nil
-	case err != nil:
-		ex.Result = "cannot enrich (" + err.Error() + "): sent unchanged"
-		return ex, nil
+	w := &captureWriter{header: http.Header{}}
+	r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, nil)
+	ok, introspection := h.matches(r)
+	if !ok {
+		return nil, fmt.Errorf("--path %s: not one of the handler's paths or introspection_paths", r.URL.Path)
 	}
-	ex.Explanation = h.enricher.Explain(resp, resolve)
-	switch {
-	case resp.Status != enrichers.StatusUnchanged:
-		ex.Result = ex.Status
-	case out.Status != enrichers.StatusEnriched:
-		ex.Result = "no field applies: sent unchanged"
-	case h.DryRun:
-		ex.Result = "dry_run: would add " + strings.Join(out.Added, ", ") + "; sent unchanged"
-	default:
-		ex.Result = "enriched: added " + strings.Join(out.Added, ", ")
-		ex.Body = string(enriched)
+	upstream := caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+		maps.Copy(w.Header(), hdr)
+		w.WriteHeader(a.status)
+		_, err := w.Write(body)
+		return err
+	})
+	x := &exchange{h: h, introspection: introspection, explain: true}
+	if err := h.serve(x, w, r, upstream); err != nil {
+		return nil, err
 	}
+	ex := &explanation{Site: a.site, Path: r.URL.Path, Request: a.request, Status: w.status, Body: w.body.String()}
+	if x.res.Explanation != nil {
+		ex.Explanation = *x.res.Explanation
+	}
+	ex.Result, ex.Reason = h.describe(x)
 	return ex, nil
+}
+
+// readResponse reads the token response explain is given, at most
+// maxBody bytes: a larger one is refused, as the proxy passes it on unread.
+// A plain body is trimmed, as copied from a log.
+func readResponse(a explainArgs, stdin io.Reader, maxBody int64, plain bool) ([]byte, error) {
+	if a.token != "" {
+		tok, _ := json.Marshal(strings.TrimSpace(a.token))
+		return []byte(`{"access_token":` + string(tok) + `,"token_type":"Bearer"}`), nil
+	}
+	in := stdin
+	if a.response != "-" {
+		f, err := os.Open(a.response)
+		if err != nil {
+			return nil, fmt.Errorf("reading the token response: %w", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	body, err := io.ReadAll(io.LimitReader(in, maxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the token response: %w", err)
+	}
+	if int64(len(body)) > maxBody {
+		return nil, fmt.Errorf("the token response is larger than max_body (%d bytes): the proxy passes it on unread and unchanged (result %s)",
+			maxBody, outcomes[outTooLarge].label)
+	}
+	if plain {
+		body = bytes.TrimSpace(body)
+	}
+	return body, nil
+}
+
+// headerFlags parses repeated 'Name: value' flags.
+func headerFlags(flag string, values []string) (http.Header, error) {
+	hdr := http.Header{}
+	for _, hv := range values {
+		name, value, ok := strings.Cut(hv, ":")
+		if !ok || strings.TrimSpace(name) == "" {
+			return nil, fmt.Errorf("%s %q: want 'Name: value'", flag, hv)
+		}
+		hdr.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	return hdr, nil
+}
+
+// captureWriter records the response explain's request gets.
+type captureWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *captureWriter) Header() http.Header { return w.header }
+func (w *captureWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.body.Write(b)
+}
+func (w *captureWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
 }
 
 // tokenRequestFor builds the token request the handler acts on: a POST to
 // its first path, with the parameters and headers given.
 func (h *Handler) tokenRequestFor(ctx context.Context, a explainArgs) (*http.Request, error) {
-	path := strings.ReplaceAll(h.Paths[0], "*", "x")
+	path := a.path
+	if path == "" {
+		path = strings.ReplaceAll(h.Paths[0], "*", "x")
+	}
 	host := "localhost"
 	if s := strings.TrimPrefix(strings.TrimPrefix(a.site, "https://"), "http://"); s != "" {
 		if hh, _, err := net.SplitHostPort(s); err == nil {
@@ -232,27 +298,17 @@ func (h *Handler) tokenRequestFor(ctx context.Context, a explainArgs) (*http.Req
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
 	}
-	for _, hv := range a.headers {
-		name, value, ok := strings.Cut(hv, ":")
-		if !ok || strings.TrimSpace(name) == "" {
-			return nil, fmt.Errorf("--header %q: want 'Name: value'", hv)
-		}
-		if strings.EqualFold(strings.TrimSpace(name), "Host") {
-			r.Host = strings.TrimSpace(value)
-			continue
-		}
-		r.Header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	hdr, err := headerFlags("--header", a.headers)
+	if err != nil {
+		return nil, err
 	}
+	if host := hdr.Get("Host"); host != "" {
+		r.Host = host
+		hdr.Del("Host")
+	}
+	maps.Copy(r.Header, hdr)
 	return r, nil
 }
-
-// discardWriter stands for the response writer of the explained request,
-// for placeholders that read response headers.
-type discardWriter struct{ h http.Header }
-
-func (w discardWriter) Header() http.Header         { return w.h }
-func (w discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w discardWriter) WriteHeader(int)             {}
 
 // findHandler returns the JSON of the token_enrich handler of site in an
 // adapted config: in the servers listening on its port and the routes
@@ -408,10 +464,10 @@ func (x *explanation) writeText(w io.Writer) error {
 			}
 		}
 	}
-	fmt.Fprintf(tw, "\nresult\t%s\n", x.Result)
+	fmt.Fprintf(tw, "\nresult\t%s: %s\n", x.Result, x.Reason)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\nbody\n%s\n", x.Body)
+	_, err := fmt.Fprintf(w, "\nbody (status %d)\n%s\n", x.Status, x.Body)
 	return err
 }

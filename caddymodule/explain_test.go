@@ -49,7 +49,8 @@ type explainJSON struct {
 		Added                 bool
 		Value                 json.RawMessage
 	}
-	Result, Body string
+	Result, Reason, Body string
+	Status               int
 }
 
 func (x explainJSON) identity(name string) string {
@@ -131,7 +132,7 @@ func TestExplainAgreesWithTheProxy(t *testing.T) {
 		{"acme in eu", auth0Body("svc-eu", "org_acme"), "grant_type=client_credentials&client_id=svc-eu", []string{"X-Region", "eu-west"}, "enriched: added api-uri, tenant_id, expires_at, limits, plan, network"},
 		{"other tenant", auth0Body("svc-us", "org_globex"), "grant_type=client_credentials", []string{"X-Region", "us-east"}, "enriched: added api-uri, tenant_id, expires_at"},
 		{"upstream sends api-uri", `{"access_token":"opaque","api-uri":"mine","token_type":"Bearer"}`, "", nil, "enriched: added expires_at"},
-		{"not a token response", `{"error":"nope"}`, "", nil, "not a token response (no string access_token): passed through unchanged"},
+		{"not a token response", `{"error":"nope"}`, "", nil, "not_token: not a token response (no string access_token): sent unchanged"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -154,8 +155,8 @@ func TestExplainAgreesWithTheProxy(t *testing.T) {
 			if x.Body != string(proxied) {
 				t.Errorf("explain and the proxy disagree\nexplain %s\nproxy   %s", x.Body, proxied)
 			}
-			if x.Result != c.result {
-				t.Errorf("result %q, want %q", x.Result, c.result)
+			if got := x.Result + ": " + x.Reason; got != c.result {
+				t.Errorf("result %q, want %q", got, c.result)
 			}
 			if strings.Contains(x.Body, "decoy") {
 				t.Errorf("--site picked the decoy site's handler: %s", x.Body)
@@ -179,12 +180,12 @@ func TestExplainText(t *testing.T) {
 		t.Fatalf("explain: %v\n%s", err, out)
 	}
 	for _, want := range []string{
-		"client     svc-eu",
+		"client_id   svc-eu",
 		"from claim azp",
-		"tenant     org_acme",
+		"tenant      org_acme",
 		"from claim org_id",
-		"grant      client_credentials          from request: grant_type",
-		"preset     auth0",
+		"grant_type  client_credentials          from request: grant_type",
+		"preset      auth0",
 		"acme   matched",
 		"eu     not matched: match: its matcher set did not match the request",
 		`admin  not matched: scope "admin" missing (token scopes "read:orders")`,
@@ -195,7 +196,7 @@ func TestExplainText(t *testing.T) {
 		"network     left out: rule not matched",
 		"tier        left out: rule not matched",
 		"result  enriched: added api-uri, tenant_id, expires_at, limits, plan",
-		"\nbody\n" + body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","expires_at":"never","limits":{"rps":100,"burst":20},"plan":"gold"}` + "\n",
+		"\nbody (status 200)\n" + body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","expires_at":"never","limits":{"rps":100,"burst":20},"plan":"gold"}` + "\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q\n%s", want, out)
@@ -256,7 +257,7 @@ func TestExplainRequestHeaders(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &x); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if got := x.identity("client"); !strings.HasPrefix(got, "svc-eu from request") {
+	if got := x.identity("client_id"); !strings.HasPrefix(got, "svc-eu from request") {
 		t.Errorf("client %q", got)
 	}
 	if x.Body != `{"access_token":"opaque","token_type":"Bearer","client":"svc-eu"}` {

@@ -66,7 +66,8 @@ func TestMemoryPerRequestIsBounded(t *testing.T) {
 }
 
 // TestClientGoneStopsWork: when the client has gone by the time the
-// response is buffered, the module neither reads nor writes it.
+// response is buffered, the module neither reads nor writes it, and counts
+// it as client_gone, nothing else.
 func TestClientGoneStopsWork(t *testing.T) {
 	h := newBenchHandler(t, benchConfig)
 	req := newBenchRequest(http.MethodPost, "/oauth/token", benchTokenRequest)
@@ -80,29 +81,33 @@ func TestClientGoneStopsWork(t *testing.T) {
 		cancel() // the client hangs up as the upstream finishes
 		return err
 	})
-	processed := func() float64 {
+	// processed counts the responses by whether they were counted as gone
+	processed := func() (n, gone float64) {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(responsesTotal)
 		families, err := reg.Gather()
 		if err != nil {
 			t.Fatal(err)
 		}
-		var n float64
 		for _, f := range families {
 			for _, m := range f.GetMetric() {
-				n += m.GetCounter().GetValue()
+				if m.GetLabel()[0].GetValue() == "client_gone" {
+					gone += m.GetCounter().GetValue()
+				} else {
+					n += m.GetCounter().GetValue()
+				}
 			}
 		}
-		return n
+		return n, gone
 	}
-	before := processed()
+	before, goneBefore := processed()
 	if err := h.ServeHTTP(w, r, gone); err != nil {
 		t.Fatal(err)
 	}
 	if w.status != 0 || w.n != 0 {
 		t.Fatalf("wrote %d bytes, status %d, to a client that is gone", w.n, w.status)
 	}
-	if after := processed(); after != before {
-		t.Fatalf("the response was processed: %v -> %v", before, after)
+	if after, goneAfter := processed(); after != before || goneAfter != goneBefore+1 {
+		t.Fatalf("the response was processed: %v -> %v, or not counted as gone: %v -> %v", before, after, goneBefore, goneAfter)
 	}
 }

@@ -24,22 +24,8 @@ var responsesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		"response no field applied to), not_token, ambiguous (a standard member sent twice), too_deep " +
 		"(nested deeper than 512 levels), dry_run (would have been enriched; sent unchanged), streamed " +
 		"(not a buffered JSON 2xx), too_large, " +
-		"error_passed, error_failed (on_error fail answered 502).",
+		"error_passed, error_failed (on_error fail answered 502), client_gone (the client left first).",
 }, []string{"result"})
-
-// Pre-bound children: the hot path increments an atomic, no label lookup.
-var (
-	countEnriched    = responsesTotal.WithLabelValues("enriched")
-	countUnchanged   = responsesTotal.WithLabelValues("unchanged")
-	countNotToken    = responsesTotal.WithLabelValues("not_token")
-	countDryRun      = responsesTotal.WithLabelValues("dry_run")
-	countAmbiguous   = responsesTotal.WithLabelValues("ambiguous")
-	countTooDeep     = responsesTotal.WithLabelValues("too_deep")
-	countStreamed    = responsesTotal.WithLabelValues("streamed")
-	countTooLarge    = responsesTotal.WithLabelValues("too_large")
-	countErrorPassed = responsesTotal.WithLabelValues("error_passed")
-	countErrorFailed = responsesTotal.WithLabelValues("error_failed")
-)
 
 // sourceLookups counts source lookups by source (a configured name, so
 // bounded) and result: hit, stale, miss, error, timeout.

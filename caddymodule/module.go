@@ -80,10 +80,6 @@ type Handler struct {
 	// original response unchanged; "fail" answers 502 with a JSON error.
 	OnError string `json:"on_error,omitempty"`
 
-	// Allow replacing a non-reserved member the upstream already sent.
-	// By default the upstream's value is kept.
-	Overwrite bool `json:"overwrite,omitempty"`
-
 	// Compute everything but change nothing: each response that would be
 	// enriched is logged at info level with the names and values it would
 	// get (never a token), counted as result "dry_run", and sent exactly
@@ -91,61 +87,25 @@ type Handler struct {
 	// traffic.
 	DryRun bool `json:"dry_run,omitempty"`
 
-	// The identity provider whose claim names to read: auto (default),
-	// generic, auth0, okta, entra, keycloak, cognito, hydra or rfc9068.
-	// auto picks the preset per token from its issuer (*.auth0.com, Okta,
-	// Entra ID and Cognito hosts, /realms/ paths for Keycloak), else from
-	// an RFC 9068 `typ: at+jwt` header or Hydra's `ext` claim, else the
-	// generic names. A preset also derives the tenant from the issuer when
-	// no tenant claim is present (Auth0 tenant, Okta authorization server,
-	// Entra tenant id, Keycloak realm, Cognito user pool).
-	Preset string `json:"preset,omitempty"`
-
-	// Claims naming the tenant, in priority order; replaces the preset's
-	// list (the preset's issuer fallback still applies). Generic default:
-	// org_id, tid, tenant_id, tenant.
-	TenantClaims []string `json:"tenant_claims,omitempty"`
-
-	// Claims naming the client, in priority order; replaces the preset's
-	// list. Generic default: client_id, azp, cid, appid.
-	ClientClaims []string `json:"client_claims,omitempty"`
-
-	// JSON-object claims whose members are copied to the top level of the
-	// response (reserved names skipped).
-	LiftClaims []string `json:"lift_claims,omitempty"`
-
-	// Fields added to every enriched response.
-	Fields []enrichers.FieldConfig `json:"fields,omitempty"`
-
-	// Rules, checked in order; every matching rule applies and a later rule
-	// wins over an earlier one for the same field. A rule's match is a
-	// matcher set of Caddy request matchers (the http.matchers modules, as
-	// in a route's match), evaluated once the identity is known: the rule
-	// applies only when its token conditions and all its matchers hold.
-	Rules []enrichers.RuleConfig `json:"rules,omitempty"`
+	// The engine's part of the configuration: preset, client_claims,
+	// tenant_claims, lift_claims, fields, rules, overwrite and splits.
+	enrichers.Config
 
 	// Metadata sources, looked up once the token's identity is known where
 	// a field places them ({"source": "<name>"}).
 	Sources []SourceConfig `json:"sources,omitempty"`
 
-	// Weighted, sticky splits assigned to every token response: each key
-	// falls in one bucket, the placeholder {http.token.split.<name>}.
-	Splits []enrichers.SplitConfig `json:"splits,omitempty"`
-
 	sources map[string]*SourceConfig
 
-	// the rules' matcher sets, in rule order
-	ruleMatchers []ruleMatcher
+	// ruleMatchers[i] is rule i's matcher set, nil when it has none
+	ruleMatchers []caddyhttp.MatcherSet
 
 	enricher *enrichers.Enricher
 	paths    caddyhttp.MatchPath
 	// introspectionPaths: nil when none is configured
 	introspectionPaths caddyhttp.MatchPath
 	failMode           bool
-	// needsResolver: a field has a placeholder the engine does not render
-	// itself, so the request's replacer must be consulted
-	needsResolver bool
-	logger        *zap.Logger
+	logger             *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -156,69 +116,42 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision applies defaults and compiles the configuration.
+// Provision applies defaults, validates and compiles the configuration,
+// and loads the rules' matchers and the sources' modules.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if err := registerMetrics(ctx); err != nil {
 		return fmt.Errorf("token_enrich: registering metrics: %w", err)
 	}
-	if len(h.Paths) == 0 {
-		h.Paths = []string{DefaultPath}
-	}
-	h.paths = append(caddyhttp.MatchPath(nil), h.Paths...)
-	if err := h.paths.Provision(ctx); err != nil {
-		return fmt.Errorf("paths: %w", err)
-	}
-	if len(h.IntrospectionPaths) > 0 {
-		h.introspectionPaths = append(caddyhttp.MatchPath(nil), h.IntrospectionPaths...)
-		if err := h.introspectionPaths.Provision(ctx); err != nil {
-			return fmt.Errorf("introspection_paths: %w", err)
-		}
-	}
-	if h.MaxBody == 0 {
-		h.MaxBody = DefaultMaxBody
-	}
-	if h.OnError == "" {
-		h.OnError = "pass"
-	}
-	h.failMode = h.OnError == "fail"
-	if err := h.provisionSources(ctx); err != nil {
-		return fmt.Errorf("token_enrich: %w", err)
-	}
-	e, err := enrichers.New(enrichers.Config{
-		Sources:      h.sourceSpecs(),
-		Splits:       h.Splits,
-		Preset:       h.Preset,
-		ClientClaims: h.ClientClaims,
-		TenantClaims: h.TenantClaims,
-		LiftClaims:   h.LiftClaims,
-		Fields:       h.Fields,
-		Rules:        h.Rules,
-		Overwrite:    h.Overwrite,
-	})
+	h.withDefaults()
+	e, err := h.compile()
 	if err != nil {
 		return fmt.Errorf("token_enrich: %w", err)
 	}
 	h.enricher = e
-	h.needsResolver = e.NeedsResolver()
-	if err := h.provisionRuleMatchers(ctx, e.ExternalRules()); err != nil {
+	h.failMode = h.OnError == "fail"
+	h.paths = append(caddyhttp.MatchPath(nil), h.Paths...)
+	if err := h.paths.Provision(ctx); err != nil {
+		return fmt.Errorf("token_enrich: paths: %w", err)
+	}
+	if len(h.IntrospectionPaths) > 0 {
+		h.introspectionPaths = append(caddyhttp.MatchPath(nil), h.IntrospectionPaths...)
+		if err := h.introspectionPaths.Provision(ctx); err != nil {
+			return fmt.Errorf("token_enrich: introspection_paths: %w", err)
+		}
+	}
+	if err := h.provisionRuleMatchers(ctx); err != nil {
+		return fmt.Errorf("token_enrich: %w", err)
+	}
+	if err := h.provisionSources(ctx); err != nil {
 		return fmt.Errorf("token_enrich: %w", err)
 	}
 	return nil
 }
 
-// Validate checks the settings that Provision does not compile.
-func (h *Handler) Validate() error {
-	switch h.OnError {
-	case "pass", "fail":
-	default:
-		return fmt.Errorf("token_enrich: on_error must be pass or fail, got %q", h.OnError)
-	}
-	if h.MaxBody < 0 {
-		return fmt.Errorf("token_enrich: max_body must be positive, got %d", h.MaxBody)
-	}
-	return nil
-}
+// Validate has nothing left to check: Provision validates the whole
+// configuration (check.go).
+func (h *Handler) Validate() error { return nil }
 
 // matches reports whether the request is a token or introspection request
 // this handler acts on, and whether it is an introspection request. The

@@ -68,7 +68,7 @@ func TestJSONPresetProvision(t *testing.T) {
 	if err := h.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h = Handler{Preset: "nope"}
+	h = Handler{Config: enrichers.Config{Preset: "nope"}}
 	if err := h.Provision(ctx); err == nil || !strings.Contains(err.Error(), `unknown preset "nope"`) {
 		t.Fatalf("provision: %v", err)
 	}
@@ -82,7 +82,7 @@ func TestClientDisagreementLogged(t *testing.T) {
 	defer cancel()
 	tok := testjwt.Claims(t, map[string]any{"iss": "https://acme.eu.auth0.com/", "azp": "from-token", "gty": "client-credentials"})
 	for _, rule := range []string{"from-token", "nobody"} {
-		h := Handler{Rules: []enrichers.RuleConfig{{Client: []string{rule}, Fields: []enrichers.FieldConfig{{Name: "hit", Value: "{http.token.client_id}"}}}}}
+		h := Handler{Config: enrichers.Config{Rules: []enrichers.RuleConfig{{Client: []string{rule}, Fields: []enrichers.FieldConfig{{Name: "hit", Value: "{http.token.client_id}"}}}}}}
 		if err := h.Provision(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -125,10 +125,10 @@ func TestPresetListsAgreeWithTheTable(t *testing.T) {
 	rest := names[1:]
 	prose := strings.Join(rest[:len(rest)-1], ", ") + " or " + rest[len(rest)-1]
 	for file, wants := range map[string][]string{
-		"caddyfile.go":    {"preset       " + piped},
-		"module.go":       {prose},
-		"../README.md":    {"preset " + piped, "auto (default), " + strings.Join(rest, ", ")},
-		"../docs/idps.md": {"preset " + piped},
+		"caddyfile.go":             {"preset       " + piped},
+		"../enrichers/enricher.go": {prose},
+		"../README.md":             {"preset " + piped, "auto (default), " + strings.Join(rest, ", ")},
+		"../docs/idps.md":          {"preset " + piped},
 	} {
 		b, err := os.ReadFile(file)
 		if err != nil {

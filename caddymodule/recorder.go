@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
@@ -148,3 +149,57 @@ func (br *boundedRecorder) writeRaw() error {
 
 // writerOnly hides ReadFrom so io.Copy goes through Write.
 type writerOnly struct{ io.Writer }
+
+// hasTrailers reports whether trailers reached the header map (as
+// http.TrailerPrefix keys) while the body was buffered: trailers the
+// upstream did not announce arrive only after the body, too late for
+// shouldBuffer. Such a response passes on untouched, trailers included:
+// an enriched body needs a Content-Length, which would drop them, and a
+// digest trailer would no longer match it.
+func (br *boundedRecorder) hasTrailers() bool {
+	if !br.mayHaveTrailers() {
+		return false
+	}
+	for k := range br.Header() {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// staleHeaders describe the upstream's body and are false of an enriched
+// one: its entity tag and its digests. They are dropped when the body
+// changes, and so is the content coding, which the enriched body no
+// longer has.
+var staleHeaders = []string{"Etag", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest", "Content-Encoding"}
+
+// writeBody sends body in place of the upstream's, with the upstream's
+// status and headers, less those that describe the old body.
+func (br *boundedRecorder) writeBody(body []byte) error {
+	hdr := br.Header()
+	for _, k := range staleHeaders {
+		delete(hdr, k)
+	}
+	hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
+	br.buffering = false
+	br.ResponseWriterWrapper.WriteHeader(br.status)
+	_, err := br.ResponseWriterWrapper.Write(body)
+	return err
+}
+
+// writeFailure replaces the response by on_error fail's 502 answer.
+func (br *boundedRecorder) writeFailure() error {
+	hdr := br.Header()
+	for _, k := range []string{"Content-Encoding", "Content-Length", "Etag", "Vary"} {
+		delete(hdr, k)
+	}
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Pragma", "no-cache")
+	hdr.Set("Content-Length", strconv.Itoa(len(failBody)))
+	br.buffering = false
+	br.ResponseWriterWrapper.WriteHeader(http.StatusBadGateway)
+	_, err := br.ResponseWriterWrapper.Write(failBody)
+	return err
+}

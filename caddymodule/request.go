@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-
-	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
 )
 
 // readTokenRequest keeps what the token request says about its client
@@ -26,7 +24,7 @@ func (x *exchange) readTokenRequest(r *http.Request) {
 	orig := r.Body
 	rb := &x.body
 	rb.closer = orig
-	body, err := readAtMost(r.Body, maxRequestBody+1, r.ContentLength, x.bodyBuf[:0])
+	body, err := readAtMost(r.Body, maxRequestBody+1, r.ContentLength, nil)
 	r.Body = rb
 	switch {
 	case err != nil:
@@ -42,25 +40,6 @@ func (x *exchange) readTokenRequest(r *http.Request) {
 	// the replay reader only reads body, so it stays as it was
 	x.params, x.paramsType = body, r.Header.Get("Content-Type")
 }
-
-// tokenRequest parses the parameters readTokenRequest kept, from their
-// text kept in x.text.
-func (x *exchange) tokenRequest() enrichers.TokenRequest {
-	return enrichers.TokenRequest{Audiences: x.audience[:0]}.Parse(x.paramsType, x.keep(x.params), x.basicUser)
-}
-
-// keep returns the text of b, written to x.text: the strings an exchange
-// keeps share one allocation as long as x.text has room for them (a
-// Builder never changes what it has written, so a string it returned
-// stays as it was).
-func (x *exchange) keep(b []byte) string {
-	start := x.text.Len()
-	x.text.Write(b)
-	return x.text.String()[start:]
-}
-
-// maxLengthText is the longest text of a length: that of math.MaxInt64.
-const maxLengthText = len("9223372036854775807")
 
 // readAtMost reads r until EOF or until n bytes have been read, like
 // bytes.Buffer.ReadFrom(io.LimitReader(r, n)). It reads into buf when the
@@ -121,7 +100,7 @@ func narrowAcceptEncoding(h http.Header) {
 	var keepArr [8]string
 	keep := keepArr[:0]
 	changed, star := false, false
-	var seen uint64 // bit i: enrichers.DecodableCodings[i] is kept
+	var seen uint64 // bit i: decodableCodings[i] is kept
 	for _, v := range vals {
 		for v != "" {
 			var part string
@@ -139,7 +118,7 @@ func narrowAcceptEncoding(h http.Header) {
 				}
 				continue
 			}
-			if coding != "identity" && !enrichers.CanDecode(coding) {
+			if coding != "identity" && !canDecode(coding) {
 				changed = true
 				continue
 			}
@@ -148,7 +127,7 @@ func narrowAcceptEncoding(h http.Header) {
 		}
 	}
 	if star {
-		for i, c := range enrichers.DecodableCodings {
+		for i, c := range decodableCodings {
 			if seen&(1<<i) == 0 {
 				keep = append(keep, c)
 			}
@@ -164,10 +143,10 @@ func narrowAcceptEncoding(h http.Header) {
 	h.Set("Accept-Encoding", strings.Join(keep, ", "))
 }
 
-// decodableBit is the bit of coding's index in enrichers.DecodableCodings,
+// decodableBit is the bit of coding's index in decodableCodings,
 // 0 if it is not there.
 func decodableBit(coding string) uint64 {
-	for i, c := range enrichers.DecodableCodings {
+	for i, c := range decodableCodings {
 		if c == coding {
 			return 1 << i
 		}

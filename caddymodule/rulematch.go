@@ -3,22 +3,12 @@ package caddymodule
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
+	"maps"
+	"slices"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"go.uber.org/zap"
-
-	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
 )
-
-// ruleMatcher is the matcher set of one rule (RuleConfig.Match), loaded
-// from the http.matchers namespace like the matchers of a Caddy route.
-type ruleMatcher struct {
-	// index of the rule in Handler.Rules and in the enricher
-	index int
-	set   caddyhttp.MatcherSet
-}
 
 // rawRuleMatch holds one rule's matcher set for ctx.LoadModule, which
 // finds the namespace of the modules to load in the field's tag.
@@ -27,14 +17,25 @@ type rawRuleMatch struct {
 }
 
 // provisionRuleMatchers loads and provisions the matcher set of each rule
-// the enricher leaves to the host (external), so that the rules evaluated
-// per request are exactly the ones the enricher waits for.
-func (h *Handler) provisionRuleMatchers(ctx caddy.Context, external []int) error {
-	h.ruleMatchers = h.ruleMatchers[:0]
-	for _, i := range external {
+// that has one (RuleConfig.Match), loaded from the http.matchers namespace
+// like the matchers of a Caddy route. The engine asks for them, through
+// the exchange's MatchRule, once the identity is published, so that an
+// expression reads {http.token.*}.
+func (h *Handler) provisionRuleMatchers(ctx caddy.Context) error {
+	h.ruleMatchers = make([]caddyhttp.MatcherSet, len(h.Rules))
+	for i := range h.Rules {
+		if m := h.Rules[i].Match; len(m) == 0 || string(m) == "null" {
+			continue
+		}
 		var mm caddy.ModuleMap
 		if err := json.Unmarshal(h.Rules[i].Match, &mm); err != nil {
 			return fmt.Errorf("rules[%d].match: expected an object of matchers by name: %w", i, err)
+		}
+		for _, name := range slices.Sorted(maps.Keys(mm)) {
+			if _, err := caddy.GetModule("http.matchers." + name); err != nil {
+				return fmt.Errorf("rules[%d].match: rule %s: match: unknown Caddy request matcher %q (a module of http.matchers)",
+					i, ruleLabel(i, h.Rules[i].Name), name)
+			}
 		}
 		raw := rawRuleMatch{Sets: caddyhttp.RawMatcherSets{mm}}
 		mods, err := ctx.LoadModule(&raw, "Sets")
@@ -45,26 +46,15 @@ func (h *Handler) provisionRuleMatchers(ctx caddy.Context, external []int) error
 		if err := sets.FromInterface(mods); err != nil {
 			return fmt.Errorf("rules[%d].match: %w", i, err)
 		}
-		h.ruleMatchers = append(h.ruleMatchers, ruleMatcher{index: i, set: sets[0]})
+		h.ruleMatchers[i] = sets[0]
 	}
 	return nil
 }
 
-// matchRules evaluates the rules' matcher sets on the request and tells
-// resp which matched. It runs once the identity is published, so that an
-// expression reads {http.token.*} from the request's replacer, and before
-// the sources are looked up, since the sources a rule places are looked up
-// only when the rule matches. A matcher that fails leaves its rule out.
-func (h *Handler) matchRules(r *http.Request, resp *enrichers.Response) {
-	// last rule first: the response sizes its record of host matches once
-	for k := len(h.ruleMatchers) - 1; k >= 0; k-- {
-		m := &h.ruleMatchers[k]
-		ok, err := m.set.MatchWithError(r)
-		if err != nil {
-			h.debug("rule matcher failed; the rule does not apply",
-				zap.Int("rule", m.index), zap.String("name", h.Rules[m.index].Name), zap.Error(err))
-			ok = false
-		}
-		resp.SetRuleMatch(m.index, ok)
+// ruleLabel names rule i as errors do: by its name, else by its number.
+func ruleLabel(i int, name string) string {
+	if name == "" {
+		return fmt.Sprintf("#%d", i+1)
 	}
+	return name
 }

@@ -3,7 +3,7 @@ package caddymodule
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,25 +20,31 @@ import (
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler. A token request flows
 // one way: the request is read (identity parameters), the upstream's
-// response is buffered, the engine reads and identifies it, the identity
-// is published as {http.token.*} placeholders, and only then are the
-// fields rendered, so that Caddy (map, vars, any placeholder module) can
-// compute values from the identity that the fields use.
+// response is buffered, and the engine runs the pipeline on it (read,
+// publish the {http.token.*} placeholders, rule matchers, sources, splits,
+// render), asking the exchange, its Host, for what only Caddy knows. Every
+// response ends in one outcome (outcome.go), which is counted, logged and
+// written in one place.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	ok, introspection := h.matches(r)
 	if !ok {
 		return next.ServeHTTP(w, r)
 	}
-	x := &exchange{introspection: introspection}
+	return h.serve(&exchange{h: h, introspection: introspection}, w, r, next)
+}
+
+// serve proxies one token request through next and ends it in one
+// outcome, recorded in x. explain runs it too, with a next that replays a
+// response, so the two cannot disagree.
+func (h *Handler) serve(x *exchange, w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	x.r = r
 	x.readTokenRequest(r)
 	narrowAcceptEncoding(r.Header)
-	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if repl != nil {
+	x.repl, _ = r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if x.repl != nil {
 		// known, and empty, until a token response names the identity
-		repl.Map(x.placeholder)
+		x.repl.Map(x.placeholder)
 	}
-	x.logger = h.logger
-
 	raw := bufPool.Get().(*bytes.Buffer)
 	defer putBuf(raw)
 	rec := &x.rec
@@ -52,56 +58,45 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return err
 	}
-	if !rec.wroteHeader {
+	switch {
+	case !rec.wroteHeader:
 		return nil // nothing written; let Caddy finish as usual
+	case rec.spilled:
+		return h.end(x, outTooLarge, nil)
+	case !rec.buffering:
+		return h.end(x, outStreamed, nil)
 	}
-	if !rec.buffering {
-		if rec.spilled {
-			countTooLarge.Inc()
-			h.debug("token response larger than max_body passed through", zap.Int64("max_body", h.MaxBody))
-		} else {
-			countStreamed.Inc()
-		}
-		return nil
-	}
-	return h.finish(x, r, repl)
+	return h.finish(x)
 }
 
-// exchange is the state of one token request the handler acts on: the
-// response recorder and its wrapper, the replayed request body, and the
-// identity the placeholders read. It is never pooled or reused:
+// exchange is the state of one token request the handler acts on, and the
+// engine's Host for it (host.go). It is never pooled or reused:
 // reverse_proxy holds the request body, and the placeholders the
 // identity, possibly after ServeHTTP returns (access logs).
 type exchange struct {
+	h    *Handler
+	r    *http.Request
+	repl *caddy.Replacer
 	rec  boundedRecorder
 	wrap caddyhttp.ResponseWriterWrapper
 	// introspection: the request matched introspection_paths, and its
 	// response is read as an RFC 7662 introspection response
 	introspection bool
-	body          replayBody
-	// bodyBuf holds the request body when it fits.
-	bodyBuf [256]byte
+	// explain: record the engine's explanation (the explain command)
+	explain bool
+	body    replayBody
 	// The token request's parameters as sent: a form or JSON body of
 	// paramsType, and the Basic user.
 	params                []byte
 	paramsType, basicUser string
-	// audience is room for the one audience a token request names, as a
-	// rule; Read keeps the request's strings, so the list cannot be on
-	// the stack
-	audience [1]string
-	// text holds the strings the exchange keeps (keep): the request's
-	// parameters, the text of the response body the engine reads and the
-	// enriched response's Content-Length value, in one allocation
-	text strings.Builder
-	// resp is the token response, once it is read: its identity and what
-	// the sources found. It points to response, which the exchange holds
-	// because the placeholders read it for as long as they read the
-	// exchange.
-	resp     *enrichers.Response
-	response enrichers.Response
-	logger   *zap.Logger
-	// contentLength is the enriched response's Content-Length header value.
-	contentLength [1]string
+	// resp is the token response once the engine has read it: the
+	// placeholders read it for as long as they read the exchange.
+	resp *enrichers.Response
+	// res is what the engine made of the response, and outcome how the
+	// handler ended it.
+	res     enrichers.Result
+	outcome outcome
+	err     error
 }
 
 // noResponse answers which placeholders are known before a token response
@@ -117,13 +112,13 @@ func (x *exchange) placeholder(key string) (any, bool) {
 	if !ok {
 		return nil, false
 	}
-	if x.resp == nil {
-		_, known := noResponse.Placeholder(name)
-		return "", known
+	resp := x.resp
+	if resp == nil {
+		resp = &noResponse
 	}
-	v, known, withheld := x.resp.SafePlaceholder(name)
+	v, known, withheld := resp.Placeholder(name)
 	if withheld {
-		x.logger.Warn("placeholder value withheld: it holds control characters", zap.String("placeholder", key))
+		x.h.logger.Warn("placeholder value withheld: it holds control characters", zap.String("placeholder", key))
 	}
 	return v, known
 }
@@ -167,192 +162,112 @@ func (h *Handler) shouldBuffer(status int, hdr http.Header) bool {
 			return false
 		}
 	}
-	return enrichers.CanDecode(hdr.Get("Content-Encoding"))
+	return canDecode(hdr.Get("Content-Encoding"))
 }
 
-// staleHeaders describe the upstream's body and are false of an enriched
-// one: its entity tag and its digests. They are dropped when the body
-// changes.
-var staleHeaders = []string{"Etag", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest"}
-
-// finish decodes, reads, publishes, renders and writes a buffered response.
-func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) error {
+// finish decodes a buffered response, runs the engine on it and ends it.
+func (h *Handler) finish(x *exchange) error {
 	defer observeSince(time.Now())
 	rec := &x.rec
-	hdr := rec.Header()
-	// Trailers the upstream did not announce reach the header map (as
-	// http.TrailerPrefix keys) only after the body, too late for
-	// shouldBuffer. Treat them like announced ones: pass the response on
-	// untouched, trailers included. An enriched body needs a
-	// Content-Length, which would drop them, and a digest trailer would no
-	// longer match it.
-	if rec.mayHaveTrailers() {
-		for k := range hdr {
-			if strings.HasPrefix(k, http.TrailerPrefix) {
-				countStreamed.Inc()
-				h.debug("token response with trailers passed through unchanged")
-				return rec.writeRaw()
+	if rec.hasTrailers() {
+		return h.end(x, outTrailers, nil)
+	}
+	body := rec.buf.Bytes()
+	if coding := rec.Header().Get("Content-Encoding"); coding != "" && coding != "identity" {
+		var err error
+		if body, err = decodeBody(nil, coding, body, h.MaxBody); err != nil {
+			return h.end(x, outDecodeError, fmt.Errorf("decoding %s body: %w", coding, err))
+		}
+	}
+	if x.r.Context().Err() != nil {
+		return h.end(x, outClientGone, nil)
+	}
+	debug := h.logger.Core().Enabled(zapcore.DebugLevel)
+	in := enrichers.Input{
+		Body: body, RequestType: x.paramsType, Request: x.params, BasicUser: x.basicUser,
+		Introspection: x.introspection, Names: h.DryRun || debug || x.explain, Values: h.DryRun, Explain: x.explain,
+	}
+	if !h.DryRun {
+		in.Count = countField
+	}
+	x.res = h.enricher.Run(nil, &in, x)
+	for _, name := range x.res.Rejected {
+		countLookup(name, "error")
+		h.logger.Warn("source lookup left out: not a JSON object within 512 levels", zap.String("source", name))
+	}
+	o := engineOutcome(x.res.Status, x.introspection)
+	switch {
+	case x.r.Context().Err() != nil:
+		o = outClientGone
+	case o == outEnriched && h.DryRun:
+		o = outDryRun
+	}
+	return h.end(x, o, x.res.Err)
+}
+
+// loggedIdentity are the identity values a log line carries: who the
+// token is for, never the subject (a person) or the scopes.
+var loggedIdentity = map[string]bool{"client_id": true, "audience": true, "tenant": true, "preset": true, "format": true}
+
+// end counts, logs and writes the outcome o of x.
+func (h *Handler) end(x *exchange, o outcome, err error) error {
+	x.outcome, x.err = o, err
+	fail := o.failed() && h.failMode
+	if fail {
+		countErrorFailed.Inc()
+	} else {
+		outcomeCounters[o].Inc()
+	}
+	h.log(x, o, fail, err)
+	switch {
+	case fail:
+		return x.rec.writeFailure()
+	case outcomes[o].write == writeRaw:
+		return x.rec.writeRaw()
+	case outcomes[o].write == writeEnriched:
+		return x.rec.writeBody(x.res.Body)
+	}
+	return nil
+}
+
+// log writes the one log line of an outcome, in the placeholders'
+// vocabulary for the identity.
+func (h *Handler) log(x *exchange, o outcome, fail bool, err error) {
+	d := &outcomes[o]
+	msg, level, result := "token response passed through unchanged", d.level, d.label
+	switch {
+	case fail:
+		msg, level, result = "token response replaced by an error (on_error fail)", zapcore.WarnLevel, "error_failed"
+	case o == outEnriched:
+		msg = "token response enriched"
+	case o == outDryRun:
+		msg = "token response would be enriched (dry_run); sent unchanged"
+	}
+	ce := h.logger.Check(level, msg)
+	if ce == nil {
+		return
+	}
+	fields := []zap.Field{zap.String("result", result), zap.String("reason", d.reason)}
+	if err != nil {
+		fields = append(fields, zap.Error(err))
+	}
+	if o == outTooLarge {
+		fields = append(fields, zap.Int64("max_body", h.MaxBody))
+	}
+	if o == outEnriched || o == outDryRun || o == outUnchanged {
+		for _, v := range x.res.Response.Describe() {
+			if loggedIdentity[v.Name] {
+				fields = append(fields, zap.String(v.Name, v.Value))
 			}
 		}
 	}
-	if err := r.Context().Err(); err != nil {
-		h.debug("client gone before the token response was read", zap.Error(err))
-		return nil
-	}
-	coding := hdr.Get("Content-Encoding")
-	body := rec.buf.Bytes()
-	if coding != "" && coding != "identity" {
-		plain := slicePool.Get().(*[]byte)
-		defer putSlice(plain)
-		dec, err := enrichers.DecodeBody((*plain)[:0], coding, body, h.MaxBody)
-		*plain = dec
-		if err != nil {
-			return h.cannotEnrich(rec, "decoding "+coding+" body", err)
-		}
-		body = dec
-		if err := r.Context().Err(); err != nil {
-			h.debug("client gone before the token response was read", zap.Error(err))
-			return nil
+	if o == outEnriched || o == outDryRun {
+		fields = append(fields, zap.Strings("added", x.res.Added), zap.Int("kept_upstream", x.res.Kept))
+		for i, v := range x.res.Values {
+			fields = append(fields, zap.Any("field."+x.res.Added[i], json.RawMessage(v)))
 		}
 	}
-
-	out := enrichers.Outcome{WantNames: h.DryRun || h.logger.Core().Enabled(zapcore.DebugLevel), WantValues: h.DryRun}
-	if !h.DryRun {
-		out.Count = countField
-	}
-	outBuf := slicePool.Get().(*[]byte)
-	defer putSlice(outBuf)
-	resp, _, enriched, err := h.stages((*outBuf)[:0], x, r, repl, body, &out)
-	if enriched != nil {
-		*outBuf = enriched
-	}
-	switch {
-	case errors.Is(err, enrichers.ErrTooDeep):
-		countTooDeep.Inc()
-		h.logger.Warn("token response passed through unchanged", zap.String("reason", "nested too deep"), zap.Error(err))
-		return rec.writeRaw()
-	case err != nil:
-		return h.cannotEnrich(rec, "enriching", err)
-	}
-	switch resp.Status {
-	case enrichers.StatusNotToken:
-		countNotToken.Inc()
-		notToken := "not a token response (no string access_token)"
-		if x.introspection {
-			notToken = "not an active introspection response"
-		}
-		h.debug("token response passed through unchanged", zap.String("reason", notToken))
-		return rec.writeRaw()
-	case enrichers.StatusAmbiguous:
-		countAmbiguous.Inc()
-		h.logger.Warn("token response passed through unchanged",
-			zap.String("reason", "a standard member appears twice; clients would disagree on which to read"))
-		return rec.writeRaw()
-	}
-	id := &resp.Identity
-	if out.Status != enrichers.StatusEnriched {
-		countUnchanged.Inc()
-		h.debug("token response passed through unchanged", zap.String("reason", "no field applies"), zap.String("client", id.ClientID))
-		return rec.writeRaw()
-	}
-	if h.DryRun {
-		countDryRun.Inc()
-		fields := make([]zap.Field, 0, 4+len(out.Added))
-		fields = append(fields, zap.String("client", id.ClientID), zap.String("tenant", id.Tenant),
-			zap.Strings("added", out.Added))
-		for i, name := range out.Added {
-			fields = append(fields, zap.Any("field."+name, json.RawMessage(out.Values[i])))
-		}
-		h.logger.Info("token response would be enriched (dry_run); sent unchanged", fields...)
-		return rec.writeRaw()
-	}
-	if ce := h.logger.Check(zapcore.DebugLevel, "token response enriched"); ce != nil {
-		ce.Write(zap.String("client", id.ClientID), zap.String("audience", id.Audience()),
-			zap.String("tenant", id.Tenant), zap.String("token_format", id.Format.String()), zap.String("preset", id.Preset),
-			zap.Strings("added", out.Added), zap.Int("kept_upstream", out.Kept))
-	}
-	if coding != "" {
-		hdr.Del("Content-Encoding")
-	}
-	for _, k := range staleHeaders {
-		hdr.Del(k)
-	}
-	var length [maxLengthText]byte
-	x.contentLength[0] = x.keep(strconv.AppendInt(length[:0], int64(len(enriched)), 10))
-	hdr["Content-Length"] = x.contentLength[:]
-	countEnriched.Inc()
-	rec.buffering = false
-	rec.ResponseWriterWrapper.WriteHeader(rec.status)
-	_, err = rec.ResponseWriterWrapper.Write(enriched)
-	return err
-}
-
-// stages runs the engine on a token response body, the part of finish
-// that explain shares so that the two cannot disagree: read and identify,
-// publish the identity (x.resp), the rules' matcher sets, the sources, the
-// splits, then Render into dst. For a body that is not a token response
-// (resp.Status) it stops after reading, and enriched is nil. It returns
-// the resolver Render was given.
-func (h *Handler) stages(dst []byte, x *exchange, r *http.Request, repl *caddy.Replacer, body []byte, out *enrichers.Outcome) (resp *enrichers.Response, resolve enrichers.Resolver, enriched []byte, err error) {
-	x.text.Grow(len(x.params) + len(body) + maxLengthText)
-	treq := x.tokenRequest()
-	if x.introspection {
-		err = h.enricher.ReadIntrospectionInto(&x.response, x.keep(body), &treq)
-	} else {
-		err = h.enricher.ReadInto(&x.response, x.keep(body), &treq)
-	}
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if resp = &x.response; resp.Status != enrichers.StatusUnchanged {
-		return resp, nil, nil, nil
-	}
-	// publish the identity before rendering: placeholders that Caddy
-	// computes from it (map, vars) are then known to the sources' keys and
-	// to the fields
-	x.resp = resp
-	id := &resp.Identity
-	h.matchRules(r, resp)
-	h.lookUp(r.Context(), repl, resp)
-	// an introspection request's client is the resource server asking,
-	// which differs from the token's as a rule
-	if !x.introspection && id.RequestClientID != "" && id.ClientID != id.RequestClientID {
-		h.debug("client id in token differs from request; using the token's",
-			zap.String("token_client", id.ClientID), zap.String("request_client", id.RequestClientID))
-	}
-	if repl != nil && h.needsResolver {
-		resolve = repl.GetString
-	}
-	// the buckets of the splits, from keys that may use the identity and
-	// what the sources found; {http.token.split.*} is known from here on
-	h.enricher.Split(resp, resolve)
-	enriched = h.enricher.Render(dst, resp, resolve, out)
-	return resp, resolve, enriched, nil
-}
-
-// cannotEnrich handles a response that should have been enriched but could
-// not be: on_error pass sends it unchanged, on_error fail answers 502.
-func (h *Handler) cannotEnrich(rec *boundedRecorder, what string, err error) error {
-	if !h.failMode {
-		countErrorPassed.Inc()
-		h.logger.Warn("token response passed through unchanged", zap.String("reason", what), zap.Error(err))
-		return rec.writeRaw()
-	}
-	countErrorFailed.Inc()
-	h.logger.Warn("token response replaced by an error (on_error fail)", zap.String("reason", what), zap.Error(err))
-	hdr := rec.Header()
-	for _, k := range []string{"Content-Encoding", "Content-Length", "ETag", "Vary"} {
-		hdr.Del(k)
-	}
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("Pragma", "no-cache")
-	body := failBody
-	hdr.Set("Content-Length", strconv.Itoa(len(body)))
-	rec.buffering = false
-	rec.ResponseWriterWrapper.WriteHeader(http.StatusBadGateway)
-	_, werr := rec.ResponseWriterWrapper.Write(body)
-	return werr
+	ce.Write(fields...)
 }
 
 // failBody is the body of the 502 answer of on_error fail.
@@ -365,16 +280,6 @@ func (h *Handler) debug(msg string, fields ...zap.Field) {
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-var slicePool = sync.Pool{New: func() any { return new([]byte) }}
-
-func putSlice(b *[]byte) {
-	if cap(*b) > 4<<20 {
-		return
-	}
-	*b = (*b)[:0]
-	slicePool.Put(b)
-}
 
 func putBuf(b *bytes.Buffer) {
 	if b.Cap() > 4<<20 {

@@ -53,9 +53,6 @@ func (h *Handler) provisionSources(ctx caddy.Context) error {
 	h.sources = map[string]*SourceConfig{}
 	for i := range h.Sources {
 		s := &h.Sources[i]
-		if s.LookupRaw == nil {
-			return fmt.Errorf("sources[%d] (%s): no source module", i, s.Name)
-		}
 		mod, err := ctx.LoadModule(s, "LookupRaw")
 		if err != nil {
 			return fmt.Errorf("sources[%d] (%s): loading its module: %w", i, s.Name, err)
@@ -67,14 +64,6 @@ func (h *Handler) provisionSources(ctx caddy.Context) error {
 		s.source = src
 		if _, renders := src.(sources.KeyRenderer); s.Key == "" && !renders {
 			return fmt.Errorf("sources[%d] (%s): no key to look up", i, s.Name)
-		}
-		switch s.Fields {
-		case "", "all", "none":
-		default:
-			return fmt.Errorf("sources[%d] (%s): fields must be all or none, got %q", i, s.Name, s.Fields)
-		}
-		if s.Timeout <= 0 {
-			s.Timeout = caddy.Duration(DefaultSourceTimeout)
 		}
 		if ku, ok := src.(sources.KeyTemplateUser); ok && s.Key != "" {
 			if err := ku.UseKeyTemplate(s.Name, s.Key); err != nil {
@@ -90,66 +79,9 @@ func (h *Handler) provisionSources(ctx caddy.Context) error {
 func (h *Handler) sourceSpecs() []enrichers.SourceSpec {
 	var specs []enrichers.SourceSpec
 	for _, s := range h.Sources {
-		specs = append(specs, enrichers.SourceSpec{Name: s.Name, NoFields: s.Fields == "none"})
+		specs = append(specs, enrichers.SourceSpec{Name: s.Name, NoFields: s.Fields == "none", Key: s.Key})
 	}
 	return specs
-}
-
-// lookUp runs the sources resp needs, all at once, each bounded by its
-// timeout and by the request's context, and gives resp what they found.
-// It returns when the last has answered or given up: never later than the
-// longest timeout. A lookup that does not return in time is abandoned: its
-// goroutine finishes on its own, and its answer is dropped.
-func (h *Handler) lookUp(ctx context.Context, repl *caddy.Replacer, resp *enrichers.Response) {
-	names := h.enricher.Sources(resp)
-	if len(names) == 0 {
-		return
-	}
-	type pending struct {
-		s      *SourceConfig
-		ctx    context.Context
-		cancel context.CancelFunc
-		done   chan lookupAnswer
-	}
-	started := make([]pending, 0, len(names))
-	for _, name := range names {
-		s := h.sources[name]
-		key, ok := s.key(repl)
-		if !ok {
-			countLookup(name, "miss")
-			continue
-		}
-		p := pending{s: s, done: make(chan lookupAnswer, 1)}
-		p.ctx, p.cancel = context.WithTimeout(ctx, time.Duration(s.Timeout))
-		go func() {
-			res, err := s.source.Lookup(p.ctx, key)
-			p.done <- lookupAnswer{res, err}
-		}()
-		started = append(started, p)
-	}
-	for _, p := range started {
-		var a lookupAnswer
-		select {
-		case a = <-p.done:
-		case <-p.ctx.Done():
-			a.err = p.ctx.Err()
-		}
-		p.cancel()
-		object := h.judge(p.s, a)
-		if object == nil {
-			continue
-		}
-		if err := resp.SetSource(p.s.Name, object); err != nil {
-			countLookup(p.s.Name, "error")
-			h.logger.Warn("source lookup left out", zap.String("source", p.s.Name), zap.Error(err))
-		}
-	}
-}
-
-// lookupAnswer is what a source's Lookup returned.
-type lookupAnswer struct {
-	res sources.Result
-	err error
 }
 
 // key renders the key to look up; ok is false when it renders empty.
@@ -167,25 +99,26 @@ func (s *SourceConfig) key(repl *caddy.Replacer) (string, bool) {
 	return k, k != ""
 }
 
-// judge counts a lookup's answer and returns the object to use, or nil
-// when the source's fields are left out.
-func (h *Handler) judge(s *SourceConfig, a lookupAnswer) []byte {
+// judge counts a lookup's answer and says how it went: the object to use
+// (nil when the source's fields are left out) and, for explain, the state.
+func (h *Handler) judge(s *SourceConfig, a lookupAnswer) ([]byte, string) {
 	switch {
 	case errors.Is(a.err, context.DeadlineExceeded):
 		countLookup(s.Name, "timeout")
 		h.debug("source lookup timed out; its fields are left out", zap.String("source", s.Name), zap.Duration("timeout", time.Duration(s.Timeout)))
-		return nil
+		return nil, "timed out after " + time.Duration(s.Timeout).String()
 	case a.err != nil:
 		countLookup(s.Name, "error")
 		h.debug("source lookup failed; its fields are left out", zap.String("source", s.Name), zap.Error(a.err))
-		return nil
+		return nil, "error: " + a.err.Error()
 	case a.res.Object == nil:
 		countLookup(s.Name, "miss")
-		return nil
+		return nil, "miss: nothing stored for the key"
 	case a.res.Stale:
 		countLookup(s.Name, "stale")
+		return a.res.Object, "stale: served from the cache, the origin unreachable"
 	default:
 		countLookup(s.Name, "hit")
+		return a.res.Object, "hit"
 	}
-	return a.res.Object
 }

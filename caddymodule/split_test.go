@@ -104,8 +104,8 @@ func TestSplitCaddyfile(t *testing.T) {
 	for bad, want := range map[string]string{
 		"split slot": "split: expected <name> <key>",
 		"split slot {http.token.client_id} {\n\t\t\tgreen\n\t\t}":    "bucket green: expected a weight",
-		"split slot {http.token.client_id} {\n\t\t\tgreen x\n\t\t}":  `weight "x" is not a positive number`,
-		"split slot {http.token.client_id} {\n\t\t\tgreen -1\n\t\t}": `weight "-1" is not a positive number`,
+		"split slot {http.token.client_id} {\n\t\t\tgreen x\n\t\t}":  `weight "x" is not a number`,
+		"split slot {http.token.client_id} {\n\t\t\tgreen -1\n\t\t}": `splits[0].buckets[0]: split slot: bucket "green": a bucket needs a name of its own and a positive weight, at Caddyfile:4`,
 		"split slot {http.token.client_id}":                          "expected a block of <bucket> <weight> lines",
 		"split slot {http.token.bogus} {\n\t\t\ta 1\n\t\t}":          "unknown placeholder",
 	} {

@@ -44,8 +44,8 @@ func TestClaimReads(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e := mustNew(t, cfg(c.preset))
 			body := tokenResponse(t, testjwt.Unsigned([]byte(`{"alg":"RS256"}`), []byte(c.payload)))
-			var out Outcome
-			res, err := e.Enrich(nil, body, nil, nil, &out)
+			var out runOutcome
+			res, err := enrich(e, nil, body, nil, nil, &out)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +58,7 @@ func TestClaimReads(t *testing.T) {
 			if string(got["plan_text"]) != string(wantText) {
 				t.Errorf("plan_text = %s, want %s", got["plan_text"], wantText)
 			}
-			if v, _ := out.Identity.Placeholder("claims.plan"); v != want {
+			if v, _ := out.Identity.placeholder("claims.plan"); v != want {
 				t.Errorf("{http.token.claims.plan} = %q, want %q", v, want)
 			}
 		})

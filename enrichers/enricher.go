@@ -8,30 +8,55 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// Config is the complete, uncompiled enrichment configuration.
+// Config is the complete, uncompiled enrichment configuration: the one
+// schema of the engine's part of the token_enrich handler's JSON config,
+// which New validates.
 type Config struct {
-	// Preset names the identity provider whose claim names to read: "auto"
-	// (the default, "") or one of PresetNames. See Preset and Detect.
-	Preset string
-	// ClientClaims and TenantClaims, when not empty, replace the preset's
-	// lists of the claims naming the client and the tenant.
-	ClientClaims, TenantClaims []string
-	// LiftClaims are JSON-object claims whose members are copied to the top
-	// level of the response (reserved names are skipped).
-	LiftClaims []string
-	// Fields are added to every enriched response.
-	Fields []FieldConfig
-	// Rules are checked in order; every matching rule applies and a later
-	// rule wins over an earlier one for the same field.
-	Rules []RuleConfig
-	// Overwrite allows replacing a non-reserved member the upstream already
-	// sent. By default the upstream's member is kept.
-	Overwrite bool
+	// The identity provider whose claim names to read: auto (default),
+	// generic, auth0, okta, entra, keycloak, cognito, hydra or rfc9068.
+	// auto picks the preset per token from its issuer (*.auth0.com, Okta,
+	// Entra ID and Cognito hosts, /realms/ paths for Keycloak), else from
+	// an RFC 9068 `typ: at+jwt` header or Hydra's `ext` claim, else the
+	// generic names. A preset also derives the tenant from the issuer when
+	// no tenant claim is present (Auth0 tenant, Okta authorization server,
+	// Entra tenant id, Keycloak realm, Cognito user pool).
+	Preset string `json:"preset,omitempty"`
+
+	// Claims naming the client, in priority order; replaces the preset's
+	// list. Generic default: client_id, azp, cid, appid.
+	ClientClaims []string `json:"client_claims,omitempty"`
+
+	// Claims naming the tenant, in priority order; replaces the preset's
+	// list (the preset's issuer fallback still applies). Generic default:
+	// org_id, tid, tenant_id, tenant.
+	TenantClaims []string `json:"tenant_claims,omitempty"`
+
+	// JSON-object claims whose members are copied to the top level of the
+	// response (reserved names skipped).
+	LiftClaims []string `json:"lift_claims,omitempty"`
+
+	// Fields added to every enriched response.
+	Fields []FieldConfig `json:"fields,omitempty"`
+
+	// Rules, checked in order; every matching rule applies and a later rule
+	// wins over an earlier one for the same field. A rule's match is a
+	// matcher set of Caddy request matchers (the http.matchers modules, as
+	// in a route's match), evaluated once the identity is known: the rule
+	// applies only when its token conditions and all its matchers hold.
+	Rules []RuleConfig `json:"rules,omitempty"`
+
+	// Allow replacing a non-reserved member the upstream already sent.
+	// By default the upstream's value is kept.
+	Overwrite bool `json:"overwrite,omitempty"`
+
+	// Weighted, sticky splits assigned to every token response: each key
+	// falls in one bucket, the placeholder {http.token.split.<name>}.
+	Splits []SplitConfig `json:"splits,omitempty"`
+
 	// Sources declares the metadata sources that fields place and
-	// placeholders name.
-	Sources []SourceSpec
-	// Splits are assigned to every token response (rules have their own).
-	Splits []SplitConfig
+	// placeholders name. The host fills it from its own source
+	// configuration.
+	Sources []SourceSpec `json:"-"`
 }
 
 // Enricher is a compiled Config. It is safe for concurrent use.
@@ -61,7 +86,7 @@ const (
 	StatusNotToken Status = iota
 	// StatusUnchanged: a token response to which nothing applied (no field
 	// matched, all rendered empty, or all already present). It is also the
-	// status Read gives every token response, before Render.
+	// status of every token response once read, before it is rendered.
 	StatusUnchanged
 	// StatusEnriched: at least one field was added or replaced.
 	StatusEnriched
@@ -70,32 +95,11 @@ const (
 	// `access_token` and `Access_Token`). Clients disagree on which one
 	// they read, so the response is passed on unchanged.
 	StatusAmbiguous
+	// StatusTooDeep: the body nests deeper than MaxDepth; it is not read.
+	StatusTooDeep
+	// StatusInvalid: the body is not a UTF-8 JSON object.
+	StatusInvalid
 )
-
-// Outcome reports what Render (or Enrich) did.
-type Outcome struct {
-	Status Status
-	// Identity is who the token is for (zero unless a token response);
-	// set by Enrich.
-	Identity Identity
-	// WantNames asks Render to list the names it wrote in Added.
-	WantNames bool
-	// Added lists the names written, when WantNames is set.
-	Added []string
-	// WantValues asks Render to list, with WantNames, the JSON value of
-	// each name in Added, in Values.
-	WantValues bool
-	// Values holds the JSON values written, in the order of Added.
-	Values []string
-	// Count, when set, is called once per member written with where it
-	// came from: the configured field's name, "lift:<claim>" or
-	// "source:<name>". Those are bounded by the configuration, so they
-	// can label a metric; the names a claim or a source brings cannot.
-	Count func(label string)
-	// Kept counts configured fields dropped because the upstream already
-	// sent a member of that name (and Overwrite is off).
-	Kept int
-}
 
 // New compiles a Config, validating every field name, value, JSON value and
 // pattern. Errors name the configuration path of the offending value, as
@@ -159,56 +163,37 @@ func inRule(i int, name string, err error) error {
 	return &ConfigError{Path: fmt.Sprintf("rules[%d].%s", i, ce.Path), Err: fmt.Errorf("rule %s: %w", label, ce.Err)}
 }
 
-// Response is a token response after the first stage of the pipeline: the
-// body validated and its members listed, and the identity of the token
-// learnt from the access token and the token request. Between Read and
-// Render the caller may publish the identity (Caddy's placeholders) and
-// compute values from it that Render's field templates then read.
+// Response is a token response as Run reads it: the body validated and
+// its members listed, the identity of its token, which rules apply, what
+// the sources found and the splits' buckets. The host's placeholders read
+// it (Placeholder) for as long as the request lives.
 type Response struct {
 	// Status is StatusUnchanged for a token response (or an active
-	// introspection response, see ReadIntrospection), StatusNotToken or
-	// StatusAmbiguous for a body Render passes on as it is.
+	// introspection response), StatusNotToken or StatusAmbiguous for a
+	// body passed on as it is, and StatusEnriched once rendered.
 	Status Status
 	// Identity is who the token is for (zero unless a token response).
 	Identity Identity
 
 	body string // the text of the upstream body
-	// introspection: read by ReadIntrospection; Render then never writes
-	// a name IsIntrospectionReserved reports
+	// introspection: an RFC 7662 response, to which render never writes a
+	// name isIntrospectionReserved reports
 	introspection bool
-	members       []member       // the body's top-level members, in order
-	sources       []sourceObject // the objects sources found
-	splits        []splitResult  // the buckets of the splits
-	// hostMatched[i]: the host reported rule i's matcher set matched
-	hostMatched []bool
-	// all is the list that members and claims begin: the members of the
-	// sources' objects go on after them, in buf while it has room
-	all []member
-	// buf holds the members of a usual body and the claims of its token,
-	// so that a response costs one allocation for both
-	buf [24]member
+	members       []member // the body's top-level members, in order
+	// matched[i]: rule i applies, decided once per response (matchRules)
+	matched []bool
+	sources []sourceObject // what the sources' lookups came to
+	splits  []splitResult  // the buckets of the splits
 }
 
-// Read validates a token response body and identifies its token. It
-// returns ErrNotJSONObject when body is not a UTF-8 JSON object, and
-// ErrTooDeep (which is also ErrNotJSONObject) when it nests deeper than
-// MaxDepth. The Response keeps a copy of body, the text gjson reads.
-func (e *Enricher) Read(body []byte, req *TokenRequest) (*Response, error) {
-	r := new(Response)
-	if err := e.ReadInto(r, string(body), req); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
-// ReadInto is Read of the text of a body into r, which it overwrites. A
-// caller that holds per-request state anyway can keep the Response there
-// and make the text in an allocation it makes anyway, instead of Read
-// allocating both: the Response points into text, as Read's points into
-// its copy. r must not be copied once read: its lists point into it.
-func (e *Enricher) ReadInto(r *Response, body string, req *TokenRequest) error {
+// read validates a token response body and identifies its token into r.
+// It returns ErrNotJSONObject when body is not a UTF-8 JSON object, and
+// ErrTooDeep when it nests deeper than MaxDepth.
+func (e *Enricher) read(r *Response, body string, req *tokenRequest) error {
 	*r = Response{Status: StatusNotToken, body: body}
-	_, list, err := readObject(body, r.buf[:0])
+	// room for the members of a usual body, and below for the claims of
+	// its token, so that each list is one allocation
+	_, list, err := readObject(body, make([]member, 0, 16))
 	if err != nil {
 		return err
 	}
@@ -222,16 +207,12 @@ func (e *Enricher) ReadInto(r *Response, body string, req *TokenRequest) error {
 		return nil
 	}
 	r.Status = StatusUnchanged
-	// The token's claims go to the same array, after the body's members.
 	// A JWT needs no escapes, so its text is read in place in body.
 	token := body[tok.Index+1 : tok.Index+len(tok.Raw)-1]
 	if strings.IndexByte(token, '\\') >= 0 {
 		token = tok.Str
 	}
-	header, all, isJWT := readClaims(token, list)
-	r.members = all[:len(list):len(list)]
-	claims := all[len(list):len(all):len(all)]
-	r.all = all
+	header, claims, isJWT := readClaims(token, make([]member, 0, 24))
 	p, why := e.presets.choose(isJWT, claims, header)
 	r.Identity = identify(p, isJWT, claims, stringMember(list, "scope"), stringMember(list, "issued_token_type"), req)
 	if r.Identity.Preset == PresetHydra && p == &e.presets.fallback {
@@ -265,69 +246,39 @@ func stringMember(list []member, name string) string {
 	return ""
 }
 
-// Identify learns who a token response is for without changing it: Read's
-// identity, zero for a body that is not a token response.
-func (e *Enricher) Identify(body []byte, req *TokenRequest) (Identity, error) {
-	r, err := e.Read(body, req)
-	if err != nil {
-		return Identity{}, err
-	}
-	return r.Identity, nil
-}
-
-// Enrich runs the whole pipeline at once, for callers with nothing to do
-// between Read and Render: it adds the configured fields to the token
-// response body and appends the result to dst. When nothing applies (or the
-// body is a JSON object but not a token response) it appends body
-// unchanged. It returns ErrNotJSONObject, and appends nothing, when body is
-// not a JSON object.
-func (e *Enricher) Enrich(dst, body []byte, req *TokenRequest, resolve Resolver, out *Outcome) ([]byte, error) {
-	r, err := e.Read(body, req)
-	if err != nil {
-		return dst, err
-	}
-	if r.Status == StatusUnchanged {
-		out.Identity = r.Identity
-	}
-	return e.Render(dst, r, resolve, out), nil
-}
-
-// Render is the last stage: it plans the fields for r's identity (lifted
-// claims, then top-level fields, then matching rules; later wins), renders
-// their values, resolving non-identity placeholders with resolve, and
-// appends the spliced body to dst. Upstream members keep their bytes and
-// order; new members follow them. A field set several times keeps the
-// position of the first and the value of the last. When nothing applies,
-// or r is not a token response, it appends the body unchanged.
-func (e *Enricher) Render(dst []byte, r *Response, resolve Resolver, out *Outcome) []byte {
-	out.Status = r.Status
-	if r.Status != StatusUnchanged {
-		return append(dst, r.body...)
-	}
+// render is the last stage: it plans the fields for r's identity (lifted
+// claims, then top-level fields, then the rules that apply; later wins),
+// renders their values, resolving non-identity placeholders with resolve,
+// and appends the spliced body to dst. Upstream members keep their bytes
+// and order; new members follow them. A field set several times keeps the
+// position of the first and the value of the last. When nothing applies
+// it appends nothing and leaves r's status as it is.
+func (e *Enricher) render(dst []byte, r *Response, resolve resolver, in *Input, res *Result) []byte {
 	pl := getPlan()
 	defer putPlan(pl)
+	if res.Explanation != nil {
+		pl.trace = &res.Explanation.Fields
+	}
 	e.plan(pl, r, resolve)
 	if r.introspection {
 		pl.dropIntrospectionReserved()
 	}
-	if !pl.resolveCollisions(r.members, e.overwrite, out) {
-		return append(dst, r.body...)
+	if !pl.resolveCollisions(r.members, e.overwrite, &res.Kept) {
+		return nil
 	}
-	out.Status = StatusEnriched
-	if out.Count != nil {
-		for i := range pl.fields {
-			if !pl.fields[i].drop {
-				out.Count(pl.fields[i].label)
-			}
+	r.Status = StatusEnriched
+	for i := range pl.fields {
+		p := &pl.fields[i]
+		if p.drop {
+			continue
 		}
-	}
-	if out.WantNames {
-		for i := range pl.fields {
-			if !pl.fields[i].drop {
-				out.Added = append(out.Added, pl.fields[i].name)
-				if out.WantValues {
-					out.Values = append(out.Values, string(pl.bytes(pl.fields[i].val)))
-				}
+		if in.Count != nil {
+			in.Count(p.label)
+		}
+		if in.Names {
+			res.Added = append(res.Added, p.name)
+			if in.Values {
+				res.Values = append(res.Values, string(pl.bytes(p.val)))
 			}
 		}
 	}
@@ -335,7 +286,7 @@ func (e *Enricher) Render(dst []byte, r *Response, resolve Resolver, out *Outcom
 }
 
 // plan collects the fields to write, in order, one per name.
-func (e *Enricher) plan(pl *plan, r *Response, resolve Resolver) {
+func (e *Enricher) plan(pl *plan, r *Response, resolve resolver) {
 	id := &r.Identity
 	for li, name := range e.lift {
 		c := id.Claim(name)
@@ -359,7 +310,7 @@ func (e *Enricher) plan(pl *plan, r *Response, resolve Resolver) {
 		if pl.trace != nil {
 			pl.rule = e.rules[i].name
 		}
-		if e.ruleMatches(i, r) {
+		if r.matched[i] {
 			e.addFields(pl, e.rules[i].fields, r, resolve)
 		} else if pl.trace != nil {
 			for _, f := range e.rules[i].fields {
@@ -371,68 +322,6 @@ func (e *Enricher) plan(pl *plan, r *Response, resolve Resolver) {
 			}
 		}
 	}
-}
-
-// ExternalRules lists the rules with a matcher set for the host to
-// evaluate (RuleConfig.Match), by index in Config.Rules.
-func (e *Enricher) ExternalRules() []int {
-	var out []int
-	for i := range e.rules {
-		if e.rules[i].external {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
-// SetRuleMatch records whether rule i's matcher set matched the request.
-// A rule with a matcher set matches only once the host has said so.
-func (r *Response) SetRuleMatch(i int, matched bool) {
-	if i >= len(r.hostMatched) {
-		r.hostMatched = append(r.hostMatched, make([]bool, i+1-len(r.hostMatched))...)
-	}
-	r.hostMatched[i] = matched
-}
-
-// ruleMatches reports whether rule i matches r: its token conditions and,
-// if it has one, its matcher set as the host evaluated it.
-func (e *Enricher) ruleMatches(i int, r *Response) bool {
-	ru := &e.rules[i]
-	if ru.external && (i >= len(r.hostMatched) || !r.hostMatched[i]) {
-		return false
-	}
-	return ru.matches(&r.Identity)
-}
-
-// NeedsResolver reports whether any field has a placeholder other than the
-// engine's own ({env.*}, {http.request.*}, a map's output), so that Render
-// needs a Resolver. Without one, a caller may pass nil.
-func (e *Enricher) NeedsResolver() bool {
-	external := func(fs []field) bool {
-		for i := range fs {
-			if fs[i].dynamic && fs[i].tmpl.external() {
-				return true
-			}
-		}
-		return false
-	}
-	splitExternal := func(ss []split) bool {
-		for i := range ss {
-			if ss[i].key.external() {
-				return true
-			}
-		}
-		return false
-	}
-	if external(e.fields) || splitExternal(e.splits) {
-		return true
-	}
-	for i := range e.rules {
-		if external(e.rules[i].fields) || splitExternal(e.rules[i].splits) {
-			return true
-		}
-	}
-	return false
 }
 
 // String describes the compiled configuration for debugging.

@@ -25,10 +25,10 @@ func auth0Claims() map[string]any {
 	}
 }
 
-func enrich(t *testing.T, e *Enricher, body []byte, req *TokenRequest) ([]byte, Outcome) {
+func mustEnrich(t *testing.T, e *Enricher, body []byte, req *tokenRequest) ([]byte, runOutcome) {
 	t.Helper()
-	out := Outcome{WantNames: true}
-	res, err := e.Enrich(nil, body, req, nil, &out)
+	out := runOutcome{WantNames: true}
+	res, err := enrich(e, nil, body, req, nil, &out)
 	if err != nil {
 		t.Fatalf("Enrich: %v", err)
 	}
@@ -45,7 +45,7 @@ func TestEnrichAuth0ClientCredentials(t *testing.T) {
 			Fields: []FieldConfig{{Name: "limits", JSON: json.RawMessage(`{ "rps" : 100, "burst": [1, 2] }`)}}}},
 	})
 	body := tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, auth0Claims()))
-	got, out := enrich(t, e, body, &TokenRequest{GrantType: "client_credentials", ClientID: "svc-eu"})
+	got, out := mustEnrich(t, e, body, &tokenRequest{GrantType: "client_credentials", ClientID: "svc-eu"})
 	want := string(body[:len(body)-1]) + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","limits":{"rps":100,"burst":[1,2]}}`
 	if string(got) != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
@@ -64,7 +64,7 @@ func TestEnrichAuth0ClientCredentials(t *testing.T) {
 func TestEnrichKeepsUpstreamBytesAndOrder(t *testing.T) {
 	e := mustNew(t, Config{Fields: []FieldConfig{{Name: "x", Value: "1"}}})
 	body := []byte("{ \"token_type\" : \"Bearer\",\n  \"access_token\":\"opaque\\u0041\",\"n\":1.50e3 ,\"o\":{\"a\":[ 1 ]}\n}\n")
-	got, _ := enrich(t, e, body, nil)
+	got, _ := mustEnrich(t, e, body, nil)
 	if !bytes.HasPrefix(got, body[:bytes.LastIndexByte(body, '}')]) || !bytes.HasSuffix(got, []byte(",\"x\":\"1\"}\n")) {
 		t.Fatalf("upstream bytes changed: %q", got)
 	}
@@ -74,7 +74,7 @@ func TestEnrichKeepsUpstreamBytesAndOrder(t *testing.T) {
 func TestEnrichEmptyObjectAndNotToken(t *testing.T) {
 	e := mustNew(t, Config{Fields: []FieldConfig{{Name: "x", Value: "1"}}})
 	for _, body := range []string{`{}`, `{"token_type":"Bearer"}`, `{"access_token":123}`, `{"access_token":null}`} {
-		got, out := enrich(t, e, []byte(body), nil)
+		got, out := mustEnrich(t, e, []byte(body), nil)
 		if string(got) != body || out.Status != StatusNotToken {
 			t.Errorf("%s: got %s status %v", body, got, out.Status)
 		}
@@ -85,9 +85,9 @@ func TestEnrichRejectsNonObjects(t *testing.T) {
 	e := mustNew(t, Config{Fields: []FieldConfig{{Name: "x", Value: "1"}}})
 	for _, body := range []string{``, `[]`, `"s"`, `42`, `{"access_token":"a"`, `{"access_token":"a"}}`,
 		"{\"access_token\":\"\xff\"}", `<html>`, `{"access_token":"a",}`} {
-		var out Outcome
+		var out runOutcome
 		dst := []byte("prefix")
-		got, err := e.Enrich(dst, []byte(body), nil, nil, &out)
+		got, err := enrich(e, dst, []byte(body), nil, nil, &out)
 		if !errors.Is(err, ErrNotJSONObject) || string(got) != "prefix" {
 			t.Errorf("%q: err=%v got=%q", body, err, got)
 		}
@@ -133,7 +133,7 @@ func TestLiteralFieldNames(t *testing.T) {
 		fs = append(fs, FieldConfig{Name: n, Value: "v:" + n})
 	}
 	e := mustNew(t, Config{Fields: fs})
-	got, _ := enrich(t, e, []byte(`{"access_token":"t"}`), nil)
+	got, _ := mustEnrich(t, e, []byte(`{"access_token":"t"}`), nil)
 	m := decodeObject(t, got)
 	for _, n := range names {
 		var v string
@@ -153,7 +153,7 @@ func TestRulesOrderAndPrecedence(t *testing.T) {
 		},
 	})
 	body := tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, auth0Claims()))
-	got, _ := enrich(t, e, body, nil)
+	got, _ := mustEnrich(t, e, body, nil)
 	if !bytes.HasSuffix(got, []byte(`"api-uri":"https://eu-green","slot":"green","region":"eu"}`)) {
 		t.Fatalf("got %s", got)
 	}
@@ -165,7 +165,7 @@ func TestRuleConditions(t *testing.T) {
 	claims["groups"] = []string{"admins", "ops"}
 	claims["level"] = 3
 	body := tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, claims))
-	req := &TokenRequest{GrantType: "client_credentials"}
+	req := &tokenRequest{GrantType: "client_credentials"}
 	cases := []struct {
 		name string
 		rule RuleConfig
@@ -190,7 +190,7 @@ func TestRuleConditions(t *testing.T) {
 	for _, c := range cases {
 		c.rule.Fields = []FieldConfig{{Name: "hit", JSON: json.RawMessage(`true`)}}
 		e := mustNew(t, Config{Rules: []RuleConfig{c.rule}})
-		got, _ := enrich(t, e, body, req)
+		got, _ := mustEnrich(t, e, body, req)
 		if hit := bytes.Contains(got, []byte(`"hit":true`)); hit != c.want {
 			t.Errorf("%s: matched=%v want %v", c.name, hit, c.want)
 		}
@@ -200,17 +200,17 @@ func TestRuleConditions(t *testing.T) {
 func TestUpstreamFieldKeptUnlessOverwrite(t *testing.T) {
 	body := []byte(`{"access_token":"t","api-uri":"https://upstream","api-uri":"https://dup","token_type":"Bearer"}`)
 	cfg := Config{Fields: []FieldConfig{{Name: "api-uri", Value: "https://mine"}, {Name: "new", Value: "n"}}}
-	got, out := enrich(t, mustNew(t, cfg), body, nil)
+	got, out := mustEnrich(t, mustNew(t, cfg), body, nil)
 	if want := `{"access_token":"t","api-uri":"https://upstream","api-uri":"https://dup","token_type":"Bearer","new":"n"}`; string(got) != want || out.Kept != 1 {
 		t.Fatalf("keep: got %s kept %d", got, out.Kept)
 	}
 	cfg.Overwrite = true
-	got, _ = enrich(t, mustNew(t, cfg), body, nil)
+	got, _ = mustEnrich(t, mustNew(t, cfg), body, nil)
 	if want := `{"access_token":"t","api-uri":"https://mine","api-uri":"https://mine","token_type":"Bearer","new":"n"}`; string(got) != want {
 		t.Fatalf("overwrite: got %s", got)
 	}
 	only := Config{Fields: []FieldConfig{{Name: "api-uri", Value: "x"}}}
-	got, out = enrich(t, mustNew(t, only), body, nil)
+	got, out = mustEnrich(t, mustNew(t, only), body, nil)
 	if string(got) != string(body) || out.Status != StatusUnchanged {
 		t.Fatalf("nothing to add: got %s status %v", got, out.Status)
 	}
@@ -241,8 +241,8 @@ func TestPlaceholdersRenderAndEscape(t *testing.T) {
 		return "", false
 	}
 	body := tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, claims))
-	var out Outcome
-	got, err := e.Enrich(nil, body, &TokenRequest{Audiences: []string{"https://aud"}, GrantType: "client_credentials"}, resolve, &out)
+	var out runOutcome
+	got, err := enrich(e, nil, body, &tokenRequest{Audiences: []string{"https://aud"}, GrantType: "client_credentials"}, resolve, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestLiftClaim(t *testing.T) {
 	tok2 := testjwt.ClaimsHeader(t, testjwt.HeaderAT, json.RawMessage(`{"ext":{"access\u005ftoken":"smuggled","ok":true}}`))
 	e := mustNew(t, Config{LiftClaims: []string{"ext", "notobj", "absent"}, Fields: []FieldConfig{{Name: "region", Value: "override"}}})
 	body := tokenResponse(t, tok)
-	got, _ := enrich(t, e, body, nil)
+	got, _ := mustEnrich(t, e, body, nil)
 	m := decodeObject(t, got)
 	if string(m["region"]) != `"override"` || string(m["limits"]) != `{"rps":5}` || string(m["access_token"]) != `"`+tok+`"` ||
 		string(m["expires_in"]) != "86400" || string(m["scope"]) != `"read:orders write:orders"` {
@@ -297,7 +297,7 @@ func TestLiftClaim(t *testing.T) {
 	if bytes.Count(got, []byte(`"access_token"`)) != 1 || bytes.Count(got, []byte(`"expires_in"`)) != 1 {
 		t.Fatalf("reserved member duplicated: %s", got)
 	}
-	got, _ = enrich(t, e, tokenResponse(t, tok2), nil)
+	got, _ = mustEnrich(t, e, tokenResponse(t, tok2), nil)
 	if bytes.Contains(got, []byte("smuggled")) || !bytes.Contains(got, []byte(`"ok":true`)) {
 		t.Fatalf("escaped smuggle: %s", got)
 	}
@@ -308,8 +308,8 @@ func TestOpaqueTokenIdentityFromRequest(t *testing.T) {
 		Audience: []string{"https://api.example.com/"}, Fields: []FieldConfig{
 			{Name: "api-uri", Value: "https://eu"}, {Name: "c", Value: "{http.token.claims.org_id}"}, {Name: "s", Value: "{http.token.scope}"}}}}})
 	body := []byte(`{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","scope":"read"}`)
-	req := &TokenRequest{GrantType: "client_credentials", ClientID: "svc-eu", Audiences: []string{"https://api.example.com/"}, Scope: "ignored"}
-	got, out := enrich(t, e, body, req)
+	req := &tokenRequest{GrantType: "client_credentials", ClientID: "svc-eu", Audiences: []string{"https://api.example.com/"}, Scope: "ignored"}
+	got, out := mustEnrich(t, e, body, req)
 	if want := `{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","scope":"read","api-uri":"https://eu","s":"read"}`; string(got) != want {
 		t.Fatalf("got %s", got)
 	}
@@ -321,7 +321,7 @@ func TestOpaqueTokenIdentityFromRequest(t *testing.T) {
 func TestTokenClaimsWinOverRequest(t *testing.T) {
 	e := mustNew(t, Config{})
 	body := tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, map[string]any{"azp": "from-token", "scp": []string{"a", "b"}}))
-	id, err := e.Identify(body, &TokenRequest{ClientID: "from-basic", Scope: "x"})
+	id, err := identifyBody(e, body, &tokenRequest{ClientID: "from-basic", Scope: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +333,7 @@ func TestTokenClaimsWinOverRequest(t *testing.T) {
 func TestClaimMappingOverride(t *testing.T) {
 	e := mustNew(t, Config{ClientClaims: []string{"appid"}, TenantClaims: []string{"realm"}})
 	body := tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, map[string]any{"client_id": "generic", "appid": "entra-app", "realm": 7, "org_id": "o"}))
-	id, _ := e.Identify(body, nil)
+	id, _ := identifyBody(e, body, nil)
 	if id.ClientID != "entra-app" || id.Tenant != "7" {
 		t.Fatalf("identity %+v", id)
 	}
@@ -347,8 +347,8 @@ func TestEnrichConcurrentNoCrossTalk(t *testing.T) {
 			client := strings.Repeat(string(rune('a'+g)), g+1)
 			body := tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, map[string]any{"client_id": client, "tenant": client + "-t"}))
 			for i := 0; i < 500; i++ {
-				var out Outcome
-				got, err := e.Enrich(nil, body, nil, nil, &out)
+				var out runOutcome
+				got, err := enrich(e, nil, body, nil, nil, &out)
 				if err != nil || !bytes.HasSuffix(got, []byte(`"who":"`+client+"/"+client+`-t"}`)) {
 					done <- errors.New(string(got))
 					return

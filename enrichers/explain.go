@@ -7,13 +7,9 @@ import (
 
 // Explanation says how a token response is enriched: the identity and
 // where each of its values came from, every rule and why it matched or
-// not, and every field with its value or why it was left out. Explain
-// derives it with the code the handler runs (identify, the rules'
-// checks, the plan Render writes), so the two cannot disagree.
+// not, and every field with its value or why it was left out. Run records
+// it as it goes (Input.Explain), so it cannot disagree with what Run did.
 type Explanation struct {
-	// Status is the response's status before Render: a body that is not
-	// a token response (or is ambiguous) is never enriched.
-	Status   string             `json:"status"`
 	Identity []IdentityValue    `json:"identity"`
 	Rules    []RuleExplanation  `json:"rules"`
 	Fields   []FieldExplanation `json:"fields"`
@@ -55,7 +51,7 @@ type FieldExplanation struct {
 const (
 	whyEmpty          = "empty: the value renders empty"
 	whyReserved       = "reserved: a standard OAuth member is never written"
-	whySourceMissed   = "source missed: the lookup found nothing (miss, error, timeout or empty key)"
+	whySourceMissed   = "source found nothing: "
 	whyNoFields       = "source with fields none: placeholders only"
 	whyRuleNotMatched = "rule not matched"
 	whyLiftAbsent     = "lifted claim absent or not an object"
@@ -64,15 +60,15 @@ const (
 	whyOverridden     = "overridden by a later "
 )
 
-// Explain explains r, after the host's middle stage (rule matches,
-// sources, splits), with the resolve Render is given. It does not change r.
-func (e *Enricher) Explain(r *Response, resolve Resolver) Explanation {
-	x := Explanation{Status: statusText(r.Status), Rules: []RuleExplanation{}, Fields: []FieldExplanation{}}
+// Describe lists r's identity, each value with where it came from, in the
+// placeholders' vocabulary: client_id, audience, tenant, issuer, subject,
+// scope, grant_type, then preset and format.
+func (r *Response) Describe() []IdentityValue {
 	id := &r.Identity
 	from := &id.from
 	claimFrom := func(name string, bit uint8) string {
-		if name != "" && from.nested&bit != 0 && e.presetNested(id) != "" {
-			return "claim " + e.presetNested(id) + "." + name
+		if name != "" && from.nested&bit != 0 && id.nested != "" {
+			return "claim ext." + name
 		}
 		switch name {
 		case "", fromIssuer, fromRequest, fromRequestGrant, fromRequestScope, fromResponseScope:
@@ -99,64 +95,30 @@ func (e *Enricher) Explain(r *Response, resolve Resolver) Explanation {
 	if grantFrom == "gty" || strings.HasPrefix(grantFrom, "idtyp") {
 		grantFrom = "claim " + grantFrom
 	}
-	x.Identity = []IdentityValue{
-		{"client", id.ClientID, claimFrom(from.client, nestedClient)},
-		{"audiences", strings.Join(id.audiences(), " "), audFrom},
+	return []IdentityValue{
+		{"client_id", id.ClientID, claimFrom(from.client, nestedClient)},
+		{"audience", strings.Join(id.audiences(), " "), audFrom},
 		{"tenant", id.Tenant, claimFrom(from.tenant, nestedTenant)},
 		{"issuer", id.Issuer, issuerFrom},
 		{"subject", id.Subject, subjectFrom},
-		{"scopes", id.Scope(), scopeFrom},
-		{"grant", id.GrantType, grantFrom},
+		{"scope", id.Scope(), scopeFrom},
+		{"grant_type", id.GrantType, grantFrom},
 		{"preset", id.Preset, from.preset},
 		{"format", id.Format.String(), ""},
 	}
-	if r.Status != StatusUnchanged {
-		return x
-	}
-	for i := range e.rules {
-		ru := &e.rules[i]
-		re := RuleExplanation{Name: ru.name}
-		if ru.external && (i >= len(r.hostMatched) || !r.hostMatched[i]) {
-			re.Why = "match: its matcher set did not match the request"
-		} else {
-			re.Matched = ru.check(id, &re.Why)
-		}
-		x.Rules = append(x.Rules, re)
-	}
-	pl := getPlan()
-	defer putPlan(pl)
-	pl.trace = &x.Fields
-	e.plan(pl, r, resolve)
-	var out Outcome
-	pl.resolveCollisions(r.members, e.overwrite, &out)
-	return x
 }
 
-// audiences lists the requested audience and the token's.
+// audiences lists the requested audience and the token's, each once.
 func (id *Identity) audiences() []string {
 	var auds []string
-	id.EachAudience(func(a string) bool { auds = append(auds, a); return true })
+	id.EachAudience(func(a string) bool {
+		// the audience a client asks for is usually the token's too
+		if !containsString(auds, a) {
+			auds = append(auds, a)
+		}
+		return true
+	})
 	return auds
-}
-
-// presetNested names the nested claims object of id, "" if none.
-func (e *Enricher) presetNested(id *Identity) string {
-	if id.nested == "" {
-		return ""
-	}
-	return "ext"
-}
-
-func statusText(s Status) string {
-	switch s {
-	case StatusNotToken:
-		return "not a token response (no string access_token): passed through unchanged"
-	case StatusAmbiguous:
-		return "ambiguous (a standard member appears twice): passed through unchanged"
-	case StatusEnriched:
-		return "enriched"
-	}
-	return "token response"
 }
 
 // traceOut records a field left out.

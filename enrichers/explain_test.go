@@ -30,34 +30,34 @@ func TestExplainProvenance(t *testing.T) {
 		want           map[string][2]string
 	}{
 		{"auth0-m2m", "auto", map[string][2]string{
-			"client":    {"Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9uHg", "claim azp"},
-			"tenant":    {"acme", fromIssuer},
-			"grant":     {"client_credentials", "claim gty"},
-			"audiences": {"https://api.example.com/", "claim aud"},
-			"scopes":    {"read:orders write:orders", "claim scope"},
-			"issuer":    {"https://acme.eu.auth0.com/", "claim iss"},
-			"preset":    {"auth0", "auto: the issuer"},
+			"client_id":  {"Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9uHg", "claim azp"},
+			"tenant":     {"acme", fromIssuer},
+			"grant_type": {"client_credentials", "claim gty"},
+			"audience":   {"https://api.example.com/", "claim aud"},
+			"scope":      {"read:orders write:orders", "claim scope"},
+			"issuer":     {"https://acme.eu.auth0.com/", "claim iss"},
+			"preset":     {"auth0", "auto: the issuer"},
 		}},
 		{"auth0-m2m", "generic", map[string][2]string{
 			"tenant": {"", ""},
 			"preset": {"generic", "configured"},
 		}},
 		{"hydra-ext-only", "auto", map[string][2]string{
-			"client": {"cc-globex", "claim client_id"},
-			"tenant": {"globex", "claim ext.tenant"},
-			"grant":  {"client_credentials", "request: grant_type"},
-			"preset": {"hydra", "auto: the ext claim (Hydra)"},
+			"client_id":  {"cc-globex", "claim client_id"},
+			"tenant":     {"globex", "claim ext.tenant"},
+			"grant_type": {"client_credentials", "request: grant_type"},
+			"preset":     {"hydra", "auto: the ext claim (Hydra)"},
 		}},
 	}
 	for _, c := range cases {
 		t.Run(c.sample+"/"+c.preset, func(t *testing.T) {
 			s := samples[c.sample]
 			e := mustNew(t, Config{Preset: c.preset})
-			r, err := e.Read(s.body(t), s.request())
-			if err != nil {
-				t.Fatal(err)
+			x := explain(e, s.body(t), s.request(), nil)
+			if x == nil {
+				t.Fatal("no explanation")
 			}
-			got := identityOf(e.Explain(r, nil))
+			got := identityOf(*x)
 			for k, w := range c.want {
 				if got[k] != w {
 					t.Errorf("%s = %q, want %q", k, got[k], w)
@@ -68,18 +68,18 @@ func TestExplainProvenance(t *testing.T) {
 
 	// an opaque token: the client and the scopes come from the request
 	e := mustNew(t, Config{})
-	req := ParseTokenRequest("application/x-www-form-urlencoded", []byte("grant_type=client_credentials&client_id=svc&scope=a+b&audience=api"), "")
-	r, err := e.Read([]byte(`{"access_token":"opaque","token_type":"Bearer"}`), &req)
-	if err != nil {
-		t.Fatal(err)
+	req := parseTokenRequest("application/x-www-form-urlencoded", "grant_type=client_credentials&client_id=svc&scope=a+b&audience=api", "")
+	x := explain(e, []byte(`{"access_token":"opaque","token_type":"Bearer"}`), &req, nil)
+	if x == nil {
+		t.Fatal("no explanation")
 	}
-	got := identityOf(e.Explain(r, nil))
+	got := identityOf(*x)
 	want := map[string][2]string{
-		"client":    {"svc", fromRequest},
-		"scopes":    {"a b", fromRequestScope},
-		"audiences": {"api", "request: audience or resource"},
-		"grant":     {"client_credentials", fromRequestGrant},
-		"format":    {"opaque", ""},
+		"client_id":  {"svc", fromRequest},
+		"scope":      {"a b", fromRequestScope},
+		"audience":   {"api", "request: audience or resource"},
+		"grant_type": {"client_credentials", fromRequestGrant},
+		"format":     {"opaque", ""},
 	}
 	for k, w := range want {
 		if got[k] != w {
@@ -88,15 +88,16 @@ func TestExplainProvenance(t *testing.T) {
 	}
 }
 
-// explainToken reads a response whose access token has the given claims.
-func explainToken(t *testing.T, e *Enricher, claims string, extra string, req *TokenRequest) (*Response, Explanation) {
+// explainToken runs, through host, a response whose access token has the
+// given claims, with its explanation.
+func explainToken(t *testing.T, e *Enricher, claims string, extra string, req *tokenRequest, host Host) (Result, Explanation) {
 	t.Helper()
 	tok := testjwt.Unsigned([]byte(`{"alg":"RS256","typ":"JWT"}`), []byte(claims))
-	r, err := e.Read([]byte(`{"access_token":"`+tok+`","token_type":"Bearer"`+extra+`}`), req)
-	if err != nil {
-		t.Fatal(err)
+	res := runInput(e, nil, []byte(`{"access_token":"`+tok+`","token_type":"Bearer"`+extra+`}`), req, host, Input{Explain: true})
+	if res.Err != nil || res.Response == nil || res.Explanation == nil {
+		t.Fatalf("status %v err %v", res.Status, res.Err)
 	}
-	return r, e.Explain(r, nil)
+	return res, *res.Explanation
 }
 
 // TestExplainRules: every rule is listed; a matching one says matched, a
@@ -116,8 +117,10 @@ func TestExplainRules(t *testing.T) {
 		{Name: "match", Match: json.RawMessage(`{"remote_ip":{}}`), Fields: f},
 		{Name: "ok", Client: []string{"svc-*"}, Tenant: []string{"acme"}, Scope: []string{"read"}, Fields: f},
 	}})
-	req := ParseTokenRequest("application/x-www-form-urlencoded", []byte("grant_type=client_credentials"), "")
-	r, x := explainToken(t, e, `{"iss":"https://idp/","client_id":"svc-1","org_id":"acme","org":"acme","aud":["https://api/a","https://api/b"],"scope":"read write"}`, "", &req)
+	req := parseTokenRequest("application/x-www-form-urlencoded", "grant_type=client_credentials", "")
+	claims := `{"iss":"https://idp/","client_id":"svc-1","org_id":"acme","org":"acme","aud":["https://api/a","https://api/b"],"scope":"read write"}`
+	host := &testHost{}
+	res, x := explainToken(t, e, claims, "", &req, host)
 	want := map[string]string{
 		"all":          "",
 		"client":       `client "svc-1" matches none of [web-*]`,
@@ -138,15 +141,24 @@ func TestExplainRules(t *testing.T) {
 		if re.Why != want[re.Name] || re.Matched != (want[re.Name] == "") {
 			t.Errorf("rule %s: matched %v why %q, want why %q", re.Name, re.Matched, re.Why, want[re.Name])
 		}
-		// the explanation agrees with what Render applies
-		if re.Matched != e.ruleMatches(i, r) {
-			t.Errorf("rule %s: explained %v, ruleMatches %v", re.Name, re.Matched, e.ruleMatches(i, r))
+		// the explanation agrees with what render applies: the rule's
+		// decision, and its field planned or left out as not matched
+		if re.Matched != res.Response.matched[i] {
+			t.Errorf("rule %s: explained %v, matched %v", re.Name, re.Matched, res.Response.matched[i])
+		}
+		for _, f := range x.Fields {
+			if f.Rule == re.Name && (f.Why == whyRuleNotMatched) == re.Matched {
+				t.Errorf("rule %s: explained %v, its field %+v", re.Name, re.Matched, f)
+			}
 		}
 	}
+	// the host is asked about the one matcher set only
+	if len(host.matchAsked) != 1 || host.matchAsked[0] != 9 {
+		t.Errorf("MatchRule asked for %v, want [9]", host.matchAsked)
+	}
 	// once the host says the matcher set matched, so does the explanation
-	r.SetRuleMatch(9, true)
-	if x := e.Explain(r, nil); !x.Rules[9].Matched {
-		t.Errorf("rule match after SetRuleMatch: %+v", x.Rules[9])
+	if _, x := explainToken(t, e, claims, "", &req, &testHost{match: map[int]bool{9: true}}); !x.Rules[9].Matched {
+		t.Errorf("rule match when the host matches: %+v", x.Rules[9])
 	}
 }
 
@@ -194,14 +206,13 @@ func TestExplainFields(t *testing.T) {
 	}
 	e := mustNew(t, cfg)
 	tok := testjwt.Unsigned([]byte(`{"alg":"RS256"}`), []byte(`{"client_id":"svc","org_id":"acme","meta":{"lifted":true,"expires_in":1}}`))
-	r, err := e.Read([]byte(`{"access_token":"`+tok+`","api":"upstream"}`), nil)
-	if err != nil {
-		t.Fatal(err)
+	body := []byte(`{"access_token":"` + tok + `","api":"upstream"}`)
+	host := &testHost{found: map[string][]byte{"found": []byte(`{"plan":"gold","token_type":"x"}`)}}
+	x := explain(e, body, nil, host)
+	if x == nil {
+		t.Fatal("no explanation")
 	}
-	if err := r.SetSource("found", []byte(`{"plan":"gold","token_type":"x"}`)); err != nil {
-		t.Fatal(err)
-	}
-	got := fieldsOf(e.Explain(r, nil))
+	got := fieldsOf(*x)
 	want := map[string]string{
 		"lifted/lift:meta":                "= true",
 		"expires_in/lift:meta":            whyReserved,
@@ -213,7 +224,7 @@ func TestExplainFields(t *testing.T) {
 		"api/api":                         whyUpstreamKept,
 		"plan/source:found":               `= "gold"`,
 		"token_type/source:found":         whyReserved,
-		"source:missed/source:missed":     whySourceMissed,
+		"source:missed/source:missed":     whySourceMissed + "miss",
 		"source:quiet/source:quiet":       whyNoFields,
 		"tier/tier/other":                 whyRuleNotMatched,
 		"source:found/source:found/other": whyRuleNotMatched,
@@ -230,16 +241,16 @@ func TestExplainFields(t *testing.T) {
 	// with overwrite on, the upstream's member is replaced, and said so
 	cfg.Overwrite = true
 	e = mustNew(t, cfg)
-	r, _ = e.Read([]byte(`{"access_token":"`+tok+`","api":"upstream"}`), nil)
-	if got := fieldsOf(e.Explain(r, nil))["api/api"]; got != `= "https://api" `+whyReplaced {
+	if got := fieldsOf(*explain(e, body, nil, host))["api/api"]; got != `= "https://api" `+whyReplaced {
 		t.Errorf("api with overwrite: %q", got)
 	}
 }
 
 // TestExplainAgreesWithRender feeds every claim sample, under every preset
-// case, through Explain and Render with the same configuration: the
-// members Explain says are added, with their values, are exactly the ones
-// Render writes, and its matched rules exactly the ones Render applies.
+// case, through an explained Run and a plain one with the same
+// configuration: the members the explanation says are added, with their
+// values, are exactly the ones the plain Run writes, and its matched rules
+// exactly the ones that Run applies.
 func TestExplainAgreesWithRender(t *testing.T) {
 	var rules []RuleConfig
 	for i, rc := range []RuleConfig{
@@ -263,14 +274,17 @@ func TestExplainAgreesWithRender(t *testing.T) {
 			for _, overwrite := range []bool{false, true} {
 				e := mustNew(t, Config{Preset: c.Preset, TenantClaims: c.TenantClaims, ClientClaims: c.ClientClaims, Overwrite: overwrite,
 					LiftClaims: []string{"ext", "realm_access"}, Fields: []FieldConfig{{Name: "tenant", Value: "{http.token.tenant}"}, {Name: "expires_at", Value: "x"}}, Rules: rules})
-				r, err := e.Read(s.body(t), s.request())
-				if err != nil {
-					t.Fatal(err)
+				// two runs: one explained, one rendering as the
+				// handler does without an explanation
+				x := explain(e, s.body(t), s.request(), nil)
+				if x == nil {
+					t.Fatal("no explanation")
 				}
-				x := e.Explain(r, nil)
-				var out Outcome
-				out.WantNames, out.WantValues = true, true
-				e.Render(nil, r, nil, &out)
+				res := runInput(e, nil, s.body(t), s.request(), nil, Input{Names: true, Values: true})
+				if res.Err != nil || res.Response == nil {
+					t.Fatalf("status %v err %v", res.Status, res.Err)
+				}
+				out := runOutcome{Added: res.Added, Values: res.Values}
 				var names, values []string
 				for _, f := range x.Fields {
 					if f.Added {
@@ -299,8 +313,8 @@ func TestExplainAgreesWithRender(t *testing.T) {
 					} else {
 						unmatched++
 					}
-					if re.Matched != e.ruleMatches(i, r) || re.Matched != (re.Why == "") || strings.HasPrefix(re.Why, "match") {
-						t.Errorf("%s/%s: rule %s explained %+v, ruleMatches %v", name, c.Preset, re.Name, re, e.ruleMatches(i, r))
+					if re.Matched != res.Response.matched[i] || re.Matched != (re.Why == "") || strings.HasPrefix(re.Why, "match") {
+						t.Errorf("%s/%s: rule %s explained %+v, matched %v", name, c.Preset, re.Name, re, res.Response.matched[i])
 					}
 				}
 			}

@@ -68,7 +68,7 @@ type field struct {
 	// value is the encoded JSON value of constants and JSON fields.
 	value []byte
 	// tmpl renders string values with placeholders; nil segs for constants.
-	tmpl Template
+	tmpl valueTemplate
 	// dynamic is set when tmpl must be rendered per request.
 	dynamic bool
 	// source names the source placed here (see FieldConfig.Source), and
@@ -99,7 +99,7 @@ func compileField(fc FieldConfig) (f field, key string, err error) {
 		}
 		return field{source: fc.Source, label: "source:" + fc.Source}, "", nil
 	}
-	if err := ValidateFieldName(fc.Name); err != nil {
+	if err := validateFieldName(fc.Name); err != nil {
 		return field{}, "name", err
 	}
 	f = field{name: fc.Name, key: gjson.AppendJSONString(nil, fc.Name)}
@@ -121,7 +121,7 @@ func compileField(fc FieldConfig) (f field, key string, err error) {
 		f.value = buf.Bytes()
 		return f, "", nil
 	}
-	t, err := ParseTemplate(fc.Value)
+	t, err := parseTemplate(fc.Value)
 	if err != nil {
 		return field{}, "value", fmt.Errorf("field %q: %w", fc.Name, err)
 	}
@@ -135,8 +135,8 @@ func compileField(fc FieldConfig) (f field, key string, err error) {
 	return f, "", nil
 }
 
-// ValidateFieldName rejects empty, non-UTF-8 and reserved member names.
-func ValidateFieldName(name string) error {
+// validateFieldName rejects empty, non-UTF-8 and reserved member names.
+func validateFieldName(name string) error {
 	switch {
 	case name == "":
 		return errors.New("field name is empty")
@@ -148,9 +148,9 @@ func ValidateFieldName(name string) error {
 	return nil
 }
 
-// ParseJSONValue checks that s is exactly one JSON value and returns it
+// parseJSONValue checks that s is exactly one JSON value and returns it
 // compacted; used by configuration adapters to report errors early.
-func ParseJSONValue(s string) (json.RawMessage, error) {
+func parseJSONValue(s string) (json.RawMessage, error) {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, []byte(s)); err != nil {
 		return nil, err

@@ -7,11 +7,9 @@ package enrichers
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"maps"
 	"mime"
 	"net/url"
@@ -20,7 +18,6 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcompress"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
@@ -100,8 +97,8 @@ func FuzzEnrich(f *testing.F) {
 			e = over
 		}
 		orig := bytes.Clone(body)
-		req := &TokenRequest{ClientID: "svc-req", Audiences: []string{"https://api/"}, Scope: "read"}
-		got, err := e.Enrich([]byte("PFX"), body, req, nil, &Outcome{WantNames: true})
+		req := &tokenRequest{ClientID: "svc-req", Audiences: []string{"https://api/"}, Scope: "read"}
+		got, err := enrich(e, []byte("PFX"), body, req, nil, &runOutcome{WantNames: true})
 		if !bytes.Equal(body, orig) {
 			t.Fatal("Enrich modified its input")
 		}
@@ -109,7 +106,7 @@ func FuzzEnrich(f *testing.F) {
 			t.Fatalf("dst prefix lost: %q", got)
 		}
 		hdCheckEnrich(t, body, got[3:], err, hdAllowedNames(t, body), overwrite)
-		if _, err2 := e.Identify(body, nil); (err2 == nil) != (err == nil) {
+		if _, err2 := identifyBody(e, body, nil); (err2 == nil) != (err == nil) {
 			t.Fatalf("Identify err=%v, Enrich err=%v", err2, err)
 		}
 	})
@@ -160,9 +157,9 @@ func FuzzParseTokenRequest(f *testing.F) {
 	const secret = "S3CR3T-never-kept"
 	f.Fuzz(func(t *testing.T, ctype string, body []byte, basic string) {
 		orig := bytes.Clone(body)
-		tr := ParseTokenRequest(ctype, body, basic)
+		tr := parseTokenRequest(ctype, string(body), basic)
 		if !bytes.Equal(body, orig) {
-			t.Fatal("ParseTokenRequest modified its input")
+			t.Fatal("parseTokenRequest modified its input")
 		}
 		if tr.Client() != tr.ClientID && (tr.ClientID != "" || tr.Client() != tr.AssertionClientID) {
 			t.Fatalf("Client() = %q for %+v", tr.Client(), tr)
@@ -199,7 +196,7 @@ func FuzzParseTokenRequest(f *testing.F) {
 		if bytes.Contains(body, []byte(secret)) || strings.Contains(basic, secret) {
 			return
 		}
-		tr2 := ParseTokenRequest(ctype, withSecret, basic)
+		tr2 := parseTokenRequest(ctype, string(withSecret), basic)
 		if strings.Contains(strings.Join(append(append([]string{tr2.GrantType, tr2.ClientID, tr2.AssertionClientID, tr2.Scope},
 			tr2.Audiences...), tr2.Resources...), "\x00"), secret) {
 			t.Fatalf("secret kept: %+v", tr2)
@@ -207,63 +204,11 @@ func FuzzParseTokenRequest(f *testing.F) {
 	})
 }
 
-// isForm reports whether a Content-Type is a form, as ParseTokenRequest
+// isForm reports whether a Content-Type is a form, as parseTokenRequest
 // reads it.
 func isForm(ctype string) bool {
 	mt, _, _ := mime.ParseMediaType(ctype)
 	return mt == "application/x-www-form-urlencoded"
-}
-
-// FuzzDecodeBody: never panics, never returns more than the limit, leaves
-// dst as it was on error, agrees with compress/gzip, and does not depend on
-// what the pooled decoders saw before.
-func FuzzDecodeBody(f *testing.F) {
-	plain := []byte(`{"access_token":"abc","token_type":"Bearer"}`)
-	gz := testcompress.Gzip(f, plain)
-	for i, raw := range [][]byte{gz, gz[:len(gz)/2], testcompress.Zlib(f, plain), testcompress.Deflate(f, plain), testcompress.Zstd(f, plain), plain, nil} {
-		f.Add(uint8(i), raw, uint16(len(plain)))
-	}
-	codings := []string{"gzip", "gzip", "deflate", "deflate", "zstd", "", "identity", "x-gzip", "br", "ZSTD"}
-	f.Fuzz(func(t *testing.T, which uint8, raw []byte, limit uint16) {
-		coding := codings[int(which)%len(codings)]
-		orig := bytes.Clone(raw)
-		got, err := DecodeBody([]byte("dst"), coding, raw, int64(limit))
-		if !bytes.Equal(raw, orig) {
-			t.Fatal("DecodeBody modified its input")
-		}
-		if !bytes.HasPrefix(got, []byte("dst")) {
-			t.Fatalf("dst lost: %q", got)
-		}
-		if err != nil && len(got) != 3 {
-			t.Fatalf("error %v but %d bytes appended", err, len(got)-3)
-		}
-		if len(got)-3 > int(limit) {
-			t.Fatalf("%d bytes decoded, limit %d", len(got)-3, limit)
-		}
-		again, err2 := DecodeBody(nil, coding, raw, int64(limit))
-		if (err == nil) != (err2 == nil) || !bytes.Equal(again, got[3:]) {
-			t.Fatalf("not deterministic: %v / %v", err, err2)
-		}
-		if strings.EqualFold(coding, "gzip") || coding == "x-gzip" {
-			var want []byte
-			zr, zerr := gzip.NewReader(bytes.NewReader(raw))
-			if zerr == nil {
-				want, zerr = io.ReadAll(io.LimitReader(zr, int64(limit)+1))
-			}
-			switch {
-			case zerr == nil && len(want) <= int(limit):
-				if err != nil || !bytes.Equal(got[3:], want) {
-					t.Fatalf("gzip: err=%v, differs from compress/gzip", err)
-				}
-			case zerr == nil:
-				if !errors.Is(err, ErrTooLarge) {
-					t.Fatalf("gzip over the limit: err=%v", err)
-				}
-			case err == nil:
-				t.Fatalf("gzip: compress/gzip fails (%v) but DecodeBody succeeds", zerr)
-			}
-		}
-	})
 }
 
 // FuzzNesting: a body or a token payload nested at most MaxDepth deep is
@@ -301,11 +246,11 @@ func FuzzNesting(f *testing.F) {
 		}
 		value := open.String() + `"[{\"]"` + closing.String()
 		total := int(depth) + 1 // the root object
-		req := &TokenRequest{ClientID: "svc-req"}
-		var out Outcome
+		req := &tokenRequest{ClientID: "svc-req"}
+		var out runOutcome
 		if !inPayload {
 			body := []byte(`{"access_token":"opaque","deep":` + value + `}`)
-			got, err := e.Enrich(nil, body, req, nil, &out)
+			got, err := enrich(e, nil, body, req, nil, &out)
 			if total > MaxDepth {
 				if !errors.Is(err, ErrTooDeep) || len(got) != 0 {
 					t.Fatalf("depth %d: err=%v, %d bytes", total, err, len(got))
@@ -318,7 +263,7 @@ func FuzzNesting(f *testing.F) {
 			return
 		}
 		body := []byte(`{"access_token":"` + testjwt.Payload(`{"azp":"svc-tok","deep":`+value+`}`) + `"}`)
-		if _, err := e.Enrich(nil, body, req, nil, &out); err != nil {
+		if _, err := enrich(e, nil, body, req, nil, &out); err != nil {
 			t.Fatalf("payload depth %d: %v", total, err)
 		}
 		want := "svc-tok"
@@ -370,7 +315,7 @@ func FuzzReservedNames(f *testing.F) {
 		}
 		tok := testjwt.Payload(`{"ext":{` + string(key) + `:"lifted"}}`)
 		body := `{"access_token":"` + tok + `","token_type":"Bearer"}`
-		got, err := mustNew(t, Config{LiftClaims: []string{"ext"}, Overwrite: true}).Enrich(nil, []byte(body), nil, nil, &Outcome{})
+		got, err := enrich(mustNew(t, Config{LiftClaims: []string{"ext"}, Overwrite: true}), nil, []byte(body), nil, nil, &runOutcome{})
 		if err != nil {
 			t.Fatal(err)
 		}

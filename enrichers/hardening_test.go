@@ -76,12 +76,12 @@ func TestHardeningNotAnObjectIsRefused(t *testing.T) {
 		"utf-16le":                   "{\x00\"\x00a\x00\"\x00:\x001\x00}\x00",
 	}
 	for name, body := range bodies {
-		var out Outcome
-		got, err := e.Enrich([]byte("dst"), []byte(body), nil, nil, &out)
+		var out runOutcome
+		got, err := enrich(e, []byte("dst"), []byte(body), nil, nil, &out)
 		if !errors.Is(err, ErrNotJSONObject) || string(got) != "dst" {
 			t.Errorf("%s: err=%v dst=%q", name, err, got)
 		}
-		if _, err := e.Identify([]byte(body), nil); !errors.Is(err, ErrNotJSONObject) {
+		if _, err := identifyBody(e, []byte(body), nil); !errors.Is(err, ErrNotJSONObject) {
 			t.Errorf("%s: Identify err=%v", name, err)
 		}
 		if hdStrictObject([]byte(body)) {
@@ -102,8 +102,8 @@ func TestHardeningAccessTokenNotAString(t *testing.T) {
 		`{"ACCESS_TOKEN":"abc"}`,
 		`{"error":"invalid_client","error_description":"bad secret"}`,
 	} {
-		var out Outcome
-		got, err := e.Enrich(nil, []byte(body), &TokenRequest{ClientID: "svc-eu"}, nil, &out)
+		var out runOutcome
+		got, err := enrich(e, nil, []byte(body), &tokenRequest{ClientID: "svc-eu"}, nil, &out)
 		if err != nil || string(got) != body || out.Status != StatusNotToken {
 			t.Errorf("%s: err=%v status=%v got %s", body, err, out.Status, got)
 		}
@@ -130,8 +130,8 @@ func TestHardeningDuplicateKeys(t *testing.T) {
 	}
 	for _, overwrite := range []bool{false, true} {
 		for name, body := range ambiguous {
-			var out Outcome
-			got, err := hdEnricher(t, overwrite).Enrich(nil, []byte(body), nil, nil, &out)
+			var out runOutcome
+			got, err := enrich(hdEnricher(t, overwrite), nil, []byte(body), nil, nil, &out)
 			if err != nil || string(got) != body || out.Status != StatusAmbiguous || out.Identity.ClientID != "" {
 				t.Errorf("%s (overwrite %v): err=%v status=%v\ngot  %s\nwant %s", name, overwrite, err, out.Status, got, body)
 			}
@@ -139,13 +139,13 @@ func TestHardeningDuplicateKeys(t *testing.T) {
 	}
 
 	body := `{"access_token":"` + first + `","api-uri":"https://up/1","api-uri":"https://up/2","token_type":"Bearer"}`
-	var out Outcome
-	got, err := hdEnricher(t, false).Enrich(nil, []byte(body), nil, nil, &out)
+	var out runOutcome
+	got, err := enrich(hdEnricher(t, false), nil, []byte(body), nil, nil, &out)
 	want := body[:len(body)-1] + `,"tenant_id":"org_acme","client":"svc-first","limits":{"rps":100},"region":"eu"}`
 	if err != nil || string(got) != want || out.Kept != 1 || out.Identity.ClientID != "svc-first" {
 		t.Fatalf("keep: err=%v kept=%d\ngot  %s\nwant %s", err, out.Kept, got, want)
 	}
-	got, err = hdEnricher(t, true).Enrich(nil, []byte(body), nil, nil, &Outcome{})
+	got, err = enrich(hdEnricher(t, true), nil, []byte(body), nil, nil, &runOutcome{})
 	want = `{"access_token":"` + first + `","api-uri":"https://eu.api.example.com","api-uri":"https://eu.api.example.com","token_type":"Bearer","tenant_id":"org_acme","client":"svc-first","limits":{"rps":100},"region":"eu"}`
 	if err != nil || string(got) != want {
 		t.Fatalf("overwrite: err=%v\ngot  %s\nwant %s", err, got, want)
@@ -156,7 +156,7 @@ func TestHardeningDuplicateKeys(t *testing.T) {
 	// libraries read it
 	tok := testjwt.Payload(`{"azp":"svc-first","org_id":"org_other","azp":"svc-last","org_id":"org_acme"}`)
 	body = `{"access_token":"` + tok + `"}`
-	got, _ = hdEnricher(t, false).Enrich(nil, []byte(body), nil, nil, &Outcome{})
+	got, _ = enrich(hdEnricher(t, false), nil, []byte(body), nil, nil, &runOutcome{})
 	if want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","client":"svc-last","limits":{"rps":100},"region":"eu"}`; string(got) != want {
 		t.Fatalf("repeated claims:\ngot  %s\nwant %s", got, want)
 	}
@@ -186,8 +186,8 @@ func TestHardeningMalformedJWTIsOpaque(t *testing.T) {
 	e := hdEnricher(t, false)
 	for name, tok := range tokens {
 		body := `{"access_token":` + string(gjsonQuote(tok)) + `,"token_type":"Bearer"}`
-		var out Outcome
-		got, err := e.Enrich(nil, []byte(body), &TokenRequest{ClientID: "svc-request"}, nil, &out)
+		var out runOutcome
+		got, err := enrich(e, nil, []byte(body), &tokenRequest{ClientID: "svc-request"}, nil, &out)
 		// identity from the request alone: no tenant, no claims, so only
 		// the constant, the client and the client rule apply
 		want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","client":"svc-request","region":"eu"}`
@@ -217,8 +217,8 @@ func TestHardeningHugeAndDeepClaims(t *testing.T) {
 	}
 	p.WriteString(`}`)
 	body := `{"access_token":"` + testjwt.Payload(p.String()) + `","token_type":"Bearer"}`
-	var out Outcome
-	got, err := e.Enrich(nil, []byte(body), nil, nil, &out)
+	var out runOutcome
+	got, err := enrich(e, nil, []byte(body), nil, nil, &out)
 	want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","client":"svc-big","nasty":"` +
 		strings.Repeat("x", 512<<10) + `","limits":{"rps":100},"region":"eu"}`
 	if err != nil || string(got) != want {
@@ -229,26 +229,26 @@ func TestHardeningHugeAndDeepClaims(t *testing.T) {
 	// with ErrTooDeep (the handler passes it on unchanged); a token payload
 	// nested deeper makes the token opaque: identity from the request.
 	nest := func(n int) string { return strings.Repeat(`[`, n) + strings.Repeat(`]`, n) }
-	req := &TokenRequest{ClientID: "svc-req"}
+	req := &tokenRequest{ClientID: "svc-req"}
 	atLimit := `{"access_token":"opaque","deep":` + nest(MaxDepth-1) + `}`
-	got, err = e.Enrich(nil, []byte(atLimit), req, nil, &Outcome{})
+	got, err = enrich(e, nil, []byte(atLimit), req, nil, &runOutcome{})
 	if want := atLimit[:len(atLimit)-1] + `,"api-uri":"https://eu.api.example.com","client":"svc-req","region":"eu"}`; err != nil || string(got) != want {
 		t.Fatalf("body at the depth limit: err=%v, %d bytes out", err, len(got))
 	}
 	for _, depth := range []int{MaxDepth, 100000, 1 << 19} {
 		body := `{"access_token":"opaque","deep":` + nest(depth) + `}`
-		if got, err := e.Enrich(nil, []byte(body), req, nil, &Outcome{}); !errors.Is(err, ErrTooDeep) || !errors.Is(err, ErrNotJSONObject) || len(got) != 0 {
+		if got, err := enrich(e, nil, []byte(body), req, nil, &runOutcome{}); !errors.Is(err, ErrTooDeep) || !errors.Is(err, ErrNotJSONObject) || len(got) != 0 {
 			t.Fatalf("body %d deep: err=%v, %d bytes out", depth, err, len(got))
 		}
 		// unterminated: refused the same way, not crashed on
-		if _, err := e.Enrich(nil, []byte(`{"a":`+strings.Repeat(`[`, depth)), req, nil, &Outcome{}); !errors.Is(err, ErrNotJSONObject) {
+		if _, err := enrich(e, nil, []byte(`{"a":`+strings.Repeat(`[`, depth)), req, nil, &runOutcome{}); !errors.Is(err, ErrNotJSONObject) {
 			t.Fatalf("truncated body %d deep: %v", depth, err)
 		}
 		deepObj := strings.Repeat(`{"a":`, depth) + `1` + strings.Repeat(`}`, depth)
 		payload := `{"azp":"svc-deep","org_id":"org_acme","nasty":` + nest(depth) + `,"ext":{"deep":` + deepObj + `}}`
 		body = `{"access_token":"` + testjwt.Payload(payload) + `"}`
-		var out Outcome
-		got, err = e.Enrich(nil, []byte(body), req, nil, &out)
+		var out runOutcome
+		got, err = enrich(e, nil, []byte(body), req, nil, &out)
 		if want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","client":"svc-req","region":"eu"}`; err != nil || string(got) != want || out.Identity.Format != TokenOpaque {
 			t.Fatalf("payload %d deep: err=%v format=%v\ngot  %.300s", depth, err, out.Identity.Format, got)
 		}
@@ -256,7 +256,7 @@ func TestHardeningHugeAndDeepClaims(t *testing.T) {
 	// a payload at the limit is read, rendered and lifted
 	payload := `{"azp":"svc-deep","org_id":"org_acme","nasty":` + nest(MaxDepth-1) + `,"ext":{"deep":` + nest(MaxDepth-2) + `}}`
 	body = `{"access_token":"` + testjwt.Payload(payload) + `"}`
-	got, err = e.Enrich(nil, []byte(body), nil, nil, &Outcome{})
+	got, err = enrich(e, nil, []byte(body), nil, nil, &runOutcome{})
 	if want := body[:len(body)-1] + `,"deep":` + nest(MaxDepth-2) + `,"api-uri":"https://eu.api.example.com","tenant_id":"org_acme","client":"svc-deep","nasty":"` +
 		nest(MaxDepth-1) + `","limits":{"rps":100},"region":"eu"}`; err != nil || string(got) != want {
 		t.Fatalf("payload at the depth limit: err=%v\ngot  %.300s", err, got)
@@ -286,7 +286,7 @@ func TestHardeningClaimValuesAreEscaped(t *testing.T) {
 		body := `{"access_token":"` + testjwt.Payload(string(claims)) + `"}`
 		// a resolver that would leak if claim text were expanded again
 		leak := func(string) (string, bool) { return "LEAKED", true }
-		got, err := e.Enrich(nil, []byte(body), nil, leak, &Outcome{})
+		got, err := enrich(e, nil, []byte(body), nil, leak, &runOutcome{})
 		want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","client":"other","nasty":` + c.wantJSON + `}`
 		if err != nil || string(got) != want {
 			t.Errorf("%q: err=%v\ngot  %s\nwant %s", c.claim, err, got, want)
@@ -327,8 +327,8 @@ func TestHardeningLiftClaimCannotSmuggleReserved(t *testing.T) {
 		for _, c := range cases {
 			tok := testjwt.Payload(`{"azp":"svc","ext":` + c.ext + `}`)
 			body := `{"access_token":"` + tok + `",` + upstream + `}`
-			var out Outcome
-			got, err := e.Enrich(nil, []byte(body), nil, nil, &out)
+			var out runOutcome
+			got, err := enrich(e, nil, []byte(body), nil, nil, &out)
 			if want := body[:len(body)-1] + c.want + `}`; err != nil || string(got) != want {
 				t.Errorf("%s (overwrite %v): err=%v\ngot  %s\nwant %s", c.name, overwrite, err, got, want)
 			}
@@ -339,11 +339,11 @@ func TestHardeningLiftClaimCannotSmuggleReserved(t *testing.T) {
 	// overwrite, matching on the decoded name
 	tok := testjwt.Payload(`{"ext":{"api\u002duri":"https://lifted","scope":"admin"}}`)
 	body := `{"access_token":"` + tok + `","api-uri":"https://upstream","scope":"read"}`
-	got, _ := mustNew(t, Config{LiftClaims: []string{"ext"}}).Enrich(nil, []byte(body), nil, nil, &Outcome{})
+	got, _ := enrich(mustNew(t, Config{LiftClaims: []string{"ext"}}), nil, []byte(body), nil, nil, &runOutcome{})
 	if string(got) != body {
 		t.Fatalf("lift kept: %s", got)
 	}
-	got, _ = mustNew(t, Config{LiftClaims: []string{"ext"}, Overwrite: true}).Enrich(nil, []byte(body), nil, nil, &Outcome{})
+	got, _ = enrich(mustNew(t, Config{LiftClaims: []string{"ext"}, Overwrite: true}), nil, []byte(body), nil, nil, &runOutcome{})
 	if want := `{"access_token":"` + tok + `","api-uri":"https://lifted","scope":"read"}`; string(got) != want {
 		t.Fatalf("lift overwrite:\ngot  %s\nwant %s", got, want)
 	}
@@ -365,8 +365,8 @@ func TestHardeningValidObjectsKeepInvariants(t *testing.T) {
 	for _, overwrite := range []bool{false, true} {
 		e := hdEnricher(t, overwrite)
 		for _, body := range bodies {
-			for _, req := range []*TokenRequest{nil, {ClientID: "svc-req", Audiences: []string{"aud"}, Scope: "a b"}} {
-				got, err := e.Enrich([]byte("PFX"), []byte(body), req, nil, &Outcome{WantNames: true})
+			for _, req := range []*tokenRequest{nil, {ClientID: "svc-req", Audiences: []string{"aud"}, Scope: "a b"}} {
+				got, err := enrich(e, []byte("PFX"), []byte(body), req, nil, &runOutcome{WantNames: true})
 				if !bytes.HasPrefix(got, []byte("PFX")) {
 					t.Fatalf("dst prefix lost: %q", got)
 				}

@@ -143,7 +143,7 @@ func hasWord(list, w string) bool {
 // (isJWT false: an opaque token), the response's scope and
 // issued_token_type members and the token request. Claims win over the
 // request: the token is what the upstream actually issued.
-func identify(p *Preset, isJWT bool, claims []member, respScope, issuedType string, req *TokenRequest) Identity {
+func identify(p *Preset, isJWT bool, claims []member, respScope, issuedType string, req *tokenRequest) Identity {
 	id := Identity{Preset: p.Name}
 	var gty, idtyp string
 	if isJWT {

@@ -28,11 +28,11 @@ var introspectionFields = [...]string{
 	"jti",
 }
 
-// IsIntrospectionReserved reports whether name must never be written to an
+// isIntrospectionReserved reports whether name must never be written to an
 // introspection response: an RFC 7662 member or a name IsReserved reports,
 // in any spelling a client would take for it (folded as IsReserved folds:
 // encoding/json would read an added `Active` as `active`).
-func IsIntrospectionReserved(name string) bool {
+func isIntrospectionReserved(name string) bool {
 	for _, r := range introspectionFields {
 		if strings.EqualFold(name, r) {
 			return true
@@ -41,16 +41,8 @@ func IsIntrospectionReserved(name string) bool {
 	return IsReserved(name)
 }
 
-// IntrospectionReservedFields returns the RFC 7662 member names that
-// IsIntrospectionReserved adds to ReservedFields.
-func IntrospectionReservedFields() []string {
-	out := make([]string, len(introspectionFields))
-	copy(out, introspectionFields[:])
-	return out
-}
-
-// ReadIntrospection is Read for an RFC 7662 token introspection response.
-// The body is validated as Read validates a token response (ErrTooDeep,
+// readIntrospection is read for an RFC 7662 token introspection response.
+// The body is validated as read validates a token response (ErrTooDeep,
 // ErrNotJSONObject). Only an active response is enriched: when the member
 // `active` (that exact name) is JSON true, the status is StatusUnchanged
 // and the identity is built exactly as for a JWT access token, the
@@ -66,20 +58,11 @@ func IntrospectionReservedFields() []string {
 // req is the introspection request: its client is the party asking (a
 // resource server), not the token's client, so it only sets
 // Identity.RequestClientID; the client, grant, audience and scope come
-// from the response alone. Render never writes a name
-// IsIntrospectionReserved reports into an introspection response.
-func (e *Enricher) ReadIntrospection(body []byte, req *TokenRequest) (*Response, error) {
-	r := new(Response)
-	if err := e.ReadIntrospectionInto(r, string(body), req); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
-// ReadIntrospectionInto is ReadIntrospection into r, as ReadInto is Read.
-func (e *Enricher) ReadIntrospectionInto(r *Response, body string, req *TokenRequest) error {
+// from the response alone. render never writes a name
+// isIntrospectionReserved reports into an introspection response.
+func (e *Enricher) readIntrospection(r *Response, body string, req *tokenRequest) error {
 	*r = Response{Status: StatusNotToken, body: body, introspection: true}
-	_, list, err := readObject(body, r.buf[:0])
+	_, list, err := readObject(body, nil)
 	if err != nil {
 		return err
 	}
@@ -92,10 +75,8 @@ func (e *Enricher) ReadIntrospectionInto(r *Response, body string, req *TokenReq
 		return nil
 	}
 	r.Status = StatusUnchanged
-	// the members are the claims: one list, capped so that what the
-	// sources append after it (r.all) never reaches into it
-	claims := list[:len(list):len(list)]
-	r.members, r.all = claims, list
+	// the members are the claims
+	claims := list
 	p, why := e.presets.choose(true, claims, "")
 	r.Identity = identify(p, true, claims, "", "", nil)
 	r.Identity.from.preset = why
@@ -106,12 +87,12 @@ func (e *Enricher) ReadIntrospectionInto(r *Response, body string, req *TokenReq
 	return nil
 }
 
-// ambiguousIntrospection reports whether a name IsIntrospectionReserved
+// ambiguousIntrospection reports whether a name isIntrospectionReserved
 // reports appears more than once in spellings encoding/json folds together.
 func ambiguousIntrospection(list []member) bool {
 	for i := range list {
 		for j := i + 1; j < len(list); j++ {
-			if strings.EqualFold(list[i].name, list[j].name) && IsIntrospectionReserved(list[i].name) {
+			if strings.EqualFold(list[i].name, list[j].name) && isIntrospectionReserved(list[i].name) {
 				return true
 			}
 		}
@@ -122,5 +103,5 @@ func ambiguousIntrospection(list []member) bool {
 // dropIntrospectionReserved removes from the plan the fields an
 // introspection response must not get.
 func (pl *plan) dropIntrospectionReserved() {
-	pl.fields = slices.DeleteFunc(pl.fields, func(p planned) bool { return IsIntrospectionReserved(p.name) })
+	pl.fields = slices.DeleteFunc(pl.fields, func(p planned) bool { return isIntrospectionReserved(p.name) })
 }

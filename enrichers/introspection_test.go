@@ -15,16 +15,16 @@ const introspected = `{"active":true,"scope":"api:read api:write","client_id":"s
 	`"exp":1700086400,"iat":1700000000,"sub":"svc-acme","aud":["svc-acme","https://api.example.com/"],` +
 	`"iss":"https://idp.example.com","jti":"t-1","tenant":"acme"}`
 
-// renderIntrospection runs ReadIntrospection then Render, as the handler does.
-func renderIntrospection(t *testing.T, e *Enricher, body string, req *TokenRequest) (*Response, string, Outcome) {
+// renderIntrospection runs an introspection response, as the handler does:
+// the response as read, the body sent and the outcome.
+func renderIntrospection(t *testing.T, e *Enricher, body string, req *tokenRequest) (*Response, string, runOutcome) {
 	t.Helper()
-	r, err := e.ReadIntrospection([]byte(body), req)
-	if err != nil {
-		t.Fatalf("ReadIntrospection: %v", err)
+	res := runInput(e, nil, []byte(body), req, nil, Input{Introspection: true, Names: true})
+	if res.Err != nil || res.Response == nil {
+		t.Fatalf("introspection response: status %v err %v", res.Status, res.Err)
 	}
-	out := Outcome{WantNames: true}
-	got := e.Render(nil, r, nil, &out)
-	return r, string(got), out
+	out := runOutcome{WantNames: true, Status: res.Status, Added: res.Added, Kept: res.Kept, Identity: res.Response.Identity}
+	return res.Response, string(output(res, []byte(body))), out
 }
 
 // An active introspection response is identified from its own members, as
@@ -40,7 +40,7 @@ func TestReadIntrospectionActive(t *testing.T) {
 		},
 	})
 	// the caller is the resource server, not the token's client
-	r, got, out := renderIntrospection(t, e, introspected, &TokenRequest{ClientID: "resource-server"})
+	r, got, out := renderIntrospection(t, e, introspected, &tokenRequest{ClientID: "resource-server"})
 	want := introspected[:len(introspected)-1] + `,"tenant_id":"acme","api-uri":"https://acme.api.example.com"}`
 	if got != want || out.Status != StatusEnriched || strings.Join(out.Added, ",") != "tenant_id,api-uri" {
 		t.Fatalf("got  %s\nwant %s\noutcome %+v", got, want, out)
@@ -57,7 +57,7 @@ func TestReadIntrospectionActive(t *testing.T) {
 	if strings.Join(auds, " ") != "svc-acme https://api.example.com/" {
 		t.Fatalf("audiences %v", auds)
 	}
-	if v, _ := r.Placeholder("claims.jti"); v != "t-1" {
+	if v, _, _ := r.Placeholder("claims.jti"); v != "t-1" {
 		t.Fatalf("claims.jti placeholder %q", v)
 	}
 }
@@ -82,7 +82,7 @@ func TestReadIntrospectionPresetFromIssuer(t *testing.T) {
 func TestReadIntrospectionClientNotFromRequest(t *testing.T) {
 	e := mustNew(t, Config{Rules: []RuleConfig{{Client: []string{"resource-server"}, Fields: []FieldConfig{{Name: "x", Value: "y"}}}}})
 	body := `{"active":true,"sub":"alice"}`
-	r, got, out := renderIntrospection(t, e, body, &TokenRequest{ClientID: "resource-server", GrantType: "client_credentials", Scope: "s"})
+	r, got, out := renderIntrospection(t, e, body, &tokenRequest{ClientID: "resource-server", GrantType: "client_credentials", Scope: "s"})
 	if got != body || out.Status != StatusUnchanged || r.Identity.ClientID != "" || r.Identity.GrantType != "" ||
 		r.Identity.Scope() != "" || r.Identity.RequestClientID != "resource-server" {
 		t.Fatalf("got %s, outcome %+v, identity %+v", got, out, r.Identity)
@@ -124,13 +124,13 @@ func TestReadIntrospectionNotActive(t *testing.T) {
 func TestReadIntrospectionInvalid(t *testing.T) {
 	e := mustNew(t, Config{})
 	for _, body := range []string{``, `[]`, `{"active":true`, "{\"active\":true,\"x\":\"\xff\"}"} {
-		if _, err := e.ReadIntrospection([]byte(body), nil); !errors.Is(err, ErrNotJSONObject) {
-			t.Errorf("%q: err %v", body, err)
+		if res := runInput(e, nil, []byte(body), nil, nil, Input{Introspection: true}); !errors.Is(res.Err, ErrNotJSONObject) || res.Status != StatusInvalid {
+			t.Errorf("%q: status %v err %v", body, res.Status, res.Err)
 		}
 	}
 	deep := `{"active":true,"x":` + strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1) + `}`
-	if _, err := e.ReadIntrospection([]byte(deep), nil); !errors.Is(err, ErrTooDeep) {
-		t.Errorf("deep: err %v", err)
+	if res := runInput(e, nil, []byte(deep), nil, nil, Input{Introspection: true}); !errors.Is(res.Err, ErrTooDeep) || res.Status != StatusTooDeep {
+		t.Errorf("deep: status %v err %v", res.Status, res.Err)
 	}
 }
 
@@ -156,15 +156,15 @@ func TestIntrospectionReservedNeverWritten(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s\nadded %v", got, want, out.Added)
 	}
 	for _, n := range []string{"active", "ACTIVE", "scope", "client_id", "username", "token_type", "exp", "iat", "nbf", "sub", "aud", "iss", "jti", "access_token"} {
-		if !IsIntrospectionReserved(n) {
-			t.Errorf("IsIntrospectionReserved(%q) = false", n)
+		if !isIntrospectionReserved(n) {
+			t.Errorf("isIntrospectionReserved(%q) = false", n)
 		}
 	}
-	if IsIntrospectionReserved("plan") || IsReserved("sub") {
+	if isIntrospectionReserved("plan") || IsReserved("sub") {
 		t.Error("plan is introspection-reserved, or sub token-reserved")
 	}
 	// a token response gets the fields that are not token response members
-	tok, _ := enrich(t, e, []byte(`{"access_token":"opaque"}`), nil)
+	tok, _ := mustEnrich(t, e, []byte(`{"access_token":"opaque"}`), nil)
 	if m := decodeObject(t, tok); string(m["sub"]) != `"forged"` || string(m["Active"]) != "false" {
 		t.Fatalf("token response %s", tok)
 	}
@@ -217,18 +217,17 @@ func FuzzReadIntrospection(f *testing.F) {
 	})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		orig := bytes.Clone(body)
-		r, err := e.ReadIntrospection(body, &TokenRequest{ClientID: "rs"})
-		if err != nil {
-			if !errors.Is(err, ErrNotJSONObject) {
-				t.Fatalf("error %v is not ErrNotJSONObject", err)
+		res := runInput(e, nil, body, &tokenRequest{ClientID: "rs"}, nil, Input{Introspection: true})
+		if !bytes.Equal(body, orig) {
+			t.Fatal("Run modified its input")
+		}
+		if res.Err != nil {
+			if !errors.Is(res.Err, ErrNotJSONObject) {
+				t.Fatalf("error %v is not ErrNotJSONObject", res.Err)
 			}
 			return
 		}
-		out := Outcome{}
-		got := e.Render(nil, r, nil, &out)
-		if !bytes.Equal(body, orig) {
-			t.Fatal("ReadIntrospection or Render modified its input")
-		}
+		got := output(res, body)
 		if bytes.Equal(got, body) {
 			return
 		}
@@ -258,21 +257,19 @@ func TestIntrospectionSource(t *testing.T) {
 		Sources: []SourceSpec{{Name: "tenants"}},
 		Fields:  []FieldConfig{{Source: "tenants"}, {Name: "cell", Value: "{http.token.source.tenants.cell}"}},
 	})
-	r, err := e.ReadIntrospection([]byte(introspected), nil)
-	if err != nil {
-		t.Fatal(err)
+	host := &testHost{found: map[string][]byte{"tenants": []byte(`{"region":"eu","sub":"x","Exp":1,"ſcope":"x","cell":"c7","tenant":"other"}`)}}
+	res := runInput(e, nil, []byte(introspected), nil, host, Input{Introspection: true})
+	if res.Err != nil || len(res.Rejected) > 0 {
+		t.Fatalf("err %v, rejected %v", res.Err, res.Rejected)
 	}
-	if got := strings.Join(e.Sources(r), ","); got != "tenants" {
-		t.Fatalf("Sources = %s", got)
+	if got := strings.Join(host.asked, ","); got != "tenants" {
+		t.Fatalf("sources looked up: %s", got)
 	}
-	if err := r.SetSource("tenants", []byte(`{"region":"eu","sub":"x","Exp":1,"ſcope":"x","cell":"c7","tenant":"other"}`)); err != nil {
-		t.Fatal(err)
-	}
-	var out Outcome
-	got := string(e.Render(nil, r, nil, &out))
+	r := res.Response
+	got := string(output(res, []byte(introspected)))
 	// the response's own `tenant` is kept: overwrite is off
-	if want := introspected[:len(introspected)-1] + `,"region":"eu","cell":"c7"}`; got != want || out.Kept != 1 {
-		t.Fatalf("got  %s\nwant %s\nkept %d", got, want, out.Kept)
+	if want := introspected[:len(introspected)-1] + `,"region":"eu","cell":"c7"}`; got != want || res.Kept != 1 {
+		t.Fatalf("got  %s\nwant %s\nkept %d", got, want, res.Kept)
 	}
 	if r.Identity.Tenant != "acme" || r.Identity.Claim("tenant").String() != "acme" || r.Identity.Claim("region").Exists() {
 		t.Fatalf("identity after the source: %+v", r.Identity)

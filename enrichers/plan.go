@@ -95,7 +95,7 @@ func (pl *plan) find(name string) *planned {
 // addFields renders and plans configured fields; a template that renders
 // empty sets nothing; a source adds the members of its object, reserved
 // names skipped, as the source encoded them.
-func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve Resolver) {
+func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve resolver) {
 	for i := range fs {
 		f := &fs[i]
 		switch {
@@ -104,11 +104,16 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve Resolver
 				pl.traceOut(f.label, f.label, whyNoFields)
 				continue
 			}
-			members := r.source(f.source)
-			if members == nil {
-				pl.traceOut(f.label, f.label, whySourceMissed)
+			so := r.source(f.source)
+			if so == nil || so.members == nil {
+				state := "not looked up"
+				if so != nil {
+					state = so.state
+				}
+				pl.traceOut(f.label, f.label, whySourceMissed+state)
+				continue
 			}
-			for _, m := range members {
+			for _, m := range so.members {
 				if m.name == "" || IsReserved(m.name) {
 					pl.traceOut(m.name, f.label, whyReserved)
 					continue
@@ -141,7 +146,7 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve Resolver
 
 // resolveCollisions marks planned fields the upstream already has: dropped
 // unless overwriting. It reports whether anything is left to write.
-func (pl *plan) resolveCollisions(members []member, overwrite bool, out *Outcome) bool {
+func (pl *plan) resolveCollisions(members []member, overwrite bool, kept *int) bool {
 	left := 0
 	for i := range pl.fields {
 		p := &pl.fields[i]
@@ -156,7 +161,7 @@ func (pl *plan) resolveCollisions(members []member, overwrite bool, out *Outcome
 			}
 		}
 		if p.drop {
-			out.Kept++
+			*kept++
 		} else {
 			left++
 		}

@@ -1,6 +1,7 @@
 package enrichers
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -184,9 +185,9 @@ type presetChooser struct {
 
 func newPresetChooser(name string, client, tenant []string) (presetChooser, error) {
 	var c presetChooser
-	for _, n := range append(slices.Clone(client), tenant...) {
-		if n == "" {
-			return c, fmt.Errorf("claim lists: empty claim name")
+	for what, list := range map[string][]string{"client_claims": client, "tenant_claims": tenant} {
+		if slices.Contains(list, "") {
+			return c, &ConfigError{Path: what, Err: errors.New("empty claim name")}
 		}
 	}
 	if name == "" || name == PresetAuto {
@@ -200,7 +201,7 @@ func newPresetChooser(name string, client, tenant []string) (presetChooser, erro
 	}
 	p, ok := LookupPreset(name)
 	if !ok {
-		return c, fmt.Errorf("preset: unknown preset %q (known: %s)", name, strings.Join(PresetNames(), ", "))
+		return c, &ConfigError{Path: "preset", Err: fmt.Errorf("unknown preset %q (known: %s)", name, strings.Join(PresetNames(), ", "))}
 	}
 	c.table = []Preset{p.withClaims(client, tenant)}
 	return c, nil

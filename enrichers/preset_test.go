@@ -78,7 +78,7 @@ func (s *claimSample) body(t testing.TB) []byte {
 	return b
 }
 
-func (s *claimSample) request() *TokenRequest {
+func (s *claimSample) request() *tokenRequest {
 	if s.Request == nil {
 		return nil
 	}
@@ -91,7 +91,7 @@ func (s *claimSample) request() *TokenRequest {
 		a := testjwt.Unsigned([]byte(`{"alg":"RS256"}`), []byte(`{"iss":"`+client+`","sub":"`+client+`","aud":"https://login.example/token","jti":"1","exp":1}`))
 		body = body[:i] + a + body[i+j+1:]
 	}
-	tr := ParseTokenRequest(s.Request.ContentType, []byte(body), s.Request.Basic)
+	tr := parseTokenRequest(s.Request.ContentType, body, s.Request.Basic)
 	return &tr
 }
 
@@ -107,7 +107,7 @@ func TestClaimSamples(t *testing.T) {
 					req = nil
 				}
 				body := s.body(t)
-				id, err := e.Identify(body, req)
+				id, err := identifyBody(e, body, req)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -116,10 +116,10 @@ func TestClaimSamples(t *testing.T) {
 				}
 				checkIdentity(t, &id, c.Want)
 				// Enrich agrees with Identify, and placeholders render the same
-				out := Outcome{}
+				out := runOutcome{}
 				e2 := mustNew(t, Config{Preset: c.Preset, TenantClaims: c.TenantClaims, ClientClaims: c.ClientClaims,
 					Fields: []FieldConfig{{Name: "x-tenant", Value: "{http.token.tenant}"}}})
-				got, err := e2.Enrich(nil, body, req, nil, &out)
+				got, err := enrich(e2, nil, body, req, nil, &out)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -181,7 +181,7 @@ func checkIdentity(t *testing.T, id *Identity, want map[string]json.RawMessage) 
 				t.Fatal(err)
 			}
 			for name, v := range cs {
-				if got, _ := id.Placeholder("claims." + name); got != v {
+				if got, _ := id.placeholder("claims." + name); got != v {
 					t.Errorf("{http.token.claims.%s} = %q, want %q", name, got, v)
 				}
 			}
@@ -297,13 +297,13 @@ func TestClaimOverridesWinOverPreset(t *testing.T) {
 	s := loadSamples(t)["auth0-rfc9068-org-rbac"]
 	body := s.body(t)
 	e := mustNew(t, Config{Preset: "auth0", ClientClaims: []string{"sub"}, TenantClaims: []string{"jti"}})
-	id, _ := e.Identify(body, nil)
+	id, _ := identifyBody(e, body, nil)
 	if id.ClientID != "auth0|6571a0c2e8f1d2b3c4d5e6f7" || id.Tenant != "73WakrfVbNJBaAmhQtEeDv" {
 		t.Fatalf("identity %+v", id)
 	}
 	// an override that is absent falls back to the issuer, not to the preset's claims
 	e = mustNew(t, Config{Preset: "auth0", TenantClaims: []string{"nope"}})
-	if id, _ = e.Identify(body, nil); id.Tenant != "globex" {
+	if id, _ = identifyBody(e, body, nil); id.Tenant != "globex" {
 		t.Fatalf("tenant %q", id.Tenant)
 	}
 }
@@ -322,8 +322,8 @@ func TestOpaqueAndEncryptedTokens(t *testing.T) {
 			{Name: "claim", Claims: []ClaimCondition{{Name: "plan", Values: []string{"*"}}}, Fields: []FieldConfig{{Name: "claimed", JSON: json.RawMessage(`true`)}}},
 		},
 	}
-	req := ParseTokenRequest("application/x-www-form-urlencoded",
-		[]byte("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS&client_id=svc-eu&audience=https%3A%2F%2Fapi.example.com%2F"), "")
+	req := parseTokenRequest("application/x-www-form-urlencoded",
+		"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS&client_id=svc-eu&audience=https%3A%2F%2Fapi.example.com%2F", "")
 	for _, preset := range []string{"auto", "auth0", "hydra"} {
 		e := mustNew(t, cfg)
 		if preset != "auto" {
@@ -333,7 +333,7 @@ func TestOpaqueAndEncryptedTokens(t *testing.T) {
 		}
 		for name, tok := range map[string]string{"opaque": "ory_at_x1Tq0iZ.5dXcvYz", "jwe": jwe} {
 			body := []byte(`{"access_token":"` + tok + `","token_type":"Bearer","expires_in":300}`)
-			got, out := enrich(t, e, body, &req)
+			got, out := mustEnrich(t, e, body, &req)
 			want := string(body[:len(body)-1]) + `,"who":"svc-eu","api-uri":"https://eu"}`
 			if string(got) != want {
 				t.Errorf("%s %s:\ngot  %s\nwant %s", preset, name, got, want)
@@ -350,20 +350,20 @@ func TestGrantTypes(t *testing.T) {
 	rule := func(g ...string) Config {
 		return Config{Rules: []RuleConfig{{GrantType: g, Fields: []FieldConfig{{Name: "hit", JSON: json.RawMessage(`true`)}}}}}
 	}
-	hit := func(e *Enricher, body string, req *TokenRequest) bool {
-		got, _ := enrich(t, e, []byte(body), req)
+	hit := func(e *Enricher, body string, req *tokenRequest) bool {
+		got, _ := mustEnrich(t, e, []byte(body), req)
 		return bytes.Contains(got, []byte(`"hit":true`))
 	}
 	opaque := `{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer"}`
-	form := func(body string) *TokenRequest {
-		r := ParseTokenRequest("application/x-www-form-urlencoded", []byte(body), "")
+	form := func(body string) *tokenRequest {
+		r := parseTokenRequest("application/x-www-form-urlencoded", body, "")
 		return &r
 	}
 	cases := []struct {
 		name  string
 		rule  []string
 		body  string
-		req   *TokenRequest
+		req   *tokenRequest
 		match bool
 	}{
 		{"device_code alias", []string{"device_code"}, opaque, form("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=x&client_id=tv"), true},
@@ -412,17 +412,17 @@ func TestClientAuthentication(t *testing.T) {
 	e := mustNew(t, Config{})
 	opaque := []byte(`{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer"}`)
 	for _, c := range cases {
-		req := ParseTokenRequest(c.ctype, []byte(c.body), c.basic)
-		id, err := e.Identify(opaque, &req)
+		req := parseTokenRequest(c.ctype, c.body, c.basic)
+		id, err := identifyBody(e, opaque, &req)
 		if err != nil || id.ClientID != c.want || id.RequestClientID != c.want {
 			t.Errorf("%s: client %q request client %q err %v", c.name, id.ClientID, id.RequestClientID, err)
 		}
 	}
 	// Basic says one client, the token's azp another: the token wins
 	body := loadSamples(t)["auth0-m2m"]
-	req := ParseTokenRequest("application/x-www-form-urlencoded", []byte("grant_type=client_credentials"), "someone-else")
+	req := parseTokenRequest("application/x-www-form-urlencoded", "grant_type=client_credentials", "someone-else")
 	s := body.body(t)
-	id, _ := e.Identify(s, &req)
+	id, _ := identifyBody(e, s, &req)
 	if id.ClientID != "Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9uHg" || id.RequestClientID != "someone-else" {
 		t.Fatalf("disagreement: %+v", id)
 	}
@@ -438,12 +438,12 @@ func TestHydraNestedClaims(t *testing.T) {
 		Fields: []FieldConfig{{Name: "t", Value: "{http.token.tenant}"}, {Name: "p", Value: "{http.token.claims.plan}"}, {Name: "n", Value: "{http.token.claims.n}"}},
 		Rules:  []RuleConfig{{Claims: []ClaimCondition{{Name: "plan", Values: []string{"gold"}}}, Fields: []FieldConfig{{Name: "gold", JSON: json.RawMessage(`true`)}}}},
 	}
-	got, _ := enrich(t, mustNew(t, cfg), body, nil)
+	got, _ := mustEnrich(t, mustNew(t, cfg), body, nil)
 	if !bytes.HasSuffix(got, []byte(`,"t":"top","p":"gold","n":"3","gold":true}`)) {
 		t.Fatalf("hydra: %s", got)
 	}
 	cfg.Preset = "generic"
-	got, _ = enrich(t, mustNew(t, cfg), body, nil)
+	got, _ = mustEnrich(t, mustNew(t, cfg), body, nil)
 	if !bytes.HasSuffix(got, []byte(`,"t":"top"}`)) {
 		t.Fatalf("generic: %s", got)
 	}
@@ -461,13 +461,13 @@ func TestPresetHeaderDetection(t *testing.T) {
 		`{"alg":"RS256"}`:                            "generic",
 		`{"alg":"RS256","typ":"at+jwt","x5c":["` + strings.Repeat("A", 900) + `"]}`: "rfc9068",
 	} {
-		id, _ := e.Identify(tokenResponse(t, testjwt.ClaimsHeader(t, header, claims)), nil)
+		id, _ := identifyBody(e, tokenResponse(t, testjwt.ClaimsHeader(t, header, claims)), nil)
 		if id.Preset != want {
 			t.Errorf("%.60s: preset %s, want %s", header, id.Preset, want)
 		}
 	}
 	claims["iss"] = "https://acme.auth0.com/"
-	id, _ := e.Identify(tokenResponse(t, testjwt.ClaimsHeader(t, `{"typ":"at+jwt"}`, claims)), nil)
+	id, _ := identifyBody(e, tokenResponse(t, testjwt.ClaimsHeader(t, `{"typ":"at+jwt"}`, claims)), nil)
 	if id.Preset != "auth0" {
 		t.Errorf("issuer must win over the header: %s", id.Preset)
 	}
@@ -486,7 +486,7 @@ func BenchmarkIdentifyPreset(b *testing.B) {
 		s := samples[n]
 		body, req := s.body(b), s.request()
 		auto := mustNew(b, Config{})
-		id, _ := auto.Identify(body, req)
+		id, _ := identifyBody(auto, body, req)
 		for _, c := range []struct {
 			label string
 			e     *Enricher
@@ -494,7 +494,7 @@ func BenchmarkIdentifyPreset(b *testing.B) {
 			b.Run(n+"/"+c.label, func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					_, _ = c.e.Identify(body, req)
+					_, _ = identifyBody(c.e, body, req)
 				}
 			})
 		}

@@ -8,11 +8,11 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// TokenRequest holds the identity-relevant parameters of an OAuth 2.0 token
+// tokenRequest holds the identity-relevant parameters of an OAuth 2.0 token
 // request (RFC 6749 §4, RFC 8693, RFC 8707). It never holds a secret: the client
 // secret, the client assertion and any token parameters are read only to the
 // extent needed to name the client and are not kept.
-type TokenRequest struct {
+type tokenRequest struct {
 	// GrantType is the grant_type parameter as sent.
 	GrantType string
 	// ClientID is the client identifier from HTTP Basic authentication
@@ -31,7 +31,7 @@ type TokenRequest struct {
 
 // Client returns the best request-side client id: Basic/body client_id, else
 // the client assertion's subject.
-func (r *TokenRequest) Client() string {
+func (r *tokenRequest) Client() string {
 	if r.ClientID != "" {
 		return r.ClientID
 	}
@@ -40,7 +40,7 @@ func (r *TokenRequest) Client() string {
 
 // Audience returns the audience the client asked for: the first audience
 // parameter, else the first resource parameter.
-func (r *TokenRequest) Audience() string {
+func (r *tokenRequest) Audience() string {
 	if len(r.Audiences) > 0 {
 		return r.Audiences[0]
 	}
@@ -50,24 +50,14 @@ func (r *TokenRequest) Audience() string {
 	return ""
 }
 
-// ParseTokenRequest extracts the parameters from a token request body of the
-// given Content-Type (application/x-www-form-urlencoded or application/json;
-// anything else yields only the Basic client id) and the user part of an HTTP
-// Basic Authorization header (basicUser, still form-encoded; "" if none).
-// It is lenient by design: a malformed body yields whatever could be read.
-// The result shares no memory with body.
-func ParseTokenRequest(contentType string, body []byte, basicUser string) TokenRequest {
-	return TokenRequest{}.Parse(contentType, string(body), basicUser)
-}
-
-// Parse is ParseTokenRequest of the text of a body: the result points
-// into body, which a caller may make in an allocation it makes anyway. It
-// appends the audience and resource parameters to room.Audiences[:0] and
-// room.Resources[:0] (the other fields of room are not read), so that a
-// caller may give them room: a token request names one audience, as a
-// rule, and with room for it the request costs no list.
-func (room TokenRequest) Parse(contentType, body, basicUser string) TokenRequest {
-	tr := TokenRequest{Audiences: room.Audiences[:0], Resources: room.Resources[:0]}
+// parseTokenRequest extracts the parameters from a token request body of
+// the given Content-Type (application/x-www-form-urlencoded or
+// application/json; anything else yields only the Basic client id) and the
+// user part of an HTTP Basic Authorization header (basicUser, still
+// form-encoded; "" if none). It is lenient by design: a malformed body
+// yields whatever could be read. The result points into body.
+func parseTokenRequest(contentType, body, basicUser string) tokenRequest {
+	var tr tokenRequest
 	if basicUser != "" {
 		tr.ClientID = basicUser
 		if u, err := url.QueryUnescape(basicUser); err == nil {

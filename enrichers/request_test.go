@@ -12,13 +12,13 @@ func TestParseTokenRequest(t *testing.T) {
 	issOnly := testjwt.ClaimsHeader(t, testjwt.HeaderAT, map[string]any{"iss": "iss-only-client"})
 	cases := []struct {
 		name, ctype, body, basic string
-		want                     TokenRequest
+		want                     tokenRequest
 	}{
 		{
 			name:  "form with body credentials",
 			ctype: "application/x-www-form-urlencoded",
 			body:  "grant_type=client_credentials&client_id=svc-eu&client_secret=s3cr%3At&audience=https%3A%2F%2Fapi.example.com%2F&scope=read+write",
-			want: TokenRequest{GrantType: "client_credentials", ClientID: "svc-eu",
+			want: tokenRequest{GrantType: "client_credentials", ClientID: "svc-eu",
 				Audiences: []string{"https://api.example.com/"}, Scope: "read write"},
 		},
 		{
@@ -26,7 +26,7 @@ func TestParseTokenRequest(t *testing.T) {
 			ctype: "application/x-www-form-urlencoded; charset=UTF-8",
 			body:  "grant_type=client_credentials&client_id=other&resource=urn%3Aa&resource=urn%3Ab",
 			basic: "svc%3Aeu+one",
-			want: TokenRequest{GrantType: "client_credentials", ClientID: "svc:eu one",
+			want: tokenRequest{GrantType: "client_credentials", ClientID: "svc:eu one",
 				Resources: []string{"urn:a", "urn:b"}},
 		},
 		{
@@ -34,50 +34,50 @@ func TestParseTokenRequest(t *testing.T) {
 			ctype: "application/x-www-form-urlencoded",
 			body:  "grant_type=password",
 			basic: "svc%zz",
-			want:  TokenRequest{GrantType: "password", ClientID: "svc%zz"},
+			want:  tokenRequest{GrantType: "password", ClientID: "svc%zz"},
 		},
 		{
 			name:  "json body (Auth0 style)",
 			ctype: "application/json",
 			body:  `{"client_id":"svc-us","client_secret":"x","audience":"https://api.example.com/","grant_type":"client_credentials","resource":["r1","r2"]}`,
-			want: TokenRequest{GrantType: "client_credentials", ClientID: "svc-us",
+			want: tokenRequest{GrantType: "client_credentials", ClientID: "svc-us",
 				Audiences: []string{"https://api.example.com/"}, Resources: []string{"r1", "r2"}},
 		},
 		{
 			name:  "private_key_jwt assertion",
 			ctype: "application/x-www-form-urlencoded",
 			body:  "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" + assertion,
-			want:  TokenRequest{GrantType: "client_credentials", AssertionClientID: "assert-client"},
+			want:  tokenRequest{GrantType: "client_credentials", AssertionClientID: "assert-client"},
 		},
 		{
 			name:  "assertion without sub uses iss",
 			ctype: "application/x-www-form-urlencoded",
 			body:  "grant_type=client_credentials&client_assertion=" + issOnly,
-			want:  TokenRequest{GrantType: "client_credentials", AssertionClientID: "iss-only-client"},
+			want:  tokenRequest{GrantType: "client_credentials", AssertionClientID: "iss-only-client"},
 		},
 		{
 			name:  "garbage json",
 			ctype: "application/json",
 			body:  `{"client_id":`,
 			basic: "b",
-			want:  TokenRequest{ClientID: "b"},
+			want:  tokenRequest{ClientID: "b"},
 		},
 		{
 			name:  "unknown content type",
 			ctype: "text/plain",
 			body:  "grant_type=client_credentials&client_id=x",
-			want:  TokenRequest{},
+			want:  tokenRequest{},
 		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := ParseTokenRequest(c.ctype, []byte(c.body), c.basic)
+			got := parseTokenRequest(c.ctype, c.body, c.basic)
 			if !reflect.DeepEqual(got, c.want) {
 				t.Fatalf("got  %+v\nwant %+v", got, c.want)
 			}
 		})
 	}
-	tr := TokenRequest{AssertionClientID: "a", Resources: []string{"r"}}
+	tr := tokenRequest{AssertionClientID: "a", Resources: []string{"r"}}
 	if tr.Client() != "a" || tr.Audience() != "r" {
 		t.Fatalf("fallbacks: client %q audience %q", tr.Client(), tr.Audience())
 	}

@@ -92,6 +92,9 @@ func compileRule(i int, rc RuleConfig) (rule, error) {
 		label = fmt.Sprintf("#%d", i+1)
 	}
 	r := rule{name: label, scope: rc.Scope}
+	if len(rc.Fields) == 0 && len(rc.Splits) == 0 {
+		return rule{}, errors.New("sets no field")
+	}
 	for _, g := range rc.GrantType {
 		r.grantType = append(r.grantType, CanonicalGrantType(g))
 	}

@@ -3,13 +3,14 @@ package enrichers
 import (
 	"fmt"
 	"strings"
+
+	"github.com/tidwall/gjson"
 )
 
-// SourceSpec declares a metadata source to the engine: its name, and
-// whether its members become fields. The lookup itself is the caller's
-// (the Caddy handler runs the source modules); the engine says which
-// sources a response needs (Sources), takes their objects
-// (Response.SetSource) and renders their members and placeholders.
+// SourceSpec declares a metadata source to the engine: its name, its key
+// and whether its members become fields. The lookup itself is the host's
+// (Host.LookUp); the engine says which sources a response needs, takes
+// what they found and renders their members and placeholders.
 type SourceSpec struct {
 	// Name names the source in field references and in placeholders
 	// {http.token.source.<name>.<member>}: letters, digits, `_` and `-`.
@@ -17,6 +18,10 @@ type SourceSpec struct {
 	// NoFields makes the source's members placeholders only: it adds no
 	// member to the response itself.
 	NoFields bool
+	// Key is the key the host renders to look the source up, checked
+	// here for the names under PlaceholderPrefix it uses; "" when the
+	// source renders its own.
+	Key string
 }
 
 // validSourceName reports whether name may name a source.
@@ -41,8 +46,11 @@ func compileSources(cfg *Config) (map[string]SourceSpec, error) {
 			return nil, &ConfigError{Path: fmt.Sprintf("sources[%d].name", i),
 				Err: fmt.Errorf("source name %q: use letters, digits, _ and -", s.Name)}
 		}
+		if _, err := parseTemplate(s.Key); err != nil {
+			return nil, &ConfigError{Path: fmt.Sprintf("sources[%d].key", i), Err: fmt.Errorf("source %s: key: %w", s.Name, err)}
+		}
 		if _, dup := specs[s.Name]; dup {
-			return nil, &ConfigError{Path: fmt.Sprintf("sources[%d].name", i), Err: fmt.Errorf("source %q declared twice", s.Name)}
+			return nil, &ConfigError{Path: fmt.Sprintf("sources[%d].name", i), Err: fmt.Errorf("source %s: declared twice", s.Name)}
 		}
 		specs[s.Name] = s
 	}
@@ -108,11 +116,11 @@ func sourceRefs(value string) []string {
 	}
 }
 
-// Sources lists, in order, the sources r's fields need: those placed among
-// the top-level fields and in the rules r's identity matches. A source
-// placed in a rule is looked up only for the tokens that rule matches.
-func (e *Enricher) Sources(r *Response) []string {
-	if r.Status != StatusUnchanged || len(e.sourceSpecs) == 0 {
+// sources lists, in order, the sources r's fields need: those placed among
+// the top-level fields and in the rules that apply to r. A source placed in
+// a rule is looked up only for the tokens that rule matches.
+func (e *Enricher) sources(r *Response) []string {
+	if len(e.sourceSpecs) == 0 {
 		return nil
 	}
 	var names []string
@@ -125,45 +133,54 @@ func (e *Enricher) Sources(r *Response) []string {
 	}
 	add(e.fields)
 	for _, i := range e.sourceRules {
-		if e.ruleMatches(i, r) {
+		if r.matched[i] {
 			add(e.rules[i].fields)
 		}
 	}
 	return names
 }
 
-// SetSource gives r the object a source found. It must be a JSON object
-// nested at most MaxDepth deep. Its members become r's fields where the
-// source is placed (unless the source has NoFields), reserved names
-// skipped, and placeholders {http.token.source.<name>.<member>}.
-func (r *Response) SetSource(name string, object []byte) error {
-	_, all, err := readObject(object, r.all)
-	if err != nil {
-		return fmt.Errorf("source %s: %w", name, err)
-	}
-	members := all[len(r.all):len(all):len(all)]
-	r.all = all
-	for i := range r.sources {
-		if r.sources[i].name == name {
-			r.sources[i].members = members
-			return nil
+// setSource records what a source's lookup came to. An object must be a
+// JSON object nested at most MaxDepth deep: its members become r's fields
+// where the source is placed (unless the source has NoFields), reserved
+// names skipped, and placeholders {http.token.source.<name>.<member>}. It
+// reports false when the object is refused; the source then counts as
+// having found nothing.
+func (r *Response) setSource(f Found) bool {
+	so := sourceObject{name: f.Source, state: f.State}
+	ok := true
+	if f.Object != nil {
+		_, members, err := readObject(f.Object, nil)
+		if err != nil {
+			so.state, ok = "error: "+err.Error(), false
+		} else {
+			so.members = members
 		}
 	}
-	r.sources = append(r.sources, sourceObject{name: name, members: members})
-	return nil
+	for i := range r.sources {
+		if r.sources[i].name == f.Source {
+			r.sources[i] = so
+			return ok
+		}
+	}
+	r.sources = append(r.sources, so)
+	return ok
 }
 
-// sourceObject is the object a source found, as members.
+// sourceObject is what one source's lookup came to: the members of the
+// object it found (nil for none) and, for Explain, how the lookup went.
 type sourceObject struct {
 	name    string
 	members []member
+	state   string
 }
 
-// source returns the members of the object source found, or nil.
-func (r *Response) source(name string) []member {
+// source returns what source's lookup came to, or nil when it was not
+// looked up.
+func (r *Response) source(name string) *sourceObject {
 	for i := range r.sources {
 		if r.sources[i].name == name {
-			return r.sources[i].members
+			return &r.sources[i]
 		}
 	}
 	return nil
@@ -171,6 +188,9 @@ func (r *Response) source(name string) []member {
 
 // sourceMember returns the value of a member of a source's object.
 func (r *Response) sourceMember(source, name string) (string, bool) {
-	v := last(r.source(source), name)
+	var v gjson.Result
+	if so := r.source(source); so != nil {
+		v = last(so.members, name)
+	}
 	return valueText(v), v.Exists()
 }

@@ -26,72 +26,86 @@ func TestSources(t *testing.T) {
 			Fields: []FieldConfig{{Source: "gold"}, {Name: "region", Value: "rule-wins"}}}},
 	})
 	body := tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, map[string]any{"azp": "svc", "org_id": "org_acme", "plan": "silver"}))
-	r, err := e.Read(body, nil)
-	if err != nil {
-		t.Fatal(err)
+	host := &testHost{found: map[string][]byte{
+		"tenants": []byte(`{"api-uri":"https://acme","region":"eu","Access_Token":"x","expireſ_in":1,"":1}`),
+		"cells":   []byte(`{"cell":"c7","leak":"no"}`),
+	}}
+	res := runInput(e, nil, body, nil, host, Input{})
+	if res.Err != nil || len(res.Rejected) > 0 {
+		t.Fatalf("err %v, rejected %v", res.Err, res.Rejected)
 	}
-	if got := strings.Join(e.Sources(r), ","); got != "tenants,cells" {
-		t.Fatalf("Sources = %s", got)
+	if got := strings.Join(host.asked, ","); got != "tenants,cells" {
+		t.Fatalf("sources looked up: %s", got)
 	}
-	if err := r.SetSource("tenants", []byte(`{"api-uri":"https://acme","region":"eu","Access_Token":"x","expireſ_in":1,"":1}`)); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.SetSource("cells", []byte(`{"cell":"c7","leak":"no"}`)); err != nil {
-		t.Fatal(err)
-	}
-	var out Outcome
-	got := string(e.Render(nil, r, nil, &out))
+	got := string(output(res, body))
 	if want := string(body[:len(body)-1]) + `,"api-uri":"https://acme","region":"eu","cell":"c7-eu"}`; got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
-	if v, _ := r.Placeholder("source.cells.leak"); v != "no" {
+	r := res.Response
+	if v, _, _ := r.Placeholder("source.cells.leak"); v != "no" {
 		t.Fatalf("placeholder source.cells.leak = %q", v)
 	}
-	if v, known := r.Placeholder("source.tenants.absent"); v != "" || !known {
+	if v, known, _ := r.Placeholder("source.tenants.absent"); v != "" || !known {
 		t.Fatalf("absent member: %q %v", v, known)
 	}
 
 	// the rule's source only for matching tokens; a source that found
 	// nothing adds nothing
 	body = tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, map[string]any{"azp": "svc", "org_id": "org_acme", "plan": "gold"}))
-	if r, err = e.Read(body, nil); err != nil {
-		t.Fatal(err)
+	host = &testHost{found: map[string][]byte{"gold": []byte(`{"limits":{"rps":1000},"region":"gold-region"}`)}}
+	if res = runInput(e, nil, body, nil, host, Input{}); res.Err != nil || len(res.Rejected) > 0 {
+		t.Fatalf("err %v, rejected %v", res.Err, res.Rejected)
 	}
-	if got := strings.Join(e.Sources(r), ","); got != "tenants,cells,gold" {
-		t.Fatalf("Sources = %s", got)
+	if got := strings.Join(host.asked, ","); got != "tenants,cells,gold" {
+		t.Fatalf("sources looked up: %s", got)
 	}
-	if err := r.SetSource("gold", []byte(`{"limits":{"rps":1000},"region":"gold-region"}`)); err != nil {
-		t.Fatal(err)
-	}
-	got = string(e.Render(nil, r, nil, &Outcome{}))
+	got = string(output(res, body))
 	if want := string(body[:len(body)-1]) + `,"api-uri":"https://default","cell":"-","limits":{"rps":1000},"region":"rule-wins"}`; got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 
 	// not a token response: no source is needed
-	if r, _ = e.Read([]byte(`{"keys":[]}`), nil); len(e.Sources(r)) != 0 {
-		t.Fatal("sources for a response that is not a token response")
+	host = &testHost{}
+	if res = runInput(e, nil, []byte(`{"keys":[]}`), nil, host, Input{}); res.Status != StatusNotToken || len(host.asked) != 0 {
+		t.Fatalf("status %v, sources looked up for a response that is not a token response: %v", res.Status, host.asked)
 	}
 }
 
 func TestSourceObjectsAreChecked(t *testing.T) {
 	e := mustNew(t, Config{Sources: []SourceSpec{{Name: "s"}}, Fields: []FieldConfig{{Source: "s"}}})
-	r, _ := e.Read(tokenResponse(t, "opaque"), nil)
+	body := tokenResponse(t, "opaque")
 	for _, bad := range []string{``, `[]`, `"x"`, `{"a":`, "{\"a\":\"\xff\"}", `{"a":` + strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1) + `}`} {
-		if err := r.SetSource("s", []byte(bad)); !errors.Is(err, ErrNotJSONObject) {
-			t.Errorf("%.40q: %v", bad, err)
+		host := &testHost{found: map[string][]byte{"s": []byte(bad)}}
+		res := runInput(e, nil, body, nil, host, Input{Explain: true})
+		// refused: the source counts as having found nothing, and says why
+		want := ErrNotJSONObject.Error()
+		if strings.HasPrefix(bad, `{"a":[`) {
+			want = ErrTooDeep.Error()
 		}
+		why := ""
+		for _, f := range res.Explanation.Fields {
+			if f.From == "source:s" {
+				why = f.Why
+			}
+		}
+		if len(res.Rejected) != 1 || res.Rejected[0] != "s" || res.Status != StatusUnchanged || why != whySourceMissed+"error: "+want {
+			t.Errorf("%.40q: status %v, rejected %v, why %q", bad, res.Status, res.Rejected, why)
+		}
+	}
+	if !errors.Is(ErrTooDeep, ErrNotJSONObject) {
+		t.Error("ErrTooDeep is not ErrNotJSONObject")
 	}
 }
 
 func TestSourceConfigErrors(t *testing.T) {
 	for want, cfg := range map[string]Config{
-		`fields[0]: unknown source "nope"`:                 {Fields: []FieldConfig{{Source: "nope"}}},
-		`rules[0].fields[0]: unknown source "nope"`:        {Rules: []RuleConfig{{Fields: []FieldConfig{{Name: "a", Value: "{http.token.source.nope.x}"}}}}},
-		`sources[0]: source "s" is not placed`:             {Sources: []SourceSpec{{Name: "s"}}},
-		`sources[1].name: source "s" declared twice`:       {Sources: []SourceSpec{{Name: "s"}, {Name: "s"}}, Fields: []FieldConfig{{Source: "s"}}},
-		`sources[0].name: source name "a.b"`:               {Sources: []SourceSpec{{Name: "a.b"}}},
-		`fields[0].source: source "s": a source field has`: {Sources: []SourceSpec{{Name: "s"}}, Fields: []FieldConfig{{Source: "s", Name: "x"}}},
+		`fields[0]: unknown source "nope"`:                   {Fields: []FieldConfig{{Source: "nope"}}},
+		`rules[0].fields[0]: unknown source "nope"`:          {Rules: []RuleConfig{{Fields: []FieldConfig{{Name: "a", Value: "{http.token.source.nope.x}"}}}}},
+		`sources[0]: source "s" is not placed`:               {Sources: []SourceSpec{{Name: "s"}}},
+		`sources[1].name: source s: declared twice`:          {Sources: []SourceSpec{{Name: "s"}, {Name: "s"}}, Fields: []FieldConfig{{Source: "s"}}},
+		`sources[0].key: source s: key: unknown placeholder`: {Sources: []SourceSpec{{Name: "s", Key: "{http.token.nope}"}}, Fields: []FieldConfig{{Source: "s"}}},
+		`sources[0].name: source name "a.b"`:                 {Sources: []SourceSpec{{Name: "a.b"}}},
+		`fields[0].source: source "s": a source field has`:   {Sources: []SourceSpec{{Name: "s"}}, Fields: []FieldConfig{{Source: "s", Name: "x"}}},
 	} {
 		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want %q, got %v", want, err)
@@ -109,16 +123,12 @@ func TestCountLabels(t *testing.T) {
 		Fields:     []FieldConfig{{Name: "api-uri", Value: "https://a"}, {Source: "tenants"}, {Name: "scope2", Value: "x"}, {Name: "token_kind", Value: "{http.token.client_id}"}},
 	})
 	body := []byte(`{"access_token":"` + testjwt.Claims(t, map[string]any{"azp": "svc", "ext": map[string]any{"who": "w", "api-uri": "lifted"}}) + `","scope2":"upstream"}`)
-	r, err := e.Read(body, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.SetSource("tenants", []byte(`{"region":"eu","plan":"gold"}`)); err != nil {
-		t.Fatal(err)
-	}
+	host := &testHost{found: map[string][]byte{"tenants": []byte(`{"region":"eu","plan":"gold"}`)}}
 	counts := map[string]int{}
-	out := Outcome{Count: func(label string) { counts[label]++ }}
-	e.Render(nil, r, nil, &out)
+	out := runOutcome{Count: func(label string) { counts[label]++ }}
+	if _, err := runWith(e, nil, body, nil, host, &out); err != nil || out.Status != StatusEnriched {
+		t.Fatalf("status %v err %v", out.Status, err)
+	}
 	want := map[string]int{"lift:ext": 1, "api-uri": 1, "source:tenants": 2, "token_kind": 1}
 	if fmt.Sprint(counts) != fmt.Sprint(want) {
 		t.Fatalf("counted %v, want %v", counts, want)

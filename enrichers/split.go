@@ -35,7 +35,7 @@ type Bucket struct {
 // split is a compiled SplitConfig.
 type split struct {
 	name    string
-	key     Template
+	key     valueTemplate
 	buckets []Bucket
 }
 
@@ -46,7 +46,7 @@ func compileSplits(path string, cfgs []SplitConfig) ([]split, error) {
 		if !validSourceName(c.Name) {
 			return nil, &ConfigError{Path: at + ".name", Err: fmt.Errorf("split name %q: use letters, digits, _ and -", c.Name)}
 		}
-		key, err := ParseTemplate(c.Key)
+		key, err := parseTemplate(c.Key)
 		if err != nil || c.Key == "" {
 			if err == nil {
 				err = errors.New("empty key")
@@ -115,12 +115,12 @@ func mix(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-// Split assigns r's buckets: the top-level splits and those of the rules
-// r matches, in order, rendering their keys with r's placeholders and
-// resolve. It must run after the host has given r its rule matches and
-// sources, and before Render and before the split placeholders are read.
-func (e *Enricher) Split(r *Response, resolve Resolver) {
-	if r.Status != StatusUnchanged || !e.hasSplits {
+// split assigns r's buckets: the top-level splits and those of the rules
+// that apply to r, in order, rendering their keys with r's placeholders
+// and resolve. It runs after the rules are matched and the sources found,
+// and before render and the split placeholders read the buckets.
+func (e *Enricher) split(r *Response, resolve resolver) {
+	if !e.hasSplits {
 		return
 	}
 	var buf [128]byte
@@ -137,7 +137,7 @@ func (e *Enricher) Split(r *Response, resolve Resolver) {
 	}
 	do(e.splits)
 	for i := range e.rules {
-		if len(e.rules[i].splits) > 0 && e.ruleMatches(i, r) {
+		if len(e.rules[i].splits) > 0 && r.matched[i] {
 			do(e.rules[i].splits)
 		}
 	}

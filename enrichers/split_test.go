@@ -108,18 +108,18 @@ func TestSplitsThroughTheEngine(t *testing.T) {
 				Fields: []FieldConfig{{Name: "internal", JSON: json.RawMessage(`true`)}}},
 		},
 	})
-	if got := e.ExternalRules(); len(got) != 1 || got[0] != 1 {
-		t.Fatalf("ExternalRules = %v", got)
-	}
 	run := func(claims map[string]any, internal bool) map[string]json.RawMessage {
 		t.Helper()
-		r, err := e.Read(tokenResponse(t, testjwt.Claims(t, claims)), nil)
+		host := &testHost{match: map[int]bool{1: internal}}
+		got, err := runWith(e, nil, tokenResponse(t, testjwt.Claims(t, claims)), nil, host, &runOutcome{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.SetRuleMatch(1, internal)
-		e.Split(r, nil)
-		return decodeObject(t, e.Render(nil, r, nil, &Outcome{}))
+		// the host is asked about the one rule with a matcher set
+		if len(host.matchAsked) != 1 || host.matchAsked[0] != 1 {
+			t.Fatalf("MatchRule asked for %v, want [1]", host.matchAsked)
+		}
+		return decodeObject(t, got)
 	}
 	want := `"https://` + splitOf(t, "green", 1, "blue", 1).bucket("svc-eu") + `.api.example.com"`
 	got := run(map[string]any{"client_id": "svc-eu", "org_id": "org_acme", "plan": "gold"}, true)
@@ -161,23 +161,24 @@ func BenchmarkSplit(b *testing.B) {
 	}
 }
 
-// BenchmarkSplitStage is what Split adds to a token response: one split
-// of two buckets, its key rendered from the identity.
+// BenchmarkSplitStage is what assigning the splits adds to a token
+// response: one split of two buckets, its key rendered from the identity.
 func BenchmarkSplitStage(b *testing.B) {
 	c := auth0Case()
 	cfg := c.cfg
 	cfg.Splits = []SplitConfig{{Name: "slot", Key: "{http.token.client_id}", Buckets: []Bucket{{Name: "green", Weight: 10}, {Name: "blue", Weight: 90}}}}
 	e := mustNew(b, cfg)
-	r, err := e.Read(c.body, c.req)
-	if err != nil {
+	r := new(Response)
+	if err := e.read(r, string(c.body), c.req); err != nil {
 		b.Fatal(err)
 	}
+	e.matchRules(r, noHost{}, nil)
 	b.ReportAllocs()
 	for b.Loop() {
 		r.splits = r.splits[:0]
-		e.Split(r, nil)
+		e.split(r, nil)
 	}
-	if v, _ := r.Placeholder("split.slot"); v == "" {
+	if v, _, _ := r.Placeholder("split.slot"); v == "" {
 		b.Fatal("no bucket")
 	}
 }

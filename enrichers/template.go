@@ -11,10 +11,10 @@ import (
 // PlaceholderPrefix starts every placeholder this library resolves itself.
 const PlaceholderPrefix = "http.token."
 
-// Resolver resolves placeholders that are not under PlaceholderPrefix, such as
+// resolver resolves placeholders that are not under PlaceholderPrefix, such as
 // Caddy's {env.*} or {http.request.host}. It reports false for unknown keys,
 // which are then left in the output as written.
-type Resolver func(key string) (string, bool)
+type resolver func(key string) (string, bool)
 
 // TokenPlaceholders lists the names under PlaceholderPrefix (claims.<name>
 // aside), for documentation and the Caddy replacer.
@@ -22,10 +22,10 @@ func TokenPlaceholders() []string {
 	return []string{"client_id", "audience", "tenant", "issuer", "subject", "grant_type", "scope"}
 }
 
-// Placeholder returns the value of an identity placeholder name (the part
+// placeholder returns the value of an identity placeholder name (the part
 // after PlaceholderPrefix) and whether the name is known. Field templates
 // render it as it is: they write it as an escaped JSON string.
-func (id *Identity) Placeholder(name string) (string, bool) {
+func (id *Identity) placeholder(name string) (string, bool) {
 	if claim, ok := strings.CutPrefix(name, "claims."); ok {
 		return valueText(id.Claim(claim)), true
 	}
@@ -48,23 +48,11 @@ func (id *Identity) Placeholder(name string) (string, bool) {
 	return "", false
 }
 
-// SafePlaceholder is Placeholder for values that leave the engine as plain
-// text (Caddy's placeholders, written into headers and logs): a value
-// holding a C0 control character or DEL is withheld (value "", withheld
-// true), because in a header it breaks the response for every client.
-func (id *Identity) SafePlaceholder(name string) (value string, known, withheld bool) {
-	value, known = id.Placeholder(name)
-	if hasControl(value) {
-		return "", known, true
-	}
-	return value, known, false
-}
-
-// Placeholder is Identity.Placeholder, plus the members of the objects the
+// placeholder is Identity.placeholder, plus the members of the objects the
 // sources found (source.<name>.<member>, empty when the source found
 // nothing) and the buckets of the splits (split.<name>, empty without a
-// key or before Split).
-func (r *Response) Placeholder(name string) (string, bool) {
+// key or before the splits are assigned).
+func (r *Response) placeholder(name string) (string, bool) {
 	if rest, ok := strings.CutPrefix(name, "source."); ok {
 		source, member, ok := strings.Cut(rest, ".")
 		if !ok || source == "" || member == "" {
@@ -76,12 +64,18 @@ func (r *Response) Placeholder(name string) (string, bool) {
 	if split, ok := splitName(name); ok {
 		return r.splitBucket(split), true
 	}
-	return r.Identity.Placeholder(name)
+	return r.Identity.placeholder(name)
 }
 
-// SafePlaceholder is Identity.SafePlaceholder for Response.Placeholder.
-func (r *Response) SafePlaceholder(name string) (value string, known, withheld bool) {
-	value, known = r.Placeholder(name)
+// Placeholder returns the value of the placeholder name (the part after
+// PlaceholderPrefix) for values that leave the engine as plain text
+// (Caddy's placeholders, written into headers and logs), and whether the
+// name is known. A value holding a C0 control character or DEL is
+// withheld (value "", withheld true): in a header it would break the
+// response for every client. Field templates read values as they are,
+// and write them as escaped JSON strings.
+func (r *Response) Placeholder(name string) (value string, known, withheld bool) {
+	value, known = r.placeholder(name)
 	if hasControl(value) {
 		return "", known, true
 	}
@@ -122,16 +116,16 @@ type segment struct {
 	token string // the name under PlaceholderPrefix, for identity placeholders
 }
 
-// Template is a field value with {placeholders}, parsed once. `\{` and `\}`
+// valueTemplate is a field value with {placeholders}, parsed once. `\{` and `\}`
 // are literal braces; an unclosed brace is literal.
-type Template struct {
+type valueTemplate struct {
 	raw  string
 	segs []segment
 }
 
-// ParseTemplate parses s. It rejects an unknown name under http.token.
-func ParseTemplate(s string) (Template, error) {
-	t := Template{raw: s}
+// parseTemplate parses s. It rejects an unknown name under http.token.
+func parseTemplate(s string) (valueTemplate, error) {
+	t := valueTemplate{raw: s}
 	var lit strings.Builder
 	flush := func() {
 		if lit.Len() > 0 {
@@ -163,7 +157,7 @@ func ParseTemplate(s string) (Template, error) {
 		seg := segment{key: key, lit: "{" + key + "}"}
 		if name, ok := strings.CutPrefix(key, PlaceholderPrefix); ok {
 			if !knownPlaceholder(name) {
-				return Template{}, fmt.Errorf("unknown placeholder {%s}: known are {%s<%s>}, {%sclaims.<name>} and {%ssource.<source>.<member>}",
+				return valueTemplate{}, fmt.Errorf("unknown placeholder {%s}: known are {%s<%s>}, {%sclaims.<name>} and {%ssource.<source>.<member>}",
 					key, PlaceholderPrefix, strings.Join(TokenPlaceholders(), "|"), PlaceholderPrefix, PlaceholderPrefix)
 			}
 			seg.token = name
@@ -177,11 +171,11 @@ func ParseTemplate(s string) (Template, error) {
 }
 
 // String returns the template as written.
-func (t Template) String() string { return t.raw }
+func (t valueTemplate) String() string { return t.raw }
 
 // external reports whether the template has a placeholder the engine does
-// not render itself, which a Resolver must.
-func (t Template) external() bool {
+// not render itself, which a resolver must.
+func (t valueTemplate) external() bool {
 	for i := range t.segs {
 		if t.segs[i].key != "" && t.segs[i].token == "" {
 			return true
@@ -191,7 +185,7 @@ func (t Template) external() bool {
 }
 
 // constant returns the text and true when the template has no placeholder.
-func (t Template) constant() (string, bool) {
+func (t valueTemplate) constant() (string, bool) {
 	switch len(t.segs) {
 	case 0:
 		return "", true
@@ -204,14 +198,14 @@ func (t Template) constant() (string, bool) {
 }
 
 // appendText renders the template onto dst as plain text.
-func (t Template) appendText(dst []byte, r *Response, resolve Resolver) []byte {
+func (t valueTemplate) appendText(dst []byte, r *Response, resolve resolver) []byte {
 	for i := range t.segs {
 		s := &t.segs[i]
 		switch {
 		case s.key == "":
 			dst = append(dst, s.lit...)
 		case s.token != "":
-			v, _ := r.Placeholder(s.token)
+			v, _ := r.placeholder(s.token)
 			dst = append(dst, v...)
 		default:
 			if resolve != nil {
@@ -231,7 +225,7 @@ func (t Template) appendText(dst []byte, r *Response, resolve Resolver) []byte {
 // template that rendered no text (dst then holds `""`). Escaping each piece
 // as it is written gives the escaping of the whole text, without a copy of
 // it.
-func (t Template) appendJSON(dst []byte, r *Response, resolve Resolver) (_ []byte, empty bool) {
+func (t valueTemplate) appendJSON(dst []byte, r *Response, resolve resolver) (_ []byte, empty bool) {
 	dst = append(dst, '"')
 	n := 0
 	piece := func(s string) {
@@ -247,7 +241,7 @@ func (t Template) appendJSON(dst []byte, r *Response, resolve Resolver) (_ []byt
 		case s.key == "":
 			piece(s.lit)
 		case s.token != "":
-			v, _ := r.Placeholder(s.token)
+			v, _ := r.placeholder(s.token)
 			piece(v)
 		default:
 			if resolve != nil {

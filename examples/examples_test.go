@@ -186,19 +186,19 @@ func TestExamples(t *testing.T) {
 					t.Errorf("path %s matched", p)
 				}
 			}
-			e, err := enrichers.New(enrichers.Config{
-				Preset: h.Preset, ClientClaims: h.ClientClaims, TenantClaims: h.TenantClaims,
-				LiftClaims: h.LiftClaims, Fields: h.Fields, Rules: h.Rules, Overwrite: h.Overwrite,
-			})
+			e, err := enrichers.New(h.Config)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for sample, want := range ex.samples {
-				body, req := loadSample(t, sample)
-				var o enrichers.Outcome
-				got, err := e.Enrich(nil, body, req, env, &o)
-				if err != nil {
-					t.Fatal(err)
+				in := loadSample(t, sample)
+				res := e.Run(nil, &in, envHost{})
+				if res.Err != nil {
+					t.Fatal(res.Err)
+				}
+				body, got := in.Body, res.Body
+				if res.Status != enrichers.StatusEnriched {
+					got = body
 				}
 				var m map[string]json.RawMessage
 				if err := json.Unmarshal(got, &m); err != nil {
@@ -275,7 +275,7 @@ func tokenEnrichHandler(t *testing.T, cfg []byte) *caddymodule.Handler {
 }
 
 // loadSample builds the token response and request of a claim sample.
-func loadSample(t *testing.T, name string) ([]byte, *enrichers.TokenRequest) {
+func loadSample(t *testing.T, name string) enrichers.Input {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "enrichers", "testdata", "claims", name+".json"))
 	if err != nil {
@@ -294,9 +294,19 @@ func loadSample(t *testing.T, name string) ([]byte, *enrichers.TokenRequest) {
 	tok, _ := json.Marshal(testjwt.Unsigned(s.Header, s.Claims))
 	body := append(append([]byte(`{"access_token":`), tok...), ',')
 	body = append(body, bytes.TrimSpace(s.Response)[1:]...)
+	in := enrichers.Input{Body: body}
 	if s.Request == nil || strings.Contains(s.Request.Body, "{ASSERTION:") {
-		return body, nil
+		return in
 	}
-	req := enrichers.ParseTokenRequest(s.Request.ContentType, []byte(s.Request.Body), s.Request.Basic)
-	return body, &req
+	in.RequestType, in.Request, in.BasicUser = s.Request.ContentType, []byte(s.Request.Body), s.Request.Basic
+	return in
 }
+
+// envHost is the engine's host for the examples: it resolves {env.*} as
+// env does, and has no matcher or source.
+type envHost struct{}
+
+func (envHost) Publish(*enrichers.Response)       {}
+func (envHost) MatchRule(int) bool                { return false }
+func (envHost) LookUp([]string) []enrichers.Found { return nil }
+func (envHost) Resolve(key string) (string, bool) { return env(key) }

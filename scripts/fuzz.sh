@@ -16,7 +16,7 @@ targets=(
 	"./enrichers FuzzDecodeJWT"
 	"./enrichers FuzzEnrich"
 	"./enrichers FuzzParseTokenRequest"
-	"./enrichers FuzzDecodeBody"
+	"./caddymodule FuzzDecodeBody"
 	"./enrichers FuzzNesting"
 	"./enrichers FuzzReservedNames"
 	"./enrichers FuzzReadIntrospection"

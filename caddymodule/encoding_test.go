@@ -1,4 +1,4 @@
-package enrichers
+package caddymodule
 
 // Bounded decoding of compressed upstream bodies: every coding
 // round-trips, a bomb stops at the limit without inflating past it, and a
@@ -22,7 +22,7 @@ import (
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testenv"
 )
 
-// encoders are the codings DecodeBody must understand, keyed by a name for
+// encoders are the codings decodeBody must understand, keyed by a name for
 // the test, with the Content-Encoding value to send.
 func encoders(t testing.TB) []struct {
 	name, coding string
@@ -48,12 +48,12 @@ func TestDecodeBodyRoundTripAndExactLimit(t *testing.T) {
 	for _, c := range encoders(t) {
 		raw := c.enc(plain)
 		keep := bytes.Clone(raw)
-		got, err := DecodeBody([]byte("dst:"), c.coding, raw, int64(len(plain)))
+		got, err := decodeBody([]byte("dst:"), c.coding, raw, int64(len(plain)))
 		if err != nil || string(got) != "dst:"+string(plain) {
 			t.Errorf("%s at the exact limit: err=%v got %d bytes", c.name, err, len(got))
 		}
-		got, err = DecodeBody([]byte("dst:"), c.coding, raw, int64(len(plain))-1)
-		if !errors.Is(err, ErrTooLarge) || string(got) != "dst:" {
+		got, err = decodeBody([]byte("dst:"), c.coding, raw, int64(len(plain))-1)
+		if !errors.Is(err, errTooLarge) || string(got) != "dst:" {
 			t.Errorf("%s one byte over: err=%v got %q", c.name, err, got)
 		}
 		if !bytes.Equal(raw, keep) {
@@ -64,7 +64,7 @@ func TestDecodeBodyRoundTripAndExactLimit(t *testing.T) {
 
 func TestDecodeBodyConcatenatedGzipMembers(t *testing.T) {
 	raw := append(testcompress.Gzip(t, []byte(`{"access_token":`)), testcompress.Gzip(t, []byte(`"a"}`))...)
-	got, err := DecodeBody(nil, "gzip", raw, 1<<10)
+	got, err := decodeBody(nil, "gzip", raw, 1<<10)
 	if err != nil || string(got) != `{"access_token":"a"}` {
 		t.Fatalf("multistream: err=%v got %q", err, got)
 	}
@@ -74,21 +74,21 @@ func TestCanDecode(t *testing.T) {
 	yes := []string{"", "identity", "gzip", "x-gzip", "deflate", "zstd", "GZIP", " gzip ", "Zstd"}
 	no := []string{"br", "compress", "x-compress", "gzip, br", "gzip, gzip", "gzip;q=1", "aes128gcm", "exi", "pack200-gzip", "*", "dcb", "dcz"}
 	for _, c := range yes {
-		if !CanDecode(c) {
-			t.Errorf("CanDecode(%q) = false", c)
+		if !canDecode(c) {
+			t.Errorf("canDecode(%q) = false", c)
 		}
 	}
 	for _, c := range no {
-		if CanDecode(c) {
-			t.Errorf("CanDecode(%q) = true", c)
+		if canDecode(c) {
+			t.Errorf("canDecode(%q) = true", c)
 		}
-		if got, err := DecodeBody([]byte("dst"), c, []byte("\x1b\x00\x00"), 1<<20); err == nil || string(got) != "dst" ||
+		if got, err := decodeBody([]byte("dst"), c, []byte("\x1b\x00\x00"), 1<<20); err == nil || string(got) != "dst" ||
 			!strings.Contains(err.Error(), "unsupported content coding") {
-			t.Errorf("DecodeBody(%q): err=%v got %q", c, err, got)
+			t.Errorf("decodeBody(%q): err=%v got %q", c, err, got)
 		}
 	}
-	for _, c := range DecodableCodings {
-		if !CanDecode(c) || c == "br" {
+	for _, c := range decodableCodings {
+		if !canDecode(c) || c == "br" {
 			t.Errorf("offered coding %q", c)
 		}
 	}
@@ -151,8 +151,8 @@ func TestDecodeBodyBombStopsAtLimit(t *testing.T) {
 		header, _, _ := strings.Cut(coding, " ")
 		var got []byte
 		var err error
-		alloc := testenv.AllocDuring(func() { got, err = DecodeBody(nil, header, raw, limit) })
-		if !errors.Is(err, ErrTooLarge) || len(got) != 0 {
+		alloc := testenv.AllocDuring(func() { got, err = decodeBody(nil, header, raw, limit) })
+		if !errors.Is(err, errTooLarge) || len(got) != 0 {
 			t.Errorf("%s: err=%v, %d bytes returned", coding, err, len(got))
 		}
 		t.Logf("%s: %d compressed bytes, %d bytes allocated", coding, len(raw), alloc)
@@ -168,7 +168,7 @@ func TestDecodeBodyZstdHugeWindowRefused(t *testing.T) {
 	body := bytes.Repeat([]byte(`{"pad":"0123456789abcdef"}`), 8<<20/25)
 	raw := testcompress.ZstdOptions(t, body, zstd.WithWindowSize(64<<20), zstd.WithSingleSegment(false))
 	var err error
-	alloc := testenv.AllocDuring(func() { _, err = DecodeBody(nil, "zstd", raw, 64<<20) })
+	alloc := testenv.AllocDuring(func() { _, err = decodeBody(nil, "zstd", raw, 64<<20) })
 	t.Logf("err %v, %d bytes allocated", err, alloc)
 	if err == nil || err.Error() != "zstd: window size exceeded" {
 		t.Fatalf("err = %v", err)
@@ -213,7 +213,7 @@ func TestDecodeBodyTruncatedAndCorrupt(t *testing.T) {
 		keep := bytes.Clone(c.raw)
 		dst := make([]byte, 4, 1<<16) // spare capacity a decoder must not leave garbage in
 		copy(dst, "dst:")
-		got, err := DecodeBody(dst, c.coding, c.raw, 1<<20)
+		got, err := decodeBody(dst, c.coding, c.raw, 1<<20)
 		if c.name == "zstd empty" {
 			// an empty zstd body is a valid empty stream
 			if err != nil || string(got) != "dst:" {
@@ -221,7 +221,7 @@ func TestDecodeBodyTruncatedAndCorrupt(t *testing.T) {
 			}
 			continue
 		}
-		if err == nil || !strings.HasPrefix(err.Error(), c.errPrefix) || errors.Is(err, ErrTooLarge) || string(got) != "dst:" {
+		if err == nil || !strings.HasPrefix(err.Error(), c.errPrefix) || errors.Is(err, errTooLarge) || string(got) != "dst:" {
 			t.Errorf("%s: err=%v got %q", c.name, err, got)
 		}
 		if !bytes.Equal(c.raw, keep) {
@@ -233,9 +233,61 @@ func TestDecodeBodyTruncatedAndCorrupt(t *testing.T) {
 		coding string
 		raw    []byte
 	}{{"gzip", gz}, {"zstd", zs}, {"deflate", zl}} {
-		got, err := DecodeBody(nil, c.coding, c.raw, 1<<20)
+		got, err := decodeBody(nil, c.coding, c.raw, 1<<20)
 		if err != nil || !bytes.Equal(got, plain) {
 			t.Errorf("%s after failures: err=%v", c.coding, err)
 		}
 	}
+}
+
+// FuzzDecodeBody: never panics, never returns more than the limit, leaves
+// dst as it was on error, agrees with compress/gzip, and does not depend on
+// what the pooled decoders saw before.
+func FuzzDecodeBody(f *testing.F) {
+	plain := []byte(`{"access_token":"abc","token_type":"Bearer"}`)
+	gz := testcompress.Gzip(f, plain)
+	for i, raw := range [][]byte{gz, gz[:len(gz)/2], testcompress.Zlib(f, plain), testcompress.Deflate(f, plain), testcompress.Zstd(f, plain), plain, nil} {
+		f.Add(uint8(i), raw, uint16(len(plain)))
+	}
+	codings := []string{"gzip", "gzip", "deflate", "deflate", "zstd", "", "identity", "x-gzip", "br", "ZSTD"}
+	f.Fuzz(func(t *testing.T, which uint8, raw []byte, limit uint16) {
+		coding := codings[int(which)%len(codings)]
+		orig := bytes.Clone(raw)
+		got, err := decodeBody([]byte("dst"), coding, raw, int64(limit))
+		if !bytes.Equal(raw, orig) {
+			t.Fatal("decodeBody modified its input")
+		}
+		if !bytes.HasPrefix(got, []byte("dst")) {
+			t.Fatalf("dst lost: %q", got)
+		}
+		if err != nil && len(got) != 3 {
+			t.Fatalf("error %v but %d bytes appended", err, len(got)-3)
+		}
+		if len(got)-3 > int(limit) {
+			t.Fatalf("%d bytes decoded, limit %d", len(got)-3, limit)
+		}
+		again, err2 := decodeBody(nil, coding, raw, int64(limit))
+		if (err == nil) != (err2 == nil) || !bytes.Equal(again, got[3:]) {
+			t.Fatalf("not deterministic: %v / %v", err, err2)
+		}
+		if strings.EqualFold(coding, "gzip") || coding == "x-gzip" {
+			var want []byte
+			zr, zerr := gzip.NewReader(bytes.NewReader(raw))
+			if zerr == nil {
+				want, zerr = io.ReadAll(io.LimitReader(zr, int64(limit)+1))
+			}
+			switch {
+			case zerr == nil && len(want) <= int(limit):
+				if err != nil || !bytes.Equal(got[3:], want) {
+					t.Fatalf("gzip: err=%v, differs from compress/gzip", err)
+				}
+			case zerr == nil:
+				if !errors.Is(err, errTooLarge) {
+					t.Fatalf("gzip over the limit: err=%v", err)
+				}
+			case err == nil:
+				t.Fatalf("gzip: compress/gzip fails (%v) but DecodeBody succeeds", zerr)
+			}
+		}
+	})
 }

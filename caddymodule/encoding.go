@@ -1,4 +1,4 @@
-package enrichers
+package caddymodule
 
 import (
 	"bytes"
@@ -14,13 +14,13 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// DecodableCodings are the HTTP content codings DecodeBody understands, in
+// decodableCodings are the HTTP content codings decodeBody understands, in
 // the order they are offered upstream.
-var DecodableCodings = []string{"gzip", "zstd", "deflate"}
+var decodableCodings = []string{"gzip", "zstd", "deflate"}
 
-// CanDecode reports whether coding (a Content-Encoding value) is one that
-// DecodeBody handles. The empty string and "identity" mean no coding.
-func CanDecode(coding string) bool {
+// canDecode reports whether coding (a Content-Encoding value) is one that
+// decodeBody handles. The empty string and "identity" mean no coding.
+func canDecode(coding string) bool {
 	switch strings.ToLower(strings.TrimSpace(coding)) {
 	case "", "identity", "gzip", "x-gzip", "zstd", "deflate":
 		return true
@@ -28,19 +28,19 @@ func CanDecode(coding string) bool {
 	return false
 }
 
-// ErrTooLarge is returned when a decoded body would exceed the limit.
-var ErrTooLarge = errors.New("decoded body exceeds the size limit")
+// errTooLarge is returned when a decoded body would exceed the limit.
+var errTooLarge = errors.New("decoded body exceeds the size limit")
 
-// DecodeBody decodes raw according to the Content-Encoding coding and
+// decodeBody decodes raw according to the Content-Encoding coding and
 // appends the result to dst, never producing more than limit bytes: a
-// compression bomb stops at the limit with ErrTooLarge. A truncated or corrupt
+// compression bomb stops at the limit with errTooLarge. A truncated or corrupt
 // stream gives an error; raw is never modified, so the caller can pass it on.
-func DecodeBody(dst []byte, coding string, raw []byte, limit int64) ([]byte, error) {
+func decodeBody(dst []byte, coding string, raw []byte, limit int64) ([]byte, error) {
 	c := strings.ToLower(strings.TrimSpace(coding))
 	switch c {
 	case "", "identity":
 		if int64(len(raw)) > limit {
-			return dst, ErrTooLarge
+			return dst, errTooLarge
 		}
 		return append(dst, raw...), nil
 	case "gzip", "x-gzip":
@@ -68,7 +68,7 @@ func DecodeBody(dst []byte, coding string, raw []byte, limit int64) ([]byte, err
 		if err == nil {
 			out, err2 := readLimited(dst, zr, limit)
 			zr.Close()
-			if err2 == nil || errors.Is(err2, ErrTooLarge) {
+			if err2 == nil || errors.Is(err2, errTooLarge) {
 				return out, err2
 			}
 		}
@@ -118,7 +118,7 @@ func readLimited(dst []byte, r io.Reader, limit int64) ([]byte, error) {
 		return out[:start], err
 	}
 	if n > limit {
-		return out[:start], ErrTooLarge
+		return out[:start], errTooLarge
 	}
 	return out, nil
 }
