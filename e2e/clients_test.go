@@ -15,6 +15,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/e2e/internal/testidp"
 )
@@ -40,6 +41,9 @@ var clientLibs = []clientLib{
 	{name: "oidc-client-ts", script: "node/oidc-client-ts.mjs",
 		views: []string{"authorization_code", "refresh_token", "user_manager_authorization_code", "user_manager_refresh_token"},
 		drops: []string{"user_manager_authorization_code", "user_manager_refresh_token"}},
+	{name: "msal-node", script: "node/msal-node.mjs",
+		views: []string{"client_credentials_result", "client_credentials", "refresh_token_result", "refresh_token"},
+		drops: []string{"client_credentials_result", "refresh_token_result"}},
 	{name: "requests-oauthlib", script: "python/requests_oauthlib_client.py", python: []string{"requests_oauthlib"}, views: ccAndRefresh},
 	{name: "Authlib", script: "python/authlib_client.py", python: []string{"authlib"}, views: ccAndRefresh},
 }
@@ -139,14 +143,17 @@ func (z *zitadel) checkView(t *testing.T, name string, v libView, refresh, drops
 }
 
 // refreshToken runs the authorization_code flow for the acme client through
-// the proxy with x/oauth2 and returns the refresh token it got.
+// the proxy with x/oauth2 and returns the refresh token it got. It asks for
+// the profile scope too: msal-node refreshes with "openid profile
+// offline_access" whatever the request's scopes, and the provider refuses a
+// refresh for scopes beyond the grant's.
 func (z *zitadel) refreshToken(t *testing.T) string {
 	t.Helper()
 	cfg := oauth2.Config{
 		ClientID: testidp.AcmeClientID, ClientSecret: testidp.AcmeClientSecret,
 		Endpoint:    oauth2.Endpoint{AuthURL: z.disco.AuthorizationEndpoint, TokenURL: z.disco.TokenEndpoint, AuthStyle: oauth2.AuthStyleInHeader},
 		RedirectURL: testidp.RedirectURI,
-		Scopes:      []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess},
+		Scopes:      []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeOfflineAccess},
 	}
 	verifier := oauth2.GenerateVerifier()
 	code, err := z.p.AuthorizationCode(t.Context(), nil, cfg.AuthCodeURL("s1", oauth2.S256ChallengeOption(verifier)))
@@ -202,4 +209,36 @@ func requirePython(t *testing.T, modules ...string) string {
 	}
 	t.Skip(msg)
 	return ""
+}
+
+// TestXOAuth2ExtrasAreNotSaved: golang.org/x/oauth2 keeps the response's
+// members in an unexported field that Token.Extra reads, so a token saved
+// as JSON and read back has none of them; WithExtra puts them back.
+func TestXOAuth2ExtrasAreNotSaved(t *testing.T) {
+	z := startZitadel(t)
+	cc := clientcredentials.Config{ClientID: testidp.AcmeClientID, ClientSecret: testidp.AcmeClientSecret, TokenURL: z.disco.TokenEndpoint}
+	tok, err := cc.Token(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits, _ := tok.Extra("limits").(map[string]any)
+	if tok.Extra("api-uri") != "https://acme.api.example.com" || limits["rps"] != float64(100) {
+		t.Fatalf("Extra: api-uri %v, limits %v", tok.Extra("api-uri"), tok.Extra("limits"))
+	}
+	saved, err := json.Marshal(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var loaded oauth2.Token
+	if err := json.Unmarshal(saved, &loaded); err != nil {
+		t.Fatal(err)
+	}
+	if loaded.AccessToken != tok.AccessToken || loaded.Extra("api-uri") != nil || loaded.Extra("limits") != nil {
+		t.Fatalf("token read back from %s: access token kept %v, api-uri %v, limits %v",
+			saved, loaded.AccessToken == tok.AccessToken, loaded.Extra("api-uri"), loaded.Extra("limits"))
+	}
+	restored := loaded.WithExtra(map[string]any{"api-uri": tok.Extra("api-uri"), "limits": tok.Extra("limits")})
+	if restored.Extra("api-uri") != "https://acme.api.example.com" || restored.Extra("limits") == nil {
+		t.Fatalf("WithExtra: api-uri %v, limits %v", restored.Extra("api-uri"), restored.Extra("limits"))
+	}
 }

@@ -9,9 +9,9 @@
 //     golang.org/x/oauth2 and, when e2e/node is installed, openid-client.
 //     Runs with `go test ./...` in e2e/.
 //   - clients_test.go: the same provider and Caddy, read with the client
-//     libraries of docs/clients.md: simple-oauth2, oauth4webapi and
-//     oidc-client-ts (Node, e2e/node) and requests-oauthlib and Authlib
-//     (Python, e2e/python).
+//     libraries of docs/clients.md: simple-oauth2, oauth4webapi,
+//     oidc-client-ts and @azure/msal-node (Node, e2e/node) and
+//     requests-oauthlib and Authlib (Python, e2e/python).
 //   - oauth2client_test.go: golang.org/x/oauth2 against the in-process Caddy
 //     in front of a recording upstream (internal/testupstream).
 //   - hydra_test.go: Ory Hydra v2.3.0 behind the ./caddy binary built by
