@@ -56,6 +56,18 @@ const view = (token) => ({
   refreshed: token.refreshed ?? null,
 });
 
+// MSAL refuses the http:// authority itself, before any request.
+try {
+  await new ConfidentialClientApplication({
+    auth: { clientId: process.env.E2E_CLIENT_ID, clientSecret: process.env.E2E_CLIENT_SECRET,
+      authority: issuer.origin, knownAuthorities: [issuer.host] },
+    system: { protocolMode: 'OIDC' },
+  }).acquireTokenByClientCredential({ scopes: ['api:read'] });
+  throw new Error(`the http:// authority ${issuer.origin} was accepted`);
+} catch (err) {
+  if (err.errorCode !== 'authority_uri_insecure') throw err;
+}
+
 const out = {};
 const result = await app.acquireTokenByClientCredential({ scopes: ['api:read'] });
 out.client_credentials_result = view(result);
