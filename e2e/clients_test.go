@@ -27,9 +27,9 @@ type clientLib struct {
 	name   string
 	script string   // path from e2e/
 	python []string // the Python modules it imports; nil for a Node script
-	// views are the names of the script's output, in the order it runs the
-	// grants; views named in drops are of an object that does not keep
-	// unknown members.
+	// views are the members of the script's output, one per object it
+	// read a grant's response from; views named in drops are of an object
+	// that does not keep unknown members.
 	views, drops []string
 }
 
