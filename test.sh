@@ -23,7 +23,9 @@ Usage: ./test.sh [--quick | --help]
 
 Both install redis-server and redis-tools (apt-get, with sudo when not
 root) when redis-server or redis-cli is missing: the redis source's tests
-run real servers and a real Redis Cluster.
+run real servers and a real Redis Cluster. Without an argument it also
+installs python3-requests-oauthlib and python3-authlib when no python3
+imports them: e2e/clients_test.go runs those client libraries.
 
 Every phase prints a line with the time when it starts and how long it
 took. The first run on a machine downloads the Go modules and compiles
@@ -102,28 +104,63 @@ else
 	echo "   present"
 fi
 
-phase "redis-server and redis-cli (the redis source's tests run real servers and a real cluster)"
-if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
-	echo "   present: $(redis-server --version | cut -d' ' -f1-3)"
-else
-	sudo=()
+# apt_install WHAT PACKAGE...: installs the Debian packages (with sudo when
+# not root), or exits saying how to install WHAT.
+apt_install() {
+	local what="$1"
+	shift
+	local sudo=()
 	if [[ $(id -u) -ne 0 ]]; then
 		if ! command -v sudo >/dev/null; then
-			echo "test.sh: redis-server or redis-cli is missing and this user cannot install them: run apt-get install -y redis-server redis-tools as root" >&2
+			echo "test.sh: $what missing and this user cannot install it: run apt-get install -y $* as root" >&2
 			exit 1
 		fi
 		sudo=(sudo)
 	fi
 	if ! command -v apt-get >/dev/null; then
-		echo "test.sh: redis-server or redis-cli is missing and there is no apt-get: install Redis 7.0 or later (server and redis-cli) with this system's package manager" >&2
+		echo "test.sh: $what missing and there is no apt-get: install $* (or their equivalents) with this system's package manager" >&2
 		exit 1
 	fi
-	echo "   missing: apt-get install -y redis-server redis-tools"
-	if ! DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y redis-server redis-tools; then
+	echo "   missing: apt-get install -y $*"
+	if ! DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y "$@"; then
 		"${sudo[@]}" apt-get update
-		DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y redis-server redis-tools
+		DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y "$@"
 	fi
+}
+
+phase "redis-server and redis-cli (the redis source's tests run real servers and a real cluster)"
+if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+	echo "   present: $(redis-server --version | cut -d' ' -f1-3)"
+else
+	apt_install "redis-server or redis-cli is" redis-server redis-tools
 	# The package may start a system service on 6379; the tests start their own servers.
+fi
+
+# python_clients: a Python 3 that imports both Python client libraries of
+# e2e/clients_test.go, found where that test looks (python3 on the PATH,
+# then /usr/bin/python3, where the Debian packages install).
+python_clients() {
+	local py
+	for py in python3 /usr/bin/python3; do
+		if command -v "$py" >/dev/null && "$py" -c 'import requests_oauthlib, authlib' 2>/dev/null; then
+			command -v "$py"
+			return 0
+		fi
+	done
+	return 1
+}
+
+if [[ $quick == 0 ]]; then
+	phase "requests-oauthlib and Authlib for Python 3 (client libraries of e2e/clients_test.go)"
+	if py=$(python_clients); then
+		echo "   present: $py"
+	else
+		apt_install "Python 3 with requests-oauthlib and Authlib is" python3-requests-oauthlib python3-authlib
+		python_clients >/dev/null || {
+			echo "test.sh: after installing python3-requests-oauthlib and python3-authlib, neither python3 nor /usr/bin/python3 imports requests_oauthlib and authlib" >&2
+			exit 1
+		}
+	fi
 fi
 
 phase "gofmt"
@@ -161,7 +198,7 @@ go -C e2e vet ./...
 go -C e2e vet -tags hydra ./...
 go -C e2e vet -tags fleet ./...
 
-phase "npm ci in e2e/node (openid-client for the end-to-end tests)"
+phase "npm ci in e2e/node (openid-client and the client libraries of e2e/clients_test.go)"
 (cd e2e/node && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error)
 
 phase "go test -race ./... (the plugin module)"
@@ -175,7 +212,8 @@ phase "go test -race ./... (the e2e module: zitadel/oidc op and x/oauth2 against
 if stale e2e -race github.com/zitadel/oidc/v3/pkg/op golang.org/x/oauth2; then
 	slow "compiling the e2e module's dependencies with the race detector"
 fi
-E2E_REQUIRE_NODE=1 go -C e2e test -race -count=1 ./...
+# with the Node and Python client libraries installed, their tests must run, not skip
+E2E_REQUIRE_NODE=1 E2E_REQUIRE_PYTHON=1 go -C e2e test -race -count=1 ./...
 
 phase "allocation and memory budgets (without -race, which changes what is allocated)"
 go test -count=1 -run 'Allocs|DoesNotAllocate|TestMemoryPerRequestIsBounded' ./enrichers ./caddymodule

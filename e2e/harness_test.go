@@ -8,6 +8,10 @@
 //     (zitadel/oidc v3 op) behind the in-process Caddy of caddytest, read with
 //     golang.org/x/oauth2 and, when e2e/node is installed, openid-client.
 //     Runs with `go test ./...` in e2e/.
+//   - clients_test.go: the same provider and Caddy, read with the client
+//     libraries of docs/clients.md: simple-oauth2, oauth4webapi,
+//     oidc-client-ts and @azure/msal-node (Node, e2e/node) and
+//     requests-oauthlib and Authlib (Python, e2e/python).
 //   - oauth2client_test.go: golang.org/x/oauth2 against the in-process Caddy
 //     in front of a recording upstream (internal/testupstream).
 //   - hydra_test.go: Ory Hydra v2.3.0 behind the ./caddy binary built by
@@ -137,23 +141,45 @@ func repoRoot() string {
 	return filepath.Dir(filepath.Dir(file))
 }
 
-// requireNode finds node and e2e/node/node_modules (openid-client). Without
-// them the test is skipped, unless E2E_REQUIRE_NODE=1 (set by e2e/run.sh)
-// makes that a failure.
+// requireNode finds node and the packages e2e/node/package.json depends on
+// (openid-client and the client libraries of clients_test.go) in
+// e2e/node/node_modules. Without them the test is skipped, unless
+// E2E_REQUIRE_NODE=1 (set by test.sh and e2e/run.sh) makes that a failure.
 func requireNode(t *testing.T) (node, dir string) {
 	t.Helper()
 	dir = filepath.Join(repoRoot(), "e2e", "node")
 	node, err := exec.LookPath("node")
 	if err == nil {
-		_, err = os.Stat(filepath.Join(dir, "node_modules", "openid-client"))
+		err = nodeModulesInstalled(dir)
 	}
 	if err != nil {
 		if os.Getenv("E2E_REQUIRE_NODE") == "1" {
-			t.Fatalf("openid-client is required (E2E_REQUIRE_NODE=1): %v", err)
+			t.Fatalf("node and e2e/node's packages are required (E2E_REQUIRE_NODE=1): %v", err)
 		}
-		t.Skipf("openid-client not installed (run e2e/run.sh, or npm ci in e2e/node): %v", err)
+		t.Skipf("node or e2e/node's packages not installed (run npm ci in e2e/node): %v", err)
 	}
 	return node, dir
+}
+
+// nodeModulesInstalled reports which dependency of dir/package.json has no
+// package in dir/node_modules.
+func nodeModulesInstalled(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err != nil {
+		return err
+	}
+	var pkg struct {
+		Dependencies map[string]string `json:"dependencies"`
+	}
+	if err := json.Unmarshal(b, &pkg); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(dir, "package.json"), err)
+	}
+	for name := range pkg.Dependencies {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", name, "package.json")); err != nil {
+			return fmt.Errorf("npm package %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // nodeClient runs e2e/node/client.mjs (openid-client 6.x) and returns its

@@ -7,7 +7,10 @@
 #      issuer being that Caddy's address: e2e/hydra_test.go (TestHydra*);
 #
 # both read with golang.org/x/oauth2 and with openid-client 6.x (Node,
-# e2e/node/client.mjs). Every test must pass: a skipped test fails the run.
+# e2e/node/client.mjs); the first also with the client libraries of
+# docs/clients.md (e2e/clients_test.go: Node packages of e2e/node, and
+# requests-oauthlib and Authlib for python3, which test.sh installs). Every
+# test must pass: a skipped test fails the run.
 # The tests are the package e2e of the e2e module (e2e/go.mod), which keeps
 # their dependencies out of the plugin's go.mod.
 #
@@ -112,7 +115,7 @@ out="$state/go-test.out"
 # In the background, in its own process group, so that a signal to this
 # script stops it (and the node clients it runs) at once.
 E2E_HYDRA_ISSUER="$HYDRA_ISSUER" E2E_HYDRA_PUBLIC_URL="$HYDRA_PUBLIC_URL" \
-  E2E_HYDRA_REDIRECT_URI="$AC_REFRESH_REDIRECT_URI" E2E_REQUIRE_NODE=1 \
+  E2E_HYDRA_REDIRECT_URI="$AC_REFRESH_REDIRECT_URI" E2E_REQUIRE_NODE=1 E2E_REQUIRE_PYTHON=1 \
   setsid nice -n 10 go -C e2e test -race -count=1 -tags hydra -v . >"$out" 2>&1 </dev/null &
 test_pid=$!
 go_rc=0
