@@ -116,19 +116,21 @@ func TestClientDisagreementLogged(t *testing.T) {
 }
 
 // TestPresetListsAgreeWithTheTable: every place that lists the preset
-// names for people (the Caddyfile syntax, the module docs, the README and
-// docs/idps.md) lists exactly the names of the table in enrichers, in its
-// order, so that adding a preset there and forgetting a page fails here.
+// names for people (the Caddyfile syntax, the module docs, the README,
+// docs/configuration.md and docs/idps.md) lists exactly the names of the
+// table in enrichers, in its order, so that adding a preset there and
+// forgetting a page fails here.
 func TestPresetListsAgreeWithTheTable(t *testing.T) {
 	names := enrichers.PresetNames()
 	piped := strings.Join(names, "|")
 	rest := names[1:]
 	prose := strings.Join(rest[:len(rest)-1], ", ") + " or " + rest[len(rest)-1]
 	for file, wants := range map[string][]string{
-		"caddyfile.go":    {"preset       " + piped},
-		"module.go":       {prose},
-		"../README.md":    {"preset " + piped, "auto (default), " + strings.Join(rest, ", ")},
-		"../docs/idps.md": {"preset " + piped},
+		"caddyfile.go":             {"preset       " + piped},
+		"module.go":                {prose},
+		"../README.md":             {"preset " + piped, "auto (default), " + strings.Join(rest, ", ")},
+		"../docs/idps.md":          {"preset " + piped},
+		"../docs/configuration.md": {"preset " + piped},
 	} {
 		b, err := os.ReadFile(file)
 		if err != nil {

@@ -1,0 +1,154 @@
+package examples
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	_ "github.com/caddy-token-enrich/caddy-token-enrich"
+	_ "github.com/caddy-token-enrich/caddy-token-enrich/examples/staticsource"
+	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
+)
+
+// documents are the pages whose Caddyfile blocks must adapt: the README,
+// every page of docs/ and every example's README.
+func documents(t *testing.T) []string {
+	t.Helper()
+	docs, err := filepath.Glob("../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readmes, err := filepath.Glob("*/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(append([]string{"../README.md"}, docs...), readmes...)
+}
+
+// snippet is one fenced Caddyfile block of a document.
+type snippet struct {
+	file string
+	line int // of the opening fence
+	text string
+}
+
+// fence opens or closes a fenced code block; its info string is group 2.
+var fence = regexp.MustCompile("^(```+)\\s*([^`\\s]*)")
+
+// caddySnippets returns the blocks fenced as ```caddy or ```caddyfile.
+// Syntax summaries, which are not Caddyfiles (`<field>`, `pass|fail`), are
+// fenced as ```text.
+func caddySnippets(t *testing.T, file string) []snippet {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []snippet
+	var cur *snippet
+	var open string
+	for i, line := range strings.Split(string(b), "\n") {
+		m := fence.FindStringSubmatch(line)
+		switch {
+		case cur == nil && open == "" && m != nil:
+			open = m[1]
+			if info := strings.ToLower(m[2]); info == "caddy" || info == "caddyfile" {
+				cur = &snippet{file: file, line: i + 1}
+			}
+		case open != "" && m != nil && m[1] == open && m[2] == "":
+			if cur != nil {
+				out = append(out, *cur)
+			}
+			cur, open = nil, ""
+		case cur != nil:
+			cur.text += line + "\n"
+		}
+	}
+	if open != "" {
+		t.Errorf("%s: a code block is not closed", file)
+	}
+	return out
+}
+
+// subdirectives are the directives of a token_enrich block: a snippet that
+// starts with one of them is the inside of a token_enrich block.
+var subdirectives = []string{"paths", "introspection_paths", "max_body", "on_error", "overwrite",
+	"dry_run", "preset", "tenant_claim", "client_claim", "lift_claim", "set", "set_json",
+	"source", "split", "rule"}
+
+// wrap makes a Caddyfile of a snippet: a whole file stays as it is, a site
+// body goes into a site block, and the inside of a token_enrich block into
+// token_enrich inside a site block, each indented one tab more, as Caddy's
+// formatter would indent it.
+func wrap(text string) string {
+	first := ""
+	for _, line := range strings.Split(text, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && !strings.HasPrefix(f[0], "#") {
+			first = f[0]
+			break
+		}
+	}
+	indent := func(text, by string) string {
+		lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+		for i, l := range lines {
+			if l != "" {
+				lines[i] = by + l
+			}
+		}
+		return strings.Join(lines, "\n") + "\n"
+	}
+	switch {
+	case first == "{" || strings.ContainsAny(first, ":.") || first == "localhost" || strings.HasPrefix(first, "(") ||
+		strings.HasPrefix(first, "import"):
+		return text
+	case slices.Contains(subdirectives, first):
+		return ":8080 {\n\ttoken_enrich {\n" + indent(text, "\t\t") + "\t}\n\treverse_proxy 127.0.0.1:8081\n}\n"
+	default:
+		return ":8080 {\n" + indent(text, "\t") + "}\n"
+	}
+}
+
+// TestDocumentSnippetsAdapt: every Caddyfile block of the README, docs/ and
+// the examples' READMEs adapts with Caddy's own adapter, wrapped in a site
+// (and a token_enrich block) when it is a fragment, without an error or any
+// warning, "input is not formatted" included: a reader can paste each one.
+func TestDocumentSnippetsAdapt(t *testing.T) {
+	n := 0
+	for _, file := range documents(t) {
+		for _, s := range caddySnippets(t, file) {
+			n++
+			name := strings.TrimPrefix(s.file, "../") + ":" + strconv.Itoa(s.line)
+			t.Run(name, func(t *testing.T) {
+				src := wrap(s.text)
+				_, warnings, err := testcaddy.AdaptCaddyfile([]byte(src), name)
+				if err != nil || len(warnings) != 0 {
+					t.Errorf("adapt: %v %q\n%s", err, warnings, src)
+				}
+			})
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d Caddyfile blocks in the documents", n)
+	}
+}
+
+// TestDocumentSnippetsCheckSeesFaults: the check above fails a block that
+// is not formatted, and one that does not adapt, so its passing means
+// something.
+func TestDocumentSnippetsCheckSeesFaults(t *testing.T) {
+	for name, text := range map[string]string{
+		"aligned": "set  api-uri https://api.example.com\n",
+		"spaces":  "token_enrich {\n    set api-uri https://api.example.com\n}\n",
+		"unknown": "set api-uri\n",
+		"site":    ":8080 {\n\ttoken_enrich {\n\t\tbogus\n\t}\n}\n",
+	} {
+		_, warnings, err := testcaddy.AdaptCaddyfile([]byte(wrap(text)), name)
+		if err == nil && len(warnings) == 0 {
+			t.Errorf("%s: adapted without an error or a warning:\n%s", name, wrap(text))
+		}
+	}
+}
