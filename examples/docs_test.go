@@ -152,3 +152,21 @@ func TestDocumentSnippetsCheckSeesFaults(t *testing.T) {
 		}
 	}
 }
+
+// TestSaaSRecipeCaddyfilesAdapt: the recipe's Caddyfiles (examples/saas),
+// which examples/saas/run.sh runs, adapt without an error or a warning.
+func TestSaaSRecipeCaddyfilesAdapt(t *testing.T) {
+	files, err := filepath.Glob("saas/*.Caddyfile")
+	if err != nil || len(files) != 3 {
+		t.Fatalf("%q %v: want the table, redis and stand-in Caddyfiles", files, err)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, warnings, err := testcaddy.AdaptCaddyfile(src, f); err != nil || len(warnings) != 0 {
+			t.Errorf("%s: adapt: %v %q", f, err, warnings)
+		}
+	}
+}
