@@ -170,3 +170,19 @@ func TestSaaSRecipeCaddyfilesAdapt(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMERecipeIsTheSaaSTable: the README's worked recipe shows the
+// table that examples/saas/run.sh runs, whole.
+func TestREADMERecipeIsTheSaaSTable(t *testing.T) {
+	table, err := os.ReadFile("saas/tenants.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "```json\n"+string(table)+"```\n") {
+		t.Fatalf("README.md does not show examples/saas/tenants.json:\n%s", table)
+	}
+}
