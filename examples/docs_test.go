@@ -1,6 +1,7 @@
 package examples
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,7 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
+
 	_ "github.com/caddy-token-enrich/caddy-token-enrich"
+	"github.com/caddy-token-enrich/caddy-token-enrich/caddymodule"
 	_ "github.com/caddy-token-enrich/caddy-token-enrich/examples/staticsource"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
 )
@@ -44,6 +48,13 @@ var fence = regexp.MustCompile("^(```+)\\s*([^`\\s]*)")
 // fenced as ```text.
 func caddySnippets(t *testing.T, file string) []snippet {
 	t.Helper()
+	return fencedBlocks(t, file, "caddy", "caddyfile")
+}
+
+// fencedBlocks returns the code blocks of file whose info string is one of
+// infos.
+func fencedBlocks(t *testing.T, file string, infos ...string) []snippet {
+	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +67,7 @@ func caddySnippets(t *testing.T, file string) []snippet {
 		switch {
 		case cur == nil && open == "" && m != nil:
 			open = m[1]
-			if info := strings.ToLower(m[2]); info == "caddy" || info == "caddyfile" {
+			if slices.Contains(infos, strings.ToLower(m[2])) {
 				cur = &snippet{file: file, line: i + 1}
 			}
 		case open != "" && m != nil && m[1] == open && m[2] == "":
@@ -184,5 +195,59 @@ func TestREADMERecipeIsTheSaaSTable(t *testing.T) {
 	}
 	if !strings.Contains(string(readme), "```json\n"+string(table)+"```\n") {
 		t.Fatalf("README.md does not show examples/saas/tenants.json:\n%s", table)
+	}
+}
+
+// TestDocumentJSONHandlersUnmarshal: every JSON block of the documents that
+// is a token_enrich handler (its "handler" member says so) has only fields
+// the handler knows, and each source's "lookup" only fields its module
+// knows, so that a reader's copy is not silently half ignored.
+func TestDocumentJSONHandlersUnmarshal(t *testing.T) {
+	n := 0
+	for _, file := range documents(t) {
+		for _, s := range fencedBlocks(t, file, "json") {
+			var probe struct {
+				Handler string `json:"handler"`
+			}
+			if json.Unmarshal([]byte(s.text), &probe) != nil || probe.Handler != "token_enrich" {
+				continue
+			}
+			n++
+			var members map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(s.text), &members); err != nil {
+				t.Fatal(err)
+			}
+			delete(members, "handler") // the inline key, which Caddy reads apart
+			b, _ := json.Marshal(members)
+			var h caddymodule.Handler
+			if err := caddy.StrictUnmarshalJSON(b, &h); err != nil {
+				t.Errorf("%s:%d: %v", s.file, s.line, err)
+				continue
+			}
+			for _, src := range h.Sources {
+				var mod struct {
+					Source string `json:"source"`
+				}
+				if err := json.Unmarshal(src.LookupRaw, &mod); err != nil {
+					t.Errorf("%s:%d: source %s: %v", s.file, s.line, src.Name, err)
+					continue
+				}
+				info, err := caddy.GetModule("http.handlers.token_enrich.sources." + mod.Source)
+				if err != nil {
+					t.Errorf("%s:%d: source %s: %v", s.file, s.line, src.Name, err)
+					continue
+				}
+				var fields map[string]json.RawMessage
+				_ = json.Unmarshal(src.LookupRaw, &fields)
+				delete(fields, "source")
+				b, _ := json.Marshal(fields)
+				if err := caddy.StrictUnmarshalJSON(b, info.New()); err != nil {
+					t.Errorf("%s:%d: source %s: %v", s.file, s.line, src.Name, err)
+				}
+			}
+		}
+	}
+	if n < 2 {
+		t.Fatalf("only %d token_enrich JSON blocks in the documents", n)
 	}
 }
