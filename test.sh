@@ -16,7 +16,10 @@ Usage: ./test.sh [--quick | --help]
                  module (also with -tags hydra); npm ci in e2e/node;
                  go test -race of both modules; the allocation budgets;
                  e2e/run.sh (Ory Hydra behind a ./caddy built with xcaddy);
-                 e2e/fleet.sh (three ./caddy replicas sharing a redis-server).
+                 e2e/fleet.sh (three ./caddy replicas sharing a redis-server);
+                 the commands of README.md's Quick start
+                 (scripts/readme-quickstart.sh) and of examples/saas/README.md
+                 (examples/saas/run.sh).
   --quick        gofmt, go vet and go test of the plugin module only: no
                  -race, no e2e module, no Node, no Hydra, no xcaddy build.
   --help         this text.
@@ -234,5 +237,8 @@ e2e/fleet.sh
 
 phase "README Quick start against the demo (scripts/readme-quickstart.sh)"
 scripts/readme-quickstart.sh
+
+phase "the SaaS recipe: examples/saas/README.md against redis-server and ./caddy (examples/saas/run.sh)"
+examples/saas/run.sh
 end_phase
 echo "test.sh: ok in $(($(date +%s) - t_suite))s"

@@ -16,7 +16,7 @@ import (
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
-// maxBodyFactor is the documented bound (README, Size bounds) on the memory
+// maxBodyFactor is the documented bound (docs/security.md, Size bounds) on the memory
 // one token request takes: at most this many times max_body, plus the
 // request bound. The copies are the raw body, its decoded form (a buffer
 // that grows as it is decoded), the text gjson reads and the enriched

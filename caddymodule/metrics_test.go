@@ -111,7 +111,7 @@ func TestDashboardQueries(t *testing.T) {
 	if err := json.Unmarshal(raw, &dash); err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../docs/operating.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestDashboardQueries(t *testing.T) {
 		for _, target := range p.Targets {
 			n++
 			if !strings.Contains(string(readme), "`"+target.Expr+"`") {
-				t.Errorf("the README does not give the dashboard's query %s", target.Expr)
+				t.Errorf("docs/operating.md does not give the dashboard's query %s", target.Expr)
 			}
 			for _, m := range names.FindAllString(target.Expr, -1) {
 				if !exposed[m] {

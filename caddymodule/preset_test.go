@@ -116,9 +116,10 @@ func TestClientDisagreementLogged(t *testing.T) {
 }
 
 // TestPresetListsAgreeWithTheTable: every place that lists the preset
-// names for people (the Caddyfile syntax, the module docs, the README and
-// docs/idps.md) lists exactly the names of the table in enrichers, in its
-// order, so that adding a preset there and forgetting a page fails here.
+// names for people (the Caddyfile syntax, the module docs, the README,
+// docs/configuration.md and docs/idps.md) lists exactly the names of the
+// table in enrichers, in its order, so that adding a preset there and
+// forgetting a page fails here.
 func TestPresetListsAgreeWithTheTable(t *testing.T) {
 	names := enrichers.PresetNames()
 	piped := strings.Join(names, "|")
@@ -129,6 +130,7 @@ func TestPresetListsAgreeWithTheTable(t *testing.T) {
 		"../enrichers/enricher.go": {prose},
 		"../README.md":             {"preset " + piped, "auto (default), " + strings.Join(rest, ", ")},
 		"../docs/idps.md":          {"preset " + piped},
+		"../docs/configuration.md": {"preset " + piped},
 	} {
 		b, err := os.ReadFile(file)
 		if err != nil {

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// readmeExplainCommand is the explain example of the README, as shown there.
+// readmeExplainCommand is the explain example of docs/operating.md, as shown there.
 const readmeExplainCommand = `$ caddy token-enrich explain --config examples/explain.Caddyfile \
     --response examples/explain-token.json \
     --request 'grant_type=client_credentials&audience=https://api.example.com/' \
@@ -18,16 +18,17 @@ var readmeExplainArgs = []string{"explain", "--config", "../examples/explain.Cad
 	"--request", "grant_type=client_credentials&audience=https://api.example.com/",
 	"--header", "Authorization: Basic ZXUtY2xpZW50OmRlbW8tc2VjcmV0"}
 
-// TestREADMEExplainExample: the README's explain example shows what the
-// command prints for it, whole, so the README cannot drift from the code.
+// TestREADMEExplainExample: the explain example of docs/operating.md shows
+// what the command prints for it, whole, so the page cannot drift from the
+// code.
 func TestREADMEExplainExample(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../docs/operating.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := strings.Index(string(readme), "```\n"+readmeExplainCommand+"\n")
 	if start < 0 {
-		t.Fatal("the README does not show the explain example's command")
+		t.Fatal("docs/operating.md does not show the explain example's command")
 	}
 	rest := string(readme)[start+len("```\n"+readmeExplainCommand+"\n"):]
 	shown := rest[:strings.Index(rest, "```\n")]
@@ -36,7 +37,7 @@ func TestREADMEExplainExample(t *testing.T) {
 		t.Fatalf("explain: %v\n%s", err, out)
 	}
 	if shown != out {
-		t.Fatalf("the README shows\n%s\nexplain prints\n%s", shown, out)
+		t.Fatalf("docs/operating.md shows\n%s\nexplain prints\n%s", shown, out)
 	}
 }
 

@@ -8,9 +8,16 @@
 #                    sources (the rule e2e/run.sh uses), or QUICKSTART_REBUILD=1
 #   ./caddy run ...  starts in the background, as in a second terminal, with
 #                    its config and data directories in a temporary directory
-#   curl ...         must carry -sS --fail-with-body, exit 0, and print a token
-#                    response with access_token, tenant_id and api-uri, and
-#                    limits as well for eu-client (the demo's EU tenant)
+#   curl ...         must carry -sS --fail-with-body. With the demo's secret
+#                    (-u <client>:demo-secret) it must exit 0 and print a
+#                    token response with access_token, tenant_id, api-uri,
+#                    region and plan, and limits for eu-client (the demo's
+#                    EU tenant) only; with any other secret it must exit 22
+#                    (curl's status for an HTTP error) and print the stand-in
+#                    IdP's error exactly as the IdP sent it
+#
+# The demo must leave nothing in Caddy's config folder (persist_config off):
+# no autosave.json after the run.
 #
 # Any other command fails the run: teach this script what it means first.
 # The demo listens on fixed ports (8080, 8081, admin 2019). When `unshare -n`
@@ -83,9 +90,21 @@ if [[ "${1:-}" == --serve ]]; then
         rc=0
         out="$(bash -c "$cmd")" || rc=$?
         echo "$out"
+        if [[ "$cmd" != *-u\ *:demo-secret\ * ]]; then
+          # a wrong secret: the IdP's 401 passes through byte for byte
+          [[ $rc -eq 22 ]] || die "exit status $rc, want 22 (an HTTP error): $cmd"
+          [[ "$out" == '{"error":"access_denied","error_description":"Unauthorized"}' ]] ||
+            die "the IdP's error did not pass through unchanged: $cmd"
+          curls=$((curls + 1))
+          continue
+        fi
         [[ $rc -eq 0 ]] || die "exit status $rc: $cmd"
-        want=(access_token tenant_id api-uri)
-        if [[ "$cmd" == *eu-client:* ]]; then want+=(limits); fi
+        want=(access_token tenant_id api-uri region plan)
+        if [[ "$cmd" == *eu-client:* ]]; then
+          want+=(limits)
+        elif grep -q '"limits":' <<<"$out"; then
+          die "\"limits\" in the response to $cmd: only the EU tenant's rule adds it"
+        fi
         for member in "${want[@]}"; do
           grep -q "\"$member\":" <<<"$out" || die "no \"$member\" in the response to: $cmd"
         done
@@ -99,6 +118,11 @@ if [[ "${1:-}" == --serve ]]; then
   [[ -n "$caddy_pid" ]] || die "no ./caddy run command in the Quick start"
   (( curls > 0 )) || die "no curl command in the Quick start"
   kill -0 "$caddy_pid" 2>/dev/null || die "the demo exited early"
+  autosave=""
+  if [[ -d "$state/xdg-config" ]]; then
+    autosave="$(find "$state/xdg-config" -name autosave.json -print -quit)"
+  fi
+  [[ -z "$autosave" ]] || die "the demo left $autosave (persist_config off is missing from ./Caddyfile)"
   log "ok: $curls curl command(s) against the demo"
   exit 0
 fi

@@ -1,4 +1,4 @@
-// Package staticsource is the example source of the README: a complete
+// Package staticsource is the example source of docs/metadata.md: a complete
 // third-party metadata source in one file. Build it into Caddy with
 // `xcaddy build --with <its module path>`, then:
 //

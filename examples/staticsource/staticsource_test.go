@@ -18,19 +18,19 @@ func TestLookup(t *testing.T) {
 	}
 }
 
-// TestTheREADMEShowsThisFile: the README's example source is this file's
-// code, from its package clause on, so the two cannot drift.
+// TestTheREADMEShowsThisFile: the example source of docs/metadata.md is
+// this file's code, from its package clause on, so the two cannot drift.
 func TestTheREADMEShowsThisFile(t *testing.T) {
 	src, err := os.ReadFile("staticsource.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../docs/metadata.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	code := string(src[strings.Index(string(src), "package staticsource"):])
 	if !strings.Contains(string(readme), code) {
-		t.Fatal("README.md does not show examples/staticsource/staticsource.go (from `package staticsource` on)")
+		t.Fatal("docs/metadata.md does not show examples/staticsource/staticsource.go (from `package staticsource` on)")
 	}
 }

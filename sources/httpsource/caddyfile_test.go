@@ -139,7 +139,7 @@ func TestModuleIsRegistered(t *testing.T) {
 	}
 }
 
-// The README's block, as the handler hands it over, provisions.
+// The block of docs/metadata.md, as the handler hands it over, provisions.
 func TestCaddyfileExampleProvisions(t *testing.T) {
 	t.Setenv("CELLS_TOKEN", "t")
 	d := caddyfile.NewTestDispenser(`http https://cells.internal/v1/tenants/{http.token.tenant} {

@@ -1,0 +1,220 @@
+// Command loader copies a table source's JSON file into Redis, for the redis
+// source: each entry becomes one key, the prefix and the entry's key, holding
+// the entry's object as a JSON string (the redis source's format json).
+//
+//	go run ./examples/saas/loader -table tenants.json -redis redis://127.0.0.1:6379/0 -prefix tenant:
+//
+// The "*" entry, the table's answer for keys it lacks, is not loaded: a key
+// template such as tenant:{http.token.tenant} could then be rendered to it by
+// a token whose tenant is "*". Its members belong in `set` lines before the
+// source (later wins), which the loader prints. Keys already in Redis that
+// the file lacks are left alone unless -delete is given, which deletes every
+// key with the prefix that the file lacks. The writes of one run go in one
+// MULTI/EXEC transaction, so the redis sources see all of them or none.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "loader:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses the flags, loads the file and reports on w.
+func run(args []string, w io.Writer) error {
+	fs := flag.NewFlagSet("loader", flag.ContinueOnError)
+	table := fs.String("table", "", "the table source's JSON file (required)")
+	url := fs.String("redis", "", "the Redis URL, redis://[user:password@]host:port/db (required); REDIS_PASSWORD, when set, is its password")
+	prefix := fs.String("prefix", "tenant:", "the literal start of the redis source's key template")
+	del := fs.Bool("delete", false, "delete the keys with the prefix that the file lacks")
+	timeout := fs.Duration("timeout", 30*time.Second, "the bound of the whole load")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *table == "" || *url == "" {
+		return errors.New("-table and -redis are required: loader -table tenants.json -redis redis://127.0.0.1:6379/0")
+	}
+	if *prefix == "" {
+		return errors.New("-prefix is empty: give the literal start of the source's key template, e.g. -prefix tenant:")
+	}
+	raw, err := os.ReadFile(*table)
+	if err != nil {
+		return fmt.Errorf("reading the table: %w", err)
+	}
+	entries, def, err := parseTable(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *table, err)
+	}
+	opts, err := redis.ParseURL(*url)
+	if err != nil {
+		return fmt.Errorf("the Redis URL: %w", err)
+	}
+	if p := os.Getenv("REDIS_PASSWORD"); p != "" {
+		opts.Password = p
+	}
+	client := redis.NewClient(opts)
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	deleted, err := load(ctx, client, *prefix, entries, *del)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "loaded %d keys %s<key> into %s", len(entries), *prefix, opts.Addr)
+	if *del {
+		fmt.Fprintf(w, ", deleted %d", deleted)
+	}
+	fmt.Fprintln(w)
+	if def != nil {
+		fmt.Fprintln(w, `"*" is not loaded: put its members before the source, as set lines (later wins):`)
+		for _, l := range setLines(def) {
+			fmt.Fprintln(w, "\t"+l)
+		}
+	}
+	return nil
+}
+
+// entry is one key of the table and its object, compacted.
+type entry struct {
+	key    string
+	object []byte
+}
+
+// parseTable reads a table file as the table source does: a JSON object
+// whose members are objects; of duplicate keys the last wins. It returns
+// the entries other than "*", in the file's order, and "*"'s object.
+func parseTable(raw []byte) ([]entry, map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, nil, errors.New("not a JSON object: the table maps each key to an object")
+	}
+	var out []entry
+	index := map[string]int{}
+	var def map[string]json.RawMessage
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, fmt.Errorf("at byte %d: %w", dec.InputOffset(), err)
+		}
+		key := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, fmt.Errorf("entry %q: %w", key, err)
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, v); err != nil {
+			return nil, nil, fmt.Errorf("entry %q: %w", key, err)
+		}
+		if compact.Len() == 0 || compact.Bytes()[0] != '{' {
+			return nil, nil, fmt.Errorf("entry %q is not an object: each entry is the object its tokens get", key)
+		}
+		if key == "*" {
+			def = map[string]json.RawMessage{}
+			if err := json.Unmarshal(compact.Bytes(), &def); err != nil {
+				return nil, nil, fmt.Errorf("entry %q: %w", key, err)
+			}
+			continue
+		}
+		if key == "" {
+			return nil, nil, errors.New(`an entry has the empty key, which no token looks up: remove it`)
+		}
+		if i, ok := index[key]; ok {
+			out[i].object = compact.Bytes()
+			continue
+		}
+		index[key] = len(out)
+		out = append(out, entry{key: key, object: compact.Bytes()})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, nil, fmt.Errorf("at byte %d: %w", dec.InputOffset(), err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, errors.New("text after the table's object")
+	}
+	return out, def, nil
+}
+
+// load writes the entries under prefix in one transaction and, with del,
+// deletes in it the keys with the prefix that the entries lack. It returns
+// how many keys it deleted.
+func load(ctx context.Context, c *redis.Client, prefix string, entries []entry, del bool) (int, error) {
+	var stale []string
+	if del {
+		want := map[string]bool{}
+		for _, e := range entries {
+			want[prefix+e.key] = true
+		}
+		iter := c.Scan(ctx, 0, escapeGlob(prefix)+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			if !want[iter.Val()] {
+				stale = append(stale, iter.Val())
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return 0, fmt.Errorf("listing the keys %s*: %w", prefix, err)
+		}
+		slices.Sort(stale)
+		stale = slices.Compact(stale)
+	}
+	_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, e := range entries {
+			p.Set(ctx, prefix+e.key, e.object, 0)
+		}
+		if len(stale) > 0 {
+			p.Del(ctx, stale...)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("writing to Redis: %w", err)
+	}
+	return len(stale), nil
+}
+
+// escapeGlob escapes the characters SCAN's MATCH pattern gives a meaning.
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// setLines renders the "*" entry's members as token_enrich lines: set for
+// strings, set_json for other values, in name order.
+func setLines(def map[string]json.RawMessage) []string {
+	names := make([]string, 0, len(def))
+	for n := range def {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var out []string
+	for _, n := range names {
+		var s string
+		if json.Unmarshal(def[n], &s) == nil && s != "" && !strings.ContainsAny(s, " \t\"`{}") {
+			out = append(out, fmt.Sprintf("set %s %s", n, s))
+			continue
+		}
+		out = append(out, fmt.Sprintf("set_json %s `%s`", n, def[n]))
+	}
+	return out
+}
