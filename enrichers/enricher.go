@@ -242,19 +242,8 @@ func (e *Enricher) ReadInto(r *Response, body string, req *TokenRequest) error {
 }
 
 // ambiguous reports whether a reserved member appears more than once in
-// spellings encoding/json folds together. Names that fold together are
-// rare, so they are looked for first and only theirs are checked against
-// the reserved names.
-func ambiguous(list []member) bool {
-	for i := range list {
-		for j := i + 1; j < len(list); j++ {
-			if strings.EqualFold(list[i].name, list[j].name) && IsReserved(list[i].name) {
-				return true
-			}
-		}
-	}
-	return false
-}
+// spellings encoding/json folds together (foldedTwice).
+func ambiguous(list []member) bool { return foldedTwice(list, IsReserved) }
 
 // stringMember returns the text of the last member named name when it is a
 // string, else "".
