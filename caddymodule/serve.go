@@ -246,7 +246,7 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 	case enrichers.StatusAmbiguous:
 		countAmbiguous.Inc()
 		h.logger.Warn("token response passed through unchanged",
-			zap.String("reason", "a standard member appears twice; clients would disagree on which to read"))
+			zap.String("reason", x.ambiguityReason()))
 		return rec.writeRaw()
 	}
 	id := &resp.Identity

@@ -68,7 +68,9 @@ const (
 	// StatusAmbiguous: a standard member appears twice, in spellings a
 	// client would take for the same member (two `access_token`, or
 	// `access_token` and `Access_Token`). Clients disagree on which one
-	// they read, so the response is passed on unchanged.
+	// they read, so the response is passed on unchanged. A token request
+	// that names two different clients (TokenRequest.ClientIDConflict)
+	// makes its response ambiguous too: whom the token is for is unsure.
 	StatusAmbiguous
 )
 
@@ -213,7 +215,7 @@ func (e *Enricher) ReadInto(r *Response, body string, req *TokenRequest) error {
 		return err
 	}
 	r.members = list
-	if ambiguous(list) {
+	if ambiguous(list) || req != nil && req.ClientIDConflict != "" {
 		r.Status = StatusAmbiguous
 		return nil
 	}

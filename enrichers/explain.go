@@ -152,7 +152,7 @@ func statusText(s Status) string {
 	case StatusNotToken:
 		return "not a token response (no string access_token): passed through unchanged"
 	case StatusAmbiguous:
-		return "ambiguous (a standard member appears twice): passed through unchanged"
+		return "ambiguous (a standard member appears twice, or the token request names two clients): passed through unchanged"
 	case StatusEnriched:
 		return "enriched"
 	}

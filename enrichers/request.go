@@ -1,6 +1,7 @@
 package enrichers
 
 import (
+	"fmt"
 	"mime"
 	"net/url"
 	"strings"
@@ -27,6 +28,13 @@ type TokenRequest struct {
 	Resources []string
 	// Scope is the scope parameter as sent (space-separated).
 	Scope string
+	// ClientIDConflict, when not empty, says how the request names two
+	// different clients: two client_id parameters with different values,
+	// or a Basic user other than the client_id parameter. An identity
+	// provider may authenticate either, so the request cannot say whom
+	// the token is for: Read then passes the response on as ambiguous.
+	// Identical repeats are no conflict.
+	ClientIDConflict string
 }
 
 // Client returns the best request-side client id: Basic/body client_id, else
@@ -68,6 +76,7 @@ func ParseTokenRequest(contentType string, body []byte, basicUser string) TokenR
 // rule, and with room for it the request costs no list.
 func (room TokenRequest) Parse(contentType, body, basicUser string) TokenRequest {
 	tr := TokenRequest{Audiences: room.Audiences[:0], Resources: room.Resources[:0]}
+	var ids clientIDs
 	if basicUser != "" {
 		tr.ClientID = basicUser
 		if u, err := url.QueryUnescape(basicUser); err == nil {
@@ -83,6 +92,7 @@ func (room TokenRequest) Parse(contentType, body, basicUser string) TokenRequest
 		if tr.ClientID == "" {
 			tr.ClientID = f.clientID
 		}
+		ids = f.clientIDs
 		tr.Audiences, tr.Resources, tr.Scope, assertion = f.audiences, f.resources, f.scope, f.assertion
 	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
 		_, members, err := readObject(body, nil)
@@ -95,9 +105,11 @@ func (room TokenRequest) Parse(contentType, body, basicUser string) TokenRequest
 			case "grant_type":
 				tr.GrantType = m.val().String()
 			case "client_id":
-				if tr.ClientID == "" {
-					tr.ClientID = m.val().String()
+				v := m.val().String()
+				if !ids.seen && tr.ClientID == "" {
+					tr.ClientID = v
 				}
+				ids.add(v)
 			case "audience":
 				tr.Audiences = appendStrings(tr.Audiences, m.val())
 			case "resource":
@@ -109,6 +121,7 @@ func (room TokenRequest) Parse(contentType, body, basicUser string) TokenRequest
 			}
 		}
 	}
+	tr.ClientIDConflict = ids.conflict(basicUser != "", tr.ClientID)
 	if assertion != "" {
 		if _, claims, ok := readClaims(assertion, nil); ok {
 			if sub := last(claims, "sub"); sub.Type == gjson.String && sub.Str != "" {
@@ -135,6 +148,8 @@ func appendStrings(dst []string, v gjson.Result) []string {
 type form struct {
 	grantType, clientID, scope, assertion string
 	audiences, resources                  []string
+	// clientIDs: every client_id, to tell whether they agree
+	clientIDs clientIDs
 }
 
 // readForm reads the token parameters of an application/x-www-form-urlencoded
@@ -173,6 +188,9 @@ func readForm(q string, f form) form {
 		}
 		if v, err = url.QueryUnescape(v); err != nil {
 			continue
+		}
+		if i == 1 {
+			f.clientIDs.add(v)
 		}
 		switch {
 		case k == "audience":
@@ -219,4 +237,35 @@ func IsJSONMediaType(v string) bool {
 	}
 	cs, ok := params["charset"]
 	return !ok || strings.EqualFold(cs, "utf-8") || strings.EqualFold(cs, "utf8")
+}
+
+// clientIDs follows the client_id parameters of a request: the first,
+// and the first other value, if any.
+type clientIDs struct {
+	seen         bool
+	first, other string
+	differ       bool
+}
+
+// add notes a client_id parameter.
+func (c *clientIDs) add(v string) {
+	switch {
+	case !c.seen:
+		c.seen, c.first = true, v
+	case v != c.first && !c.differ:
+		c.differ, c.other = true, v
+	}
+}
+
+// conflict describes how the request names two clients, "" when it
+// names one at most: two different client_id parameters, or a Basic user
+// (basicID, when hasBasic) other than the client_id parameter.
+func (c *clientIDs) conflict(hasBasic bool, basicID string) string {
+	switch {
+	case c.differ:
+		return fmt.Sprintf("client_id %q and client_id %q", c.first, c.other)
+	case hasBasic && c.seen && c.first != basicID:
+		return fmt.Sprintf("Basic user %q and client_id %q", basicID, c.first)
+	}
+	return ""
 }

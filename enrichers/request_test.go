@@ -22,12 +22,12 @@ func TestParseTokenRequest(t *testing.T) {
 				Audiences: []string{"https://api.example.com/"}, Scope: "read write"},
 		},
 		{
-			name:  "basic wins over body client_id, basic is form-decoded",
+			name:  "basic is form-decoded, and a body client_id naming another client is a conflict",
 			ctype: "application/x-www-form-urlencoded; charset=UTF-8",
 			body:  "grant_type=client_credentials&client_id=other&resource=urn%3Aa&resource=urn%3Ab",
 			basic: "svc%3Aeu+one",
 			want: TokenRequest{GrantType: "client_credentials", ClientID: "svc:eu one",
-				Resources: []string{"urn:a", "urn:b"}},
+				Resources: []string{"urn:a", "urn:b"}, ClientIDConflict: `Basic user "svc:eu one" and client_id "other"`},
 		},
 		{
 			name:  "basic with a bad escape is kept raw",
@@ -80,5 +80,35 @@ func TestParseTokenRequest(t *testing.T) {
 	tr := TokenRequest{AssertionClientID: "a", Resources: []string{"r"}}
 	if tr.Client() != "a" || tr.Audience() != "r" {
 		t.Fatalf("fallbacks: client %q audience %q", tr.Client(), tr.Audience())
+	}
+}
+
+// TestClientIDConflict: a request naming two different clients says how,
+// and its response is ambiguous; identical repeats are no conflict.
+func TestClientIDConflict(t *testing.T) {
+	const form, js = "application/x-www-form-urlencoded", "application/json"
+	for _, c := range []struct{ ctype, body, basic, want string }{
+		{form, "client_id=a&client_id=b&client_id=c", "", `client_id "a" and client_id "b"`},
+		{form, "client_id=&client_id=b", "", `client_id "" and client_id "b"`},
+		{js, `{"client_id":"a","client_id":"b"}`, "", `client_id "a" and client_id "b"`},
+		{form, "client_id=b", "a%20b", `Basic user "a b" and client_id "b"`},
+		{js, `{"client_id":"b"}`, "a", `Basic user "a" and client_id "b"`},
+		{form, "client_id=a&client_id=a", "", ""},
+		{form, "client_id=a%20b", "a+b", ""},
+		{js, `{"client_id":"a","client_id":"a"}`, "a", ""},
+		{form, "grant_type=client_credentials", "a", ""},
+	} {
+		tr := ParseTokenRequest(c.ctype, []byte(c.body), c.basic)
+		if tr.ClientIDConflict != c.want {
+			t.Errorf("%s (Basic %q): conflict %q, want %q", c.body, c.basic, tr.ClientIDConflict, c.want)
+		}
+		e := mustNew(t, Config{Fields: []FieldConfig{{Name: "x", Value: "y"}}})
+		r, err := e.Read(tokenResponse(t, "opaque"), &tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ambiguous := r.Status == StatusAmbiguous; ambiguous != (c.want != "") {
+			t.Errorf("%s (Basic %q): status %v", c.body, c.basic, r.Status)
+		}
 	}
 }
