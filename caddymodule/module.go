@@ -204,6 +204,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionRuleMatchers(ctx, e.ExternalRules()); err != nil {
 		return fmt.Errorf("token_enrich: %w", err)
 	}
+	h.warnClientInput()
 	return nil
 }
 
