@@ -227,6 +227,9 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 		*outBuf = enriched
 	}
 	switch {
+	case errors.Is(err, errClientGone):
+		h.debug(err.Error())
+		return nil
 	case errors.Is(err, enrichers.ErrTooDeep):
 		countTooDeep.Inc()
 		h.logger.Warn("token response passed through unchanged", zap.String("reason", "nested too deep"), zap.Error(err))
@@ -326,6 +329,9 @@ func (h *Handler) stages(dst []byte, x *exchange, r *http.Request, repl *caddy.R
 	// the buckets of the splits, from keys that may use the identity and
 	// what the sources found; {http.token.split.*} is known from here on
 	h.enricher.Split(resp, resolve)
+	if r.Context().Err() != nil {
+		return resp, resolve, nil, errClientGone
+	}
 	enriched = h.enricher.Render(dst, resp, resolve, out)
 	return resp, resolve, enriched, nil
 }
