@@ -123,6 +123,12 @@ func (h *Handler) lookUp(ctx context.Context, repl *caddy.Replacer, resp *enrich
 		p.ctx, p.cancel = context.WithTimeout(ctx, time.Duration(s.Timeout))
 		go func() {
 			res, err := s.source.Lookup(p.ctx, key)
+			if err == nil && p.ctx.Err() != nil {
+				// answered after its timeout (a source that ignores its
+				// context): dropped like a timeout, whenever the answer
+				// is looked at, so that no work is done on it
+				res, err = sources.Result{}, p.ctx.Err()
+			}
 			p.done <- lookupAnswer{res, err}
 		}()
 		started = append(started, p)
@@ -132,7 +138,13 @@ func (h *Handler) lookUp(ctx context.Context, repl *caddy.Replacer, resp *enrich
 		select {
 		case a = <-p.done:
 		case <-p.ctx.Done():
-			a.err = p.ctx.Err()
+			// an answer here too came in time (a late one carries the
+			// error): a slower source was waited for first
+			select {
+			case a = <-p.done:
+			default:
+				a.err = p.ctx.Err()
+			}
 		}
 		p.cancel()
 		object := h.judge(p.s, a)
