@@ -75,6 +75,12 @@ func (x *exchange) LookUp(names []string) []enrichers.Found {
 		p.ctx, p.cancel = context.WithTimeout(x.r.Context(), time.Duration(s.Timeout))
 		go func() {
 			res, err := s.source.Lookup(p.ctx, key)
+			if err == nil && p.ctx.Err() != nil {
+				// answered after its timeout (a source that ignores its
+				// context): dropped like a timeout, whenever the answer
+				// is looked at, so that no work is done on it
+				res, err = sources.Result{}, p.ctx.Err()
+			}
 			p.done <- lookupAnswer{res, err}
 		}()
 		started = append(started, p)
@@ -84,7 +90,13 @@ func (x *exchange) LookUp(names []string) []enrichers.Found {
 		select {
 		case a = <-p.done:
 		case <-p.ctx.Done():
-			a.err = p.ctx.Err()
+			// an answer here too came in time (a late one carries the
+			// error): a slower source was waited for first
+			select {
+			case a = <-p.done:
+			default:
+				a.err = p.ctx.Err()
+			}
 		}
 		p.cancel()
 		object, state := x.h.judge(p.s, a)

@@ -146,6 +146,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionSources(ctx); err != nil {
 		return fmt.Errorf("token_enrich: %w", err)
 	}
+	h.warnClientInput()
 	return nil
 }
 

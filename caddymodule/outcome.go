@@ -56,7 +56,7 @@ var outcomes = [numOutcomes]struct {
 	outUnchanged:   {"unchanged", "no field applies", zapcore.DebugLevel, writeRaw},
 	outNotToken:    {"not_token", "not a token response (no string access_token)", zapcore.DebugLevel, writeRaw},
 	outInactive:    {"not_token", "not an active introspection response", zapcore.DebugLevel, writeRaw},
-	outAmbiguous:   {"ambiguous", "a standard member appears twice; clients would disagree on which to read", zapcore.WarnLevel, writeRaw},
+	outAmbiguous:   {"ambiguous", "ambiguous: a client or the identity provider could read it otherwise", zapcore.WarnLevel, writeRaw},
 	outTooDeep:     {"too_deep", "nested deeper than 512 levels", zapcore.WarnLevel, writeRaw},
 	outInvalid:     {"error_passed", "not a JSON object", zapcore.WarnLevel, writeRaw},
 	outDecodeError: {"error_passed", "cannot decode its content coding", zapcore.WarnLevel, writeRaw},

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -195,14 +196,16 @@ func (h *Handler) finish(x *exchange) error {
 		countLookup(name, "error")
 		h.logger.Warn("source lookup left out: not a JSON object within 512 levels", zap.String("source", name))
 	}
-	o := engineOutcome(x.res.Status, x.introspection)
+	o, err := engineOutcome(x.res.Status, x.introspection), x.res.Err
 	switch {
 	case x.r.Context().Err() != nil:
 		o = outClientGone
 	case o == outEnriched && h.DryRun:
 		o = outDryRun
+	case o == outAmbiguous:
+		err = errors.New(x.res.Ambiguity)
 	}
-	return h.end(x, o, x.res.Err)
+	return h.end(x, o, err)
 }
 
 // loggedIdentity are the identity values a log line carries: who the

@@ -93,7 +93,9 @@ const (
 	// StatusAmbiguous: a standard member appears twice, in spellings a
 	// client would take for the same member (two `access_token`, or
 	// `access_token` and `Access_Token`). Clients disagree on which one
-	// they read, so the response is passed on unchanged.
+	// they read, so the response is passed on unchanged. A token request
+	// that names two different clients (tokenRequest.ClientIDConflict)
+	// makes its response ambiguous too: whom the token is for is unsure.
 	StatusAmbiguous
 	// StatusTooDeep: the body nests deeper than MaxDepth; it is not read.
 	StatusTooDeep
@@ -198,7 +200,7 @@ func (e *Enricher) read(r *Response, body string, req *tokenRequest) error {
 		return err
 	}
 	r.members = list
-	if ambiguous(list) {
+	if ambiguous(list) || req != nil && req.ClientIDConflict != "" {
 		r.Status = StatusAmbiguous
 		return nil
 	}
@@ -223,19 +225,8 @@ func (e *Enricher) read(r *Response, body string, req *tokenRequest) error {
 }
 
 // ambiguous reports whether a reserved member appears more than once in
-// spellings encoding/json folds together. Names that fold together are
-// rare, so they are looked for first and only theirs are checked against
-// the reserved names.
-func ambiguous(list []member) bool {
-	for i := range list {
-		for j := i + 1; j < len(list); j++ {
-			if strings.EqualFold(list[i].name, list[j].name) && IsReserved(list[i].name) {
-				return true
-			}
-		}
-	}
-	return false
-}
+// spellings encoding/json folds together (foldedTwice).
+func ambiguous(list []member) bool { return foldedTwice(list, IsReserved) }
 
 // stringMember returns the text of the last member named name when it is a
 // string, else "".

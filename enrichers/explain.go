@@ -132,15 +132,17 @@ func (pl *plan) traceOut(name, label, why string) {
 // tracePut records a field planned, and that it overrides an earlier one.
 func (pl *plan) tracePut(name, label string, val span) {
 	t := *pl.trace
-	for i := range t {
-		if t[i].Added && t[i].Name == name {
-			t[i].Added = false
-			t[i].Why = whyOverridden + label
-			if pl.rule != "" {
-				t[i].Why += " (rule " + pl.rule + ")"
-			}
+	if i, ok := pl.traced[name]; ok && t[i].Added {
+		t[i].Added = false
+		t[i].Why = whyOverridden + label
+		if pl.rule != "" {
+			t[i].Why += " (rule " + pl.rule + ")"
 		}
 	}
+	if pl.traced == nil {
+		pl.traced = map[string]int{}
+	}
+	pl.traced[name] = len(t)
 	v := append(json.RawMessage(nil), pl.bytes(val)...)
 	*pl.trace = append(t, FieldExplanation{Name: name, From: label, Rule: pl.rule, Added: true, Value: v})
 }
@@ -151,14 +153,11 @@ func (pl *plan) traceCollision(p *planned) {
 		return
 	}
 	t := *pl.trace
-	for i := len(t) - 1; i >= 0; i-- {
-		if t[i].Added && t[i].Name == p.name {
-			if p.drop {
-				t[i].Added, t[i].Why = false, whyUpstreamKept
-			} else {
-				t[i].Why = whyReplaced
-			}
-			return
+	if i, ok := pl.traced[p.name]; ok && t[i].Added {
+		if p.drop {
+			t[i].Added, t[i].Why = false, whyUpstreamKept
+		} else {
+			t[i].Why = whyReplaced
 		}
 	}
 }

@@ -89,19 +89,11 @@ func (e *Enricher) readIntrospection(r *Response, body string, req *tokenRequest
 
 // ambiguousIntrospection reports whether a name isIntrospectionReserved
 // reports appears more than once in spellings encoding/json folds together.
-func ambiguousIntrospection(list []member) bool {
-	for i := range list {
-		for j := i + 1; j < len(list); j++ {
-			if strings.EqualFold(list[i].name, list[j].name) && isIntrospectionReserved(list[i].name) {
-				return true
-			}
-		}
-	}
-	return false
-}
+func ambiguousIntrospection(list []member) bool { return foldedTwice(list, isIntrospectionReserved) }
 
 // dropIntrospectionReserved removes from the plan the fields an
 // introspection response must not get.
 func (pl *plan) dropIntrospectionReserved() {
 	pl.fields = slices.DeleteFunc(pl.fields, func(p planned) bool { return isIntrospectionReserved(p.name) })
+	pl.reindex()
 }

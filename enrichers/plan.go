@@ -1,6 +1,7 @@
 package enrichers
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/tidwall/gjson"
@@ -30,12 +31,27 @@ type planned struct {
 // result into its output.
 type plan struct {
 	fields []planned
-	vals   []byte
+	// index maps each name to its position in fields whenever there are
+	// more than indexFrom of them: a source object or a lifted claim may
+	// bring tens of thousands of members, and a scan of the plan per
+	// member would make placing them quadratic
+	index map[string]int
+	vals  []byte
+	// replacing: some field replaces a member of the upstream's
+	replacing bool
 	// trace, when set (Explain), records what became of every field, and
 	// rule names the rule whose fields are being planned
 	trace *[]FieldExplanation
 	rule  string
+	// traced maps a name to the position in trace of its entry that is
+	// Added, if any (tracePut keeps at most one per name)
+	traced map[string]int
 }
+
+// indexFrom is the number of planned fields up to which a name is found
+// by a scan: a usual response plans a handful, and scanning them costs
+// less than hashing the name.
+const indexFrom = 16
 
 var planPool = sync.Pool{New: func() any {
 	return &plan{fields: make([]planned, 0, 16), vals: make([]byte, 0, 1024)}
@@ -48,8 +64,10 @@ func putPlan(pl *plan) {
 		return // an outlier is left to the GC
 	}
 	clear(pl.fields)
+	clear(pl.index)
 	pl.fields, pl.vals = pl.fields[:0], pl.vals[:0]
-	pl.trace, pl.rule = nil, ""
+	pl.replacing = false
+	pl.trace, pl.rule, pl.traced = nil, "", nil
 	planPool.Put(pl)
 }
 
@@ -80,16 +98,47 @@ func (pl *plan) put(name, label string, key func() span, val span) {
 		return
 	}
 	pl.fields = append(pl.fields, planned{name: name, label: label, key: key(), val: val})
+	switch n := len(pl.fields); {
+	case n == indexFrom+1:
+		pl.reindex()
+	case n > indexFrom:
+		pl.index[name] = n - 1
+	}
 }
 
 // find returns the planned field named name, or nil.
 func (pl *plan) find(name string) *planned {
+	if len(pl.fields) > indexFrom {
+		if i, ok := pl.index[name]; ok {
+			return &pl.fields[i]
+		}
+		return nil
+	}
 	for i := range pl.fields {
 		if pl.fields[i].name == name {
+			work(i + 1)
 			return &pl.fields[i]
 		}
 	}
+	work(len(pl.fields))
 	return nil
+}
+
+// reindex builds the index of the fields, as find needs it once there
+// are more than indexFrom of them, and after fields are removed.
+func (pl *plan) reindex() {
+	if len(pl.fields) <= indexFrom {
+		return
+	}
+	if pl.index == nil {
+		// room for what the plan has room for: a source's members are
+		// counted before they are placed (addFields)
+		pl.index = make(map[string]int, cap(pl.fields))
+	}
+	clear(pl.index)
+	for i := range pl.fields {
+		pl.index[pl.fields[i].name] = i
+	}
 }
 
 // addFields renders and plans configured fields; a template that renders
@@ -113,6 +162,7 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve resolver
 				pl.traceOut(f.label, f.label, whySourceMissed+state)
 				continue
 			}
+			pl.fields = slices.Grow(pl.fields, len(so.members))
 			for _, m := range so.members {
 				if m.name == "" || IsReserved(m.name) {
 					pl.traceOut(m.name, f.label, whyReserved)
@@ -145,22 +195,25 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve resolver
 }
 
 // resolveCollisions marks planned fields the upstream already has: dropped
-// unless overwriting. It reports whether anything is left to write.
+// unless overwriting. It reports whether anything is left to write. Each
+// member is looked up in the plan (find), so that the work grows with the
+// members plus the fields, never with their product.
 func (pl *plan) resolveCollisions(members []member, overwrite bool, kept *int) bool {
+	for j := range members {
+		p := pl.find(members[j].name)
+		if p == nil {
+			continue
+		}
+		if overwrite {
+			p.replace, pl.replacing = true, true
+		} else {
+			p.drop = true
+		}
+		pl.traceCollision(p)
+	}
 	left := 0
 	for i := range pl.fields {
-		p := &pl.fields[i]
-		for j := range members {
-			if members[j].name == p.name {
-				if overwrite {
-					p.replace = true
-				} else {
-					p.drop = true
-				}
-				pl.traceCollision(p)
-			}
-		}
-		if p.drop {
+		if pl.fields[i].drop {
 			*kept++
 		} else {
 			left++

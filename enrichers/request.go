@@ -1,6 +1,7 @@
 package enrichers
 
 import (
+	"fmt"
 	"mime"
 	"net/url"
 	"strings"
@@ -27,6 +28,13 @@ type tokenRequest struct {
 	Resources []string
 	// Scope is the scope parameter as sent (space-separated).
 	Scope string
+	// ClientIDConflict, when not empty, says how the request names two
+	// different clients: two client_id parameters with different values,
+	// or a Basic user other than the client_id parameter. An identity
+	// provider may authenticate either, so the request cannot say whom
+	// the token is for: Read then passes the response on as ambiguous.
+	// Identical repeats are no conflict.
+	ClientIDConflict string
 }
 
 // Client returns the best request-side client id: Basic/body client_id, else
@@ -58,6 +66,7 @@ func (r *tokenRequest) Audience() string {
 // yields whatever could be read. The result points into body.
 func parseTokenRequest(contentType, body, basicUser string) tokenRequest {
 	var tr tokenRequest
+	var ids clientIDs
 	if basicUser != "" {
 		tr.ClientID = basicUser
 		if u, err := url.QueryUnescape(basicUser); err == nil {
@@ -73,6 +82,7 @@ func parseTokenRequest(contentType, body, basicUser string) tokenRequest {
 		if tr.ClientID == "" {
 			tr.ClientID = f.clientID
 		}
+		ids = f.clientIDs
 		tr.Audiences, tr.Resources, tr.Scope, assertion = f.audiences, f.resources, f.scope, f.assertion
 	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
 		_, members, err := readObject(body, nil)
@@ -85,9 +95,11 @@ func parseTokenRequest(contentType, body, basicUser string) tokenRequest {
 			case "grant_type":
 				tr.GrantType = m.val().String()
 			case "client_id":
-				if tr.ClientID == "" {
-					tr.ClientID = m.val().String()
+				v := m.val().String()
+				if !ids.seen && tr.ClientID == "" {
+					tr.ClientID = v
 				}
+				ids.add(v)
 			case "audience":
 				tr.Audiences = appendStrings(tr.Audiences, m.val())
 			case "resource":
@@ -99,6 +111,7 @@ func parseTokenRequest(contentType, body, basicUser string) tokenRequest {
 			}
 		}
 	}
+	tr.ClientIDConflict = ids.conflict(basicUser != "", tr.ClientID)
 	if assertion != "" {
 		if _, claims, ok := readClaims(assertion, nil); ok {
 			if sub := last(claims, "sub"); sub.Type == gjson.String && sub.Str != "" {
@@ -125,6 +138,8 @@ func appendStrings(dst []string, v gjson.Result) []string {
 type form struct {
 	grantType, clientID, scope, assertion string
 	audiences, resources                  []string
+	// clientIDs: every client_id, to tell whether they agree
+	clientIDs clientIDs
 }
 
 // readForm reads the token parameters of an application/x-www-form-urlencoded
@@ -163,6 +178,9 @@ func readForm(q string, f form) form {
 		}
 		if v, err = url.QueryUnescape(v); err != nil {
 			continue
+		}
+		if i == 1 {
+			f.clientIDs.add(v)
 		}
 		switch {
 		case k == "audience":
@@ -209,4 +227,35 @@ func IsJSONMediaType(v string) bool {
 	}
 	cs, ok := params["charset"]
 	return !ok || strings.EqualFold(cs, "utf-8") || strings.EqualFold(cs, "utf8")
+}
+
+// clientIDs follows the client_id parameters of a request: the first,
+// and the first other value, if any.
+type clientIDs struct {
+	seen         bool
+	first, other string
+	differ       bool
+}
+
+// add notes a client_id parameter.
+func (c *clientIDs) add(v string) {
+	switch {
+	case !c.seen:
+		c.seen, c.first = true, v
+	case v != c.first && !c.differ:
+		c.differ, c.other = true, v
+	}
+}
+
+// conflict describes how the request names two clients, "" when it
+// names one at most: two different client_id parameters, or a Basic user
+// (basicID, when hasBasic) other than the client_id parameter.
+func (c *clientIDs) conflict(hasBasic bool, basicID string) string {
+	switch {
+	case c.differ:
+		return fmt.Sprintf("client_id %q and client_id %q", c.first, c.other)
+	case hasBasic && c.seen && c.first != basicID:
+		return fmt.Sprintf("Basic user %q and client_id %q", basicID, c.first)
+	}
+	return ""
 }

@@ -2,6 +2,7 @@ package enrichers
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
@@ -22,12 +23,12 @@ func TestParseTokenRequest(t *testing.T) {
 				Audiences: []string{"https://api.example.com/"}, Scope: "read write"},
 		},
 		{
-			name:  "basic wins over body client_id, basic is form-decoded",
+			name:  "basic is form-decoded, and a body client_id naming another client is a conflict",
 			ctype: "application/x-www-form-urlencoded; charset=UTF-8",
 			body:  "grant_type=client_credentials&client_id=other&resource=urn%3Aa&resource=urn%3Ab",
 			basic: "svc%3Aeu+one",
 			want: tokenRequest{GrantType: "client_credentials", ClientID: "svc:eu one",
-				Resources: []string{"urn:a", "urn:b"}},
+				Resources: []string{"urn:a", "urn:b"}, ClientIDConflict: `Basic user "svc:eu one" and client_id "other"`},
 		},
 		{
 			name:  "basic with a bad escape is kept raw",
@@ -80,5 +81,35 @@ func TestParseTokenRequest(t *testing.T) {
 	tr := tokenRequest{AssertionClientID: "a", Resources: []string{"r"}}
 	if tr.Client() != "a" || tr.Audience() != "r" {
 		t.Fatalf("fallbacks: client %q audience %q", tr.Client(), tr.Audience())
+	}
+}
+
+// TestClientIDConflict: a request naming two different clients says how,
+// and its response is ambiguous; identical repeats are no conflict.
+func TestClientIDConflict(t *testing.T) {
+	const form, js = "application/x-www-form-urlencoded", "application/json"
+	for _, c := range []struct{ ctype, body, basic, want string }{
+		{form, "client_id=a&client_id=b&client_id=c", "", `client_id "a" and client_id "b"`},
+		{form, "client_id=&client_id=b", "", `client_id "" and client_id "b"`},
+		{js, `{"client_id":"a","client_id":"b"}`, "", `client_id "a" and client_id "b"`},
+		{form, "client_id=b", "a%20b", `Basic user "a b" and client_id "b"`},
+		{js, `{"client_id":"b"}`, "a", `Basic user "a" and client_id "b"`},
+		{form, "client_id=a&client_id=a", "", ""},
+		{form, "client_id=a%20b", "a+b", ""},
+		{js, `{"client_id":"a","client_id":"a"}`, "a", ""},
+		{form, "grant_type=client_credentials", "a", ""},
+	} {
+		tr := parseTokenRequest(c.ctype, c.body, c.basic)
+		if tr.ClientIDConflict != c.want {
+			t.Errorf("%s (Basic %q): conflict %q, want %q", c.body, c.basic, tr.ClientIDConflict, c.want)
+		}
+		e := mustNew(t, Config{Fields: []FieldConfig{{Name: "x", Value: "y"}}})
+		res := e.Run(nil, &Input{Body: tokenResponse(t, "opaque"), RequestType: c.ctype, Request: []byte(c.body), BasicUser: c.basic}, nil)
+		if ambiguous := res.Status == StatusAmbiguous; ambiguous != (c.want != "") {
+			t.Errorf("%s (Basic %q): status %v", c.body, c.basic, res.Status)
+		}
+		if c.want != "" && !strings.Contains(res.Ambiguity, c.want) {
+			t.Errorf("%s (Basic %q): ambiguity %q, want it to name %s", c.body, c.basic, res.Ambiguity, c.want)
+		}
 	}
 }

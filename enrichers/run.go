@@ -66,6 +66,8 @@ type Result struct {
 	Status Status
 	// Err says why a body is StatusInvalid or StatusTooDeep.
 	Err error
+	// Ambiguity says what makes a StatusAmbiguous response ambiguous.
+	Ambiguity string
 	// Body is dst with the enriched body appended.
 	Body []byte
 	// Response is the response as read, with its identity, what the
@@ -114,6 +116,13 @@ func (e *Enricher) Run(dst []byte, in *Input, host Host) Result {
 		res.Status, res.Err, res.Response = StatusInvalid, err, nil
 		if err == ErrTooDeep {
 			res.Status = StatusTooDeep
+		}
+		return res
+	case r.Status == StatusAmbiguous:
+		res.Ambiguity = "a standard member appears twice; clients would disagree on which to read"
+		if !in.Introspection && req.ClientIDConflict != "" {
+			res.Ambiguity = "the token request names two clients (" + req.ClientIDConflict +
+				"); the identity provider may have authenticated either"
 		}
 		return res
 	case r.Status != StatusUnchanged:

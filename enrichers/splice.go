@@ -12,6 +12,9 @@ func splice(dst []byte, body string, members []member, pl *plan) []byte {
 	dst = slices.Grow(dst, len(body)+len(pl.vals)+4*len(pl.fields))
 	pos := 0
 	for i := range members {
+		if !pl.replacing {
+			break // nothing is replaced: no member needs looking up
+		}
 		m := &members[i]
 		p := pl.find(m.name)
 		if p == nil || !p.replace {

@@ -28,15 +28,49 @@ type SplitConfig struct {
 type Bucket struct {
 	// The bucket's name, the value of the split's placeholder.
 	Name string `json:"name"`
-	// Its weight: its share of keys is its weight over the sum.
+	// Its weight: its share of keys is its weight over the sum. Any
+	// finite positive number.
 	Weight float64 `json:"weight"`
 }
 
 // split is a compiled SplitConfig.
 type split struct {
-	name    string
-	key     valueTemplate
+	name string
+	key  valueTemplate
+	// buckets with the weights the score uses (scoreWeights)
 	buckets []Bucket
+}
+
+// The weights a score uses as configured: a bucket's score is its weight
+// over -ln(u), and -ln(u) lies between 5.5e-17 and 37.5 for the u a hash
+// gives, so within these bounds a score neither overflows to +Inf (where
+// ties would all go to the first bucket) nor falls to a subnormal number
+// (where unequal weights would tie).
+const (
+	maxPlainWeight = 1e290
+	minPlainWeight = 1e-290
+)
+
+// scoreWeights returns the buckets as they are when every weight is
+// within [minPlainWeight, maxPlainWeight], the usual case, so that the
+// bucket of every key stays what it was. Otherwise it returns a copy with
+// each weight divided by the largest: the shares stay those of the
+// weights, the largest weight is 1 and no score overflows; a weight so
+// much smaller than the largest that its quotient is subnormal or zero
+// has a share of the keys too small to see anyway.
+func scoreWeights(bs []Bucket) []Bucket {
+	hi, lo := 0.0, math.Inf(1)
+	for _, b := range bs {
+		hi, lo = max(hi, b.Weight), min(lo, b.Weight)
+	}
+	if hi <= maxPlainWeight && lo >= minPlainWeight {
+		return bs
+	}
+	out := make([]Bucket, len(bs))
+	for i, b := range bs {
+		out[i] = Bucket{Name: b.Name, Weight: b.Weight / hi}
+	}
+	return out
 }
 
 func compileSplits(path string, cfgs []SplitConfig) ([]split, error) {
@@ -64,7 +98,7 @@ func compileSplits(path string, cfgs []SplitConfig) ([]split, error) {
 			}
 			seen[b.Name] = true
 		}
-		out = append(out, split{name: c.Name, key: key, buckets: c.Buckets})
+		out = append(out, split{name: c.Name, key: key, buckets: scoreWeights(c.Buckets)})
 	}
 	return out, nil
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -180,5 +182,93 @@ func BenchmarkSplitStage(b *testing.B) {
 	}
 	if v, _, _ := r.Placeholder("split.slot"); v == "" {
 		b.Fatal("no bucket")
+	}
+}
+
+// sharesWithin checks that over n keys each bucket of weights gets its
+// weight's share of them, within tolerance points.
+func sharesWithin(t *testing.T, n int, tolerance float64, weights ...float64) {
+	t.Helper()
+	var buckets []Bucket
+	for i, w := range weights {
+		buckets = append(buckets, Bucket{Name: fmt.Sprintf("b%d", i), Weight: w})
+	}
+	ss, err := compileSplits("", []SplitConfig{{Name: "slot", Key: "{http.token.client_id}", Buckets: buckets}})
+	if err != nil {
+		t.Fatalf("%v: %v", weights, err)
+	}
+	count := map[string]int{}
+	for i := range n {
+		count[ss[0].bucket(fmt.Sprintf("client-%d", i))]++
+	}
+	// the expected shares, from the weights scaled by the largest so that
+	// the sum does not overflow
+	hi, total := 0.0, 0.0
+	for _, w := range weights {
+		hi = max(hi, w)
+	}
+	for _, w := range weights {
+		total += w / hi
+	}
+	for i, w := range weights {
+		share, want := float64(count[fmt.Sprintf("b%d", i)])/float64(n)*100, w/hi/total*100
+		if math.Abs(share-want) > tolerance {
+			t.Errorf("weights %v: bucket %d has %.2f%% of keys, weight %.2f%%", weights, i, share, want)
+		}
+	}
+}
+
+// TestSplitSharesExtremeWeights: shares follow the weights for any finite
+// positive weights: huge ones (whose scores would overflow to +Inf and
+// tie), tiny ones (whose scores would be subnormal and tie), and both.
+func TestSplitSharesExtremeWeights(t *testing.T) {
+	for _, weights := range [][]float64{
+		{1e308, 1e308},
+		{1e-300, 1},
+		{1, 1e308},
+		{5e-324, 5e-324},
+		{1e-300, 3e-300},
+		{math.MaxFloat64, math.MaxFloat64, math.MaxFloat64},
+		{1e308, 1e307, 1e306},
+		{5e-324, 1e308},
+		{1e291, 3e291},
+		{1e-291, 1e-291},
+	} {
+		sharesWithin(t, 50000, 2, weights...)
+	}
+}
+
+// TestSplitSharesRandomWeights: shares follow the weights for pairs and
+// triples of weights drawn over the whole range of finite positive
+// numbers (a deterministic sample).
+func TestSplitSharesRandomWeights(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 40 {
+		// an exponent anywhere from the subnormals to the largest, and a
+		// ratio of up to 1e3 between the weights
+		base := math.Ldexp(1+rng.Float64(), rng.IntN(2098)-1074)
+		weights := []float64{base}
+		for range 1 + rng.IntN(2) {
+			weights = append(weights, base*math.Pow(10, rng.Float64()*3))
+		}
+		if math.IsInf(weights[len(weights)-1], 0) || slices.Contains(weights, 0) {
+			continue
+		}
+		sharesWithin(t, 20000, 2, weights...)
+	}
+}
+
+// TestSplitBucketsUnchanged: for ordinary weights the scores are computed
+// as they always were, so every key keeps its bucket.
+func TestSplitBucketsUnchanged(t *testing.T) {
+	a, b := splitOf(t, "green", 10, "blue", 90), splitOf(t, "a", 20, "b", 30, "c", 50)
+	var x, y string
+	for i := range 24 {
+		k := fmt.Sprintf("client-%d", i)
+		x += a.bucket(k)[:1]
+		y += b.bucket(k)
+	}
+	if x != "bbgbbbbbbbbbbbbbbbbbbbbb" || y != "bbbaaacaccbccbccbccccccb" {
+		t.Fatalf("buckets moved:\n%s\n%s", x, y)
 	}
 }
