@@ -67,13 +67,15 @@ type member struct {
 	name  string
 	raw   string
 	index int
+	// plain: the value is a string without escapes
+	plain bool
 }
 
 // val returns the member's value. A string without escapes, what most
 // claims are, is its raw text unquoted; anything else is parsed again.
 func (m *member) val() gjson.Result {
-	if n := len(m.raw); n >= 2 && m.raw[0] == '"' && strings.IndexByte(m.raw, '\\') < 0 {
-		return gjson.Result{Type: gjson.String, Raw: m.raw, Str: m.raw[1 : n-1], Index: m.index}
+	if m.plain {
+		return gjson.Result{Type: gjson.String, Raw: m.raw, Str: m.raw[1 : len(m.raw)-1], Index: m.index}
 	}
 	v := gjson.Parse(m.raw)
 	v.Index = m.index
@@ -117,8 +119,19 @@ func objectRoot[T string | []byte](b T) bool {
 // last returns the value of the last member named name in list: the one
 // encoding/json, JSON.parse and JWT libraries keep when a name repeats.
 func last(list []member, name string) gjson.Result {
+	if name == "" {
+		for i := len(list) - 1; i >= 0; i-- {
+			if list[i].name == "" {
+				return list[i].val()
+			}
+		}
+		return gjson.Result{}
+	}
+	// Claim names are short and many share a length (iss, sub, aud, azp):
+	// a last byte that differs spares the call comparing the rest.
+	end := name[len(name)-1]
 	for i := len(list) - 1; i >= 0; i-- {
-		if list[i].name == name {
+		if n := list[i].name; len(n) == len(name) && n[len(n)-1] == end && n == name {
 			return list[i].val()
 		}
 	}

@@ -47,6 +47,7 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 		i     = skipSpace(b, 0)
 		name  string // the name of the root member being read
 		start int    // the offset of its value
+		plain bool   // whether its value is a string without escapes
 	)
 	for {
 		// a value begins at i
@@ -59,9 +60,9 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 				return list, i, ErrTooDeep
 			}
 			if c == '{' {
-				open[depth/64] |= 1 << (depth % 64)
+				open[uint(depth)/64] |= 1 << (uint(depth) % 64)
 			} else {
-				open[depth/64] &^= 1 << (depth % 64)
+				open[uint(depth)/64] &^= 1 << (uint(depth) % 64)
 			}
 			depth++
 			i = skipSpace(b, i+1)
@@ -83,10 +84,11 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 			}
 			continue
 		case '"':
-			end, _, ok := skipString(b, i)
+			end, esc, ok := skipString(b, i)
 			if !ok {
 				return list, end, ErrNotJSONObject
 			}
+			plain = !esc
 			i = end
 		case 't':
 			if !hasLiteral(b, i, "true") {
@@ -119,12 +121,12 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 				return list, -1, nil
 			}
 			if depth == 1 && listing {
-				list = append(list, member{name: name, raw: string(b[start:i]), index: start})
+				list = append(list, member{name: name, raw: string(b[start:i]), index: start, plain: plain && b[start] == '"'})
 			}
 			if i = skipSpace(b, i); i >= n {
 				return list, n, ErrNotJSONObject
 			}
-			inObject := open[(depth-1)/64]&(1<<((depth-1)%64)) != 0
+			inObject := open[uint(depth-1)/64]&(1<<(uint(depth-1)%64)) != 0
 			c := b[i]
 			if c == ',' {
 				i = skipSpace(b, i+1)
@@ -253,20 +255,19 @@ const (
 func skipString[T string | []byte](b T, i int) (end int, esc, ok bool) {
 	i++
 	for {
-		// The high bit of a byte of m is set where the byte is below 0x20
-		// or above 0x7f, or is a quote or a backslash (x^q or x^bs is then
-		// 0, and 0-1 borrows). The lowest bit set is exact: below the
-		// first such byte every byte is in 0x20..0x7f, its x, x^q and x^bs
-		// are in 0x01..0x7f, and none of the subtractions borrows or sets
-		// a high bit.
-		var m uint64
-		for ; i+8 <= len(b); i += 8 {
-			w := b[i : i+8]
-			x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
-			q, bs := x^('"'*ones), x^('\\'*ones)
-			if m = ((x - ' '*ones) | x | (q - ones) | (bs - ones)) & highs; m != 0 {
-				i += bits.TrailingZeros64(m) / 8
+		// sixteen bytes at a time up to the first special one
+		for ; i+16 <= len(b); i += 16 {
+			w := b[i : i+16]
+			lo := special(uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56)
+			hi := special(uint64(w[8]) | uint64(w[9])<<8 | uint64(w[10])<<16 | uint64(w[11])<<24 |
+				uint64(w[12])<<32 | uint64(w[13])<<40 | uint64(w[14])<<48 | uint64(w[15])<<56)
+			if lo|hi != 0 {
+				if lo != 0 {
+					i += bits.TrailingZeros64(lo) / 8
+				} else {
+					i += 8 + bits.TrailingZeros64(hi)/8
+				}
 				break
 			}
 		}
@@ -305,6 +306,17 @@ func skipString[T string | []byte](b T, i int) (end int, esc, ok bool) {
 			i += size
 		}
 	}
+}
+
+// special returns the high bit of each of the eight bytes of x (the first
+// in the lowest bits) that is below 0x20 or above 0x7f, or is a quote or a
+// backslash (x^q or x^bs is then 0, and 0-1 borrows); maybe also of some
+// bytes after such a byte. The lowest bit set is exact: below the first
+// such byte every byte is in 0x20..0x7f, its x, x^q and x^bs are in
+// 0x01..0x7f, and none of the subtractions borrows or sets a high bit.
+func special(x uint64) uint64 {
+	q, bs := x^('"'*ones), x^('\\'*ones)
+	return ((x - ' '*ones) | x | (q - ones) | (bs - ones)) & highs
 }
 
 // isHex reports whether c is a hexadecimal digit.

@@ -19,13 +19,15 @@ import (
 // members it lists, and a plain bracket counter for the depth it reports.
 
 // gjsonMembers lists the members of a valid JSON object text with gjson, as
-// the engine read them before it had its own reader.
+// the engine read them before it had its own reader; plain is a string
+// value without a backslash.
 func gjsonMembers(text string) []member {
 	root := gjson.Parse(text)
 	root.Index = len(text) - len(root.Raw)
 	var list []member
 	root.ForEach(func(k, v gjson.Result) bool {
-		list = append(list, member{name: k.Str, raw: v.Raw, index: v.Index})
+		plain := v.Type == gjson.String && !strings.Contains(v.Raw, `\`)
+		list = append(list, member{name: k.Str, raw: v.Raw, index: v.Index, plain: plain})
 		return true
 	})
 	return list
@@ -173,7 +175,7 @@ func TestReadObjectKeepsList(t *testing.T) {
 	buf := make([]member, 1, 8)
 	buf[0] = member{name: "before"}
 	_, list, err := readObject(` {"a": [1, 2] , "b":"x"}`, buf)
-	want := []member{{name: "before"}, {name: "a", raw: "[1, 2]", index: 7}, {name: "b", raw: `"x"`, index: 20}}
+	want := []member{{name: "before"}, {name: "a", raw: "[1, 2]", index: 7}, {name: "b", raw: `"x"`, index: 20, plain: true}}
 	if err != nil || !reflect.DeepEqual(list, want) {
 		t.Fatalf("err %v, list %+v", err, list)
 	}
@@ -260,4 +262,21 @@ func fuzzReaderSeeds(t testing.TB) [][]byte {
 		[]byte(` { "a" : [ true , false , null ] } `),
 		[]byte(`{"a":"[{\"]"}`),
 	)
+}
+
+// TestLast: last finds the last member of a name, the empty name too, and
+// never one that differs from it in a byte other than the last.
+func TestLast(t *testing.T) {
+	_, list, err := readObject(`{"iss":1,"isx":2,"axs":3,"":4,"iss":5,"a":6}`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"iss": "5", "isx": "2", "axs": "3", "": "4", "a": "6", "ixs": "", "is": "", "b": ""} {
+		if got := last(list, name).Raw; got != want {
+			t.Errorf("last(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if last(nil, "").Exists() || last(list[:3], "").Exists() {
+		t.Error("found an empty name that is not there")
+	}
 }
