@@ -67,15 +67,13 @@ type member struct {
 	name  string
 	raw   string
 	index int
-	// plain: the value is a string without escapes
-	plain bool
 }
 
 // val returns the member's value. A string without escapes, what most
 // claims are, is its raw text unquoted; anything else is parsed again.
 func (m *member) val() gjson.Result {
-	if m.plain {
-		return gjson.Result{Type: gjson.String, Raw: m.raw, Str: m.raw[1 : len(m.raw)-1], Index: m.index}
+	if n := len(m.raw); n >= 2 && m.raw[0] == '"' && strings.IndexByte(m.raw, '\\') < 0 {
+		return gjson.Result{Type: gjson.String, Raw: m.raw, Str: m.raw[1 : n-1], Index: m.index}
 	}
 	v := gjson.Parse(m.raw)
 	v.Index = m.index

@@ -47,7 +47,6 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 		i     = skipSpace(b, 0)
 		name  string // the name of the root member being read
 		start int    // the offset of its value
-		plain bool   // whether its value is a string without escapes
 	)
 	for {
 		// a value begins at i
@@ -84,11 +83,10 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 			}
 			continue
 		case '"':
-			end, esc, ok := skipString(b, i)
+			end, _, ok := skipString(b, i)
 			if !ok {
 				return list, end, ErrNotJSONObject
 			}
-			plain = !esc
 			i = end
 		case 't':
 			if !hasLiteral(b, i, "true") {
@@ -121,7 +119,7 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 				return list, -1, nil
 			}
 			if depth == 1 && listing {
-				list = append(list, member{name: name, raw: string(b[start:i]), index: start, plain: plain && b[start] == '"'})
+				list = append(list, member{name: name, raw: string(b[start:i]), index: start})
 			}
 			if i = skipSpace(b, i); i >= n {
 				return list, n, ErrNotJSONObject

@@ -19,15 +19,13 @@ import (
 // members it lists, and a plain bracket counter for the depth it reports.
 
 // gjsonMembers lists the members of a valid JSON object text with gjson, as
-// the engine read them before it had its own reader; plain is a string
-// value without a backslash.
+// the engine read them before it had its own reader.
 func gjsonMembers(text string) []member {
 	root := gjson.Parse(text)
 	root.Index = len(text) - len(root.Raw)
 	var list []member
 	root.ForEach(func(k, v gjson.Result) bool {
-		plain := v.Type == gjson.String && !strings.Contains(v.Raw, `\`)
-		list = append(list, member{name: k.Str, raw: v.Raw, index: v.Index, plain: plain})
+		list = append(list, member{name: k.Str, raw: v.Raw, index: v.Index})
 		return true
 	})
 	return list
@@ -175,7 +173,7 @@ func TestReadObjectKeepsList(t *testing.T) {
 	buf := make([]member, 1, 8)
 	buf[0] = member{name: "before"}
 	_, list, err := readObject(` {"a": [1, 2] , "b":"x"}`, buf)
-	want := []member{{name: "before"}, {name: "a", raw: "[1, 2]", index: 7}, {name: "b", raw: `"x"`, index: 20, plain: true}}
+	want := []member{{name: "before"}, {name: "a", raw: "[1, 2]", index: 7}, {name: "b", raw: `"x"`, index: 20}}
 	if err != nil || !reflect.DeepEqual(list, want) {
 		t.Fatalf("err %v, list %+v", err, list)
 	}
