@@ -2,8 +2,8 @@
 // has no Caddy import. It works in stages, one file each, in the order data
 // flows:
 //
-//   - json.go: reading a JSON object with gjson, after one pass that bounds
-//     its nesting depth (see below).
+//   - jsonread.go, json.go: reading a JSON object in one pass that checks
+//     it, bounds its nesting depth and lists its members (see below).
 //   - request.go: the identity-relevant parameters of a token request.
 //   - jwt.go: the access token's payload (decoded, not verified).
 //   - preset.go: the table of identity providers: where each names the
@@ -23,11 +23,13 @@
 // values from it (the Caddy handler sets its {http.token.*} placeholders
 // there, so that Caddy's map and vars can feed the fields).
 //
-// gjson is the one JSON reader. The one hand-written pass, withinDepth,
-// does what gjson cannot: gjson validates recursively, one stack frame per
-// nesting level, so a body of a million `[` would exhaust the goroutine
-// stack and kill the process. withinDepth counts levels iteratively, in
-// linear time, and everything nested deeper than MaxDepth is refused before
-// gjson sees it. splice stays hand-written because sjson reads `.`, `:` and
-// `*` in member names as path syntax, where names here are literal.
+// gjson reads claim values and paths. The one hand-written reader,
+// scanJSON in jsonread.go, does what gjson does slowly or cannot: it checks
+// a body or a token payload and lists its members in one walk, where gjson
+// walks every string twice, and it counts levels iteratively, where gjson
+// validates recursively, one stack frame per nesting level, so that a body
+// of a million `[` would exhaust the goroutine stack and kill the process.
+// Everything nested deeper than MaxDepth is refused before gjson sees it.
+// splice stays hand-written because sjson reads `.`, `:` and `*` in member
+// names as path syntax, where names here are literal.
 package enrichers

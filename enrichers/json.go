@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 )
@@ -29,63 +28,24 @@ type tooDeepError struct{}
 func (tooDeepError) Error() string        { return "response body nests deeper than 512 levels" }
 func (tooDeepError) Is(target error) bool { return target == ErrNotJSONObject }
 
-// withinDepth reports whether b never nests objects and arrays deeper than
-// max. It is the one pass gjson cannot do for us: gjson validates
-// recursively, one Go stack frame per level, so an input of a million `[`
-// would grow the goroutine stack to its limit and kill the process. This
-// pass keeps a counter instead, runs in time linear in len(b), and must run
-// before any gjson call on untrusted bytes. It does not validate: bytes it
-// accepts still go through gjson.ValidBytes.
-func withinDepth[T string | []byte](b T, max int) bool { return DeeperThan(b, max) < 0 }
-
 // DeeperThan returns the offset of the first `{` or `[` of b that opens a
-// level deeper than max, or -1: withinDepth for callers that report where
-// (the sources check what they read with it too, so that one bound, counted
-// one way, holds for everything the engine reads).
+// level deeper than max, or -1. It reads b with the walk readObject reads
+// with, so one bound, counted one way, holds for everything the engine
+// reads (the sources check what they read with it too). The walk stops at
+// the first byte that is not JSON: on such a text DeeperThan reports only
+// a level opened before that byte, so it is a bound for a text that is
+// valid, checked with encoding/json.Valid before or after.
 func DeeperThan[T string | []byte](b T, max int) int {
 	// Nesting deeper than max needs more than max opening brackets: with
-	// fewer, as in every usual token response and payload, no level can be
-	// too deep, and counting two bytes costs far less than the pass below.
+	// fewer, no level can be too deep, and counting two bytes costs far
+	// less than the walk.
 	if count(b, "{")+count(b, "[") <= max {
 		return -1
 	}
-	depth := 0
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '"':
-			i = stringEnd(b, i+1)
-		case '{', '[':
-			if depth++; depth > max {
-				return i
-			}
-		case '}', ']':
-			depth--
-		}
+	if _, off, err := scanJSON(b, max, nil, false); err == ErrTooDeep {
+		return off
 	}
 	return -1
-}
-
-// stringEnd returns the index of the quote that ends the string whose
-// contents start at i, or len(b) when it is unterminated. Strings are most
-// of a token response (the tokens themselves), so they are skipped with
-// bytes.IndexByte rather than a byte at a time.
-func stringEnd[T string | []byte](b T, i int) int {
-	for {
-		j := indexByte(b[i:], '"')
-		if j < 0 {
-			return len(b)
-		}
-		i += j
-		// the quote is escaped when an odd number of backslashes precede it
-		k := i
-		for k > 0 && b[k-1] == '\\' {
-			k--
-		}
-		if (i-k)%2 == 0 {
-			return i
-		}
-		i++
-	}
 }
 
 // count is bytes.Count or strings.Count, as b is.
@@ -97,17 +57,6 @@ func count[T string | []byte](b T, sep string) int {
 		return strings.Count(v, sep)
 	}
 	return 0
-}
-
-// indexByte is bytes.IndexByte or strings.IndexByte, as b is.
-func indexByte[T string | []byte](b T, c byte) int {
-	switch v := any(b).(type) {
-	case []byte:
-		return bytes.IndexByte(v, c)
-	case string:
-		return strings.IndexByte(v, c)
-	}
-	return -1
 }
 
 // member is one member of a JSON object: its unescaped name, the raw JSON
@@ -134,56 +83,53 @@ func (m *member) val() gjson.Result {
 // readObject checks that b is a UTF-8 JSON object nested at most MaxDepth
 // deep and appends its members, in order, to list. The members' strings
 // point into text: b itself when it is a string, else a copy of b, so
-// that they never alias a caller's buffer.
+// that they never alias a caller's buffer. On error list is returned as
+// it was given.
 func readObject[T string | []byte](b T, list []member) (text string, _ []member, err error) {
-	if !withinDepth(b, MaxDepth) {
-		return "", list, ErrTooDeep
-	}
-	if !validUTF8(b) || !validJSON(b) {
+	if !objectRoot(b) {
 		return "", list, ErrNotJSONObject
 	}
 	text = string(b)
-	root := gjson.Parse(text)
-	if !root.IsObject() {
-		return "", list, ErrNotJSONObject
+	all, _, err := scanJSON(text, MaxDepth, list, true)
+	if err != nil {
+		return "", list, err
 	}
-	// Parse skips leading whitespace without counting it in Index; the
-	// members' offsets must be offsets in text
-	root.Index = len(text) - len(root.Raw)
-	root.ForEach(func(k, v gjson.Result) bool {
-		list = append(list, member{name: k.Str, raw: v.Raw, index: v.Index})
-		return true
-	})
-	return text, list, nil
+	return text, all, nil
 }
 
-// validUTF8 is utf8.Valid or utf8.ValidString, as b is.
-func validUTF8[T string | []byte](b T) bool {
-	switch v := any(b).(type) {
-	case []byte:
-		return utf8.Valid(v)
-	case string:
-		return utf8.ValidString(v)
+// validObject is readObject without the members: nil when b is a UTF-8
+// JSON object nested at most MaxDepth deep, else why not.
+func validObject[T string | []byte](b T) error {
+	if !objectRoot(b) {
+		return ErrNotJSONObject
 	}
-	return false
+	_, _, err := scanJSON(b, MaxDepth, nil, false)
+	return err
 }
 
-// validJSON is gjson.ValidBytes or gjson.Valid, as b is.
-func validJSON[T string | []byte](b T) bool {
-	switch v := any(b).(type) {
-	case []byte:
-		return gjson.ValidBytes(v)
-	case string:
-		return gjson.Valid(v)
-	}
-	return false
+// objectRoot reports whether the first byte of b past JSON whitespace
+// opens an object.
+func objectRoot[T string | []byte](b T) bool {
+	i := skipSpace(b, 0)
+	return i < len(b) && b[i] == '{'
 }
 
 // last returns the value of the last member named name in list: the one
 // encoding/json, JSON.parse and JWT libraries keep when a name repeats.
 func last(list []member, name string) gjson.Result {
+	if name == "" {
+		for i := len(list) - 1; i >= 0; i-- {
+			if list[i].name == "" {
+				return list[i].val()
+			}
+		}
+		return gjson.Result{}
+	}
+	// Claim names are short and many share a length (iss, sub, aud, azp):
+	// a last byte that differs spares the call comparing the rest.
+	end := name[len(name)-1]
 	for i := len(list) - 1; i >= 0; i-- {
-		if list[i].name == name {
+		if n := list[i].name; len(n) == len(name) && n[len(n)-1] == end && n == name {
 			return list[i].val()
 		}
 	}

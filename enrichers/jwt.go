@@ -51,7 +51,7 @@ func DecodeJWT(token string) (headerB64 string, payload []byte, ok bool) {
 	if err != nil {
 		return "", nil, false
 	}
-	if _, _, err := readObject(payload, nil); err != nil {
+	if err := validObject(payload); err != nil {
 		return "", nil, false
 	}
 	return header, payload, true

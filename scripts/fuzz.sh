@@ -20,6 +20,7 @@ targets=(
 	"./enrichers FuzzNesting"
 	"./enrichers FuzzReservedNames"
 	"./enrichers FuzzReadIntrospection"
+	"./enrichers FuzzReadObject"
 	"./caddymodule FuzzUnmarshalCaddyfile"
 	"./sources/httpsource FuzzRenderKeyEscaping"
 	"./sources/httpsource FuzzCheckObject"

@@ -1,0 +1,280 @@
+package enrichers
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime/debug"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+)
+
+// The reader is held to three oracles: encoding/json.Valid (with valid
+// UTF-8 and an object root) for what it accepts, gjson's ForEach for the
+// members it lists, and a plain bracket counter for the depth it reports.
+
+// gjsonMembers lists the members of a valid JSON object text with gjson, as
+// the engine read them before it had its own reader.
+func gjsonMembers(text string) []member {
+	root := gjson.Parse(text)
+	root.Index = len(text) - len(root.Raw)
+	var list []member
+	root.ForEach(func(k, v gjson.Result) bool {
+		list = append(list, member{name: k.Str, raw: v.Raw, index: v.Index})
+		return true
+	})
+	return list
+}
+
+// bracketDepth returns the offset of the first `{` or `[` of b that opens a
+// level deeper than max, or -1, counting brackets outside strings without
+// reading anything else.
+func bracketDepth(b []byte, max int) int {
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			if depth++; depth > max {
+				return i
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return -1
+}
+
+// checkReader holds readObject, validObject and DeeperThan on b to the
+// oracles.
+func checkReader(t *testing.T, b []byte) {
+	t.Helper()
+	strict := hdStrictObject(b)
+	text, list, err := readObject(b, nil)
+	stext, slist, serr := readObject(string(b), nil)
+	if serr != err || stext != text || !reflect.DeepEqual(slist, list) {
+		t.Fatalf("%q: read from a string differs: %v %v", b, serr, err)
+	}
+	if verr := validObject(b); verr != err {
+		t.Fatalf("%q: validObject %v, readObject %v", b, verr, err)
+	}
+	switch {
+	case err == nil:
+		if !strict {
+			t.Fatalf("%q: accepted, encoding/json refuses it", b)
+		}
+		if text != string(b) {
+			t.Fatalf("%q: text %q", b, text)
+		}
+		if want := gjsonMembers(text); !reflect.DeepEqual(list, want) {
+			t.Fatalf("%q: members\n got %+v\nwant %+v (gjson)", b, list, want)
+		}
+		want := hdMembers(t, b)
+		if len(want) != len(list) {
+			t.Fatalf("%q: %d members, encoding/json reads %d", b, len(list), len(want))
+		}
+		for i, m := range want {
+			if list[i].name != m.name || list[i].raw != m.rawVal {
+				t.Fatalf("%q: member %d is %q: %s, encoding/json reads %q: %s", b, i, list[i].name, list[i].raw, m.name, m.rawVal)
+			}
+		}
+	case err == ErrTooDeep:
+		if !errors.Is(err, ErrNotJSONObject) {
+			t.Fatal("ErrTooDeep does not wrap ErrNotJSONObject")
+		}
+		if bracketDepth(b, MaxDepth) < 0 {
+			t.Fatalf("%q: ErrTooDeep, no level deeper than %d", b, MaxDepth)
+		}
+	case err == ErrNotJSONObject:
+		if strict && hdDepth(b) <= MaxDepth {
+			t.Fatalf("%q: refused, encoding/json accepts it", b)
+		}
+		if strict {
+			t.Fatalf("%q: %d deep, refused with %v, want ErrTooDeep", b, hdDepth(b), err)
+		}
+	default:
+		t.Fatalf("%q: error %v", b, err)
+	}
+	if json.Valid(b) && utf8.Valid(b) {
+		for _, max := range []int{0, 1, 2, 3, MaxDepth} {
+			if got, want := DeeperThan(b, max), bracketDepth(b, max); got != want {
+				t.Fatalf("%q: DeeperThan(%d) = %d, want %d", b, max, got, want)
+			}
+		}
+	}
+}
+
+func TestReadObjectAcceptsWhatEncodingJSONAccepts(t *testing.T) {
+	for _, s := range []string{
+		`{}`, ` {} `, "\t\r\n{\n}\n", `{"a":1}`, `{"a":-0}`, `{"a":-0.5e+3}`, `{"a":1E-2}`, `{"a":10.25}`,
+		`{"a":01}`, `{"a":1.}`, `{"a":.5}`, `{"a":+1}`, `{"a":-}`, `{"a":1e}`, `{"a":1e+}`, `{"a":0x1}`, `{"a":1.5.2}`,
+		`{"a":true,"b":false,"c":null}`, `{"a":tru}`, `{"a":nul}`, `{"a":falsey}`, `{"a":True}`,
+		`{"a":"\u00e9\ud83d\ude00\/\b\f\n\r\t\"\\"}`, `{"a":"\x"}`, `{"a":"\u12g4"}`, `{"a":"\u12"}`, `{"a":"\'"}`,
+		"{\"a\":\"\x01\"}", "{\"a\":\"\x1f\"}", "{\"a\":\"\x7f\"}", "{\"a\":\"\t\"}", `{"a":"\u0000"}`,
+		"{\"a\":\"\xff\"}", "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xc3\"}", "{\"a\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}",
+		"\xef\xbb\xbf{}", "{\"\xff\":1}", "{\"a\":1}\xff",
+		`{"a" 1}`, `{"a":1,}`, `{,}`, `{"a":1 "b":2}`, `{"a"::1}`, `{a:1}`, `{'a':1}`, `{"a":1,"b"}`,
+		`{"a":[1,]}`, `{"a":[,1]}`, `{"a":[1 2]}`, `{"a":{]}`, `{"a":[}`, `{"a":[1}]`, `{"a":{"b":1]}`,
+		`{"a":1}}`, `{"a":1} x`, `{"a":1}{`, `{"a":1`, `{"a":"x`, `{"a":"x\"}`, `{"a":`, `{"a"`, `{"`, `{`, ``, ` `,
+		`[]`, `[{}]`, `"s"`, `1`, `null`, `true`,
+		`{"a":[],"b":{},"c":[[]],"d":[{}],"e":{"f":[1,{"g":null}]}}`,
+		`{"a":"[{\"]"}`, `{"a\"b":1,"a\\":2,"":3}`, `{"a":1,"a":2}`,
+		`{"a":"` + strings.Repeat(`x`, 100) + `\"` + strings.Repeat(`y`, 17) + `"}`,
+		`{"a":"` + strings.Repeat(`é`, 40) + "\x01" + `"}`,
+		`{"a":"` + strings.Repeat(`\\`, 9) + `"}`,
+		`{"a":"` + strings.Repeat(`\\`, 8) + `"}`,
+	} {
+		checkReader(t, []byte(s))
+	}
+	// a backslash, a control character or a multi-byte character at every
+	// offset of the eight bytes the reader skips at once
+	for k := range 17 {
+		pad := strings.Repeat("x", k)
+		for _, v := range []string{`\"`, `\\`, `\n`, `\u00e9`, `\x`, `\u00g9`, "\x01", "\x7f", "é", "😀", "\xe9", "\xf0\x9f\x98", "\x85", "\x9f\x80"} {
+			checkReader(t, []byte(`{"a":"`+pad+v+strings.Repeat("y", 16)+`","b":1}`))
+			checkReader(t, []byte(`{"`+pad+v+strings.Repeat("y", 16)+`":1,"b":1}`))
+		}
+	}
+}
+
+// TestReadObjectNames: names are unescaped as gjson (and encoding/json)
+// unescape them, lone surrogates included.
+func TestReadObjectNames(t *testing.T) {
+	body := `{"caf\u00e9":1,"\ud83d\ude00":2,"\ud800":3,"\udc00\ud800":4,"\ud800\u0041":5,"\udc00\udc00":10,` +
+		`"a\/b\\c\"d\n\t\r\b\f":6,"\uD83D\uDE00x":7,"\ud800\ud83d\ude00":8,"plain":9}`
+	want := []string{"café", "😀", "\ufffd", "\ufffd\ufffd", "\ufffdA", "\ufffd\ufffd", "a/b\\c\"d\n\t\r\b\f", "😀x", "\ufffd😀", "plain"}
+	_, list, err := readObject(body, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range list {
+		names = append(names, m.name)
+	}
+	if !reflect.DeepEqual(names, want) {
+		t.Fatalf("names %q, want %q", names, want)
+	}
+	checkReader(t, []byte(body))
+}
+
+// TestReadObjectKeepsList: members go after what list holds, and a refused
+// object leaves list as it was.
+func TestReadObjectKeepsList(t *testing.T) {
+	buf := make([]member, 1, 8)
+	buf[0] = member{name: "before"}
+	_, list, err := readObject(` {"a": [1, 2] , "b":"x"}`, buf)
+	want := []member{{name: "before"}, {name: "a", raw: "[1, 2]", index: 7}, {name: "b", raw: `"x"`, index: 20}}
+	if err != nil || !reflect.DeepEqual(list, want) {
+		t.Fatalf("err %v, list %+v", err, list)
+	}
+	_, list, err = readObject(`{"a":1,"b":}`, buf)
+	if err != ErrNotJSONObject || len(list) != 1 || list[0].name != "before" {
+		t.Fatalf("err %v, list %+v", err, list)
+	}
+}
+
+// TestReadObjectDepth: MaxDepth levels (the root included) are read, one
+// more is ErrTooDeep at its bracket; and nothing grows the stack with the
+// depth, even with no bound in the way.
+func TestReadObjectDepth(t *testing.T) {
+	nest := func(depth int) string {
+		return `{"a":` + strings.Repeat(`[`, depth-1) + strings.Repeat(`]`, depth-1) + `}`
+	}
+	if _, list, err := readObject(nest(MaxDepth), nil); err != nil || len(list) != 1 {
+		t.Fatalf("%d deep: %v", MaxDepth, err)
+	}
+	deep := nest(MaxDepth + 1)
+	if _, _, err := readObject(deep, nil); err != ErrTooDeep || !errors.Is(err, ErrNotJSONObject) {
+		t.Fatalf("%d deep: %v", MaxDepth+1, err)
+	}
+	if off := DeeperThan(deep, MaxDepth); off != 5+MaxDepth-1 {
+		t.Fatalf("DeeperThan = %d, want %d", off, 5+MaxDepth-1)
+	}
+	if off := DeeperThan([]byte(`{"a":"[[[[","b":[[1]]}`), 2); off != 17 {
+		t.Fatalf("DeeperThan = %d, want 17", off)
+	}
+	// a syntax error before the deep level ends the walk; it is the
+	// caller's validation that refuses such a text
+	if off := DeeperThan(`{"a":x,"b":[[[1]]]}`, 2); off != -1 {
+		t.Fatalf("DeeperThan past a syntax error = %d", off)
+	}
+	huge := strings.Repeat("[", 1<<20)
+	if _, _, err := readObject("{\"a\":"+huge, nil); err != ErrTooDeep {
+		t.Fatalf("2^20 deep: %v", err)
+	}
+	// with a bound above the depth, the walk goes all the way down on a
+	// stack limited to 1 MiB: one frame per level would need far more
+	defer debug.SetMaxStack(debug.SetMaxStack(1 << 20))
+	if _, off, err := scanJSON(huge, 1<<21, nil, false); err != ErrNotJSONObject || off != len(huge) {
+		t.Fatalf("2^20 deep, unbounded: %d %v", off, err)
+	}
+}
+
+// FuzzReadObject: readObject accepts exactly the UTF-8 JSON objects
+// encoding/json accepts, nested at most MaxDepth deep, refusing deeper ones
+// with ErrTooDeep, and lists their members as gjson's ForEach does; from a
+// string or from bytes alike. DeeperThan agrees with a bracket counter on
+// every valid text.
+func FuzzReadObject(f *testing.F) {
+	for _, s := range fuzzReaderSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		checkReader(t, b)
+	})
+}
+
+// fuzzReaderSeeds are the JSON texts of testdata/claims (each file, its
+// header, claims and token response) and of the benchmarks' bodies.
+func fuzzReaderSeeds(t testing.TB) [][]byte {
+	files, err := filepath.Glob("testdata/claims/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no claim samples: %v", err)
+	}
+	var out [][]byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	for _, s := range loadSamples(t) {
+		out = append(out, s.Header, s.Claims, s.body(t))
+	}
+	for _, c := range benchCases() {
+		out = append(out, c.body)
+	}
+	return append(out,
+		[]byte(`{"caf\u00e9":1,"\ud800\u0041":2,"\udc00":[{"\"":"\\"}],"n":-1.5e-7}`),
+		[]byte(` { "a" : [ true , false , null ] } `),
+		[]byte(`{"a":"[{\"]"}`),
+	)
+}
+
+// TestLast: last finds the last member of a name, the empty name too, and
+// never one that differs from it in a byte other than the last.
+func TestLast(t *testing.T) {
+	_, list, err := readObject(`{"iss":1,"isx":2,"axs":3,"":4,"iss":5,"a":6}`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"iss": "5", "isx": "2", "axs": "3", "": "4", "a": "6", "ixs": "", "is": "", "b": ""} {
+		if got := last(list, name).Raw; got != want {
+			t.Errorf("last(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if last(nil, "").Exists() || last(list[:3], "").Exists() {
+		t.Error("found an empty name that is not there")
+	}
+}
