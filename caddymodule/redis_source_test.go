@@ -149,12 +149,14 @@ func TestRedisSourceCacheOutlivesAReload(t *testing.T) {
 	if body := tokenBody(t, base); !strings.Contains(body, `"gen":"1","plan":"gold"`) {
 		t.Fatalf("first config: %s", body)
 	}
-	clients := srv.ClientCount(t)
+	// the source connects its subscription in the background: count once
+	// the connections have settled
+	clients := settledClientCount(t, srv)
 	base = testcaddy.LoadSite(t, port, site(2))
 	if body := tokenBody(t, base); !strings.Contains(body, `"gen":"2","plan":"gold"`) {
 		t.Fatalf("reloaded with Redis up: %s", body)
 	}
-	if n := srv.ClientCount(t); n != clients {
+	if n := settledClientCount(t, srv); n != clients {
 		t.Fatalf("%d client connections after the reload, %d before: the reload did not keep the source's", n, clients)
 	}
 
@@ -163,4 +165,18 @@ func TestRedisSourceCacheOutlivesAReload(t *testing.T) {
 	if body := tokenBody(t, base); !strings.Contains(body, `"gen":"3","plan":"gold"`) {
 		t.Fatalf("reloaded with Redis down: %s, want the cached metadata", body)
 	}
+}
+
+// settledClientCount is srv's count of client connections once it has not
+// changed for 300ms (at most 5 s).
+func settledClientCount(t *testing.T, srv *testredis.Server) int {
+	t.Helper()
+	n, since := srv.ClientCount(t), time.Now()
+	for deadline := time.Now().Add(5 * time.Second); time.Since(since) < 300*time.Millisecond && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		if m := srv.ClientCount(t); m != n {
+			n, since = m, time.Now()
+		}
+	}
+	return n
 }

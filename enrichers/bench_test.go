@@ -429,7 +429,7 @@ func TestClaimLookupAllocs(t *testing.T) {
 		t.Fatalf("status %v err %v", out.Status, err)
 	}
 	for _, name := range []string{"https://example.com/plan", "org_id", "iat", "absent"} {
-		if n := testing.AllocsPerRun(100, func() { _ = out.Identity.Claim(name) }); n != 0 {
+		if n := testing.AllocsPerRun(100, func() { _ = out.Identity.claim(name) }); n != 0 {
 			t.Errorf("Claim(%q): %.1f allocs, want 0", name, n)
 		}
 	}

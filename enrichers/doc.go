@@ -1,27 +1,30 @@
 // Package enrichers is the engine behind the token_enrich Caddy handler. It
-// has no Caddy import. It works in stages, one file each, in the order data
+// has no Caddy import. One call, Enricher.Run (run.go), runs the whole
+// pipeline in its one order, and the caller's Host answers what only the
+// caller can (publishing the identity, a rule's request matchers, the
+// sources' lookups, other placeholders). The files, in the order data
 // flows:
 //
-//   - jsonread.go, json.go: reading a JSON object in one pass that checks
-//     it, bounds its nesting depth and lists its members (see below).
-//   - request.go: the identity-relevant parameters of a token request.
+//   - run.go: Run, Input, Host and Result: the pipeline in one function.
+//   - read.go, jsonread.go, json.go: reading the body in one pass that
+//     checks it, bounds its nesting depth and lists its members; fold.go,
+//     reserved.go: the standard members, which are never written and which
+//     make a body ambiguous when sent twice.
+//   - request.go: the identity-relevant parameters of the token request.
 //   - jwt.go: the access token's payload (decoded, not verified).
-//   - preset.go: the table of identity providers: where each names the
-//     client, tenant, scopes and audiences, and how auto recognises it.
-//   - identity.go: who a token is for, from its claims and the request.
-//   - enricher.go: Read (validate, identify) and Render (plan, render,
-//     splice), with Enrich running both at once.
-//   - template.go, field.go, rule.go, glob.go: field values with
-//     placeholders, fields, rules and their patterns, compiled by New.
-//   - plan.go, splice.go: the fields one response gets, and writing them
-//     into the body without disturbing an upstream byte.
-//   - reserved.go: the standard members never written, in any spelling a
-//     client would take for them.
-//   - encoding.go: bounded decoding of compressed upstream bodies.
-//
-// Between Read and Render the caller may publish the identity and compute
-// values from it (the Caddy handler sets its {http.token.*} placeholders
-// there, so that Caddy's map and vars can feed the fields).
+//   - preset.go, identity.go: the table of identity providers, and who a
+//     token is for, from its claims and the request.
+//   - introspection.go: an RFC 7662 response read as the token's claims.
+//   - rule.go, glob.go, grant.go: the rules and their conditions, matched
+//     once per response.
+//   - source.go: which sources a response needs, and what they found.
+//   - split.go: the splits' sticky, weighted buckets.
+//   - render.go, plan.go, field.go, template.go: the fields one response
+//     gets, their values with placeholders.
+//   - splice.go: writing them into the body without disturbing an
+//     upstream byte.
+//   - explain.go: what Run did, recorded as it does it (Input.Explain).
+//   - enricher.go: Config, compiled and validated once by New.
 //
 // gjson reads claim values and paths. The one hand-written reader,
 // scanJSON in jsonread.go, does what gjson does slowly or cannot: it checks

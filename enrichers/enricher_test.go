@@ -55,8 +55,8 @@ func TestEnrichAuth0ClientCredentials(t *testing.T) {
 	}
 	id := out.Identity
 	if id.ClientID != "svc-eu" || id.Tenant != "org_acme" || id.Issuer != "https://acme.eu.auth0.com/" ||
-		id.Audience() != "https://api.example.com/" || id.GrantType != "client_credentials" ||
-		id.Subject != "svc-eu@clients" || id.Scope() != "read:orders write:orders" || id.Format != TokenJWT {
+		id.audience() != "https://api.example.com/" || id.GrantType != "client_credentials" ||
+		id.Subject != "svc-eu@clients" || id.scope() != "read:orders write:orders" || id.Format != tokenJWT {
 		t.Fatalf("identity %+v", id)
 	}
 }
@@ -88,14 +88,14 @@ func TestEnrichRejectsNonObjects(t *testing.T) {
 		var out runOutcome
 		dst := []byte("prefix")
 		got, err := enrich(e, dst, []byte(body), nil, nil, &out)
-		if !errors.Is(err, ErrNotJSONObject) || string(got) != "prefix" {
+		if !errors.Is(err, errNotJSONObject) || string(got) != "prefix" {
 			t.Errorf("%q: err=%v got=%q", body, err, got)
 		}
 	}
 }
 
 func TestReservedFieldsRejected(t *testing.T) {
-	for _, name := range ReservedFields() {
+	for _, name := range reservedFields {
 		if _, err := New(Config{Fields: []FieldConfig{{Name: name, Value: "x"}}}); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("top-level %s: err = %v", name, err)
 		}
@@ -313,7 +313,7 @@ func TestOpaqueTokenIdentityFromRequest(t *testing.T) {
 	if want := `{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","scope":"read","api-uri":"https://eu","s":"read"}`; string(got) != want {
 		t.Fatalf("got %s", got)
 	}
-	if out.Identity.Format != TokenOpaque || out.Identity.ClientID != "svc-eu" {
+	if out.Identity.Format != tokenOpaque || out.Identity.ClientID != "svc-eu" {
 		t.Fatalf("identity %+v", out.Identity)
 	}
 }
@@ -325,8 +325,8 @@ func TestTokenClaimsWinOverRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id.ClientID != "from-token" || id.RequestClientID != "from-basic" || id.Scope() != "a b" || !id.HasScope("b") || id.HasScope("x") {
-		t.Fatalf("identity %+v scope %q", id, id.Scope())
+	if id.ClientID != "from-token" || id.RequestClientID != "from-basic" || id.scope() != "a b" || !id.hasScope("b") || id.hasScope("x") {
+		t.Fatalf("identity %+v scope %q", id, id.scope())
 	}
 }
 

@@ -10,30 +10,30 @@ import (
 // not, and every field with its value or why it was left out. Run records
 // it as it goes (Input.Explain), so it cannot disagree with what Run did.
 type Explanation struct {
-	Identity []IdentityValue    `json:"identity"`
-	Rules    []RuleExplanation  `json:"rules"`
-	Fields   []FieldExplanation `json:"fields"`
+	Identity []identityValue    `json:"identity"`
+	Rules    []ruleExplanation  `json:"rules"`
+	Fields   []fieldExplanation `json:"fields"`
 }
 
-// IdentityValue is one value of the identity and where it came from: a
+// identityValue is one value of the identity and where it came from: a
 // claim name, a request parameter or the preset's rule; "" when unset.
-type IdentityValue struct {
+type identityValue struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
 	From  string `json:"from,omitempty"`
 }
 
-// RuleExplanation is one rule: matched, or the first condition that
+// ruleExplanation is one rule: matched, or the first condition that
 // failed and the value it saw.
-type RuleExplanation struct {
+type ruleExplanation struct {
 	Name    string `json:"name"`
 	Matched bool   `json:"matched"`
 	Why     string `json:"why,omitempty"`
 }
 
-// FieldExplanation is one member a field, a lifted claim or a source
+// fieldExplanation is one member a field, a lifted claim or a source
 // would write: Added with its JSON Value, or Why it was left out.
-type FieldExplanation struct {
+type fieldExplanation struct {
 	// Name is the member's name; a source that wrote nothing is named
 	// "source:<name>", a lifted claim that is absent "lift:<claim>".
 	Name string `json:"name"`
@@ -63,7 +63,7 @@ const (
 // Describe lists r's identity, each value with where it came from, in the
 // placeholders' vocabulary: client_id, audience, tenant, issuer, subject,
 // scope, grant_type, then preset and format.
-func (r *Response) Describe() []IdentityValue {
+func (r *Response) Describe() []identityValue {
 	id := &r.Identity
 	from := &id.from
 	claimFrom := func(name string, bit uint8) string {
@@ -95,13 +95,13 @@ func (r *Response) Describe() []IdentityValue {
 	if grantFrom == "gty" || strings.HasPrefix(grantFrom, "idtyp") {
 		grantFrom = "claim " + grantFrom
 	}
-	return []IdentityValue{
+	return []identityValue{
 		{"client_id", id.ClientID, claimFrom(from.client, nestedClient)},
 		{"audience", strings.Join(id.audiences(), " "), audFrom},
 		{"tenant", id.Tenant, claimFrom(from.tenant, nestedTenant)},
 		{"issuer", id.Issuer, issuerFrom},
 		{"subject", id.Subject, subjectFrom},
-		{"scope", id.Scope(), scopeFrom},
+		{"scope", id.scope(), scopeFrom},
 		{"grant_type", id.GrantType, grantFrom},
 		{"preset", id.Preset, from.preset},
 		{"format", id.Format.String(), ""},
@@ -111,7 +111,7 @@ func (r *Response) Describe() []IdentityValue {
 // audiences lists the requested audience and the token's, each once.
 func (id *Identity) audiences() []string {
 	var auds []string
-	id.EachAudience(func(a string) bool {
+	id.eachAudience(func(a string) bool {
 		// the audience a client asks for is usually the token's too
 		if !containsString(auds, a) {
 			auds = append(auds, a)
@@ -126,7 +126,7 @@ func (pl *plan) traceOut(name, label, why string) {
 	if pl.trace == nil {
 		return
 	}
-	*pl.trace = append(*pl.trace, FieldExplanation{Name: name, From: label, Rule: pl.rule, Why: why})
+	*pl.trace = append(*pl.trace, fieldExplanation{Name: name, From: label, Rule: pl.rule, Why: why})
 }
 
 // tracePut records a field planned, and that it overrides an earlier one.
@@ -144,7 +144,7 @@ func (pl *plan) tracePut(name, label string, val span) {
 	}
 	pl.traced[name] = len(t)
 	v := append(json.RawMessage(nil), pl.bytes(val)...)
-	*pl.trace = append(t, FieldExplanation{Name: name, From: label, Rule: pl.rule, Added: true, Value: v})
+	*pl.trace = append(t, fieldExplanation{Name: name, From: label, Rule: pl.rule, Added: true, Value: v})
 }
 
 // traceCollision records that p collides with an upstream member.

@@ -142,7 +142,7 @@ func validateFieldName(name string) error {
 		return errors.New("field name is empty")
 	case !utf8.ValidString(name):
 		return fmt.Errorf("field name %q is not valid UTF-8", name)
-	case IsReserved(name):
+	case isReserved(name):
 		return fmt.Errorf("field %q is a reserved OAuth 2.0 token response member and cannot be set", name)
 	}
 	return nil

@@ -40,7 +40,7 @@ func FuzzDecodeJWT(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, token string) {
-		header, payload, ok := DecodeJWT(token)
+		header, payload, ok := decodeJWT(token)
 		parts := strings.Split(token, ".")
 		var want []byte
 		expect := len(parts) == 3 && parts[0] != "" && parts[1] != ""
@@ -50,13 +50,13 @@ func FuzzDecodeJWT(f *testing.F) {
 			expect = err == nil && hdStrictObject(want)
 		}
 		if ok != expect {
-			t.Fatalf("DecodeJWT(%q) ok=%v, want %v (payload %q)", token, ok, expect, want)
+			t.Fatalf("decodeJWT(%q) ok=%v, want %v (payload %q)", token, ok, expect, want)
 		}
 		if ok && (header != parts[0] || !bytes.Equal(payload, want)) {
-			t.Fatalf("DecodeJWT(%q) = %q, %q", token, header, payload)
+			t.Fatalf("decodeJWT(%q) = %q, %q", token, header, payload)
 		}
-		_ = DecodeJWTHeaderType(header)
-		_ = DecodeJWTHeaderType(token)
+		_ = decodeJWTHeaderType(header)
+		_ = decodeJWTHeaderType(token)
 	})
 }
 
@@ -125,7 +125,7 @@ func hdAllowedNames(t testing.TB, body []byte) map[string]bool {
 		if m.name != "access_token" || json.Unmarshal([]byte(m.rawVal), &tok) != nil {
 			continue
 		}
-		if _, payload, ok := DecodeJWT(tok); ok {
+		if _, payload, ok := decodeJWT(tok); ok {
 			for _, c := range hdMembers(t, payload) {
 				if c.name == "ext" && strings.HasPrefix(c.rawVal, "{") {
 					for _, l := range hdMembers(t, []byte(c.rawVal)) {
@@ -161,8 +161,8 @@ func FuzzParseTokenRequest(f *testing.F) {
 		if !bytes.Equal(body, orig) {
 			t.Fatal("parseTokenRequest modified its input")
 		}
-		if tr.Client() != tr.ClientID && (tr.ClientID != "" || tr.Client() != tr.AssertionClientID) {
-			t.Fatalf("Client() = %q for %+v", tr.Client(), tr)
+		if tr.client() != tr.ClientID && (tr.ClientID != "" || tr.client() != tr.AssertionClientID) {
+			t.Fatalf("Client() = %q for %+v", tr.client(), tr)
 		}
 		if basic != "" {
 			want, err := url.QueryUnescape(basic)
@@ -212,7 +212,7 @@ func isForm(ctype string) bool {
 }
 
 // FuzzNesting: a body or a token payload nested at most MaxDepth deep is
-// read; deeper, the body is refused with ErrTooDeep and the payload makes
+// read; deeper, the body is refused with errTooDeep and the payload makes
 // the token opaque. Nothing is read recursively past the bound, so no depth
 // can exhaust the stack.
 func FuzzNesting(f *testing.F) {
@@ -252,7 +252,7 @@ func FuzzNesting(f *testing.F) {
 			body := []byte(`{"access_token":"opaque","deep":` + value + `}`)
 			got, err := enrich(e, nil, body, req, nil, &out)
 			if total > MaxDepth {
-				if !errors.Is(err, ErrTooDeep) || len(got) != 0 {
+				if !errors.Is(err, errTooDeep) || len(got) != 0 {
 					t.Fatalf("depth %d: err=%v, %d bytes", total, err, len(got))
 				}
 				return
@@ -307,8 +307,8 @@ func FuzzReservedNames(f *testing.F) {
 		standard := probe.AccessToken != nil || probe.TokenType != nil || probe.ExpiresIn != nil || probe.RefreshToken != nil ||
 			probe.Scope != nil || probe.IDToken != nil || probe.IssuedTokenType != nil || probe.Error != nil ||
 			probe.ErrorDescription != nil || probe.ErrorURI != nil
-		if IsReserved(name) != standard {
-			t.Fatalf("IsReserved(%q) = %v, encoding/json reads it as a standard member: %v", name, IsReserved(name), standard)
+		if isReserved(name) != standard {
+			t.Fatalf("isReserved(%q) = %v, encoding/json reads it as a standard member: %v", name, isReserved(name), standard)
 		}
 		if _, err := New(Config{Fields: []FieldConfig{{Name: name, Value: "x"}}}); name != "" && (err != nil) != standard {
 			t.Fatalf("field %q: err=%v, standard %v", name, err, standard)

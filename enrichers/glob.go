@@ -7,12 +7,12 @@ import (
 	"unicode/utf8"
 )
 
-// Pattern is a compiled glob used by rule conditions. `*` matches any run of
+// globPattern is a compiled glob used by rule conditions. `*` matches any run of
 // characters (including none, and including `/` and `.`), `?` matches exactly one
 // character, and `\` makes the next character literal. Anything else matches
 // itself, case-sensitively. Patterns are compiled once at provision time;
 // matching never allocates.
-type Pattern struct {
+type globPattern struct {
 	raw string
 	// lit is the pattern with escapes resolved when it has no wildcard.
 	lit string
@@ -31,17 +31,17 @@ const (
 	tokAny  rune = -2
 )
 
-// CompilePattern compiles a glob. It fails on an empty pattern, a trailing lone
+// compilePattern compiles a glob. It fails on an empty pattern, a trailing lone
 // backslash, invalid UTF-8 and on `[`, which is reserved for character classes
 // (write `\[` for a literal bracket).
-func CompilePattern(s string) (Pattern, error) {
+func compilePattern(s string) (globPattern, error) {
 	if s == "" {
-		return Pattern{}, errors.New("empty pattern")
+		return globPattern{}, errors.New("empty pattern")
 	}
 	if !utf8.ValidString(s) {
-		return Pattern{}, fmt.Errorf("pattern %q is not valid UTF-8", s)
+		return globPattern{}, fmt.Errorf("pattern %q is not valid UTF-8", s)
 	}
-	p := Pattern{raw: s}
+	p := globPattern{raw: s}
 	var toks []rune
 	wild := false
 	for i := 0; i < len(s); {
@@ -50,7 +50,7 @@ func CompilePattern(s string) (Pattern, error) {
 		switch r {
 		case '\\':
 			if i >= len(s) {
-				return Pattern{}, fmt.Errorf("pattern %q ends with a lone backslash", s)
+				return globPattern{}, fmt.Errorf("pattern %q ends with a lone backslash", s)
 			}
 			r2, n2 := utf8.DecodeRuneInString(s[i:])
 			i += n2
@@ -65,7 +65,7 @@ func CompilePattern(s string) (Pattern, error) {
 			wild = true
 			toks = append(toks, tokAny)
 		case '[', ']':
-			return Pattern{}, fmt.Errorf("pattern %q: character classes are not supported (escape %q as \\%c)", s, r, r)
+			return globPattern{}, fmt.Errorf("pattern %q: character classes are not supported (escape %q as \\%c)", s, r, r)
 		default:
 			toks = append(toks, r)
 		}
@@ -96,10 +96,10 @@ func CompilePattern(s string) (Pattern, error) {
 	return p, nil
 }
 
-// MustCompilePattern is like CompilePattern but panics on error. For tests and
+// mustCompilePattern is like compilePattern but panics on error. For tests and
 // package-level literals.
-func MustCompilePattern(s string) Pattern {
-	p, err := CompilePattern(s)
+func mustCompilePattern(s string) globPattern {
+	p, err := compilePattern(s)
 	if err != nil {
 		panic(err)
 	}
@@ -107,10 +107,10 @@ func MustCompilePattern(s string) Pattern {
 }
 
 // String returns the pattern as written.
-func (p Pattern) String() string { return p.raw }
+func (p globPattern) String() string { return p.raw }
 
 // Match reports whether s matches the whole pattern.
-func (p *Pattern) Match(s string) bool {
+func (p *globPattern) Match(s string) bool {
 	if p.toks == nil {
 		return s == p.lit
 	}
@@ -161,13 +161,13 @@ func (p *Pattern) Match(s string) bool {
 }
 
 // compilePatterns compiles a list, naming the offending entry on error.
-func compilePatterns(list []string) ([]Pattern, error) {
+func compilePatterns(list []string) ([]globPattern, error) {
 	if len(list) == 0 {
 		return nil, nil
 	}
-	out := make([]Pattern, 0, len(list))
+	out := make([]globPattern, 0, len(list))
 	for _, s := range list {
-		p, err := CompilePattern(s)
+		p, err := compilePattern(s)
 		if err != nil {
 			return nil, err
 		}
@@ -177,7 +177,7 @@ func compilePatterns(list []string) ([]Pattern, error) {
 }
 
 // matchAny reports whether s matches any of the patterns.
-func matchAny(ps []Pattern, s string) bool {
+func matchAny(ps []globPattern, s string) bool {
 	for i := range ps {
 		if ps[i].Match(s) {
 			return true

@@ -30,7 +30,7 @@ func TestPatternMatch(t *testing.T) {
 		{"ORG_*", "org_acme", false},
 	}
 	for _, c := range cases {
-		p, err := CompilePattern(c.pattern)
+		p, err := compilePattern(c.pattern)
 		if err != nil {
 			t.Fatalf("%q: %v", c.pattern, err)
 		}
@@ -42,14 +42,14 @@ func TestPatternMatch(t *testing.T) {
 
 func TestPatternErrors(t *testing.T) {
 	for _, s := range []string{"", `abc\`, "a[bc]", "x]", "\xff"} {
-		if _, err := CompilePattern(s); err == nil {
-			t.Errorf("CompilePattern(%q) succeeded, want error", s)
+		if _, err := compilePattern(s); err == nil {
+			t.Errorf("compilePattern(%q) succeeded, want error", s)
 		}
 	}
 }
 
 func TestPatternMatchDoesNotAllocate(t *testing.T) {
-	p := MustCompilePattern("https://api.*.example.com/*")
+	p := mustCompilePattern("https://api.*.example.com/*")
 	n := testing.AllocsPerRun(100, func() { p.Match("https://api.eu.example.com/v1/orders") })
 	if n != 0 {
 		t.Fatalf("Match allocated %v times", n)
@@ -84,7 +84,7 @@ func TestPatternQuickRejectAgrees(t *testing.T) {
 		}
 	}
 	for _, ps := range patterns {
-		p := MustCompilePattern(ps)
+		p := mustCompilePattern(ps)
 		full := p
 		full.prefix, full.suffix, full.oneStar = "", "", false
 		for _, s := range strs {

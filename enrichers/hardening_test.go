@@ -78,10 +78,10 @@ func TestHardeningNotAnObjectIsRefused(t *testing.T) {
 	for name, body := range bodies {
 		var out runOutcome
 		got, err := enrich(e, []byte("dst"), []byte(body), nil, nil, &out)
-		if !errors.Is(err, ErrNotJSONObject) || string(got) != "dst" {
+		if !errors.Is(err, errNotJSONObject) || string(got) != "dst" {
 			t.Errorf("%s: err=%v dst=%q", name, err, got)
 		}
-		if _, err := identifyBody(e, []byte(body), nil); !errors.Is(err, ErrNotJSONObject) {
+		if _, err := identifyBody(e, []byte(body), nil); !errors.Is(err, errNotJSONObject) {
 			t.Errorf("%s: Identify err=%v", name, err)
 		}
 		if hdStrictObject([]byte(body)) {
@@ -191,7 +191,7 @@ func TestHardeningMalformedJWTIsOpaque(t *testing.T) {
 		// identity from the request alone: no tenant, no claims, so only
 		// the constant, the client and the client rule apply
 		want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","client":"svc-request","region":"eu"}`
-		if err != nil || string(got) != want || out.Identity.Format != TokenOpaque || out.Identity.Tenant != "" {
+		if err != nil || string(got) != want || out.Identity.Format != tokenOpaque || out.Identity.Tenant != "" {
 			t.Errorf("%s: err=%v format=%v\ngot  %s\nwant %s", name, err, out.Identity.Format, got, want)
 		}
 	}
@@ -226,7 +226,7 @@ func TestHardeningHugeAndDeepClaims(t *testing.T) {
 	}
 
 	// Nesting is bounded at MaxDepth. A body nested deeper is refused
-	// with ErrTooDeep (the handler passes it on unchanged); a token payload
+	// with errTooDeep (the handler passes it on unchanged); a token payload
 	// nested deeper makes the token opaque: identity from the request.
 	nest := func(n int) string { return strings.Repeat(`[`, n) + strings.Repeat(`]`, n) }
 	req := &tokenRequest{ClientID: "svc-req"}
@@ -237,11 +237,11 @@ func TestHardeningHugeAndDeepClaims(t *testing.T) {
 	}
 	for _, depth := range []int{MaxDepth, 100000, 1 << 19} {
 		body := `{"access_token":"opaque","deep":` + nest(depth) + `}`
-		if got, err := enrich(e, nil, []byte(body), req, nil, &runOutcome{}); !errors.Is(err, ErrTooDeep) || !errors.Is(err, ErrNotJSONObject) || len(got) != 0 {
+		if got, err := enrich(e, nil, []byte(body), req, nil, &runOutcome{}); !errors.Is(err, errTooDeep) || !errors.Is(err, errNotJSONObject) || len(got) != 0 {
 			t.Fatalf("body %d deep: err=%v, %d bytes out", depth, err, len(got))
 		}
 		// unterminated: refused the same way, not crashed on
-		if _, err := enrich(e, nil, []byte(`{"a":`+strings.Repeat(`[`, depth)), req, nil, &runOutcome{}); !errors.Is(err, ErrNotJSONObject) {
+		if _, err := enrich(e, nil, []byte(`{"a":`+strings.Repeat(`[`, depth)), req, nil, &runOutcome{}); !errors.Is(err, errNotJSONObject) {
 			t.Fatalf("truncated body %d deep: %v", depth, err)
 		}
 		deepObj := strings.Repeat(`{"a":`, depth) + `1` + strings.Repeat(`}`, depth)
@@ -249,7 +249,7 @@ func TestHardeningHugeAndDeepClaims(t *testing.T) {
 		body = `{"access_token":"` + testjwt.Payload(payload) + `"}`
 		var out runOutcome
 		got, err = enrich(e, nil, []byte(body), req, nil, &out)
-		if want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","client":"svc-req","region":"eu"}`; err != nil || string(got) != want || out.Identity.Format != TokenOpaque {
+		if want := body[:len(body)-1] + `,"api-uri":"https://eu.api.example.com","client":"svc-req","region":"eu"}`; err != nil || string(got) != want || out.Identity.Format != tokenOpaque {
 			t.Fatalf("payload %d deep: err=%v format=%v\ngot  %.300s", depth, err, out.Identity.Format, got)
 		}
 	}
@@ -482,8 +482,8 @@ func hdAmbiguous(t testing.TB, b []byte) bool {
 }
 
 // hdCheckEnrich asserts the splice properties for one Enrich call on body:
-//   - a body that is not a JSON object is refused (ErrNotJSONObject), and so
-//     is one nested deeper than MaxDepth (ErrTooDeep);
+//   - a body that is not a JSON object is refused (errNotJSONObject), and so
+//     is one nested deeper than MaxDepth (errTooDeep);
 //   - a body with a standard member twice passes unchanged;
 //   - otherwise the output is a valid JSON object;
 //   - every upstream member keeps its position, its key bytes and, unless it
@@ -497,13 +497,13 @@ func hdAmbiguous(t testing.TB, b []byte) bool {
 func hdCheckEnrich(t testing.TB, body, got []byte, err error, names map[string]bool, overwrite bool) {
 	t.Helper()
 	if !hdStrictObject(body) {
-		if !errors.Is(err, ErrNotJSONObject) || len(got) != 0 {
+		if !errors.Is(err, errNotJSONObject) || len(got) != 0 {
 			t.Fatalf("not an object, but err=%v out=%q\nbody %q", err, got, body)
 		}
 		return
 	}
 	if hdDepth(body) > MaxDepth {
-		if !errors.Is(err, ErrTooDeep) || len(got) != 0 {
+		if !errors.Is(err, errTooDeep) || len(got) != 0 {
 			t.Fatalf("nested deeper than MaxDepth, but err=%v out=%q\nbody %q", err, got, body)
 		}
 		return
@@ -531,14 +531,14 @@ func hdCheckEnrich(t testing.TB, body, got []byte, err error, names map[string]b
 		if o.name != m.name || o.rawKey != m.rawKey {
 			t.Fatalf("member %d renamed: %q -> %q\nbody %q\nout  %q", i, m.rawKey, o.rawKey, body, got)
 		}
-		replaceable := overwrite && !IsReserved(m.name) && (names == nil || names[m.name])
+		replaceable := overwrite && !isReserved(m.name) && (names == nil || names[m.name])
 		if o.rawVal != m.rawVal && !replaceable {
 			t.Fatalf("member %q changed: %s -> %s\nbody %q\nout  %q", m.name, m.rawVal, o.rawVal, body, got)
 		}
 	}
 	added := map[string]bool{}
 	for _, o := range out[len(in):] {
-		if IsReserved(o.name) || upstream[o.name] || added[o.name] || (names != nil && !names[o.name]) {
+		if isReserved(o.name) || upstream[o.name] || added[o.name] || (names != nil && !names[o.name]) {
 			t.Fatalf("bad added member %q\nbody %q\nout  %q", o.name, body, got)
 		}
 		added[o.name] = true

@@ -12,7 +12,7 @@ import (
 // referenced, as Caddy's placeholders do until the request is logged.
 type Identity struct {
 	// Format is the access token's format.
-	Format TokenFormat
+	Format tokenFormat
 	// ClientID is the OAuth client the token was issued to.
 	ClientID string
 	// RequestClientID is the client id the request named (Basic, body or
@@ -67,7 +67,7 @@ const (
 // named, as JWT libraries read a repeated claim; with a preset that nests
 // custom claims (Hydra's `ext`), a name absent at the top level is looked up
 // there. It is the one way claims are read.
-func (id *Identity) Claim(name string) gjson.Result {
+func (id *Identity) claim(name string) gjson.Result {
 	if v := last(id.claims, name); v.Exists() || id.nested == "" {
 		return v
 	}
@@ -75,7 +75,7 @@ func (id *Identity) Claim(name string) gjson.Result {
 }
 
 // Audience returns the audience the client asked for, else the token's first.
-func (id *Identity) Audience() string {
+func (id *Identity) audience() string {
 	if id.RequestedAudience != "" {
 		return id.RequestedAudience
 	}
@@ -86,7 +86,7 @@ func (id *Identity) Audience() string {
 
 // EachAudience calls fn for the requested audience and for every audience of
 // the token until fn returns false. It reports whether fn ever returned false.
-func (id *Identity) EachAudience(fn func(string) bool) bool {
+func (id *Identity) eachAudience(fn func(string) bool) bool {
 	if id.RequestedAudience != "" && !fn(id.RequestedAudience) {
 		return true
 	}
@@ -96,7 +96,7 @@ func (id *Identity) EachAudience(fn func(string) bool) bool {
 // HasScope reports whether the token (or, without a scope claim, the response
 // or request) carries scope s, or the preset's permissions claim (Auth0
 // `permissions`, Entra `roles`) lists it.
-func (id *Identity) HasScope(s string) bool {
+func (id *Identity) hasScope(s string) bool {
 	has := func(v string) bool { return !hasWord(v, s) }
 	if id.perms != "" && eachString(gjson.Parse(id.perms), has) {
 		return true
@@ -108,7 +108,7 @@ func (id *Identity) HasScope(s string) bool {
 }
 
 // Scope returns the scopes space-separated.
-func (id *Identity) Scope() string {
+func (id *Identity) scope() string {
 	if id.scopes == "" {
 		return id.scopeText
 	}
@@ -143,15 +143,15 @@ func hasWord(list, w string) bool {
 // (isJWT false: an opaque token), the response's scope and
 // issued_token_type members and the token request. Claims win over the
 // request: the token is what the upstream actually issued.
-func identify(p *Preset, isJWT bool, claims []member, respScope, issuedType string, req *tokenRequest) Identity {
+func identify(p *idpPreset, isJWT bool, claims []member, respScope, issuedType string, req *tokenRequest) Identity {
 	id := Identity{Preset: p.Name}
 	var gty, idtyp string
 	if isJWT {
-		id.Format = TokenJWT
+		id.Format = tokenJWT
 		id.claims = claims
-		id.Issuer = id.Claim("iss").String()
-		id.Subject = id.Claim("sub").String()
-		gty, idtyp = id.Claim("gty").String(), id.Claim("idtyp").String()
+		id.Issuer = id.claim("iss").String()
+		id.Subject = id.claim("sub").String()
+		gty, idtyp = id.claim("gty").String(), id.claim("idtyp").String()
 		if p.Nested != "" {
 			if v := last(claims, p.Nested); v.IsObject() {
 				id.nested = v.Raw
@@ -162,10 +162,10 @@ func identify(p *Preset, isJWT bool, claims []member, respScope, issuedType stri
 		id.scopes = id.pick(p.Scope, isList, &id.from.scope, nestedScope).Raw
 		id.perms = id.pick(p.Permissions, isList, &id.from.perms, nestedPerms).Raw
 		id.aud = id.pick(p.Audience, isList, &id.from.audience, nestedAudience).Raw
-		if id.nested != "" && p.Name == PresetGeneric {
-			id.Preset = PresetHydra // auto's fallback found Hydra's ext
+		if id.nested != "" && p.Name == presetGeneric {
+			id.Preset = presetHydra // auto's fallback found Hydra's ext
 		}
-	} else if p.Nested != "" && p.Name == PresetGeneric {
+	} else if p.Nested != "" && p.Name == presetGeneric {
 		id.Preset = "" // auto cannot name the preset of an opaque token
 	}
 	if id.Tenant == "" && id.Issuer != "" && p.TenantFromIssuer != nil {
@@ -181,7 +181,7 @@ func identify(p *Preset, isJWT bool, claims []member, respScope, issuedType stri
 		}
 	}
 	if req != nil {
-		id.RequestClientID = req.Client()
+		id.RequestClientID = req.client()
 		if id.ClientID == "" {
 			id.ClientID = id.RequestClientID
 			if id.ClientID != "" {
@@ -192,7 +192,7 @@ func identify(p *Preset, isJWT bool, claims []member, respScope, issuedType stri
 		if id.GrantType != "" {
 			id.from.grant = fromRequestGrant
 		}
-		id.RequestedAudience = req.Audience()
+		id.RequestedAudience = req.audience()
 		if id.scopeText == "" && id.scopes == "" {
 			id.scopeText = req.Scope
 			if req.Scope != "" {
@@ -259,13 +259,13 @@ func isList(v gjson.Result) bool { return v.Type == gjson.String || v.IsArray() 
 func grantFromResponse(issuedType, gty, idtyp string, id *Identity) (grant, from string) {
 	switch {
 	case issuedType != "":
-		return GrantTokenExchange, "response: issued_token_type"
+		return grantTokenExchange, "response: issued_token_type"
 	case gty != "":
 		return grantFromGty(gty), "gty"
 	case idtyp == "app":
-		return GrantClientCredentials, "idtyp (app)"
-	case id.Format == TokenJWT && id.Subject != "" && id.Subject == id.ClientID:
-		return GrantClientCredentials, "sub equals the client id (RFC 9068)"
+		return grantClientCredentials, "idtyp (app)"
+	case id.Format == tokenJWT && id.Subject != "" && id.Subject == id.ClientID:
+		return grantClientCredentials, "sub equals the client id (RFC 9068)"
 	}
 	return "", ""
 }

@@ -29,8 +29,8 @@ var introspectionFields = [...]string{
 }
 
 // isIntrospectionReserved reports whether name must never be written to an
-// introspection response: an RFC 7662 member or a name IsReserved reports,
-// in any spelling a client would take for it (folded as IsReserved folds:
+// introspection response: an RFC 7662 member or a name isReserved reports,
+// in any spelling a client would take for it (folded as isReserved folds:
 // encoding/json would read an added `Active` as `active`).
 func isIntrospectionReserved(name string) bool {
 	for _, r := range introspectionFields {
@@ -38,12 +38,12 @@ func isIntrospectionReserved(name string) bool {
 			return true
 		}
 	}
-	return IsReserved(name)
+	return isReserved(name)
 }
 
 // readIntrospection is read for an RFC 7662 token introspection response.
-// The body is validated as read validates a token response (ErrTooDeep,
-// ErrNotJSONObject). Only an active response is enriched: when the member
+// The body is validated as read validates a token response (errTooDeep,
+// errNotJSONObject). Only an active response is enriched: when the member
 // `active` (that exact name) is JSON true, the status is StatusUnchanged
 // and the identity is built exactly as for a JWT access token, the
 // response's own members being the claims (client_id, aud, scope, iss, sub,
@@ -80,9 +80,9 @@ func (e *Enricher) readIntrospection(r *Response, body string, req *tokenRequest
 	p, why := e.presets.choose(true, claims, "")
 	r.Identity = identify(p, true, claims, "", "", nil)
 	r.Identity.from.preset = why
-	r.Identity.Format = TokenIntrospected
+	r.Identity.Format = tokenIntrospected
 	if req != nil {
-		r.Identity.RequestClientID = req.Client()
+		r.Identity.RequestClientID = req.client()
 	}
 	return nil
 }

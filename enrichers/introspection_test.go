@@ -47,13 +47,13 @@ func TestReadIntrospectionActive(t *testing.T) {
 	}
 	id := r.Identity
 	if id.ClientID != "svc-acme" || id.RequestClientID != "resource-server" || id.Tenant != "acme" ||
-		id.Issuer != "https://idp.example.com" || id.Subject != "svc-acme" || id.Scope() != "api:read api:write" ||
-		id.Audience() != "svc-acme" || !id.HasScope("api:write") || id.Format != TokenIntrospected ||
-		id.GrantType != "client_credentials" || id.Preset != PresetGeneric {
+		id.Issuer != "https://idp.example.com" || id.Subject != "svc-acme" || id.scope() != "api:read api:write" ||
+		id.audience() != "svc-acme" || !id.hasScope("api:write") || id.Format != tokenIntrospected ||
+		id.GrantType != "client_credentials" || id.Preset != presetGeneric {
 		t.Fatalf("identity %+v", id)
 	}
 	var auds []string
-	id.EachAudience(func(a string) bool { auds = append(auds, a); return true })
+	id.eachAudience(func(a string) bool { auds = append(auds, a); return true })
 	if strings.Join(auds, " ") != "svc-acme https://api.example.com/" {
 		t.Fatalf("audiences %v", auds)
 	}
@@ -68,7 +68,7 @@ func TestReadIntrospectionPresetFromIssuer(t *testing.T) {
 	e := mustNew(t, Config{Fields: []FieldConfig{{Name: "tenant_id", Value: "{http.token.tenant}"}}})
 	body := `{"active":true,"iss":"https://acme.eu.auth0.com/","azp":"svc-eu","client_id":"other","permissions":["read:orders"]}`
 	r, got, _ := renderIntrospection(t, e, body, nil)
-	if id := r.Identity; id.Preset != "auth0" || id.ClientID != "svc-eu" || id.Tenant != "acme" || !id.HasScope("read:orders") {
+	if id := r.Identity; id.Preset != "auth0" || id.ClientID != "svc-eu" || id.Tenant != "acme" || !id.hasScope("read:orders") {
 		t.Fatalf("identity %+v", id)
 	}
 	if got != body[:len(body)-1]+`,"tenant_id":"acme"}` {
@@ -84,7 +84,7 @@ func TestReadIntrospectionClientNotFromRequest(t *testing.T) {
 	body := `{"active":true,"sub":"alice"}`
 	r, got, out := renderIntrospection(t, e, body, &tokenRequest{ClientID: "resource-server", GrantType: "client_credentials", Scope: "s"})
 	if got != body || out.Status != StatusUnchanged || r.Identity.ClientID != "" || r.Identity.GrantType != "" ||
-		r.Identity.Scope() != "" || r.Identity.RequestClientID != "resource-server" {
+		r.Identity.scope() != "" || r.Identity.RequestClientID != "resource-server" {
 		t.Fatalf("got %s, outcome %+v, identity %+v", got, out, r.Identity)
 	}
 }
@@ -124,12 +124,12 @@ func TestReadIntrospectionNotActive(t *testing.T) {
 func TestReadIntrospectionInvalid(t *testing.T) {
 	e := mustNew(t, Config{})
 	for _, body := range []string{``, `[]`, `{"active":true`, "{\"active\":true,\"x\":\"\xff\"}"} {
-		if res := runInput(e, nil, []byte(body), nil, nil, Input{Introspection: true}); !errors.Is(res.Err, ErrNotJSONObject) || res.Status != StatusInvalid {
+		if res := runInput(e, nil, []byte(body), nil, nil, Input{Introspection: true}); !errors.Is(res.Err, errNotJSONObject) || res.Status != StatusInvalid {
 			t.Errorf("%q: status %v err %v", body, res.Status, res.Err)
 		}
 	}
 	deep := `{"active":true,"x":` + strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1) + `}`
-	if res := runInput(e, nil, []byte(deep), nil, nil, Input{Introspection: true}); !errors.Is(res.Err, ErrTooDeep) || res.Status != StatusTooDeep {
+	if res := runInput(e, nil, []byte(deep), nil, nil, Input{Introspection: true}); !errors.Is(res.Err, errTooDeep) || res.Status != StatusTooDeep {
 		t.Errorf("deep: status %v err %v", res.Status, res.Err)
 	}
 }
@@ -160,7 +160,7 @@ func TestIntrospectionReservedNeverWritten(t *testing.T) {
 			t.Errorf("isIntrospectionReserved(%q) = false", n)
 		}
 	}
-	if isIntrospectionReserved("plan") || IsReserved("sub") {
+	if isIntrospectionReserved("plan") || isReserved("sub") {
 		t.Error("plan is introspection-reserved, or sub token-reserved")
 	}
 	// a token response gets the fields that are not token response members
@@ -222,8 +222,8 @@ func FuzzReadIntrospection(f *testing.F) {
 			t.Fatal("Run modified its input")
 		}
 		if res.Err != nil {
-			if !errors.Is(res.Err, ErrNotJSONObject) {
-				t.Fatalf("error %v is not ErrNotJSONObject", res.Err)
+			if !errors.Is(res.Err, errNotJSONObject) {
+				t.Fatalf("error %v is not errNotJSONObject", res.Err)
 			}
 			return
 		}
@@ -271,7 +271,7 @@ func TestIntrospectionSource(t *testing.T) {
 	if want := introspected[:len(introspected)-1] + `,"region":"eu","cell":"c7"}`; got != want || res.Kept != 1 {
 		t.Fatalf("got  %s\nwant %s\nkept %d", got, want, res.Kept)
 	}
-	if r.Identity.Tenant != "acme" || r.Identity.Claim("tenant").String() != "acme" || r.Identity.Claim("region").Exists() {
+	if r.Identity.Tenant != "acme" || r.Identity.claim("tenant").String() != "acme" || r.Identity.claim("region").Exists() {
 		t.Fatalf("identity after the source: %+v", r.Identity)
 	}
 }

@@ -15,18 +15,18 @@ const MaxDepth = 512
 
 // Errors for a body the engine does not read.
 var (
-	// ErrNotJSONObject means the body is not valid UTF-8 JSON with an object
+	// errNotJSONObject means the body is not valid UTF-8 JSON with an object
 	// root (truncated, garbage, array or scalar root).
-	ErrNotJSONObject = errors.New("response body is not a valid JSON object")
-	// ErrTooDeep means the body nests objects or arrays deeper than
-	// MaxDepth. It wraps ErrNotJSONObject.
-	ErrTooDeep = tooDeepError{}
+	errNotJSONObject = errors.New("response body is not a valid JSON object")
+	// errTooDeep means the body nests objects or arrays deeper than
+	// MaxDepth. It wraps errNotJSONObject.
+	errTooDeep = tooDeepError{}
 )
 
 type tooDeepError struct{}
 
 func (tooDeepError) Error() string        { return "response body nests deeper than 512 levels" }
-func (tooDeepError) Is(target error) bool { return target == ErrNotJSONObject }
+func (tooDeepError) Is(target error) bool { return target == errNotJSONObject }
 
 // DeeperThan returns the offset of the first `{` or `[` of b that opens a
 // level deeper than max, or -1. It reads b with the walk readObject reads
@@ -42,7 +42,7 @@ func DeeperThan[T string | []byte](b T, max int) int {
 	if count(b, "{")+count(b, "[") <= max {
 		return -1
 	}
-	if _, off, err := scanJSON(b, max, nil, false); err == ErrTooDeep {
+	if _, off, err := scanJSON(b, max, nil, false); err == errTooDeep {
 		return off
 	}
 	return -1
@@ -87,7 +87,7 @@ func (m *member) val() gjson.Result {
 // it was given.
 func readObject[T string | []byte](b T, list []member) (text string, _ []member, err error) {
 	if !objectRoot(b) {
-		return "", list, ErrNotJSONObject
+		return "", list, errNotJSONObject
 	}
 	text = string(b)
 	all, _, err := scanJSON(text, MaxDepth, list, true)
@@ -101,7 +101,7 @@ func readObject[T string | []byte](b T, list []member) (text string, _ []member,
 // JSON object nested at most MaxDepth deep, else why not.
 func validObject[T string | []byte](b T) error {
 	if !objectRoot(b) {
-		return ErrNotJSONObject
+		return errNotJSONObject
 	}
 	_, _, err := scanJSON(b, MaxDepth, nil, false)
 	return err

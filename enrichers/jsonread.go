@@ -25,8 +25,8 @@ import (
 
 // scanJSON checks that b is one JSON value, valid UTF-8, whose objects and
 // arrays nest at most max deep, and returns -1 and nil when it is. Else it
-// returns the offset at which it stopped and ErrTooDeep (at the bracket that
-// opens the level deeper than max) or ErrNotJSONObject (at the first byte
+// returns the offset at which it stopped and errTooDeep (at the bracket that
+// opens the level deeper than max) or errNotJSONObject (at the first byte
 // that is not JSON, or len(b) when b ends too early).
 //
 // With listing set, it appends the members of the root, which must then be
@@ -53,12 +53,12 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 	for {
 		// a value begins at i
 		if i >= n {
-			return list, n, ErrNotJSONObject
+			return list, n, errNotJSONObject
 		}
 		switch c := b[i]; c {
 		case '{', '[':
 			if depth == max {
-				return list, i, ErrTooDeep
+				return list, i, errTooDeep
 			}
 			if c == '{' {
 				open[uint(depth)/64] |= 1 << (uint(depth) % 64)
@@ -77,7 +77,7 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 			}
 			ks, ke, esc, next, ok := readName(b, i)
 			if !ok {
-				return list, next, ErrNotJSONObject
+				return list, next, errNotJSONObject
 			}
 			i = next
 			if depth == 1 && listing {
@@ -87,28 +87,28 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 		case '"':
 			end, _, ok := skipString(b, i)
 			if !ok {
-				return list, end, ErrNotJSONObject
+				return list, end, errNotJSONObject
 			}
 			i = end
 		case 't':
 			if !hasLiteral(b, i, "true") {
-				return list, i, ErrNotJSONObject
+				return list, i, errNotJSONObject
 			}
 			i += 4
 		case 'f':
 			if !hasLiteral(b, i, "false") {
-				return list, i, ErrNotJSONObject
+				return list, i, errNotJSONObject
 			}
 			i += 5
 		case 'n':
 			if !hasLiteral(b, i, "null") {
-				return list, i, ErrNotJSONObject
+				return list, i, errNotJSONObject
 			}
 			i += 4
 		default:
 			end, ok := skipNumber(b, i)
 			if !ok {
-				return list, end, ErrNotJSONObject
+				return list, end, errNotJSONObject
 			}
 			i = end
 		}
@@ -116,7 +116,7 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 		for {
 			if depth == 0 {
 				if i = skipSpace(b, i); i < n {
-					return list, i, ErrNotJSONObject
+					return list, i, errNotJSONObject
 				}
 				return list, -1, nil
 			}
@@ -124,7 +124,7 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 				list = append(list, member{name: name, raw: string(b[start:i]), index: start})
 			}
 			if i = skipSpace(b, i); i >= n {
-				return list, n, ErrNotJSONObject
+				return list, n, errNotJSONObject
 			}
 			inObject := open[uint(depth-1)/64]&(1<<(uint(depth-1)%64)) != 0
 			c := b[i]
@@ -133,7 +133,7 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 				if inObject {
 					ks, ke, esc, next, ok := readName(b, i)
 					if !ok {
-						return list, next, ErrNotJSONObject
+						return list, next, errNotJSONObject
 					}
 					i = next
 					if depth == 1 && listing {
@@ -143,7 +143,7 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 				break
 			}
 			if inObject && c != '}' || !inObject && c != ']' {
-				return list, i, ErrNotJSONObject
+				return list, i, errNotJSONObject
 			}
 			depth--
 			i++

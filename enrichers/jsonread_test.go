@@ -88,19 +88,19 @@ func checkReader(t *testing.T, b []byte) {
 				t.Fatalf("%q: member %d is %q: %s, encoding/json reads %q: %s", b, i, list[i].name, list[i].raw, m.name, m.rawVal)
 			}
 		}
-	case err == ErrTooDeep:
-		if !errors.Is(err, ErrNotJSONObject) {
-			t.Fatal("ErrTooDeep does not wrap ErrNotJSONObject")
+	case err == errTooDeep:
+		if !errors.Is(err, errNotJSONObject) {
+			t.Fatal("errTooDeep does not wrap errNotJSONObject")
 		}
 		if bracketDepth(b, MaxDepth) < 0 {
-			t.Fatalf("%q: ErrTooDeep, no level deeper than %d", b, MaxDepth)
+			t.Fatalf("%q: errTooDeep, no level deeper than %d", b, MaxDepth)
 		}
-	case err == ErrNotJSONObject:
+	case err == errNotJSONObject:
 		if strict && hdDepth(b) <= MaxDepth {
 			t.Fatalf("%q: refused, encoding/json accepts it", b)
 		}
 		if strict {
-			t.Fatalf("%q: %d deep, refused with %v, want ErrTooDeep", b, hdDepth(b), err)
+			t.Fatalf("%q: %d deep, refused with %v, want errTooDeep", b, hdDepth(b), err)
 		}
 	default:
 		t.Fatalf("%q: error %v", b, err)
@@ -178,13 +178,13 @@ func TestReadObjectKeepsList(t *testing.T) {
 		t.Fatalf("err %v, list %+v", err, list)
 	}
 	_, list, err = readObject(`{"a":1,"b":}`, buf)
-	if err != ErrNotJSONObject || len(list) != 1 || list[0].name != "before" {
+	if err != errNotJSONObject || len(list) != 1 || list[0].name != "before" {
 		t.Fatalf("err %v, list %+v", err, list)
 	}
 }
 
 // TestReadObjectDepth: MaxDepth levels (the root included) are read, one
-// more is ErrTooDeep at its bracket; and nothing grows the stack with the
+// more is errTooDeep at its bracket; and nothing grows the stack with the
 // depth, even with no bound in the way.
 func TestReadObjectDepth(t *testing.T) {
 	nest := func(depth int) string {
@@ -194,7 +194,7 @@ func TestReadObjectDepth(t *testing.T) {
 		t.Fatalf("%d deep: %v", MaxDepth, err)
 	}
 	deep := nest(MaxDepth + 1)
-	if _, _, err := readObject(deep, nil); err != ErrTooDeep || !errors.Is(err, ErrNotJSONObject) {
+	if _, _, err := readObject(deep, nil); err != errTooDeep || !errors.Is(err, errNotJSONObject) {
 		t.Fatalf("%d deep: %v", MaxDepth+1, err)
 	}
 	if off := DeeperThan(deep, MaxDepth); off != 5+MaxDepth-1 {
@@ -209,20 +209,20 @@ func TestReadObjectDepth(t *testing.T) {
 		t.Fatalf("DeeperThan past a syntax error = %d", off)
 	}
 	huge := strings.Repeat("[", 1<<20)
-	if _, _, err := readObject("{\"a\":"+huge, nil); err != ErrTooDeep {
+	if _, _, err := readObject("{\"a\":"+huge, nil); err != errTooDeep {
 		t.Fatalf("2^20 deep: %v", err)
 	}
 	// with a bound above the depth, the walk goes all the way down on a
 	// stack limited to 1 MiB: one frame per level would need far more
 	defer debug.SetMaxStack(debug.SetMaxStack(1 << 20))
-	if _, off, err := scanJSON(huge, 1<<21, nil, false); err != ErrNotJSONObject || off != len(huge) {
+	if _, off, err := scanJSON(huge, 1<<21, nil, false); err != errNotJSONObject || off != len(huge) {
 		t.Fatalf("2^20 deep, unbounded: %d %v", off, err)
 	}
 }
 
 // FuzzReadObject: readObject accepts exactly the UTF-8 JSON objects
 // encoding/json accepts, nested at most MaxDepth deep, refusing deeper ones
-// with ErrTooDeep, and lists their members as gjson's ForEach does; from a
+// with errTooDeep, and lists their members as gjson's ForEach does; from a
 // string or from bytes alike. DeeperThan agrees with a bracket counter on
 // every valid text.
 func FuzzReadObject(f *testing.F) {

@@ -5,34 +5,34 @@ import (
 	"strings"
 )
 
-// TokenFormat says what an access token looked like.
-type TokenFormat uint8
+// tokenFormat says what an access token looked like.
+type tokenFormat uint8
 
 // Token formats recognised in an access_token value.
 const (
-	// TokenOpaque is anything that is not a decodable JWS JWT: a random
+	// tokenOpaque is anything that is not a decodable JWS JWT: a random
 	// string, a JWE (five parts), or a malformed JWT. Identity then comes
 	// from the token request alone.
-	TokenOpaque TokenFormat = iota
-	// TokenJWT is a JWS compact serialisation whose payload is a JSON object.
-	TokenJWT
-	// TokenIntrospected: the identity comes from an RFC 7662 introspection
+	tokenOpaque tokenFormat = iota
+	// tokenJWT is a JWS compact serialisation whose payload is a JSON object.
+	tokenJWT
+	// tokenIntrospected: the identity comes from an RFC 7662 introspection
 	// response's members (ReadIntrospection), whatever the token's format.
-	TokenIntrospected
+	tokenIntrospected
 )
 
 // String names the format for logs.
-func (f TokenFormat) String() string {
+func (f tokenFormat) String() string {
 	switch f {
-	case TokenJWT:
+	case tokenJWT:
 		return "jwt"
-	case TokenIntrospected:
+	case tokenIntrospected:
 		return "introspection"
 	}
 	return "opaque"
 }
 
-// DecodeJWT splits a JWS compact token (header.payload.signature) and decodes
+// decodeJWT splits a JWS compact token (header.payload.signature) and decodes
 // its payload, which must be a UTF-8 JSON object nested at most MaxDepth
 // deep. It returns the raw header segment (still base64url) so that callers
 // needing `typ` can decode it on demand.
@@ -42,7 +42,7 @@ func (f TokenFormat) String() string {
 // read as the upstream's own statement about the token. A JWE (five parts), a
 // token with two or four parts, bad base64 or a payload that is not a JSON
 // object yields ok == false and the token is treated as opaque.
-func DecodeJWT(token string) (headerB64 string, payload []byte, ok bool) {
+func decodeJWT(token string) (headerB64 string, payload []byte, ok bool) {
 	header, seg, ok := splitJWT(token)
 	if !ok {
 		return "", nil, false
@@ -72,7 +72,7 @@ func splitJWT(token string) (header, payload string, ok bool) {
 }
 
 // readClaims decodes a JWS access token's payload and appends its top-level
-// claims to list. ok is false for anything DecodeJWT refuses. A usual
+// claims to list. ok is false for anything decodeJWT refuses. A usual
 // payload is decoded on the stack: only the claims' text, which the
 // identity keeps, is allocated.
 func readClaims(token string, list []member) (header string, claims []member, ok bool) {
@@ -96,9 +96,9 @@ func readClaims(token string, list []member) (header string, claims []member, ok
 	return header, claims, true
 }
 
-// DecodeJWTHeaderType returns the `typ` member of a base64url JWT header
+// decodeJWTHeaderType returns the `typ` member of a base64url JWT header
 // segment, or "" when it is absent or undecodable.
-func DecodeJWTHeaderType(headerB64 string) string {
+func decodeJWTHeaderType(headerB64 string) string {
 	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(headerB64, "="))
 	if err != nil {
 		return ""
@@ -113,6 +113,6 @@ func DecodeJWTHeaderType(headerB64 string) string {
 // isATJWT reports whether a JWT header says `typ: at+jwt` (RFC 9068 §2.1;
 // the media type form `application/at+jwt` too).
 func isATJWT(headerB64 string) bool {
-	typ := DecodeJWTHeaderType(headerB64)
+	typ := decodeJWTHeaderType(headerB64)
 	return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")
 }

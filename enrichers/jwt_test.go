@@ -9,12 +9,12 @@ import (
 
 func TestDecodeJWT(t *testing.T) {
 	good := testjwt.ClaimsHeader(t, testjwt.HeaderAT, map[string]any{"sub": "abc", "aud": []string{"x", "y"}})
-	if _, p, ok := DecodeJWT(good); !ok || string(p) != `{"aud":["x","y"],"sub":"abc"}` {
+	if _, p, ok := decodeJWT(good); !ok || string(p) != `{"aud":["x","y"],"sub":"abc"}` {
 		t.Fatalf("good token: ok=%v payload=%s", ok, p)
 	}
 	b64 := testjwt.Segment
 	padded := b64([]byte(`{}`)) + "." + base64.URLEncoding.EncodeToString([]byte(`{"a":1}`)) + ".sig"
-	if _, p, ok := DecodeJWT(padded); !ok || string(p) != `{"a":1}` {
+	if _, p, ok := decodeJWT(padded); !ok || string(p) != `{"a":1}` {
 		t.Fatalf("padded payload: ok=%v payload=%s", ok, p)
 	}
 	bad := map[string]string{
@@ -31,7 +31,7 @@ func TestDecodeJWT(t *testing.T) {
 		"leading dot":       ".a.b",
 	}
 	for name, tok := range bad {
-		if _, _, ok := DecodeJWT(tok); ok {
+		if _, _, ok := decodeJWT(tok); ok {
 			t.Errorf("%s: decoded, want opaque", name)
 		}
 	}
@@ -39,11 +39,11 @@ func TestDecodeJWT(t *testing.T) {
 
 func TestDecodeJWTHeaderType(t *testing.T) {
 	tok := testjwt.ClaimsHeader(t, testjwt.HeaderAT, map[string]any{})
-	h, _, ok := DecodeJWT(tok)
-	if !ok || DecodeJWTHeaderType(h) != "at+jwt" {
-		t.Fatalf("typ = %q", DecodeJWTHeaderType(h))
+	h, _, ok := decodeJWT(tok)
+	if !ok || decodeJWTHeaderType(h) != "at+jwt" {
+		t.Fatalf("typ = %q", decodeJWTHeaderType(h))
 	}
-	if DecodeJWTHeaderType("!!") != "" {
+	if decodeJWTHeaderType("!!") != "" {
 		t.Fatal("garbage header gave a type")
 	}
 }

@@ -41,7 +41,7 @@ type plan struct {
 	replacing bool
 	// trace, when set (Explain), records what became of every field, and
 	// rule names the rule whose fields are being planned
-	trace *[]FieldExplanation
+	trace *[]fieldExplanation
 	rule  string
 	// traced maps a name to the position in trace of its entry that is
 	// Added, if any (tracePut keeps at most one per name)
@@ -164,7 +164,7 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve resolver
 			}
 			pl.fields = slices.Grow(pl.fields, len(so.members))
 			for _, m := range so.members {
-				if m.name == "" || IsReserved(m.name) {
+				if m.name == "" || isReserved(m.name) {
 					pl.traceOut(m.name, f.label, whyReserved)
 					continue
 				}

@@ -7,12 +7,12 @@ import (
 	"strings"
 )
 
-// Preset says where one identity provider's access tokens name the client,
+// idpPreset says where one identity provider's access tokens name the client,
 // the tenant, the scopes and the audiences, and how to recognise its tokens.
 // Every list is in priority order: the first claim present wins. The table
 // presets is the only place a preset is described: configuration names,
 // detection, documentation and error messages are all derived from it.
-type Preset struct {
+type idpPreset struct {
 	// Name is the preset's configuration name, e.g. "okta".
 	Name string
 	// Client lists the claims naming the OAuth client.
@@ -45,18 +45,18 @@ type Preset struct {
 
 // Preset names that are not a row of the table.
 const (
-	// PresetAuto picks the preset from each token's issuer (see Detect),
+	// presetAuto picks the preset from each token's issuer (see detectIssuer),
 	// else from its header (`typ: at+jwt` is RFC 9068), else from its shape
 	// (an `ext` object is Ory Hydra's), else the generic fallbacks. It is the
 	// default.
-	PresetAuto = "auto"
-	// PresetGeneric reads the common claim names of every preset, with no
+	presetAuto = "auto"
+	// presetGeneric reads the common claim names of every preset, with no
 	// issuer parsing and no `ext` lookup.
-	PresetGeneric = "generic"
-	// PresetHydra and PresetRFC9068 are the presets auto chooses by a
+	presetGeneric = "generic"
+	// presetHydra and presetRFC9068 are the presets auto chooses by a
 	// token's shape rather than by its issuer.
-	PresetHydra   = "hydra"
-	PresetRFC9068 = "rfc9068"
+	presetHydra   = "hydra"
+	presetRFC9068 = "rfc9068"
 )
 
 // Generic claim lists; presets reuse them so that a custom `tenant` or
@@ -71,8 +71,8 @@ var (
 // presets is the table of identity providers. Sources of the claim names:
 // the sample claim sets in testdata/claims and docs/idps.md. Adding an
 // identity provider is one entry here and one claim set there.
-var presets = []Preset{
-	{Name: PresetGeneric, Client: genericClient, Tenant: genericTenant, Scope: genericScope, Audience: genericAudience},
+var presets = []idpPreset{
+	{Name: presetGeneric, Client: genericClient, Tenant: genericTenant, Scope: genericScope, Audience: genericAudience},
 	{Name: "auth0",
 		Client: []string{"azp", "client_id"}, Tenant: []string{"org_id", "tenant_id", "tenant"}, TenantFromIssuer: auth0Tenant,
 		Scope: []string{"scope"}, Permissions: []string{"permissions"}, Audience: genericAudience,
@@ -97,48 +97,48 @@ var presets = []Preset{
 		Issuer: func(host, _ string) bool {
 			return hasPrefixFold(host, "cognito-idp.") && hostSuffix(".amazonaws.com", ".amazonaws.com.cn")(host, "")
 		}},
-	{Name: PresetHydra,
+	{Name: presetHydra,
 		Client: []string{"client_id"}, Tenant: genericTenant, Scope: []string{"scp", "scope"}, Audience: genericAudience,
 		Nested: "ext"},
 	// RFC 9068 names first (client_id, scope), then the generic fallbacks:
 	// at+jwt issuers (Duende IdentityServer, Curity, ...) often add azp or
 	// an scp array.
-	{Name: PresetRFC9068, Client: genericClient, Tenant: genericTenant, Scope: genericScope, Audience: genericAudience},
+	{Name: presetRFC9068, Client: genericClient, Tenant: genericTenant, Scope: genericScope, Audience: genericAudience},
 }
 
-// PresetNames lists the names Config.Preset accepts, "auto" first, then the
+// presetNames lists the names Config.Preset accepts, "auto" first, then the
 // table's order.
-func PresetNames() []string {
-	names := []string{PresetAuto}
+func presetNames() []string {
+	names := []string{presetAuto}
 	for i := range presets {
 		names = append(names, presets[i].Name)
 	}
 	return names
 }
 
-// LookupPreset returns a copy of the built-in preset of that name ("auto"
+// lookupPreset returns a copy of the built-in preset of that name ("auto"
 // is not a preset but a choice among them).
-func LookupPreset(name string) (Preset, bool) {
+func lookupPreset(name string) (idpPreset, bool) {
 	for i := range presets {
 		if presets[i].Name == name {
 			return presets[i].clone(), true
 		}
 	}
-	return Preset{}, false
+	return idpPreset{}, false
 }
 
-// Detect returns the preset for tokens from issuer, judged by its host and
+// detectIssuer returns the preset for tokens from issuer, judged by its host and
 // path alone (each preset's Issuer). Anything else, custom domains
 // included, is generic: auto then looks at the token itself (RFC 9068
 // header, Hydra's `ext`). Configure the preset explicitly for a custom
 // domain.
-func Detect(issuer string) Preset {
+func detectIssuer(issuer string) idpPreset {
 	return detect(presets, issuer).clone()
 }
 
 // detect returns the first preset of table whose Issuer accepts issuer, or
 // the generic one (the table's first row).
-func detect(table []Preset, issuer string) *Preset {
+func detect(table []idpPreset, issuer string) *idpPreset {
 	host, path := splitIssuer(issuer)
 	if host != "" {
 		for i := range table {
@@ -150,7 +150,7 @@ func detect(table []Preset, issuer string) *Preset {
 	return &table[0]
 }
 
-func (p Preset) clone() Preset {
+func (p idpPreset) clone() idpPreset {
 	p.Client = slices.Clone(p.Client)
 	p.Tenant = slices.Clone(p.Tenant)
 	p.Scope = slices.Clone(p.Scope)
@@ -161,7 +161,7 @@ func (p Preset) clone() Preset {
 
 // withClaims returns p with the configured client and tenant claim lists in
 // place of its own, where they are given.
-func (p Preset) withClaims(client, tenant []string) Preset {
+func (p idpPreset) withClaims(client, tenant []string) idpPreset {
 	if len(client) > 0 {
 		p.Client = client
 	}
@@ -177,10 +177,10 @@ type presetChooser struct {
 	auto bool
 	// table holds every preset with the claim overrides applied (auto), or
 	// only the configured one.
-	table []Preset
+	table []idpPreset
 	// fallback is auto's preset for tokens it cannot place: generic, plus
 	// Hydra's `ext` lookup.
-	fallback Preset
+	fallback idpPreset
 }
 
 func newPresetChooser(name string, client, tenant []string) (presetChooser, error) {
@@ -190,7 +190,7 @@ func newPresetChooser(name string, client, tenant []string) (presetChooser, erro
 			return c, &ConfigError{Path: what, Err: errors.New("empty claim name")}
 		}
 	}
-	if name == "" || name == PresetAuto {
+	if name == "" || name == presetAuto {
 		c.auto = true
 		for i := range presets {
 			c.table = append(c.table, presets[i].withClaims(client, tenant))
@@ -199,18 +199,18 @@ func newPresetChooser(name string, client, tenant []string) (presetChooser, erro
 		c.fallback.Nested = "ext"
 		return c, nil
 	}
-	p, ok := LookupPreset(name)
+	p, ok := lookupPreset(name)
 	if !ok {
-		return c, &ConfigError{Path: "preset", Err: fmt.Errorf("unknown preset %q (known: %s)", name, strings.Join(PresetNames(), ", "))}
+		return c, &ConfigError{Path: "preset", Err: fmt.Errorf("unknown preset %q (known: %s)", name, strings.Join(presetNames(), ", "))}
 	}
-	c.table = []Preset{p.withClaims(client, tenant)}
+	c.table = []idpPreset{p.withClaims(client, tenant)}
 	return c, nil
 }
 
 // choose returns the preset for a token: for a JWT, by its claims and
 // header.
 // It also says why, for Explain.
-func (c *presetChooser) choose(isJWT bool, claims []member, header string) (*Preset, string) {
+func (c *presetChooser) choose(isJWT bool, claims []member, header string) (*idpPreset, string) {
 	if !c.auto {
 		return &c.table[0], "configured"
 	}
@@ -222,7 +222,7 @@ func (c *presetChooser) choose(isJWT bool, claims []member, header string) (*Pre
 	}
 	if isATJWT(header) {
 		for i := range c.table {
-			if c.table[i].Name == PresetRFC9068 {
+			if c.table[i].Name == presetRFC9068 {
 				return &c.table[i], "auto: the typ at+jwt header"
 			}
 		}

@@ -111,7 +111,7 @@ func TestClaimSamples(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if id.Format != TokenJWT {
+				if id.Format != tokenJWT {
 					t.Fatalf("not decoded as a JWT: %s", body)
 				}
 				checkIdentity(t, &id, c.Want)
@@ -163,15 +163,15 @@ func checkIdentity(t *testing.T, id *Identity, want map[string]json.RawMessage) 
 		case "tenant":
 			got, w = id.Tenant, str(k)
 		case "scope":
-			got, w = id.Scope(), str(k)
+			got, w = id.scope(), str(k)
 		case "grant_type":
 			got, w = id.GrantType, str(k)
 		case "audience":
-			got, w = id.Audience(), str(k)
+			got, w = id.audience(), str(k)
 		case "has_scope", "lacks_scope":
 			for _, s := range list(k) {
-				if id.HasScope(s) != (k == "has_scope") {
-					t.Errorf("HasScope(%q) = %v", s, id.HasScope(s))
+				if id.hasScope(s) != (k == "has_scope") {
+					t.Errorf("HasScope(%q) = %v", s, id.hasScope(s))
 				}
 			}
 			continue
@@ -228,8 +228,8 @@ func TestDetect(t *testing.T) {
 		"https://user@acme.okta.com/":                             "okta",
 	}
 	for iss, want := range cases {
-		if got := Detect(iss).Name; got != want {
-			t.Errorf("Detect(%q) = %s, want %s", iss, got, want)
+		if got := detectIssuer(iss).Name; got != want {
+			t.Errorf("detectIssuer(%q) = %s, want %s", iss, got, want)
 		}
 	}
 }
@@ -252,13 +252,13 @@ func TestTenantFromIssuer(t *testing.T) {
 		{"cognito", "not a url", ""},
 	}
 	for _, c := range cases {
-		p, _ := LookupPreset(c.preset)
+		p, _ := lookupPreset(c.preset)
 		if got := p.TenantFromIssuer(c.iss); got != c.want {
 			t.Errorf("%s(%q) = %q, want %q", c.preset, c.iss, got, c.want)
 		}
 	}
 	for _, name := range []string{"generic", "hydra", "rfc9068"} {
-		if p, _ := LookupPreset(name); p.TenantFromIssuer != nil {
+		if p, _ := lookupPreset(name); p.TenantFromIssuer != nil {
 			t.Errorf("%s derives a tenant from the issuer", name)
 		}
 	}
@@ -266,19 +266,19 @@ func TestTenantFromIssuer(t *testing.T) {
 
 func TestPresetNames(t *testing.T) {
 	want := "auto generic auth0 okta entra keycloak cognito hydra rfc9068"
-	if got := strings.Join(PresetNames(), " "); got != want {
-		t.Fatalf("PresetNames = %s", got)
+	if got := strings.Join(presetNames(), " "); got != want {
+		t.Fatalf("presetNames = %s", got)
 	}
-	for _, n := range PresetNames()[1:] {
-		p, ok := LookupPreset(n)
+	for _, n := range presetNames()[1:] {
+		p, ok := lookupPreset(n)
 		if !ok || p.Name != n || len(p.Client) == 0 || len(p.Scope) == 0 || len(p.Audience) == 0 {
-			t.Errorf("LookupPreset(%s) = %+v, %v", n, p, ok)
+			t.Errorf("lookupPreset(%s) = %+v, %v", n, p, ok)
 		}
 		if _, err := New(Config{Preset: n}); err != nil {
 			t.Errorf("New with preset %s: %v", n, err)
 		}
 	}
-	if _, ok := LookupPreset("auto"); ok {
+	if _, ok := lookupPreset("auto"); ok {
 		t.Error("auto is not a preset")
 	}
 	_, err := New(Config{Preset: "Auth0"})
@@ -286,10 +286,10 @@ func TestPresetNames(t *testing.T) {
 		t.Fatalf("unknown preset: %v", err)
 	}
 	// the returned preset is a copy
-	p, _ := LookupPreset("okta")
+	p, _ := lookupPreset("okta")
 	p.Client[0] = "changed"
-	if q, _ := LookupPreset("okta"); q.Client[0] != "cid" {
-		t.Fatal("LookupPreset shares its lists")
+	if q, _ := lookupPreset("okta"); q.Client[0] != "cid" {
+		t.Fatal("lookupPreset shares its lists")
 	}
 }
 
@@ -338,8 +338,8 @@ func TestOpaqueAndEncryptedTokens(t *testing.T) {
 			if string(got) != want {
 				t.Errorf("%s %s:\ngot  %s\nwant %s", preset, name, got, want)
 			}
-			if id := out.Identity; id.Format != TokenOpaque || id.Tenant != "" || id.Issuer != "" || id.ClientID != "svc-eu" ||
-				id.GrantType != GrantDeviceCode || id.Audience() != "https://api.example.com/" {
+			if id := out.Identity; id.Format != tokenOpaque || id.Tenant != "" || id.Issuer != "" || id.ClientID != "svc-eu" ||
+				id.GrantType != grantDeviceCode || id.audience() != "https://api.example.com/" {
 				t.Errorf("%s %s: identity %+v", preset, name, id)
 			}
 		}
@@ -367,7 +367,7 @@ func TestGrantTypes(t *testing.T) {
 		match bool
 	}{
 		{"device_code alias", []string{"device_code"}, opaque, form("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=x&client_id=tv"), true},
-		{"device_code urn", []string{GrantDeviceCode}, opaque, form("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code"), true},
+		{"device_code urn", []string{grantDeviceCode}, opaque, form("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code"), true},
 		{"jwt_bearer alias", []string{"jwt_bearer"}, opaque, form("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=eyJ"), true},
 		{"token_exchange alias", []string{"token_exchange"}, opaque, form("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=x&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token"), true},
 		{"token exchange from issued_token_type", []string{"token_exchange"},
@@ -385,11 +385,11 @@ func TestGrantTypes(t *testing.T) {
 			t.Errorf("%s: matched %v, want %v", c.name, got, c.match)
 		}
 	}
-	if CanonicalGrantType("client_credentials") != "client_credentials" || CanonicalGrantType("token_exchange") != GrantTokenExchange {
-		t.Fatal("CanonicalGrantType")
+	if canonicalGrantType("client_credentials") != "client_credentials" || canonicalGrantType("token_exchange") != grantTokenExchange {
+		t.Fatal("canonicalGrantType")
 	}
-	if a := GrantAliases(); len(a) != 5 || a["jwt_bearer"] != GrantJWTBearer {
-		t.Fatalf("GrantAliases = %v", a)
+	if a := grantAliases; len(a) != 5 || a["jwt_bearer"] != grantJWTBearer {
+		t.Fatalf("grantAliases = %v", a)
 	}
 }
 
@@ -497,6 +497,36 @@ func BenchmarkIdentifyPreset(b *testing.B) {
 					_, _ = identifyBody(c.e, body, req)
 				}
 			})
+		}
+	}
+}
+
+// TestPresetListsAgreeWithTheTable: every place that lists the preset
+// names for people (the Caddyfile syntax, the module docs, the README,
+// docs/configuration.md and docs/idps.md) lists exactly the names of the
+// table in enrichers, in its order, so that adding a preset there and
+// forgetting a page fails here.
+func TestPresetListsAgreeWithTheTable(t *testing.T) {
+	names := presetNames()
+	piped := strings.Join(names, "|")
+	rest := names[1:]
+	prose := strings.Join(rest[:len(rest)-1], ", ") + " or " + rest[len(rest)-1]
+	for file, wants := range map[string][]string{
+		"../caddymodule/caddyfile.go": {"preset       " + piped},
+		"enricher.go":                 {prose},
+		"../README.md":                {"preset " + piped, "auto (default), " + strings.Join(rest, ", ")},
+		"../docs/idps.md":             {"preset " + piped},
+		"../docs/configuration.md":    {"preset " + piped},
+	} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Join(strings.Fields(strings.ReplaceAll(string(b), "//", " ")), " ")
+		for _, w := range wants {
+			if !strings.Contains(text, strings.Join(strings.Fields(w), " ")) {
+				t.Errorf("%s does not list the presets as %q", file, w)
+			}
 		}
 	}
 }

@@ -39,7 +39,7 @@ type tokenRequest struct {
 
 // Client returns the best request-side client id: Basic/body client_id, else
 // the client assertion's subject.
-func (r *tokenRequest) Client() string {
+func (r *tokenRequest) client() string {
 	if r.ClientID != "" {
 		return r.ClientID
 	}
@@ -48,7 +48,7 @@ func (r *tokenRequest) Client() string {
 
 // Audience returns the audience the client asked for: the first audience
 // parameter, else the first resource parameter.
-func (r *tokenRequest) Audience() string {
+func (r *tokenRequest) audience() string {
 	if len(r.Audiences) > 0 {
 		return r.Audiences[0]
 	}

@@ -79,8 +79,8 @@ func TestParseTokenRequest(t *testing.T) {
 		})
 	}
 	tr := tokenRequest{AssertionClientID: "a", Resources: []string{"r"}}
-	if tr.Client() != "a" || tr.Audience() != "r" {
-		t.Fatalf("fallbacks: client %q audience %q", tr.Client(), tr.Audience())
+	if tr.client() != "a" || tr.audience() != "r" {
+		t.Fatalf("fallbacks: client %q audience %q", tr.client(), tr.audience())
 	}
 }
 

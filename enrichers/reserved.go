@@ -18,14 +18,14 @@ var reservedFields = [...]string{
 	"error_uri",
 }
 
-// IsReserved reports whether name is a standard OAuth 2.0 token response
+// isReserved reports whether name is a standard OAuth 2.0 token response
 // member, in any spelling a client would take for it. encoding/json, and so
 // golang.org/x/oauth2, matches member names to struct fields
 // case-insensitively with Unicode simple folding (`Access_Token`, and
 // `acceſs_token` with U+017F) and keeps the last match; strings.EqualFold
 // is that same folding. A name this reports must never be added or
 // overwritten.
-func IsReserved(name string) bool {
+func isReserved(name string) bool {
 	if !mayFoldToReserved(name) {
 		return false
 	}
@@ -35,13 +35,6 @@ func IsReserved(name string) bool {
 		}
 	}
 	return false
-}
-
-// ReservedFields returns the list of protected member names.
-func ReservedFields() []string {
-	out := make([]string, len(reservedFields))
-	copy(out, reservedFields[:])
-	return out
 }
 
 // mayFoldToReserved is false for a name that cannot fold to a reserved

@@ -67,16 +67,16 @@ type ClaimCondition struct {
 
 type claimMatcher struct {
 	name     string
-	patterns []Pattern
+	patterns []globPattern
 }
 
 // rule is a compiled RuleConfig.
 type rule struct {
 	name      string
-	client    []Pattern
-	audience  []Pattern
-	tenant    []Pattern
-	issuer    []Pattern
+	client    []globPattern
+	audience  []globPattern
+	tenant    []globPattern
+	issuer    []globPattern
 	grantType []string
 	scope     []string
 	claims    []claimMatcher
@@ -96,13 +96,13 @@ func compileRule(i int, rc RuleConfig) (rule, error) {
 		return rule{}, errors.New("sets no field")
 	}
 	for _, g := range rc.GrantType {
-		r.grantType = append(r.grantType, CanonicalGrantType(g))
+		r.grantType = append(r.grantType, canonicalGrantType(g))
 	}
 	var err error
 	lists := []struct {
 		what string
 		in   []string
-		out  *[]Pattern
+		out  *[]globPattern
 	}{
 		{"client", rc.Client, &r.client},
 		{"audience", rc.Audience, &r.audience},
@@ -163,18 +163,18 @@ func (r *rule) check(id *Identity, why *string) bool {
 		return why != nil && fail("grant_type %q is none of %v", id.GrantType, r.grantType)
 	}
 	for _, s := range r.scope {
-		if !id.HasScope(s) {
-			return why != nil && fail("scope %q missing (token scopes %q)", s, id.Scope())
+		if !id.hasScope(s) {
+			return why != nil && fail("scope %q missing (token scopes %q)", s, id.scope())
 		}
 	}
 	if r.audience != nil {
-		if !id.EachAudience(func(a string) bool { return !matchAny(r.audience, a) }) {
+		if !id.eachAudience(func(a string) bool { return !matchAny(r.audience, a) }) {
 			return why != nil && fail("audiences %q: none matches any of %v", id.audiences(), r.audience)
 		}
 	}
 	for i := range r.claims {
 		c := &r.claims[i]
-		v := id.Claim(c.name)
+		v := id.claim(c.name)
 		if !v.Exists() || v.Type == gjson.Null {
 			return why != nil && fail("claim %s absent", c.name)
 		}

@@ -108,13 +108,13 @@ func (e *Enricher) Run(dst []byte, in *Input, host Host) Result {
 	res := Result{Status: r.Status, Response: r}
 	var x *Explanation
 	if in.Explain {
-		x = &Explanation{Rules: []RuleExplanation{}, Fields: []FieldExplanation{}}
+		x = &Explanation{Rules: []ruleExplanation{}, Fields: []fieldExplanation{}}
 		res.Explanation = x
 	}
 	switch {
 	case err != nil:
 		res.Status, res.Err, res.Response = StatusInvalid, err, nil
-		if err == ErrTooDeep {
+		if err == errTooDeep {
 			res.Status = StatusTooDeep
 		}
 		return res
@@ -167,7 +167,7 @@ func (e *Enricher) matchRules(r *Response, host Host, x *Explanation) {
 	for i := range e.rules {
 		ru := &e.rules[i]
 		var why *string
-		var re RuleExplanation
+		var re ruleExplanation
 		if x != nil {
 			re.Name = ru.name
 			why = &re.Why

@@ -188,7 +188,7 @@ func TestWorkIsLinear(t *testing.T) {
 
 // TestReservedPrefilter: every rune that folds to the first letter of a
 // reserved name passes mayFoldToReserved, so the filter never hides a
-// reserved spelling from IsReserved.
+// reserved spelling from isReserved.
 func TestReservedPrefilter(t *testing.T) {
 	first := map[rune]bool{}
 	for _, r := range reservedFields {
@@ -209,7 +209,7 @@ func TestReservedPrefilter(t *testing.T) {
 			t.Fatalf("mayFoldToReserved(%q) = false, but %U folds to a reserved name's first letter", name, c)
 		}
 	}
-	if !IsReserved("ſcope") || !IsReserved("Access_Token") || IsReserved("m1") {
-		t.Fatal("IsReserved is wrong")
+	if !isReserved("ſcope") || !isReserved("Access_Token") || isReserved("m1") {
+		t.Fatal("isReserved is wrong")
 	}
 }

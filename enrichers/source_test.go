@@ -78,9 +78,9 @@ func TestSourceObjectsAreChecked(t *testing.T) {
 		host := &testHost{found: map[string][]byte{"s": []byte(bad)}}
 		res := runInput(e, nil, body, nil, host, Input{Explain: true})
 		// refused: the source counts as having found nothing, and says why
-		want := ErrNotJSONObject.Error()
+		want := errNotJSONObject.Error()
 		if strings.HasPrefix(bad, `{"a":[`) {
-			want = ErrTooDeep.Error()
+			want = errTooDeep.Error()
 		}
 		why := ""
 		for _, f := range res.Explanation.Fields {
@@ -92,8 +92,8 @@ func TestSourceObjectsAreChecked(t *testing.T) {
 			t.Errorf("%.40q: status %v, rejected %v, why %q", bad, res.Status, res.Rejected, why)
 		}
 	}
-	if !errors.Is(ErrTooDeep, ErrNotJSONObject) {
-		t.Error("ErrTooDeep is not ErrNotJSONObject")
+	if !errors.Is(errTooDeep, errNotJSONObject) {
+		t.Error("errTooDeep is not errNotJSONObject")
 	}
 }
 

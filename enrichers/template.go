@@ -16,9 +16,9 @@ const PlaceholderPrefix = "http.token."
 // which are then left in the output as written.
 type resolver func(key string) (string, bool)
 
-// TokenPlaceholders lists the names under PlaceholderPrefix (claims.<name>
+// tokenPlaceholders lists the names under PlaceholderPrefix (claims.<name>
 // aside), for documentation and the Caddy replacer.
-func TokenPlaceholders() []string {
+func tokenPlaceholders() []string {
 	return []string{"client_id", "audience", "tenant", "issuer", "subject", "grant_type", "scope"}
 }
 
@@ -27,13 +27,13 @@ func TokenPlaceholders() []string {
 // render it as it is: they write it as an escaped JSON string.
 func (id *Identity) placeholder(name string) (string, bool) {
 	if claim, ok := strings.CutPrefix(name, "claims."); ok {
-		return valueText(id.Claim(claim)), true
+		return valueText(id.claim(claim)), true
 	}
 	switch name {
 	case "client_id":
 		return id.ClientID, true
 	case "audience":
-		return id.Audience(), true
+		return id.audience(), true
 	case "tenant":
 		return id.Tenant, true
 	case "issuer":
@@ -43,7 +43,7 @@ func (id *Identity) placeholder(name string) (string, bool) {
 	case "grant_type":
 		return id.GrantType, true
 	case "scope":
-		return id.Scope(), true
+		return id.scope(), true
 	}
 	return "", false
 }
@@ -96,7 +96,7 @@ func knownPlaceholder(name string) bool {
 	if _, ok := splitName(name); ok {
 		return true
 	}
-	return slices.Contains(TokenPlaceholders(), name)
+	return slices.Contains(tokenPlaceholders(), name)
 }
 
 // hasControl reports whether s holds a C0 control character or DEL.
@@ -158,7 +158,7 @@ func parseTemplate(s string) (valueTemplate, error) {
 		if name, ok := strings.CutPrefix(key, PlaceholderPrefix); ok {
 			if !knownPlaceholder(name) {
 				return valueTemplate{}, fmt.Errorf("unknown placeholder {%s}: known are {%s<%s>}, {%sclaims.<name>} and {%ssource.<source>.<member>}",
-					key, PlaceholderPrefix, strings.Join(TokenPlaceholders(), "|"), PlaceholderPrefix, PlaceholderPrefix)
+					key, PlaceholderPrefix, strings.Join(tokenPlaceholders(), "|"), PlaceholderPrefix, PlaceholderPrefix)
 			}
 			seg.token = name
 		}

@@ -1,0 +1,56 @@
+package enrichers
+
+import (
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// read validates a token response body and identifies its token into r.
+// It returns errNotJSONObject when body is not a UTF-8 JSON object, and
+// errTooDeep when it nests deeper than MaxDepth.
+func (e *Enricher) read(r *Response, body string, req *tokenRequest) error {
+	*r = Response{Status: StatusNotToken, body: body}
+	// room for the members of a usual body, and below for the claims of
+	// its token, so that each list is one allocation
+	_, list, err := readObject(body, make([]member, 0, 16))
+	if err != nil {
+		return err
+	}
+	r.members = list
+	if ambiguous(list) || req != nil && req.ClientIDConflict != "" {
+		r.Status = StatusAmbiguous
+		return nil
+	}
+	tok := last(list, "access_token")
+	if tok.Type != gjson.String {
+		return nil
+	}
+	r.Status = StatusUnchanged
+	// A JWT needs no escapes, so its text is read in place in body.
+	token := body[tok.Index+1 : tok.Index+len(tok.Raw)-1]
+	if strings.IndexByte(token, '\\') >= 0 {
+		token = tok.Str
+	}
+	header, claims, isJWT := readClaims(token, make([]member, 0, 24))
+	p, why := e.presets.choose(isJWT, claims, header)
+	r.Identity = identify(p, isJWT, claims, stringMember(list, "scope"), stringMember(list, "issued_token_type"), req)
+	if r.Identity.Preset == presetHydra && p == &e.presets.fallback {
+		why = "auto: the ext claim (Hydra)"
+	}
+	r.Identity.from.preset = why
+	return nil
+}
+
+// ambiguous reports whether a reserved member appears more than once in
+// spellings encoding/json folds together (foldedTwice).
+func ambiguous(list []member) bool { return foldedTwice(list, isReserved) }
+
+// stringMember returns the text of the last member named name when it is a
+// string, else "".
+func stringMember(list []member, name string) string {
+	if v := last(list, name); v.Raw != "" && v.Raw[0] == '"' {
+		return v.Str
+	}
+	return ""
+}
