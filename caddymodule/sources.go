@@ -46,6 +46,7 @@ type SourceConfig struct {
 	LookupRaw json.RawMessage `json:"lookup,omitempty" caddy:"namespace=http.handlers.token_enrich.sources inline_key=source"`
 
 	source sources.Source
+	tmpl   *sources.KeyTemplate // Key, compiled
 }
 
 // provisionSources loads the source modules.
@@ -67,6 +68,11 @@ func (h *Handler) provisionSources(ctx caddy.Context) error {
 		s.source = src
 		if _, renders := src.(sources.KeyRenderer); s.Key == "" && !renders {
 			return fmt.Errorf("sources[%d] (%s): no key to look up", i, s.Name)
+		}
+		if s.Key != "" {
+			if s.tmpl, err = sources.ParseKeyTemplate(s.Key); err != nil {
+				return fmt.Errorf("sources[%d] (%s): %w", i, s.Name, err)
+			}
 		}
 		switch s.Fields {
 		case "", "all", "none":
@@ -141,7 +147,7 @@ func (h *Handler) lookUp(ctx context.Context, repl *caddy.Replacer, resp *enrich
 		}
 		if err := resp.SetSource(p.s.Name, object); err != nil {
 			countLookup(p.s.Name, "error")
-			h.logger.Warn("source lookup left out", zap.String("source", p.s.Name), zap.Error(err))
+			h.logger.Warn("source lookup left out", zap.String("source", p.s.Name), sources.LogError(err))
 		}
 	}
 }
@@ -152,19 +158,16 @@ type lookupAnswer struct {
 	err error
 }
 
-// key renders the key to look up; ok is false when it renders empty.
+// key renders the key to look up (see sources.KeyTemplate); ok is false
+// when a placeholder in it renders empty.
 func (s *SourceConfig) key(repl *caddy.Replacer) (string, bool) {
-	if s.Key == "" {
+	if s.tmpl == nil {
 		if kr, ok := s.source.(sources.KeyRenderer); ok && repl != nil {
 			return kr.RenderKey(repl)
 		}
 		return "", false
 	}
-	if repl == nil {
-		return s.Key, true
-	}
-	k := repl.ReplaceAll(s.Key, "")
-	return k, k != ""
+	return s.tmpl.Render(repl)
 }
 
 // judge counts a lookup's answer and returns the object to use, or nil
@@ -177,7 +180,7 @@ func (h *Handler) judge(s *SourceConfig, a lookupAnswer) []byte {
 		return nil
 	case a.err != nil:
 		countLookup(s.Name, "error")
-		h.debug("source lookup failed; its fields are left out", zap.String("source", s.Name), zap.Error(a.err))
+		h.debug("source lookup failed; its fields are left out", zap.String("source", s.Name), sources.LogError(a.err))
 		return nil
 	case a.res.Object == nil:
 		countLookup(s.Name, "miss")

@@ -38,11 +38,13 @@ const MaxDepth = enrichers.MaxDepth
 
 // Source is the http metadata source.
 type Source struct {
-	// URL is the template of the URL to GET, with placeholders. Its scheme
-	// (http or https) is literal. Each placeholder's value is escaped for
+	// URL is the template of the URL to GET, with placeholders in its path
+	// and query. Its scheme (http or https) is literal; its host and port
+	// may hold only placeholders known when the config loads ({env.*},
+	// {file.*}), rendered then: a value of a request must not choose where
+	// the source's credentials go. Each placeholder's value is escaped for
 	// where it stands: in the path with url.PathEscape, in the query with
-	// url.QueryEscape; in the host it may hold only letters, digits, '.',
-	// '-' and ':'. When a placeholder renders empty there is no lookup.
+	// url.QueryEscape. When a placeholder renders empty there is no lookup.
 	// The rendered URL is the cache key.
 	URL string `json:"url,omitempty"`
 
@@ -228,22 +230,10 @@ func (s *Source) Cleanup() error {
 
 // RenderKey renders the URL template with the request's placeholders,
 // escaping each value for the part of the URL it stands in. ok is false
-// when a placeholder renders empty (or is unknown), or a value in the host
-// holds other characters than letters, digits, '.', '-' and ':'.
+// when a placeholder renders empty (or is unknown), or a path value is "."
+// or "..".
 func (s *Source) RenderKey(repl *caddy.Replacer) (string, bool) {
-	host, ok := render(repl, s.tmpl.host, hostValue)
-	if !ok {
-		return "", false
-	}
-	path, ok := render(repl, s.tmpl.path, pathValue)
-	if !ok {
-		return "", false
-	}
-	query, ok := render(repl, s.tmpl.query, queryValue)
-	if !ok {
-		return "", false
-	}
-	return s.tmpl.scheme + host + path + query, true
+	return s.tmpl.render(repl)
 }
 
 // Lookup returns the object the service answers for the URL key, from the
