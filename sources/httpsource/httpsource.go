@@ -343,15 +343,15 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// redact returns rawURL without its user info, query and fragment, for
-// logs and errors.
+// redact returns rawURL without its user info, query and fragment, cut
+// to sources.MaxLogValue bytes, for logs and errors.
 func redact(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "(unparsable URL)"
 	}
 	u.User, u.RawQuery, u.Fragment, u.ForceQuery = nil, "", "", false
-	return u.String()
+	return sources.Truncate(u.String())
 }
 
 // loadTime renders the placeholders known when the config loads. An unknown
