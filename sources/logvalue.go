@@ -2,6 +2,7 @@ package sources
 
 import (
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"go.uber.org/zap"
@@ -40,4 +41,14 @@ func LogError(err error) zap.Field {
 		return zap.Skip()
 	}
 	return zap.String("error", Truncate(err.Error()))
+}
+
+// LiteralSecret reports whether a configured secret is written as text
+// rather than as a placeholder rendered at load ({env.*}, {file.*}). A
+// literal secret is part of the config, and Caddy shows the config: in
+// GET /config/ on its admin endpoint, and in its debug log of the loaded
+// config. A Caddyfile's {$VAR} is replaced when the Caddyfile is adapted,
+// so it is literal in the config too.
+func LiteralSecret(v string) bool {
+	return v != "" && !strings.Contains(v, "{env.") && !strings.Contains(v, "{file.")
 }

@@ -116,7 +116,9 @@ func (Source) CaddyModule() caddy.ModuleInfo {
 // Provision renders the load-time placeholders and sets up the client and
 // the cache.
 func (s *Source) Provision(ctx caddy.Context) error {
-	s.logger = ctx.Logger()
+	if s.logger == nil {
+		s.logger = ctx.Logger()
+	}
 	s.SetDefaults()
 	if err := s.check(); err != nil {
 		return err
@@ -128,6 +130,7 @@ func (s *Source) Provision(ctx caddy.Context) error {
 	}
 	s.tmpl = tmpl
 
+	s.warnLiteralSecrets()
 	repl := caddy.NewReplacer()
 	s.header = http.Header{"Accept": {"application/json"}}
 	for name, tv := range s.Headers {
@@ -174,6 +177,30 @@ func (s *Source) Provision(ctx caddy.Context) error {
 		s.b.logger.Store(s.logger)
 	}
 	return nil
+}
+
+// warnLiteralSecrets warns about each secret of the config written as
+// text (see sources.LiteralSecret): the warning names the setting, never
+// the secret.
+func (s *Source) warnLiteralSecrets() {
+	var literal []string
+	for name, v := range s.Headers {
+		if http.CanonicalHeaderKey(name) == "Authorization" && sources.LiteralSecret(v) {
+			literal = append(literal, "the Authorization header")
+		}
+	}
+	if s.BasicAuth != nil && sources.LiteralSecret(s.BasicAuth.Password) {
+		literal = append(literal, "basic_auth's password")
+	}
+	if s.OAuth2 != nil && sources.LiteralSecret(s.OAuth2.ClientSecret) {
+		literal = append(literal, "oauth2's client_secret")
+	}
+	for _, what := range literal {
+		s.logger.Warn("http source: "+what+" is literal text, which Caddy shows in GET /config/ and in its debug "+
+			"log of the loaded config; put the secret in the environment or a file and write {env.NAME} or "+
+			"{file./run/secrets/name} in its place",
+			sources.LogString("url", redact(s.URL)))
+	}
 }
 
 // Validate checks the configuration.

@@ -168,7 +168,7 @@ func literalPassword(configured string) bool {
 		return false
 	}
 	_, pass, ok := strings.Cut(rest[:at], ":")
-	return ok && pass != "" && !strings.Contains(pass, "{")
+	return ok && sources.LiteralSecret(pass)
 }
 
 // options turns the rendered URL and the Sentinel and Cluster fields into
