@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 )
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler. A token request flows
@@ -252,13 +253,13 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 	id := &resp.Identity
 	if out.Status != enrichers.StatusEnriched {
 		countUnchanged.Inc()
-		h.debug("token response passed through unchanged", zap.String("reason", "no field applies"), zap.String("client", id.ClientID))
+		h.debug("token response passed through unchanged", zap.String("reason", "no field applies"), sources.LogString("client", id.ClientID))
 		return rec.writeRaw()
 	}
 	if h.DryRun {
 		countDryRun.Inc()
 		fields := make([]zap.Field, 0, 4+len(out.Added))
-		fields = append(fields, zap.String("client", id.ClientID), zap.String("tenant", id.Tenant),
+		fields = append(fields, sources.LogString("client", id.ClientID), sources.LogString("tenant", id.Tenant),
 			zap.Strings("added", out.Added))
 		for i, name := range out.Added {
 			fields = append(fields, zap.Any("field."+name, json.RawMessage(out.Values[i])))
@@ -267,8 +268,8 @@ func (h *Handler) finish(x *exchange, r *http.Request, repl *caddy.Replacer) err
 		return rec.writeRaw()
 	}
 	if ce := h.logger.Check(zapcore.DebugLevel, "token response enriched"); ce != nil {
-		ce.Write(zap.String("client", id.ClientID), zap.String("audience", id.Audience()),
-			zap.String("tenant", id.Tenant), zap.String("token_format", id.Format.String()), zap.String("preset", id.Preset),
+		ce.Write(sources.LogString("client", id.ClientID), sources.LogString("audience", id.Audience()),
+			sources.LogString("tenant", id.Tenant), zap.String("token_format", id.Format.String()), zap.String("preset", id.Preset),
 			zap.Strings("added", out.Added), zap.Int("kept_upstream", out.Kept))
 	}
 	if coding != "" {
@@ -318,7 +319,7 @@ func (h *Handler) stages(dst []byte, x *exchange, r *http.Request, repl *caddy.R
 	// which differs from the token's as a rule
 	if !x.introspection && id.RequestClientID != "" && id.ClientID != id.RequestClientID {
 		h.debug("client id in token differs from request; using the token's",
-			zap.String("token_client", id.ClientID), zap.String("request_client", id.RequestClientID))
+			sources.LogString("token_client", id.ClientID), sources.LogString("request_client", id.RequestClientID))
 	}
 	if repl != nil && h.needsResolver {
 		resolve = repl.GetString
