@@ -142,16 +142,16 @@ func TestCleanupDoesNotWaitForAStuckRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	release, entered := make(chan struct{}), make(chan struct{}, 1)
-	orig := openFile
-	openFile = func(p string) (*os.File, error) {
+	stuck := func(p string) (*os.File, error) {
 		select {
 		case entered <- struct{}{}:
 		default:
 		}
 		<-release
-		return orig(p)
+		return os.Open(p)
 	}
-	t.Cleanup(func() { openFile = orig })
+	openHook.Store(&stuck)
+	t.Cleanup(func() { openHook.Store(nil) })
 	renameFile(t, path, `{"a": {"v": 2}}`, time.Now().Add(-time.Hour))
 	select {
 	case <-entered:

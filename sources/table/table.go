@@ -225,6 +225,7 @@ func start(path string, interval time.Duration, logger *zap.Logger) (*live, erro
 		settled:  state.settled(),
 		okCount:  reloadsTotal.WithLabelValues(path, "ok"),
 		errCount: reloadsTotal.WithLabelValues(path, "error"),
+		buf:      make([]byte, 64<<10),
 	}
 	go p.run()
 	return l, nil
@@ -346,9 +347,15 @@ func (a fileState) settled() bool {
 	return a.stable && a.readAt.Sub(a.mtime) > racyWindow
 }
 
-// openFile opens the file for reading; tests replace it to inject a file
-// system that does not answer.
-var openFile = func(path string) (*os.File, error) {
+// openHook, when set, replaces the opening of the file: tests inject a
+// file system that does not answer.
+var openHook atomic.Pointer[func(string) (*os.File, error)]
+
+// openFile opens the file for reading.
+func openFile(path string) (*os.File, error) {
+	if h := openHook.Load(); h != nil {
+		return (*h)(path)
+	}
 	// O_NONBLOCK: a FIFO put at the path after the stat below opens at
 	// once instead of waiting for a writer; it is refused by the fstat.
 	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
@@ -399,9 +406,9 @@ func load(path string) (*snapshot, fileState, error) {
 }
 
 // sameText reports whether the regular file at path holds text, reading it
-// in small chunks: a file touched but not changed is not read whole, and
-// no second copy of it is held beside the table in use.
-func sameText(path, text string) bool {
+// in chunks of buf's size: a file touched but not changed is not read
+// whole, and no second copy of it is held beside the table in use.
+func sameText(path, text string, buf []byte) bool {
 	f, err := openFile(path)
 	if err != nil {
 		return false
@@ -410,7 +417,6 @@ func sameText(path, text string) bool {
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() != int64(len(text)) {
 		return false
 	}
-	buf := make([]byte, 64<<10)
 	off := 0
 	for {
 		n, err := f.Read(buf)
@@ -450,6 +456,8 @@ type poller struct {
 	// failing is the error of the file's current failure, logged and
 	// counted once; "" while the file loads
 	failing string
+	// buf is the buffer of sameText
+	buf []byte
 
 	okCount, errCount prometheus.Counter
 }
@@ -486,7 +494,7 @@ func (p *poller) check() {
 	}
 	cur := p.live.current.Load()
 	readAt := time.Now()
-	if fi.Mode().IsRegular() && fi.Size() == int64(len(cur.text)) && sameText(p.path, cur.text) {
+	if fi.Mode().IsRegular() && fi.Size() == int64(len(cur.text)) && sameText(p.path, cur.text, p.buf) {
 		// touched, or reread while its stat is not trusted: unchanged
 		p.seen = stateOf(fi)
 		p.seen.stable, p.seen.readAt = true, readAt
