@@ -28,9 +28,12 @@ type SourceConfig struct {
 	// letters, digits, `_` and `-`.
 	Name string `json:"name"`
 
-	// The key to look up, with placeholders, e.g. {http.token.tenant}. A
-	// key that renders empty is not looked up. A module that renders its
-	// own key (the http source, from its URL) needs none.
+	// The key to look up, with placeholders, e.g. tenant:{http.token.tenant}.
+	// A key is looked up only when every placeholder in it renders
+	// non-empty; in a key of two or more placeholders, '%' and the key's
+	// separators are percent-encoded in each value (see
+	// sources.KeyTemplate). A module that renders its own key (the http
+	// source, from its URL) needs none.
 	Key string `json:"key,omitempty"`
 
 	// The longest a lookup may take before the response is sent without

@@ -64,14 +64,17 @@ type Source struct {
 	// URL is the server's address: redis://[user:password@]host[:port][/db]
 	// or rediss:// for TLS, with go-redis' query options. It may hold
 	// placeholders known when the config loads ({env.*}, {file.*}),
-	// rendered then. With SentinelMaster it names a Sentinel; with
+	// rendered then; write the password so, since Caddy shows a literal
+	// one in GET /config/ (a literal password is warned about at load). With SentinelMaster it names a Sentinel; with
 	// ClusterAddrs, a node of the cluster.
 	URL string `json:"url,omitempty"`
 
 	// Format is how a value is stored: "json" (default), a string holding
 	// a JSON object; or "hash", a hash whose fields become string members.
 	// A value that is not a JSON object is an error; a missing key or an
-	// empty hash is a miss.
+	// empty hash is a miss. A value over max_size is refused without being
+	// read whole (a string: GETRANGE; a hash: HLEN, then HSCAN until it
+	// passes max_size), and the refusal is remembered for negative_ttl.
 	Format string `json:"format,omitempty"`
 
 	// SentinelMaster is the name of the master that the Sentinels at the

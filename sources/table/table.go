@@ -87,7 +87,9 @@ type Table struct {
 	// Path is the JSON file: an object whose members map keys to the
 	// objects returned for them, with an optional "*" member returned for
 	// keys it lacks. Required. A relative path is resolved against Caddy's
-	// working directory.
+	// working directory. It must be a regular file (or a symbolic link to
+	// one): a FIFO or device there is refused, and the last good table
+	// stays in use.
 	Path string `json:"path,omitempty"`
 
 	// PollInterval is how often the file is checked for changes, at least
