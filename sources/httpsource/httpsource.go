@@ -96,7 +96,9 @@ type OAuth2 struct {
 	TokenURL string `json:"token_url,omitempty"`
 	// ClientID is the client's ID.
 	ClientID string `json:"client_id,omitempty"`
-	// ClientSecret is the client's secret.
+	// ClientSecret is the client's secret. Write it as {env.*} or {file.*}:
+	// Caddy shows a literal one in GET /config/ (it is warned about at
+	// load).
 	ClientSecret string `json:"client_secret,omitempty"`
 	// Scopes are the scopes requested.
 	Scopes []string `json:"scopes,omitempty"`
