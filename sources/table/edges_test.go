@@ -199,3 +199,29 @@ func TestKeyTemplateWithoutPrefixWarned(t *testing.T) {
 		t.Errorf("warning %q says no fix", e.Message)
 	}
 }
+
+// TestProvisionDoesNotWaitForAStuckFileSystem: a first read of the file
+// that does not return (injected: an open that blocks) fails the config
+// load after initialLoadWait, naming the file, instead of holding it.
+func TestProvisionDoesNotWaitForAStuckFileSystem(t *testing.T) {
+	path := tempFile(t, `{"a": {"v": 1}}`)
+	release := make(chan struct{})
+	defer close(release)
+	stuck := func(p string) (*os.File, error) {
+		<-release
+		return os.Open(p)
+	}
+	openHook.Store(&stuck)
+	t.Cleanup(func() { openHook.Store(nil) })
+	wait := initialLoadWait
+	initialLoadWait = 200 * time.Millisecond
+	t.Cleanup(func() { initialLoadWait = wait })
+	start := time.Now()
+	_, _, err := provision(t, path, 10*time.Millisecond, nil)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "no answer from the file system") {
+		t.Errorf("Provision with the file system stuck: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Provision took %v", d)
+	}
+}

@@ -198,23 +198,46 @@ func (t *Table) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// initialLoadWait bounds how long a config load waits for the first read
+// of a table file: a file on a file system that does not answer (a hung
+// network mount) fails the load instead of holding Caddy's admin API. It
+// is generous, since a large file on a slow disk takes a while to read
+// and parse.
+var initialLoadWait = 30 * time.Second
+
 // start loads the file and starts its poller. A file read while it
 // changed is read again, a few times, so that a config does not start
-// from a half-written file.
+// from a half-written file. A read that does not end within
+// initialLoadWait fails; it finishes on its own, and its result is
+// dropped.
 func start(path string, interval time.Duration, logger *zap.Logger) (*live, error) {
-	var snap *snapshot
-	var state fileState
-	var err error
-	for range 5 {
-		snap, state, err = load(path)
-		if err != nil {
-			return nil, err
-		}
-		if state.stable {
-			break
-		}
-		time.Sleep(minPollInterval)
+	type loaded struct {
+		snap  *snapshot
+		state fileState
+		err   error
 	}
+	done := make(chan loaded, 1)
+	go func() {
+		var r loaded
+		for range 5 {
+			r.snap, r.state, r.err = load(path)
+			if r.err != nil || r.state.stable {
+				break
+			}
+			time.Sleep(minPollInterval)
+		}
+		done <- r
+	}()
+	var r loaded
+	select {
+	case r = <-done:
+	case <-time.After(initialLoadWait):
+		return nil, &FileError{Path: path, Msg: fmt.Sprintf("no answer from the file system within %v (a hung network mount?)", initialLoadWait)}
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	snap, state := r.snap, r.state
 	l := &live{stop: make(chan struct{}), done: make(chan struct{})}
 	l.current.Store(snap)
 	l.logger.Store(logger)
