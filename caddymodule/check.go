@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 )
 
 // maxMaxBody is the largest max_body accepted: 1 TiB.
@@ -40,6 +41,11 @@ func (h *Handler) compile() (*enrichers.Enricher, error) {
 			return nil, invalid(at+".fields", "source %s: fields: expected all or none, got %q", s.Name, s.Fields)
 		case s.Timeout < 0:
 			return nil, invalid(at+".timeout", "source %s: timeout: %s is negative: give a duration, e.g. 300ms", s.Name, time.Duration(s.Timeout))
+		}
+		if s.Key != "" {
+			if _, err := sources.ParseKeyTemplate(s.Key); err != nil {
+				return nil, invalid(at+".key", "source %s: key: %v", s.Name, err)
+			}
 		}
 	}
 	cfg := h.Config

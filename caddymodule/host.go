@@ -21,7 +21,7 @@ func (x *exchange) Publish(r *enrichers.Response) {
 	// which differs from the token's as a rule
 	if id := &r.Identity; !x.introspection && id.RequestClientID != "" && id.ClientID != id.RequestClientID {
 		x.h.debug("client id in token differs from request; using the token's",
-			zap.String("token_client", id.ClientID), zap.String("request_client", id.RequestClientID))
+			sources.LogString("token_client", id.ClientID), sources.LogString("request_client", id.RequestClientID))
 	}
 }
 

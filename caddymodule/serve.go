@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 )
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler. A token request flows
@@ -260,7 +261,7 @@ func (h *Handler) log(x *exchange, o outcome, fail bool, err error) {
 	if o == outEnriched || o == outDryRun || o == outUnchanged {
 		for _, v := range x.res.Response.Describe() {
 			if loggedIdentity[v.Name] {
-				fields = append(fields, zap.String(v.Name, v.Value))
+				fields = append(fields, sources.LogString(v.Name, v.Value))
 			}
 		}
 	}

@@ -28,9 +28,12 @@ type SourceConfig struct {
 	// letters, digits, `_` and `-`.
 	Name string `json:"name"`
 
-	// The key to look up, with placeholders, e.g. {http.token.tenant}. A
-	// key that renders empty is not looked up. A module that renders its
-	// own key (the http source, from its URL) needs none.
+	// The key to look up, with placeholders, e.g. tenant:{http.token.tenant}.
+	// A key is looked up only when every placeholder in it renders
+	// non-empty; in a key of two or more placeholders, '%' and the key's
+	// separators are percent-encoded in each value (see
+	// sources.KeyTemplate). A module that renders its own key (the http
+	// source, from its URL) needs none.
 	Key string `json:"key,omitempty"`
 
 	// The longest a lookup may take before the response is sent without
@@ -46,6 +49,7 @@ type SourceConfig struct {
 	LookupRaw json.RawMessage `json:"lookup,omitempty" caddy:"namespace=http.handlers.token_enrich.sources inline_key=source"`
 
 	source sources.Source
+	tmpl   *sources.KeyTemplate // Key, compiled
 }
 
 // provisionSources loads the source modules.
@@ -64,6 +68,10 @@ func (h *Handler) provisionSources(ctx caddy.Context) error {
 		s.source = src
 		if _, renders := src.(sources.KeyRenderer); s.Key == "" && !renders {
 			return fmt.Errorf("sources[%d] (%s): no key to look up", i, s.Name)
+		}
+		if s.Key != "" {
+			// compile checked it
+			s.tmpl, _ = sources.ParseKeyTemplate(s.Key)
 		}
 		if ku, ok := src.(sources.KeyTemplateUser); ok && s.Key != "" {
 			if err := ku.UseKeyTemplate(s.Name, s.Key); err != nil {
@@ -84,19 +92,16 @@ func (h *Handler) sourceSpecs() []enrichers.SourceSpec {
 	return specs
 }
 
-// key renders the key to look up; ok is false when it renders empty.
+// key renders the key to look up (see sources.KeyTemplate); ok is false
+// when a placeholder in it renders empty.
 func (s *SourceConfig) key(repl *caddy.Replacer) (string, bool) {
-	if s.Key == "" {
+	if s.tmpl == nil {
 		if kr, ok := s.source.(sources.KeyRenderer); ok && repl != nil {
 			return kr.RenderKey(repl)
 		}
 		return "", false
 	}
-	if repl == nil {
-		return s.Key, true
-	}
-	k := repl.ReplaceAll(s.Key, "")
-	return k, k != ""
+	return s.tmpl.Render(repl)
 }
 
 // judge counts a lookup's answer and says how it went: the object to use
@@ -109,8 +114,8 @@ func (h *Handler) judge(s *SourceConfig, a lookupAnswer) ([]byte, string) {
 		return nil, "timed out after " + time.Duration(s.Timeout).String()
 	case a.err != nil:
 		countLookup(s.Name, "error")
-		h.debug("source lookup failed; its fields are left out", zap.String("source", s.Name), zap.Error(a.err))
-		return nil, "error: " + a.err.Error()
+		h.debug("source lookup failed; its fields are left out", zap.String("source", s.Name), sources.LogError(a.err))
+		return nil, "error: " + sources.Truncate(a.err.Error())
 	case a.res.Object == nil:
 		countLookup(s.Name, "miss")
 		return nil, "miss: nothing stored for the key"

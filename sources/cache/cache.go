@@ -75,6 +75,18 @@ const RefreshErrorInterval = 10 * time.Second
 // ErrClosed is returned by fetches started after Close.
 var ErrClosed = errors.New("cache closed")
 
+// Refuse marks err, returned by a Fetch, as a lasting refusal of the key
+// (a value larger than the source accepts): the cache remembers it like a
+// miss, for NegativeTTL, and the lookups meanwhile get err without a fetch.
+// A value that costs a lot to find too large is then not read again for
+// every token.
+func Refuse(err error) error { return &refusal{err} }
+
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
 // Fetch asks the origin for the object stored for key. It returns a nil
 // object and a nil error when the origin has none (a negative entry). The
 // returned bytes are kept by the cache and handed to every caller, so they
@@ -156,6 +168,7 @@ type entry struct {
 	fetchedAt time.Time // when object was fetched
 	failedAt  time.Time // the last failed fetch after fetchedAt; zero if none
 	negative  bool
+	refused   error      // set on a negative entry for a refusal (see Refuse)
 	gen       generation // of the key when the fetch of object started
 	failedGen generation // of the key when the fetch that failed at failedAt started
 }
@@ -261,7 +274,7 @@ func (c *Cache) Get(ctx context.Context, key string) (sources.Result, error) {
 			return c.wait(ctx, key, gen)
 		case e.negative:
 			if age < c.cfg.NegativeTTL {
-				return sources.Result{}, nil
+				return sources.Result{}, e.refused
 			}
 		case age < c.cfg.TTL:
 			return sources.Result{Object: e.object}, nil
@@ -379,6 +392,14 @@ func (c *Cache) fill(key string, gen generation) (*entry, error) {
 	c.storeMu.Lock()
 	defer c.storeMu.Unlock()
 	old, had := c.lru.Peek(key)
+	var r *refusal
+	if errors.As(err, &r) {
+		e := &entry{fetchedAt: now, negative: true, refused: r.err, gen: gen}
+		if !had || !e.gen.before(old.gen) {
+			c.store(key, e)
+		}
+		return nil, r.err
+	}
 	if err != nil {
 		if had && !old.negative {
 			failed := *old

@@ -92,7 +92,7 @@ func (s *Source) newBackend(cc *clientcredentials.Config) (*backend, error) {
 	cfg.Now = s.now
 	cfg.OnRefreshError = func(key string, err error, unreported int) {
 		b.logger.Load().Warn("background refresh failed; serving the cached answer (one line per 10s at most)",
-			zap.String("url", redact(key)), zap.Error(err), zap.Int("failures_not_logged", unreported))
+			sources.LogString("url", redact(key)), sources.LogError(err), zap.Int("failures_not_logged", unreported))
 	}
 	var err error
 	if b.cache, err = cache.New(cfg, b.fetch); err != nil {

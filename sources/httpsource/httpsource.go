@@ -38,11 +38,13 @@ const MaxDepth = enrichers.MaxDepth
 
 // Source is the http metadata source.
 type Source struct {
-	// URL is the template of the URL to GET, with placeholders. Its scheme
-	// (http or https) is literal. Each placeholder's value is escaped for
+	// URL is the template of the URL to GET, with placeholders in its path
+	// and query. Its scheme (http or https) is literal; its host and port
+	// may hold only placeholders known when the config loads ({env.*},
+	// {file.*}), rendered then: a value of a request must not choose where
+	// the source's credentials go. Each placeholder's value is escaped for
 	// where it stands: in the path with url.PathEscape, in the query with
-	// url.QueryEscape; in the host it may hold only letters, digits, '.',
-	// '-' and ':'. When a placeholder renders empty there is no lookup.
+	// url.QueryEscape. When a placeholder renders empty there is no lookup.
 	// The rendered URL is the cache key.
 	URL string `json:"url,omitempty"`
 
@@ -94,7 +96,9 @@ type OAuth2 struct {
 	TokenURL string `json:"token_url,omitempty"`
 	// ClientID is the client's ID.
 	ClientID string `json:"client_id,omitempty"`
-	// ClientSecret is the client's secret.
+	// ClientSecret is the client's secret. Write it as {env.*} or {file.*}:
+	// Caddy shows a literal one in GET /config/ (it is warned about at
+	// load).
 	ClientSecret string `json:"client_secret,omitempty"`
 	// Scopes are the scopes requested.
 	Scopes []string `json:"scopes,omitempty"`
@@ -114,7 +118,9 @@ func (Source) CaddyModule() caddy.ModuleInfo {
 // Provision renders the load-time placeholders and sets up the client and
 // the cache.
 func (s *Source) Provision(ctx caddy.Context) error {
-	s.logger = ctx.Logger()
+	if s.logger == nil {
+		s.logger = ctx.Logger()
+	}
 	s.SetDefaults()
 	if err := s.check(); err != nil {
 		return err
@@ -126,6 +132,7 @@ func (s *Source) Provision(ctx caddy.Context) error {
 	}
 	s.tmpl = tmpl
 
+	s.warnLiteralSecrets()
 	repl := caddy.NewReplacer()
 	s.header = http.Header{"Accept": {"application/json"}}
 	for name, tv := range s.Headers {
@@ -172,6 +179,30 @@ func (s *Source) Provision(ctx caddy.Context) error {
 		s.b.logger.Store(s.logger)
 	}
 	return nil
+}
+
+// warnLiteralSecrets warns about each secret of the config written as
+// text (see sources.LiteralSecret): the warning names the setting, never
+// the secret.
+func (s *Source) warnLiteralSecrets() {
+	var literal []string
+	for name, v := range s.Headers {
+		if http.CanonicalHeaderKey(name) == "Authorization" && sources.LiteralSecret(v) {
+			literal = append(literal, "the Authorization header")
+		}
+	}
+	if s.BasicAuth != nil && sources.LiteralSecret(s.BasicAuth.Password) {
+		literal = append(literal, "basic_auth's password")
+	}
+	if s.OAuth2 != nil && sources.LiteralSecret(s.OAuth2.ClientSecret) {
+		literal = append(literal, "oauth2's client_secret")
+	}
+	for _, what := range literal {
+		s.logger.Warn("http source: "+what+" is literal text, which Caddy shows in GET /config/ and in its debug "+
+			"log of the loaded config; put the secret in the environment or a file and write {env.NAME} or "+
+			"{file./run/secrets/name} in its place",
+			sources.LogString("url", redact(s.URL)))
+	}
 }
 
 // Validate checks the configuration.
@@ -228,22 +259,10 @@ func (s *Source) Cleanup() error {
 
 // RenderKey renders the URL template with the request's placeholders,
 // escaping each value for the part of the URL it stands in. ok is false
-// when a placeholder renders empty (or is unknown), or a value in the host
-// holds other characters than letters, digits, '.', '-' and ':'.
+// when a placeholder renders empty (or is unknown), or a path value is "."
+// or "..".
 func (s *Source) RenderKey(repl *caddy.Replacer) (string, bool) {
-	host, ok := render(repl, s.tmpl.host, hostValue)
-	if !ok {
-		return "", false
-	}
-	path, ok := render(repl, s.tmpl.path, pathValue)
-	if !ok {
-		return "", false
-	}
-	query, ok := render(repl, s.tmpl.query, queryValue)
-	if !ok {
-		return "", false
-	}
-	return s.tmpl.scheme + host + path + query, true
+	return s.tmpl.render(repl)
 }
 
 // Lookup returns the object the service answers for the URL key, from the
@@ -353,15 +372,15 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// redact returns rawURL without its user info, query and fragment, for
-// logs and errors.
+// redact returns rawURL without its user info, query and fragment, cut
+// to sources.MaxLogValue bytes, for logs and errors.
 func redact(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "(unparsable URL)"
 	}
 	u.User, u.RawQuery, u.Fragment, u.ForceQuery = nil, "", "", false
-	return u.String()
+	return sources.Truncate(u.String())
 }
 
 // loadTime renders the placeholders known when the config loads. An unknown

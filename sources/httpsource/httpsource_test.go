@@ -65,22 +65,20 @@ func TestRenderKeyEscapesEachValueForItsPlace(t *testing.T) {
 }
 
 func TestRenderKeyRefusesEmptyAndUnsafeValues(t *testing.T) {
-	s := provision(t, &Source{URL: "https://{http.token.region}.cells.internal/v1/{http.token.tenant}"}, nil)
+	s := provision(t, &Source{URL: "https://cells.internal/v1/{http.token.region}/{http.token.tenant}"}, nil)
 	for _, tc := range []struct {
 		region, tenant string
 		ok             bool
 		want           string
 	}{
-		{"eu", "acme", true, "https://eu.cells.internal/v1/acme"},
-		{"eu-1", "acme", true, "https://eu-1.cells.internal/v1/acme"},
+		{"eu", "acme", true, "https://cells.internal/v1/eu/acme"},
+		{"eu-1", "acme", true, "https://cells.internal/v1/eu-1/acme"},
 		{"eu", "", false, ""},
 		{"", "acme", false, ""},
-		{"evil.example/x?", "acme", false, ""},
-		{"evil.example#", "acme", false, ""},
-		{"user@evil", "acme", false, ""},
+		{"evil.example/x?", "acme", true, "https://cells.internal/v1/evil.example%2Fx%3F/acme"},
 		{"eu", "..", false, ""},
 		{"eu", ".", false, ""},
-		{"eu", "...", true, "https://eu.cells.internal/v1/..."},
+		{"eu", "...", true, "https://cells.internal/v1/eu/..."},
 	} {
 		repl := caddy.NewReplacer()
 		if tc.region != "" {
@@ -95,6 +93,36 @@ func TestRenderKeyRefusesEmptyAndUnsafeValues(t *testing.T) {
 	// An unknown placeholder renders empty.
 	if key, ok := s.RenderKey(caddy.NewReplacer()); ok {
 		t.Errorf("no values: RenderKey = %q, true", key)
+	}
+}
+
+// TestHostIsChosenAtLoad: a placeholder of the request in the host or port
+// is a config error, since it would choose where the credentials go; one
+// known at load is rendered then.
+func TestHostIsChosenAtLoad(t *testing.T) {
+	for _, u := range []string{
+		"https://{http.token.region}.cells.internal/v1/{http.token.tenant}",
+		"https://cells.internal:{http.token.port}/v1/{http.token.tenant}",
+		"https://{http.request.header.X-Host}/v1",
+	} {
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		s := &Source{URL: u}
+		err := s.Provision(ctx)
+		if err == nil {
+			_ = s.Cleanup()
+		}
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "the host and port must not hold a placeholder of the request") ||
+			!strings.Contains(err.Error(), "put placeholders in the path or the query") {
+			t.Errorf("%s: Provision error = %v", u, err)
+		}
+	}
+	t.Setenv("CELLS_HOST", "eu.cells.internal:8443")
+	s := provision(t, &Source{URL: "https://{env.CELLS_HOST}/v1/{http.token.tenant}"}, nil)
+	repl := caddy.NewReplacer()
+	repl.Set("http.token.tenant", "acme")
+	if key, ok := s.RenderKey(repl); !ok || key != "https://eu.cells.internal:8443/v1/acme" {
+		t.Errorf("RenderKey = %q, %v", key, ok)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 )
 
 // urlTemplate is a URL template split where its values are escaped
@@ -13,16 +15,19 @@ import (
 // placeholder such as {file./etc/x} does not split a part.
 type urlTemplate struct {
 	scheme string // "http://" or "https://"
-	host   string // user info, host and port
-	path   string // from the first '/', empty if none
-	query  string // from the '?', empty if none
+	host   string // user info, host and port, rendered at load
+	path   *sources.KeyTemplate
+	query  *sources.KeyTemplate
 	// prefix is the literal text before the first placeholder or escaped
 	// brace: every URL the template renders starts with it.
 	prefix string
 }
 
 // parseTemplate splits t and checks that it renders an http(s) URL with a
-// host and no fragment.
+// host and no fragment. The scheme, host and port are where the request
+// goes, with the source's credentials: no value of a request may choose
+// them, so a placeholder there is refused, except those known when the
+// config loads ({env.*}, {file.*}), which are rendered then.
 func parseTemplate(t string) (urlTemplate, error) {
 	var tmpl urlTemplate
 	lower := strings.ToLower(t)
@@ -32,46 +37,75 @@ func parseTemplate(t string) (urlTemplate, error) {
 	case strings.HasPrefix(lower, "http://"):
 		tmpl.scheme = t[:len("http://")]
 	default:
-		return tmpl, fmt.Errorf("http source: url %q must start with http:// or https:// (placeholders are values, escaped; use {$VAR} in a Caddyfile for a base URL from the environment)", t)
+		return tmpl, fmt.Errorf("http source: url %q must start with http:// or https:// (placeholders are values, escaped; use {$VAR} in a Caddyfile for a base URL from the environment)", sources.Truncate(t))
 	}
 	rest := t[len(tmpl.scheme):]
 	hostEnd := indexOutside(rest, "/?#")
 	if hostEnd < 0 {
 		hostEnd = len(rest)
 	}
-	tmpl.host = rest[:hostEnd]
+	host := rest[:hostEnd]
 	rest = rest[hostEnd:]
 	pathEnd := indexOutside(rest, "?#")
 	if pathEnd < 0 {
 		pathEnd = len(rest)
 	}
-	tmpl.path = rest[:pathEnd]
-	tmpl.query = rest[pathEnd:]
-	if strings.HasPrefix(tmpl.query, "#") || indexOutside(tmpl.query, "#") >= 0 {
-		return tmpl, fmt.Errorf("http source: url %q has a fragment, which is never sent", t)
+	path, query := rest[:pathEnd], rest[pathEnd:]
+	if strings.HasPrefix(query, "#") || indexOutside(query, "#") >= 0 {
+		return tmpl, fmt.Errorf("http source: url %q has a fragment, which is never sent", sources.Truncate(t))
 	}
-	if tmpl.host == "" {
-		return tmpl, fmt.Errorf("http source: url %q has no host", t)
+	if host == "" {
+		return tmpl, fmt.Errorf("http source: url %q has no host", sources.Truncate(t))
 	}
-	if i := strings.IndexAny(t, `{\`); i >= 0 {
-		tmpl.prefix = t[:i]
+	var err error
+	tmpl.host, err = caddy.NewReplacer().ReplaceOrErr(host, false, true)
+	if err != nil {
+		return tmpl, fmt.Errorf("http source: url %q: the host and port must not hold a placeholder of the request (%v): they choose where the source's credentials go; put placeholders in the path or the query, or use {env.*} or {$VAR} for a host known when the config loads", sources.Truncate(t), err)
+	}
+	if strings.ContainsAny(tmpl.host, "/?#{}\\") && tmpl.host != host {
+		return tmpl, fmt.Errorf("http source: url %q: the host rendered at load, %q, is not a host and port", sources.Truncate(t), sources.Truncate(tmpl.host))
+	}
+	if tmpl.path, err = sources.ParseKeyTemplate(path, sources.WithEscape(pathValue)); err != nil {
+		return tmpl, fmt.Errorf("http source: url path: %w", err)
+	}
+	if tmpl.query, err = sources.ParseKeyTemplate(query, sources.WithEscape(queryValue)); err != nil {
+		return tmpl, fmt.Errorf("http source: url query: %w", err)
+	}
+	base := tmpl.scheme + tmpl.host + path + query
+	if i := strings.IndexAny(base, `{\`); i >= 0 {
+		tmpl.prefix = base[:i]
 	} else {
-		tmpl.prefix = t
+		tmpl.prefix = base
 	}
 	// With every placeholder standing for a plain value, the template must
 	// be a URL.
-	sample, err := caddy.NewReplacer().ReplaceFunc(t, func(string, any) (any, error) { return "x", nil })
+	sample, err := caddy.NewReplacer().ReplaceFunc(base, func(string, any) (any, error) { return "x", nil })
 	if err != nil {
-		return tmpl, fmt.Errorf("http source: url %q: %w", t, err)
+		return tmpl, fmt.Errorf("http source: url %q: %w", sources.Truncate(t), err)
 	}
 	u, err := url.Parse(sample)
 	if err != nil {
-		return tmpl, fmt.Errorf("http source: url %q: %w", t, unwrapURLError(err))
+		return tmpl, fmt.Errorf("http source: url %q: %w", sources.Truncate(t), unwrapURLError(err))
 	}
 	if u.Host == "" {
-		return tmpl, fmt.Errorf("http source: url %q has no host", t)
+		return tmpl, fmt.Errorf("http source: url %q has no host", sources.Truncate(t))
 	}
 	return tmpl, nil
+}
+
+// render renders the URL for repl's values; ok is false when a
+// placeholder renders empty or a value is refused (see
+// sources.KeyTemplate).
+func (tmpl *urlTemplate) render(repl *caddy.Replacer) (string, bool) {
+	path, ok := tmpl.path.Render(repl)
+	if !ok && tmpl.path.String() != "" {
+		return "", false
+	}
+	query, ok := tmpl.query.Render(repl)
+	if !ok && tmpl.query.String() != "" {
+		return "", false
+	}
+	return tmpl.scheme + tmpl.host + path + query, true
 }
 
 // indexOutside returns the index in s of the first byte of chars that is
@@ -93,31 +127,6 @@ func indexOutside(s, chars string) int {
 	return -1
 }
 
-// render renders part with repl, passing each placeholder's value through
-// escape. ok is false when a value is empty or escape refuses it.
-func render(repl *caddy.Replacer, part string, escape func(string) (string, bool)) (string, bool) {
-	if strings.IndexByte(part, '{') < 0 {
-		return part, true
-	}
-	ok := true
-	out, err := repl.ReplaceFunc(part, func(_ string, val any) (any, error) {
-		v := caddy.ToString(val)
-		if v == "" {
-			ok = false
-			return "", nil
-		}
-		e, good := escape(v)
-		if !good {
-			ok = false
-		}
-		return e, nil
-	})
-	if err != nil || !ok {
-		return "", false
-	}
-	return out, true
-}
-
 // pathValue escapes a value for the path. "." and ".." are refused: a
 // server that resolves dot segments would serve another resource than the
 // template names (a tenant ".." reading the parent collection).
@@ -129,15 +138,3 @@ func pathValue(v string) (string, bool) {
 }
 
 func queryValue(v string) (string, bool) { return url.QueryEscape(v), true }
-
-// hostValue accepts a value for the host part only when it can change
-// nothing but the host name and port.
-func hostValue(v string) (string, bool) {
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == ':') {
-			return "", false
-		}
-	}
-	return v, true
-}

@@ -87,7 +87,7 @@ func (s *Source) newBackend(name, prefix string) (*backend, error) {
 	cfg.Now = s.now
 	cfg.OnRefreshError = func(key string, err error, unreported int) {
 		b.log().Warn("background refresh failed; serving the cached value (one line per 10s at most)",
-			zap.String("source", b.name), zap.String("redis", b.address), zap.String("key", key), zap.Error(err),
+			zap.String("source", b.name), zap.String("redis", b.address), sources.LogString("key", key), sources.LogError(err),
 			zap.Int("failures_not_logged", unreported))
 	}
 	b.cache, err = cache.New(cfg, b.fetch)

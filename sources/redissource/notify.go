@@ -11,6 +11,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 )
 
 // notifier is a connection to one server that the source hears keyspace
@@ -66,7 +68,7 @@ func (b *backend) listen(ctx context.Context, c notifier, addr string, warned *a
 				b.cache.Invalidate(key)
 				invalidations.Inc()
 				if ce := b.log().Check(zap.DebugLevel, "key changed in redis; invalidated"); ce != nil {
-					ce.Write(zap.String("source", b.name), zap.String("key", key), zap.String("event", m.Payload))
+					ce.Write(zap.String("source", b.name), sources.LogString("key", key), sources.LogString("event", m.Payload))
 				}
 			case *redis.Subscription:
 				if m.Kind != "psubscribe" {

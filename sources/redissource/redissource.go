@@ -64,14 +64,17 @@ type Source struct {
 	// URL is the server's address: redis://[user:password@]host[:port][/db]
 	// or rediss:// for TLS, with go-redis' query options. It may hold
 	// placeholders known when the config loads ({env.*}, {file.*}),
-	// rendered then. With SentinelMaster it names a Sentinel; with
+	// rendered then; write the password so, since Caddy shows a literal
+	// one in GET /config/ (a literal password is warned about at load). With SentinelMaster it names a Sentinel; with
 	// ClusterAddrs, a node of the cluster.
 	URL string `json:"url,omitempty"`
 
 	// Format is how a value is stored: "json" (default), a string holding
 	// a JSON object; or "hash", a hash whose fields become string members.
 	// A value that is not a JSON object is an error; a missing key or an
-	// empty hash is a miss.
+	// empty hash is a miss. A value over max_size is refused without being
+	// read whole (a string: GETRANGE; a hash: HLEN, then HSCAN until it
+	// passes max_size), and the refusal is remembered for negative_ttl.
 	Format string `json:"format,omitempty"`
 
 	// SentinelMaster is the name of the master that the Sentinels at the
@@ -119,7 +122,9 @@ func (Source) CaddyModule() caddy.ModuleInfo {
 // loads does not fail the load. The client, the cache and the subscriber
 // come with UseKeyTemplate.
 func (s *Source) Provision(ctx caddy.Context) error {
-	s.logger = ctx.Logger()
+	if s.logger == nil {
+		s.logger = ctx.Logger()
+	}
 	if err := registerMetrics(ctx); err != nil {
 		return fmt.Errorf("redis source: registering metrics: %w", err)
 	}
@@ -141,7 +146,32 @@ func (s *Source) Provision(ctx caddy.Context) error {
 	s.rawURL, s.opts = rawURL, opts
 	s.address = redact(rawURL)
 	s.db = opts.DB
+	if opts.Password != "" && literalPassword(s.URL) {
+		s.logger.Warn("redis source: the url holds its password as literal text, which Caddy shows in GET /config/ "+
+			"and in its debug log of the loaded config; put it in the environment or a file and write "+
+			"{env.REDIS_PASSWORD} or {file./run/secrets/redis} in its place",
+			zap.String("redis", s.address))
+	}
 	return nil
+}
+
+// literalPassword reports whether the URL as configured holds a password
+// in its user info as text rather than as a placeholder rendered at load.
+func literalPassword(configured string) bool {
+	rest := configured
+	if i := strings.Index(rest, "://"); i >= 0 {
+		rest = rest[i+3:]
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	at := strings.LastIndexByte(rest, '@')
+	if at < 0 {
+		// the user info comes from a placeholder, if any
+		return false
+	}
+	_, pass, ok := strings.Cut(rest[:at], ":")
+	return ok && sources.LiteralSecret(pass)
 }
 
 // options turns the rendered URL and the Sentinel and Cluster fields into
@@ -231,8 +261,18 @@ func (s *Source) UseKeyTemplate(name, template string) error {
 	if err != nil {
 		return err
 	}
+	tmpl, err := sources.ParseKeyTemplate(template)
+	if err != nil {
+		return fmt.Errorf("redis source: %w", err)
+	}
+	if tmpl.Placeholders() > 0 && tmpl.Prefix() == "" {
+		s.logger.Warn("redis source: the key template starts with a placeholder, so a token's value can name "+
+			"any key of the database (another application's session:..., say); start it with literal text "+
+			"such as tenant:{http.token.tenant}",
+			zap.String("source", name), sources.LogString("key", template))
+	}
 	shared, loaded, err := sources.Share(backends, key, func() (*backend, error) {
-		return s.newBackend(name, literalPrefix(template))
+		return s.newBackend(name, tmpl.Prefix())
 	})
 	if err != nil {
 		return err
@@ -265,18 +305,9 @@ func (s *Source) Lookup(ctx context.Context, key string) (sources.Result, error)
 	// Only keys of the template are looked up: the notifications of other
 	// keys are not heard, so their cached values would go out of date.
 	if !strings.HasPrefix(key, b.prefix) {
-		return sources.Result{}, fmt.Errorf("redis source: key %q does not start with %q, the literal start of the key template", key, b.prefix)
+		return sources.Result{}, fmt.Errorf("redis source: key %q does not start with %q, the literal start of the key template", sources.Truncate(key), b.prefix)
 	}
 	return b.cache.Get(ctx, key)
-}
-
-// literalPrefix returns the part of a key template before its first
-// placeholder (or escape).
-func literalPrefix(template string) string {
-	if i := strings.IndexAny(template, `{\`); i >= 0 {
-		return template[:i]
-	}
-	return template
 }
 
 // redact returns rawURL without its password, for logs and errors.

@@ -344,11 +344,15 @@ func TestLiteralPrefixAndGlobEscape(t *testing.T) {
 		"tenant:{http.token.tenant}": "tenant:",
 		"{http.token.tenant}":        "",
 		"fixed":                      "fixed",
-		`a\{b}:{x}`:                  "a",
+		`a\{b}:{x}`:                  "a{b}:",
 		"t:{http.token.tenant}:{x}":  "t:",
 	} {
-		if got := literalPrefix(tmpl); got != want {
-			t.Errorf("literalPrefix(%q) = %q, want %q", tmpl, got, want)
+		k, err := sources.ParseKeyTemplate(tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := k.Prefix(); got != want {
+			t.Errorf("prefix of %q = %q, want %q", tmpl, got, want)
 		}
 	}
 	if got := globEscape(`a*b?c[d]e\f^g-h`); got != `a\*b\?c\[d\]e\\f\^g\-h` {
