@@ -15,6 +15,7 @@ Usage: ./test.sh [--quick | --help]
                  (scripts/check-deps.sh); go vet of the plugin and of the e2e
                  module (also with -tags hydra); npm ci in e2e/node;
                  go test -race of both modules; the allocation budgets;
+                 the instruction budgets (bench/budget.sh, valgrind);
                  e2e/run.sh (Ory Hydra behind a ./caddy built with xcaddy);
                  e2e/fleet.sh (three ./caddy replicas sharing a redis-server);
                  the commands of README.md's Quick start
@@ -220,6 +221,10 @@ E2E_REQUIRE_NODE=1 E2E_REQUIRE_PYTHON=1 go -C e2e test -race -count=1 ./...
 
 phase "allocation and memory budgets (without -race, which changes what is allocated)"
 go test -count=1 -run 'Allocs|DoesNotAllocate|TestMemoryPerRequestIsBounded' ./enrichers ./caddymodule
+
+phase "instruction budgets of the token path (bench/budget.sh: valgrind counts against bench/budgets)"
+command -v valgrind >/dev/null || apt_install "valgrind is" valgrind
+bench/budget.sh
 
 phase "end-to-end: e2e/run.sh (zitadel/oidc op and Ory Hydra v2.3.0 behind Caddy)"
 if [[ ! -x ./caddy ]]; then

@@ -66,14 +66,14 @@ build() {
 # of SIGILL with a partial count.
 count() {
 	local out attempt
-	for attempt in 1 2 3 4 5; do
+	for attempt in $(seq "${ATTEMPTS:-5}"); do
 		out=$(GOGC=off GOMAXPROCS=1 valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
 			"$1" -test.run '^$' -test.bench "$2" -test.benchtime "$3x" -test.count 1 2>&1) || continue
 		grep -q '^PASS$' <<<"$out" || continue
 		awk '/I *refs/ { gsub(",", "", $NF); print $NF }' <<<"$out"
 		return
 	done
-	echo "no complete run of $1 $2 in 5 attempts" >&2
+	echo "no complete run of $1 $2 in ${ATTEMPTS:-5} attempts" >&2
 }
 
 # perop LABEL PKG REGEXP: instructions per iteration
