@@ -39,6 +39,17 @@ var sourceLookups = prometheus.NewCounterVec(prometheus.CounterOpts{
 
 func countLookup(source, result string) { sourceLookups.WithLabelValues(source, result).Inc() }
 
+// liftedRefused counts the lifted claims left out of a token response
+// because they hold more than 1000 members, by claim (a configured name).
+var liftedRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Namespace: "caddy",
+	Subsystem: "http_token_enrich",
+	Name:      "lifted_refused_total",
+	Help:      "Lifted claims left out of a token response because they hold more than 1000 members, by claim.",
+}, []string{"claim"})
+
+func countLifted(claim string) { liftedRefused.WithLabelValues(claim).Inc() }
+
 // enrichDuration is the time the module spends on each buffered
 // token-endpoint response, from the end of the upstream's body to the
 // first byte written: decoding, reading, the sources, rendering. The
@@ -83,7 +94,7 @@ func registerMetrics(ctx caddy.Context) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{responsesTotal, sourceLookups, enrichDuration, fieldsAdded} {
+	for _, c := range []prometheus.Collector{responsesTotal, sourceLookups, enrichDuration, fieldsAdded, liftedRefused} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

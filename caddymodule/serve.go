@@ -194,8 +194,13 @@ func (h *Handler) finish(x *exchange) error {
 	}
 	x.res = h.enricher.Run(nil, &in, x)
 	for _, name := range x.res.Rejected {
+		if claim, ok := strings.CutPrefix(name, "lift:"); ok {
+			countLifted(claim)
+			h.logger.Warn("lifted claim left out: more than 1000 members", zap.String("claim", claim))
+			continue
+		}
 		countLookup(name, "error")
-		h.logger.Warn("source lookup left out: not a JSON object within 512 levels", zap.String("source", name))
+		h.logger.Warn("source lookup left out: not a JSON object within 512 levels and 1000 members", zap.String("source", name))
 	}
 	o, err := engineOutcome(x.res.Status, x.introspection), x.res.Err
 	switch {

@@ -184,6 +184,9 @@ type Response struct {
 	matched []bool
 	sources []sourceObject // what the sources' lookups came to
 	splits  []splitResult  // the buckets of the splits
+	// refused names the sources and lifted claims ("lift:<claim>") whose
+	// objects were refused (Result.Rejected)
+	refused []string
 }
 
 // closingBrace is the index of the closing brace of a valid JSON object.

@@ -55,6 +55,7 @@ const (
 	whyNoFields       = "source with fields none: placeholders only"
 	whyRuleNotMatched = "rule not matched"
 	whyLiftAbsent     = "lifted claim absent or not an object"
+	whyTooMany        = "refused: more than 1000 members"
 	whyUpstreamKept   = "the upstream already sent it (kept; overwrite off)"
 	whyReplaced       = "replaces the upstream's member (overwrite on)"
 	whyOverridden     = "overridden by a later "

@@ -162,18 +162,7 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve resolver
 				pl.traceOut(f.label, f.label, whySourceMissed+state)
 				continue
 			}
-			pl.fields = slices.Grow(pl.fields, len(so.members))
-			for _, m := range so.members {
-				if m.name == "" || isReserved(m.name) {
-					pl.traceOut(m.name, f.label, whyReserved)
-					continue
-				}
-				pl.put(m.name, f.label, func() span {
-					start := len(pl.vals)
-					pl.vals = gjson.AppendJSONString(pl.vals, m.name)
-					return span{start, len(pl.vals)}
-				}, pl.add(m.raw))
-			}
+			pl.placeMembers(so.members, f.label)
 		case !f.dynamic:
 			if f.value != nil {
 				pl.put(f.name, f.name, func() span { return pl.addBytes(f.key) }, pl.addBytes(f.value))
@@ -220,4 +209,21 @@ func (pl *plan) resolveCollisions(members []member, overwrite bool, kept *int) b
 		}
 	}
 	return left > 0
+}
+
+// placeMembers plans the members of a source's object, as the source
+// encoded them, reserved names skipped.
+func (pl *plan) placeMembers(members []member, label string) {
+	pl.fields = slices.Grow(pl.fields, len(members))
+	for _, m := range members {
+		if m.name == "" || isReserved(m.name) {
+			pl.traceOut(m.name, label, whyReserved)
+			continue
+		}
+		pl.put(m.name, label, func() span {
+			start := len(pl.vals)
+			pl.vals = gjson.AppendJSONString(pl.vals, m.name)
+			return span{start, len(pl.vals)}
+		}, pl.add(m.raw))
+	}
 }

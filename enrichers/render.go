@@ -51,6 +51,11 @@ func (e *Enricher) plan(pl *plan, r *Response, resolve resolver) {
 			continue
 		}
 		label := e.liftLabels[li]
+		if n := countMembers(c, maxMembers+1); n > maxMembers {
+			pl.traceOut(label, label, whyTooMany)
+			r.refused = append(r.refused, label)
+			continue
+		}
 		c.ForEach(func(k, v gjson.Result) bool {
 			if k.Str != "" && !isReserved(k.Str) {
 				// the upstream's own encoding of name and value
@@ -78,4 +83,14 @@ func (e *Enricher) plan(pl *plan, r *Response, resolve resolver) {
 			}
 		}
 	}
+}
+
+// countMembers counts the members of object o, stopping at limit.
+func countMembers(o gjson.Result, limit int) int {
+	n := 0
+	o.ForEach(func(_, _ gjson.Result) bool {
+		n++
+		return n < limit
+	})
+	return n
 }

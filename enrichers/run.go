@@ -81,7 +81,8 @@ type Result struct {
 	// sent a member of that name (and Overwrite is off).
 	Kept int
 	// Rejected names the sources whose object was not a JSON object
-	// nested at most MaxDepth deep; their fields are left out.
+	// nested at most MaxDepth deep of at most 1000 members, and the lifted
+	// claims ("lift:<claim>") of more than 1000 members: they are left out.
 	Rejected []string
 	// Explanation is set when Input.Explain asks for it.
 	Explanation *Explanation
@@ -136,14 +137,14 @@ func (e *Enricher) Run(dst []byte, in *Input, host Host) Result {
 	if names := e.sources(r); len(names) > 0 {
 		for _, f := range host.LookUp(names) {
 			if !r.setSource(f) {
-				res.Rejected = append(res.Rejected, f.Source)
+				r.refused = append(r.refused, f.Source)
 			}
 		}
 	}
 	resolve := host.Resolve
 	e.split(r, resolve)
 	res.Body = e.render(dst, r, resolve, in, &res)
-	res.Status = r.Status
+	res.Status, res.Rejected = r.Status, r.refused
 	return res
 }
 

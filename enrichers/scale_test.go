@@ -3,6 +3,7 @@ package enrichers
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -72,10 +73,10 @@ func upstreamWith7(t *testing.T) []byte {
 // (skipped).
 const dupExtra = `,"m5":"later","Access_Token":"x","scope":"y"`
 
-// TestHugeSourceObjectIsPlaced: a source object of 40,000 members is placed
-// whole and correctly.
+// TestHugeSourceObjectIsPlaced: a source object of as many members as a
+// source may have is placed whole and correctly.
 func TestHugeSourceObjectIsPlaced(t *testing.T) {
-	const n = 40000
+	const n = maxMembers - 3 // dupExtra adds three
 	e := mustNew(t, Config{Sources: []SourceSpec{{Name: "meta"}}, Fields: []FieldConfig{{Name: "m5", Value: "first"}, {Source: "meta"}}})
 	var out runOutcome
 	got, err := runWith(e, nil, upstreamWith7(t), nil, &testHost{found: map[string][]byte{"meta": hugeObject(n, dupExtra)}}, &out)
@@ -88,10 +89,10 @@ func TestHugeSourceObjectIsPlaced(t *testing.T) {
 	}
 }
 
-// TestHugeLiftedClaimIsPlaced: a lifted claim of 40,000 members is placed
-// whole and correctly.
+// TestHugeLiftedClaimIsPlaced: a lifted claim of as many members as a
+// lifted claim may have is placed whole and correctly.
 func TestHugeLiftedClaimIsPlaced(t *testing.T) {
-	const n = 40000
+	const n = maxMembers - 3 // dupExtra adds three
 	e := mustNew(t, Config{LiftClaims: []string{"meta"}})
 	body := liftBody(t, n)
 	var out runOutcome
@@ -100,7 +101,7 @@ func TestHugeLiftedClaimIsPlaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := decodeObject(t, got)
-	if len(m) != n+4 || string(m["m5"]) != `"later"` || string(m["m7"]) != `"upstream"` || string(m["m39999"]) != "39999" {
+	if len(m) != n+4 || string(m["m5"]) != `"later"` || string(m["m7"]) != `"upstream"` || string(m["m"+strconv.Itoa(n-1)]) != strconv.Itoa(n-1) {
 		t.Fatalf("%d members; m5 %s m7 %s", len(m), m["m5"], m["m7"])
 	}
 	if a, b, c := bytes.Index(got, []byte(`"m4":`)), bytes.Index(got, []byte(`"m5":`)), bytes.Index(got, []byte(`"m6":`)); !(a < b && b < c) || bytes.Count(got, []byte(`"m5":`)) != 1 {
@@ -212,4 +213,39 @@ func TestReservedPrefilter(t *testing.T) {
 	if !isReserved("ſcope") || !isReserved("Access_Token") || isReserved("m1") {
 		t.Fatal("isReserved is wrong")
 	}
+}
+
+// TestHugeObjectsAreRefused: a source object or a lifted claim of more
+// than maxMembers members is refused whole, reported in Result.Rejected
+// (the handler counts and warns) and explained, and the rest of the
+// response is enriched as usual.
+func TestHugeObjectsAreRefused(t *testing.T) {
+	const n = 40000
+	src := mustNew(t, Config{Sources: []SourceSpec{{Name: "meta"}}, Fields: []FieldConfig{{Name: "x", Value: "y"}, {Source: "meta"}}})
+	host := &testHost{found: map[string][]byte{"meta": hugeObject(n, "")}}
+	res := src.Run(nil, &Input{Body: upstreamWith7(t), Explain: true}, host)
+	if res.Status != StatusEnriched || !slices.Equal(res.Rejected, []string{"meta"}) || bytes.Contains(res.Body, []byte(`"m0"`)) {
+		t.Fatalf("source: status %v rejected %v body %.120s", res.Status, res.Rejected, res.Body)
+	}
+	if !explained(res.Explanation, "source:meta", "source found nothing: refused: 40000 members, more than 1000") {
+		t.Errorf("source: explanation %+v", res.Explanation.Fields)
+	}
+	lift := mustNew(t, Config{LiftClaims: []string{"meta"}, Fields: []FieldConfig{{Name: "x", Value: "y"}}})
+	res = lift.Run(nil, &Input{Body: liftBody(t, n), Explain: true}, nil)
+	if res.Status != StatusEnriched || !slices.Equal(res.Rejected, []string{"lift:meta"}) || bytes.Contains(res.Body, []byte(`"m0"`)) {
+		t.Fatalf("lift: status %v rejected %v body %.120s", res.Status, res.Rejected, res.Body)
+	}
+	if !explained(res.Explanation, "lift:meta", whyTooMany) {
+		t.Errorf("lift: explanation %+v", res.Explanation.Fields)
+	}
+}
+
+// explained reports whether x has a field named name left out for why.
+func explained(x *Explanation, name, why string) bool {
+	for _, f := range x.Fields {
+		if f.Name == name && !f.Added && f.Why == why {
+			return true
+		}
+	}
+	return false
 }

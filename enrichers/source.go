@@ -140,8 +140,13 @@ func (e *Enricher) sources(r *Response) []string {
 	return names
 }
 
+// maxMembers bounds the members of one source object or lifted claim: a
+// larger one is refused whole, so that no token's work grows with an
+// origin's or a claim's size (tenant metadata has tens of members).
+const maxMembers = 1000
+
 // setSource records what a source's lookup came to. An object must be a
-// JSON object nested at most MaxDepth deep: its members become r's fields
+// JSON object nested at most MaxDepth deep, of at most maxMembers members: its members become r's fields
 // where the source is placed (unless the source has NoFields), reserved
 // names skipped, and placeholders {http.token.source.<name>.<member>}. It
 // reports false when the object is refused; the source then counts as
@@ -151,9 +156,12 @@ func (r *Response) setSource(f Found) bool {
 	ok := true
 	if f.Object != nil {
 		_, members, err := readObject(f.Object, nil)
-		if err != nil {
+		switch {
+		case err != nil:
 			so.state, ok = "error: "+err.Error(), false
-		} else {
+		case len(members) > maxMembers:
+			so.state, ok = fmt.Sprintf("refused: %d members, more than %d", len(members), maxMembers), false
+		default:
 			so.members = members
 		}
 	}
