@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -110,15 +111,12 @@ var (
 // readLimited appends all of r to dst, failing once more than limit bytes
 // would be produced.
 func readLimited(dst []byte, r io.Reader, limit int64) ([]byte, error) {
-	start := len(dst)
-	buf := bytes.NewBuffer(dst)
-	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
-	out := buf.Bytes()
+	out, err := sources.ReadAtMost(r, limit, -1)
+	if errors.Is(err, sources.ErrTooLarge) {
+		return dst, errTooLarge
+	}
 	if err != nil {
-		return out[:start], err
+		return dst, err
 	}
-	if n > limit {
-		return out[:start], errTooLarge
-	}
-	return out, nil
+	return append(dst, out...), nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 )
 
 func init() {
@@ -223,11 +224,11 @@ func readResponse(a explainArgs, stdin io.Reader, maxBody int64, plain bool) ([]
 		defer f.Close()
 		in = f
 	}
-	body, err := io.ReadAll(io.LimitReader(in, maxBody+1))
-	if err != nil {
+	body, err := sources.ReadAtMost(in, maxBody, -1)
+	if err != nil && !errors.Is(err, sources.ErrTooLarge) {
 		return nil, fmt.Errorf("reading the token response: %w", err)
 	}
-	if int64(len(body)) > maxBody {
+	if err != nil {
 		return nil, fmt.Errorf("the token response is larger than max_body (%d bytes): the proxy passes it on unread and unchanged (result %s)",
 			maxBody, outcomes[outTooLarge].label)
 	}

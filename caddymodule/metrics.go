@@ -1,11 +1,9 @@
 package caddymodule
 
 import (
-	"errors"
 	"sync"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -87,20 +85,3 @@ func countField(label string) {
 
 // observeSince records the time since start in enrichDuration.
 func observeSince(start time.Time) { enrichDuration.Observe(time.Since(start).Seconds()) }
-
-// registerMetrics adds the collectors to the config's registry.
-func registerMetrics(ctx caddy.Context) error {
-	reg := ctx.GetMetricsRegistry()
-	if reg == nil {
-		return nil
-	}
-	for _, c := range []prometheus.Collector{responsesTotal, sourceLookups, enrichDuration, fieldsAdded, liftedRefused} {
-		if err := reg.Register(c); err != nil {
-			var already prometheus.AlreadyRegisteredError
-			if !errors.As(err, &already) {
-				return err
-			}
-		}
-	}
-	return nil
-}

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-token-enrich/caddy-token-enrich/enrichers"
+	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 )
 
 func init() {
@@ -120,7 +121,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // and loads the rules' matchers and the sources' modules.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	if err := registerMetrics(ctx); err != nil {
+	if err := sources.RegisterMetrics(ctx, responsesTotal, sourceLookups, enrichDuration, fieldsAdded, liftedRefused); err != nil {
 		return fmt.Errorf("token_enrich: registering metrics: %w", err)
 	}
 	h.withDefaults()

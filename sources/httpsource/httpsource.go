@@ -307,51 +307,17 @@ func (b *backend) fetch(ctx context.Context, rawURL string) ([]byte, error) {
 		return nil, fmt.Errorf("http source: GET %s: body of %d bytes is larger than max_size %d",
 			redact(rawURL), resp.ContentLength, b.maxSize)
 	}
-	body, err := readAtMost(resp.Body, b.maxSize, resp.ContentLength)
+	body, err := sources.ReadAtMost(resp.Body, b.maxSize, resp.ContentLength)
+	if errors.Is(err, sources.ErrTooLarge) {
+		return nil, fmt.Errorf("http source: GET %s: body larger than max_size %d", redact(rawURL), b.maxSize)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("http source: GET %s: %w", redact(rawURL), err)
+		return nil, fmt.Errorf("http source: GET %s: reading body: %w", redact(rawURL), err)
 	}
 	if err := sources.CheckObject(body); err != nil {
 		return nil, fmt.Errorf("http source: GET %s: %w", redact(rawURL), err)
 	}
 	return body, nil
-}
-
-// errTooLarge is returned by readAtMost for a body longer than its limit.
-var errTooLarge = errors.New("body larger than max_size")
-
-// readAtMost reads r to its end when it holds at most max bytes, and
-// returns errTooLarge as soon as it has read max+1 bytes: a bigger body is
-// never held in memory whole. The buffer grows by doubling, capped at
-// max+1, so reading allocates at most about twice the limit; sizeHint (a
-// Content-Length, or -1) sizes it at once when known.
-func readAtMost(r io.Reader, max, sizeHint int64) ([]byte, error) {
-	size := int64(512)
-	if sizeHint >= 0 {
-		size = sizeHint + 1 // room to see the end of the body
-	}
-	buf := make([]byte, 0, min(size, max+1))
-	for {
-		if len(buf) == cap(buf) {
-			if int64(len(buf)) > max {
-				return nil, errTooLarge
-			}
-			grown := make([]byte, len(buf), min(2*int64(cap(buf))+512, max+1))
-			copy(grown, buf)
-			buf = grown
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			if int64(len(buf)) > max {
-				return nil, errTooLarge
-			}
-			return buf, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading body: %w", err)
-		}
-	}
 }
 
 // drain reads a little of an unused body so that its connection can be

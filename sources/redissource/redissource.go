@@ -125,7 +125,7 @@ func (s *Source) Provision(ctx caddy.Context) error {
 	if s.logger == nil {
 		s.logger = ctx.Logger()
 	}
-	if err := registerMetrics(ctx); err != nil {
+	if err := sources.RegisterMetrics(ctx, invalidationsTotal, reconnectsTotal); err != nil {
 		return fmt.Errorf("redis source: registering metrics: %w", err)
 	}
 	if s.Format == "" {
@@ -347,20 +347,3 @@ var (
 			"source; each revalidates the source's whole cache, since changes may have been missed.",
 	}, []string{"source"})
 )
-
-// registerMetrics adds the collectors to the config's registry.
-func registerMetrics(ctx caddy.Context) error {
-	reg := ctx.GetMetricsRegistry()
-	if reg == nil {
-		return nil
-	}
-	for _, c := range []prometheus.Collector{invalidationsTotal, reconnectsTotal} {
-		if err := reg.Register(c); err != nil {
-			var already prometheus.AlreadyRegisteredError
-			if !errors.As(err, &already) {
-				return err
-			}
-		}
-	}
-	return nil
-}

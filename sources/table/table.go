@@ -174,7 +174,7 @@ func (t *Table) Provision(ctx caddy.Context) error {
 	if t.logger == nil {
 		t.logger = ctx.Logger()
 	}
-	if err := registerMetrics(ctx); err != nil {
+	if err := sources.RegisterMetrics(ctx, reloadsTotal); err != nil {
 		return err
 	}
 	interval := time.Duration(t.PollInterval)
@@ -558,21 +558,6 @@ func (p *poller) recovered() {
 	}
 	p.failing = ""
 	p.log().Info("table file readable again", zap.String("file", p.path))
-}
-
-// registerMetrics adds the collectors to the config's registry.
-func registerMetrics(ctx caddy.Context) error {
-	reg := ctx.GetMetricsRegistry()
-	if reg == nil {
-		return nil
-	}
-	if err := reg.Register(reloadsTotal); err != nil {
-		var already prometheus.AlreadyRegisteredError
-		if !errors.As(err, &already) {
-			return err
-		}
-	}
-	return nil
 }
 
 // Interface guards
