@@ -164,7 +164,7 @@ func explainWith(a explainArgs, stdin io.Reader) (*explanation, error) {
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
-	h := new(Handler)
+	h := &Handler{noProbes: true}
 	if err := json.Unmarshal(raw, h); err != nil {
 		return nil, fmt.Errorf("%s: token_enrich: %w", a.config, err)
 	}

@@ -106,6 +106,9 @@ type Handler struct {
 	introspectionPaths caddyhttp.MatchPath
 	failMode           bool
 	logger             *zap.Logger
+	// noProbes: the sources' origins are not probed in the background
+	// (explain looks each source up once, and says how that went)
+	noProbes bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -147,6 +150,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("token_enrich: %w", err)
 	}
 	h.warnClientInput()
+	if !h.noProbes {
+		h.startProbes(ctx)
+	}
 	return nil
 }
 

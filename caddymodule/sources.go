@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -46,6 +48,9 @@ type SourceConfig struct {
 	LookupRaw json.RawMessage `json:"lookup,omitempty" caddy:"namespace=http.handlers.token_enrich.sources inline_key=source"`
 
 	source sources.Source
+	// failures lets a failed lookup be logged once per
+	// sources.ReportInterval and counts the others.
+	failures *sources.Throttle
 }
 
 // provisionSources loads the source modules.
@@ -62,6 +67,7 @@ func (h *Handler) provisionSources(ctx caddy.Context) error {
 			return fmt.Errorf("sources[%d] (%s): module %T is not a source", i, s.Name, mod)
 		}
 		s.source = src
+		s.failures = &sources.Throttle{Interval: sources.ReportInterval}
 		if _, renders := src.(sources.KeyRenderer); s.Key == "" && !renders {
 			return fmt.Errorf("sources[%d] (%s): no key to look up", i, s.Name)
 		}
@@ -101,16 +107,23 @@ func (s *SourceConfig) key(repl *caddy.Replacer) (string, bool) {
 
 // judge counts a lookup's answer and says how it went: the object to use
 // (nil when the source's fields are left out) and, for explain, the state.
+// A lookup that failed is logged at warn, the first and then at most one
+// per sources.ReportInterval and source, with the count of the others.
 func (h *Handler) judge(s *SourceConfig, a lookupAnswer) ([]byte, string) {
 	switch {
 	case errors.Is(a.err, context.DeadlineExceeded):
 		countLookup(s.Name, "timeout")
-		h.debug("source lookup timed out; its fields are left out", zap.String("source", s.Name), zap.Duration("timeout", time.Duration(s.Timeout)))
-		return nil, "timed out after " + time.Duration(s.Timeout).String()
+		state := "timed out after " + time.Duration(s.Timeout).String()
+		h.lookupFailed(s, state, a.err)
+		return nil, state
 	case a.err != nil:
 		countLookup(s.Name, "error")
-		h.debug("source lookup failed; its fields are left out", zap.String("source", s.Name), zap.Error(a.err))
-		return nil, "error: " + a.err.Error()
+		state := "error: " + a.err.Error()
+		if unreachable(a.err) {
+			state = "unreachable: " + a.err.Error()
+		}
+		h.lookupFailed(s, state, a.err)
+		return nil, state
 	case a.res.Object == nil:
 		countLookup(s.Name, "miss")
 		return nil, "miss: nothing stored for the key"
@@ -121,4 +134,25 @@ func (h *Handler) judge(s *SourceConfig, a lookupAnswer) ([]byte, string) {
 		countLookup(s.Name, "hit")
 		return a.res.Object, "hit"
 	}
+}
+
+// lookupFailed logs the failed lookup of s unless s's throttle holds it back.
+func (h *Handler) lookupFailed(s *SourceConfig, state string, err error) {
+	held, ok := s.failures.Pass(time.Now())
+	if !ok || h.logger == nil {
+		return
+	}
+	h.logger.Warn("source lookup failed; its fields are left out (one line per 10s per source at most)",
+		zap.String("source", s.Name), zap.String("state", state), zap.Error(err),
+		zap.Int("failures_not_logged", held))
+}
+
+// unreachable reports whether err says that the origin could not be
+// reached: a connection refused or failed, or a host name that does not
+// resolve.
+func unreachable(err error) bool {
+	var dns *net.DNSError
+	var op *net.OpError
+	return errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED) ||
+		(errors.As(err, &op) && op.Op == "dial")
 }
