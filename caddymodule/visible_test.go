@@ -150,3 +150,40 @@ func TestFailedLookupsLoggedOncePerInterval(t *testing.T) {
 		t.Errorf("the failed lookup's line: %s", e.raw)
 	}
 }
+
+// explain with the Redis server of a source stopped says, for the fields
+// of that source, that the source is unreachable, and why.
+func TestExplainNamesAnUnreachableSource(t *testing.T) {
+	srv := testredis.Start(t, testredis.Options{})
+	srv.Stop()
+	dir := t.TempDir()
+	caddyfile := writeFile(t, dir, "Caddyfile", `:8080 {
+	token_enrich {
+		source tenants redis `+srv.URL(0)+` {
+			key tenant:{http.token.tenant}
+		}
+		set tenant_id {http.token.tenant}
+	}
+	reverse_proxy 127.0.0.1:9
+}
+`)
+	resp := writeFile(t, dir, "token.json", auth0Body("svc-eu", "org_acme"))
+	out, err := runExplain(t, "", "explain", "--config", caddyfile, "--response", resp, "--format", "json")
+	if err != nil {
+		t.Fatalf("explain: %v\n%s", err, out)
+	}
+	var x explainJSON
+	if err := json.Unmarshal([]byte(out), &x); err != nil {
+		t.Fatalf("explain's output is not JSON: %v\n%s", err, out)
+	}
+	for _, f := range x.Fields {
+		if f.Name == "source:tenants" {
+			want := "source found nothing: unreachable: "
+			if f.Added || !strings.HasPrefix(f.Why, want) || !strings.Contains(f.Why, "connection refused") {
+				t.Fatalf("the source's field: added %v, why %q; want left out, why %q… connection refused", f.Added, f.Why, want)
+			}
+			return
+		}
+	}
+	t.Fatalf("explain names no field of the source tenants:\n%s", out)
+}
