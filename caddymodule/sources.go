@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -34,6 +35,16 @@ type SourceConfig struct {
 	// key that renders empty is not looked up. A module that renders its
 	// own key (the http source, from its URL) needs none.
 	Key string `json:"key,omitempty"`
+
+	// The key of the default entry: when nothing is stored for the
+	// rendered key (a miss), the source is looked up once more with this
+	// key, as written (no placeholders), within the same timeout; its
+	// object stands for the request's. For the http source it is a URL
+	// that starts like the source's URL template, e.g.
+	// https://meta.example.com/tenants/default. The table source's "*"
+	// entry is its built-in default, found without a second lookup.
+	// Empty (default): a miss leaves the source's fields out.
+	Default string `json:"default,omitempty"`
 
 	// The longest a lookup may take before the response is sent without
 	// it. Default: 300ms.
@@ -74,6 +85,11 @@ func (h *Handler) provisionSources(ctx caddy.Context) error {
 		if ku, ok := src.(sources.KeyTemplateUser); ok && s.Key != "" {
 			if err := ku.UseKeyTemplate(s.Name, s.Key); err != nil {
 				return fmt.Errorf("sources[%d] (%s): %w", i, s.Name, err)
+			}
+		}
+		if kc, ok := src.(sources.KeyChecker); ok && s.Default != "" {
+			if err := kc.CheckKey(s.Default); err != nil {
+				return invalid(fmt.Sprintf("sources[%d].default", i), "source %s: default %q: %v", s.Name, s.Default, err)
 			}
 		}
 		h.sources[s.Name] = s
@@ -126,13 +142,16 @@ func (h *Handler) judge(s *SourceConfig, a lookupAnswer) ([]byte, string) {
 		return nil, state
 	case a.res.Object == nil:
 		countLookup(s.Name, "miss")
+		if a.defaulted {
+			return nil, "miss: nothing stored for the key, nor for the default " + strconv.Quote(s.Default)
+		}
 		return nil, "miss: nothing stored for the key"
 	case a.res.Stale:
 		countLookup(s.Name, "stale")
-		return a.res.Object, "stale: served from the cache, the origin unreachable"
+		return a.res.Object, "stale: served from the cache, the origin unreachable" + a.viaDefault()
 	default:
 		countLookup(s.Name, "hit")
-		return a.res.Object, "hit"
+		return a.res.Object, "hit" + a.viaDefault()
 	}
 }
 
