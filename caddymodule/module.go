@@ -105,7 +105,9 @@ type Handler struct {
 	// introspectionPaths: nil when none is configured
 	introspectionPaths caddyhttp.MatchPath
 	failMode           bool
-	logger             *zap.Logger
+	// logger is the config's logger for the handler, unless set before
+	// Provision (explain sets the process's default logger)
+	logger *zap.Logger
 	// noProbes: the sources' origins are not probed in the background
 	// (explain looks each source up once, and says how that went)
 	noProbes bool
@@ -122,7 +124,9 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision applies defaults, validates and compiles the configuration,
 // and loads the rules' matchers and the sources' modules.
 func (h *Handler) Provision(ctx caddy.Context) error {
-	h.logger = ctx.Logger()
+	if h.logger == nil {
+		h.logger = ctx.Logger()
+	}
 	if err := registerMetrics(ctx); err != nil {
 		return fmt.Errorf("token_enrich: registering metrics: %w", err)
 	}

@@ -1,9 +1,11 @@
 package caddymodule_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -186,4 +188,56 @@ func TestExplainNamesAnUnreachableSource(t *testing.T) {
 		}
 	}
 	t.Fatalf("explain names no field of the source tenants:\n%s", out)
+}
+
+// explain's stderr is one log format: Caddy's own lines (loading the
+// config) and the handler's (a source that cannot answer) are all JSON
+// lines when stderr is not a terminal. It runs in a process of its own,
+// this test binary run again, so that its stderr and its default logger
+// are its own.
+func TestExplainLogsOneFormat(t *testing.T) {
+	if cfg := os.Getenv("TOKEN_ENRICH_EXPLAIN_CHILD"); cfg != "" {
+		out, err := runExplain(t, "", "explain", "--config", cfg, "--response", os.Getenv("TOKEN_ENRICH_EXPLAIN_RESPONSE"))
+		if err != nil {
+			t.Fatalf("explain: %v\n%s", err, out)
+		}
+		return
+	}
+	srv := testredis.Start(t, testredis.Options{})
+	srv.Stop()
+	dir := t.TempDir()
+	caddyfile := writeFile(t, dir, "Caddyfile", `:8080 {
+	token_enrich {
+		source tenants redis `+srv.URL(0)+` {
+			key tenant:{http.token.tenant}
+		}
+	}
+	reverse_proxy 127.0.0.1:9
+}
+`)
+	resp := writeFile(t, dir, "token.json", auth0Body("svc-eu", "org_acme"))
+	cmd := exec.Command(os.Args[0], "-test.run=^TestExplainLogsOneFormat$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "TOKEN_ENRICH_EXPLAIN_CHILD="+caddyfile, "TOKEN_ENRICH_EXPLAIN_RESPONSE="+resp)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if out, err := cmd.Output(); err != nil {
+		t.Fatalf("explain: %v\n%s\n%s", err, out, stderr.String())
+	}
+	sawCaddy, sawHandler := false, false
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		var e logEntry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Errorf("a stderr line is not a JSON log line: %q\nstderr:\n%s", line, stderr.String())
+			continue
+		}
+		switch {
+		case e.Logger == "http.handlers.token_enrich" && e.Source == "tenants":
+			sawHandler = true
+		case e.Logger != "http.handlers.token_enrich":
+			sawCaddy = true
+		}
+	}
+	if !sawCaddy || !sawHandler {
+		t.Errorf("stderr lacks Caddy's lines (%v) or the handler's line about the source (%v):\n%s", sawCaddy, sawHandler, stderr.String())
+	}
 }
