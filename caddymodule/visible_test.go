@@ -216,7 +216,11 @@ func TestExplainLogsOneFormat(t *testing.T) {
 }
 `)
 	resp := writeFile(t, dir, "token.json", auth0Body("svc-eu", "org_acme"))
-	cmd := exec.Command(os.Args[0], "-test.run=^TestExplainLogsOneFormat$", "-test.count=1")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^TestExplainLogsOneFormat$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "TOKEN_ENRICH_EXPLAIN_CHILD="+caddyfile, "TOKEN_ENRICH_EXPLAIN_RESPONSE="+resp)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

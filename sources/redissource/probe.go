@@ -4,16 +4,22 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/caddy-token-enrich/caddy-token-enrich/sources"
 )
 
 // Origin is the server's address, without its password.
 func (s *Source) Origin() (string, bool) { return s.address, s.b != nil }
 
-// Probe sends PING with the source's client: it connects, authenticates
-// as a lookup would, and selects the database.
+// Probe sends PING with a client of its own, made from the source's
+// options (address, credentials, TLS, database), and closes it: it
+// connects and authenticates as a lookup would, and leaves no connection
+// in the pool of the source's client.
 func (s *Source) Probe(ctx context.Context) error {
-	if err := s.b.client.Ping(ctx).Err(); err != nil {
+	c := redis.NewUniversalClient(s.opts)
+	defer c.Close()
+	if err := c.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis source: ping %s: %w", s.address, err)
 	}
 	return nil
