@@ -87,7 +87,7 @@ func TestUnreachableSourcesLoggedAtStart(t *testing.T) {
 		e := waitLog(t, logFile, 2*time.Second-time.Since(start), "warning that "+want.source+" is unreachable", func(e logEntry) bool {
 			return e.Level == "warn" && e.Source == want.source && strings.Contains(e.Msg, "unreachable")
 		})
-		if !strings.Contains(e.Origin, want.origin) {
+		if e.Origin != want.origin {
 			t.Errorf("the warning for %s names origin %q, want %q: %s", want.source, e.Origin, want.origin, e.raw)
 		}
 	}
