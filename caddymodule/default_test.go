@@ -83,14 +83,19 @@ func TestSourceDefaultEntry(t *testing.T) {
 	}
 }
 
-// A default with a placeholder, or an http default outside the source's
-// URL, is refused at load, naming the value at fault.
+// A default with a placeholder, or one the source is never asked for (a
+// redis key outside the key template's start, an http URL outside the
+// source's), is refused at load, naming the value at fault.
 func TestSourceDefaultRefused(t *testing.T) {
 	for _, c := range []struct{ block, want string }{
 		{`source t table /dev/null {
 			key {http.token.tenant}
 			default tenant:{http.token.client_id}
 		}`, `sources[0].default: source t: default "tenant:{http.token.client_id}": the default key is looked up as written and may hold no placeholders`},
+		{`source p redis redis://127.0.0.1:9/0 {
+			key tenant:{http.token.tenant}
+			default tenant-default
+		}`, `sources[0].default: source p: default "tenant-default": redis source: the key must start with "tenant:"`},
 		{`source r http http://127.0.0.1:9/regions/{http.token.tenant} {
 			default http://elsewhere.example/regions/default
 		}`, `sources[0].default: source r: default "http://elsewhere.example/regions/default": http source: not a URL of this source: it must start with "http://127.0.0.1:9/regions/"`},

@@ -39,8 +39,9 @@ type SourceConfig struct {
 	// The key of the default entry: when nothing is stored for the
 	// rendered key (a miss), the source is looked up once more with this
 	// key, as written (no placeholders), within the same timeout; its
-	// object stands for the request's. For the http source it is a URL
-	// that starts like the source's URL template, e.g.
+	// object stands for the request's. It starts like the keys the source
+	// renders: tenant:default under the key tenant:{http.token.tenant}; for
+	// the http source, a URL that starts like its URL template, e.g.
 	// https://meta.example.com/tenants/default. The table source's "*"
 	// entry is its built-in default, found without a second lookup.
 	// Empty (default): a miss leaves the source's fields out.

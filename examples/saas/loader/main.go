@@ -5,11 +5,12 @@
 //	go run ./examples/saas/loader -table tenants.json -redis redis://127.0.0.1:6379/0 -prefix tenant:
 //
 // The "*" entry, the table's answer for keys it lacks, is written to the key
-// -default (tenant-default unless given), the key the source's `default`
-// names: the redis source looks it up when a tenant's key misses. It must lie
-// outside -prefix, where no token's key template can render it and -delete
-// never deletes it. With -default "" it is not loaded, and the loader prints
-// its members as `set` lines to put before the source. Keys already in Redis that
+// -default (tenant:default unless given), the key the source's `default`
+// names: the redis source looks it up when a tenant's key misses. It starts
+// with -prefix, as every key the source reads must, and -delete keeps it. A
+// token whose tenant renders to it gets the entry every unknown tenant gets.
+// With -default "" it is not loaded, and the loader prints its members as
+// `set` lines to put before the source. Keys already in Redis that
 // the file lacks are left alone unless -delete is given, which deletes every
 // key with the prefix that the file lacks. The writes of one run go in one
 // MULTI/EXEC transaction, so the redis sources see all of them or none.
@@ -44,7 +45,7 @@ func run(args []string, w io.Writer) error {
 	table := fs.String("table", "", "the table source's JSON file (required)")
 	url := fs.String("redis", "", "the Redis URL, redis://[user:password@]host:port/db (required); REDIS_PASSWORD, when set, is its password")
 	prefix := fs.String("prefix", "tenant:", "the literal start of the redis source's key template")
-	defKey := fs.String("default", "tenant-default", `the key the "*" entry is written to, the source's default key; outside -prefix; "" to print it as set lines instead`)
+	defKey := fs.String("default", "tenant:default", `the key the "*" entry is written to, the source's default key, starting with -prefix; "" to print it as set lines instead`)
 	del := fs.Bool("delete", false, "delete the keys with the prefix that the file lacks")
 	timeout := fs.Duration("timeout", 30*time.Second, "the bound of the whole load")
 	if err := fs.Parse(args); err != nil {
@@ -56,8 +57,8 @@ func run(args []string, w io.Writer) error {
 	if *prefix == "" {
 		return errors.New("-prefix is empty: give the literal start of the source's key template, e.g. -prefix tenant:")
 	}
-	if *defKey != "" && strings.HasPrefix(*defKey, *prefix) {
-		return fmt.Errorf("-default %q starts with -prefix %q: a token's key could render to it and -delete would delete it; give a key outside the prefix, e.g. -default tenant-default", *defKey, *prefix)
+	if *defKey != "" && !strings.HasPrefix(*defKey, *prefix) {
+		return fmt.Errorf("-default %q does not start with -prefix %q: the redis source reads only keys of its template; give e.g. -default %sdefault", *defKey, *prefix, *prefix)
 	}
 	raw, err := os.ReadFile(*table)
 	if err != nil {
@@ -176,6 +177,9 @@ func load(ctx context.Context, c *redis.Client, prefix string, entries []entry, 
 	var stale []string
 	if del {
 		want := map[string]bool{}
+		if def != nil {
+			want[def.key] = true
+		}
 		for _, e := range entries {
 			want[prefix+e.key] = true
 		}
