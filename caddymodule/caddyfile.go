@@ -461,6 +461,15 @@ func parseSource(d *caddyfile.Dispenser, h *Handler, pos positions) (enrichers.F
 			if d.NextArg() {
 				return enrichers.FieldConfig{}, d.ArgErr()
 			}
+		case "default":
+			if !d.NextArg() {
+				return enrichers.FieldConfig{}, d.ArgErr()
+			}
+			pos.at(at+".default", d.File(), d.Line())
+			sc.Default = d.Val()
+			if d.NextArg() {
+				return enrichers.FieldConfig{}, d.ArgErr()
+			}
 		case "fields":
 			pos.at(at+".fields", d.File(), d.Line())
 			if !d.NextArg() {

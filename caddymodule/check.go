@@ -41,6 +41,8 @@ func (h *Handler) compile() (*enrichers.Enricher, error) {
 			return nil, invalid(at+".fields", "source %s: fields: expected all or none, got %q", s.Name, s.Fields)
 		case s.Timeout < 0:
 			return nil, invalid(at+".timeout", "source %s: timeout: %s is negative: give a duration, e.g. 300ms", s.Name, time.Duration(s.Timeout))
+		case strings.ContainsAny(s.Default, "{}"):
+			return nil, invalid(at+".default", "source %s: default %q: the default key is looked up as written and may hold no placeholders or braces: give the literal key of the default entry, e.g. tenant:default", s.Name, s.Default)
 		}
 		if s.Key != "" {
 			if _, err := sources.ParseKeyTemplate(s.Key); err != nil {

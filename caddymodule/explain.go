@@ -165,7 +165,10 @@ func explainWith(a explainArgs, stdin io.Reader) (*explanation, error) {
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
-	h := new(Handler)
+	// The handler logs through the process's default logger, as caddy's
+	// own lines of this command do: a caddy.Context without a loaded
+	// config would give it a development logger, in another format.
+	h := &Handler{noProbes: true, logger: caddy.Log().Named("http.handlers.token_enrich")}
 	if err := json.Unmarshal(raw, h); err != nil {
 		return nil, fmt.Errorf("%s: token_enrich: %w", a.config, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/caddy-token-enrich/caddy-token-enrich/caddymodule"
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testcaddy"
@@ -55,10 +56,17 @@ func startCaddy(t *testing.T, block string, up *upstream) string {
 }
 
 // tokenBody sends a client_credentials token request to base and returns
-// the response body; the test fails unless the status is 200.
+// the response body; the test fails unless the status is 200. It opens a
+// connection of its own: the reload tests call it right after a config
+// load, which closes the idle connections a shared client would reuse.
 func tokenBody(t *testing.T, base string) string {
 	t.Helper()
-	resp, body := testhttp.Post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
+	req, err := http.NewRequest(http.MethodPost, base+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, body := testhttp.DoWith(t, freshClient, req)
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
@@ -69,3 +77,9 @@ var (
 	auth0Body = testupstream.Auth0Body
 	serveJSON = testupstream.ServeJSON
 )
+
+// freshClient opens a connection per request.
+var freshClient = &http.Client{
+	Transport: &http.Transport{DisableKeepAlives: true, DisableCompression: true},
+	Timeout:   time.Minute,
+}

@@ -75,13 +75,21 @@ func (x *exchange) LookUp(names []string) []enrichers.Found {
 		p.ctx, p.cancel = context.WithTimeout(x.r.Context(), time.Duration(s.Timeout))
 		go func() {
 			res, err := s.source.Lookup(p.ctx, key)
+			defaulted := false
+			if err == nil && res.Object == nil && s.Default != "" && key != s.Default && p.ctx.Err() == nil {
+				// a miss: the default entry stands for the key, found
+				// within what is left of the same timeout
+				countLookup(s.Name, "miss")
+				defaulted = true
+				res, err = s.source.Lookup(p.ctx, s.Default)
+			}
 			if err == nil && p.ctx.Err() != nil {
 				// answered after its timeout (a source that ignores its
 				// context): dropped like a timeout, whenever the answer
 				// is looked at, so that no work is done on it
 				res, err = sources.Result{}, p.ctx.Err()
 			}
-			p.done <- lookupAnswer{res, err}
+			p.done <- lookupAnswer{res: res, err: err, defaulted: defaulted}
 		}()
 		started = append(started, p)
 	}
@@ -109,4 +117,16 @@ func (x *exchange) LookUp(names []string) []enrichers.Found {
 type lookupAnswer struct {
 	res sources.Result
 	err error
+	// defaulted: the key was a miss, and res and err are the default
+	// entry's lookup
+	defaulted bool
+}
+
+// viaDefault is the note a state carries when the object is the default
+// entry's.
+func (a lookupAnswer) viaDefault() string {
+	if a.defaulted {
+		return ": the default entry, nothing stored for the key"
+	}
+	return ""
 }

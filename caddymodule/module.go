@@ -106,7 +106,12 @@ type Handler struct {
 	// introspectionPaths: nil when none is configured
 	introspectionPaths caddyhttp.MatchPath
 	failMode           bool
-	logger             *zap.Logger
+	// logger is the config's logger for the handler, unless set before
+	// Provision (explain sets the process's default logger)
+	logger *zap.Logger
+	// noProbes: the sources' origins are not probed in the background
+	// (explain looks each source up once, and says how that went)
+	noProbes bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -120,7 +125,9 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision applies defaults, validates and compiles the configuration,
 // and loads the rules' matchers and the sources' modules.
 func (h *Handler) Provision(ctx caddy.Context) error {
-	h.logger = ctx.Logger()
+	if h.logger == nil {
+		h.logger = ctx.Logger()
+	}
 	if err := sources.RegisterMetrics(ctx, responsesTotal, sourceLookups, enrichDuration, fieldsAdded, liftedRefused); err != nil {
 		return fmt.Errorf("token_enrich: registering metrics: %w", err)
 	}
@@ -148,6 +155,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("token_enrich: %w", err)
 	}
 	h.warnClientInput()
+	if !h.noProbes {
+		h.startProbes(ctx)
+	}
 	return nil
 }
 

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -36,6 +39,17 @@ type SourceConfig struct {
 	// source, from its URL) needs none.
 	Key string `json:"key,omitempty"`
 
+	// The key of the default entry: when nothing is stored for the
+	// rendered key (a miss), the source is looked up once more with this
+	// key, as written (no placeholders), within the same timeout; its
+	// object stands for the request's. It starts like the keys the source
+	// renders: tenant:default under the key tenant:{http.token.tenant}; for
+	// the http source, a URL that starts like its URL template, e.g.
+	// https://meta.example.com/tenants/default. The table source's "*"
+	// entry is its built-in default, found without a second lookup.
+	// Empty (default): a miss leaves the source's fields out.
+	Default string `json:"default,omitempty"`
+
 	// The longest a lookup may take before the response is sent without
 	// it. Default: 300ms.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
@@ -50,6 +64,9 @@ type SourceConfig struct {
 
 	source sources.Source
 	tmpl   *sources.KeyTemplate // Key, compiled
+	// failures lets a failed lookup be logged once per
+	// sources.ReportInterval and counts the others.
+	failures *sources.Throttle
 }
 
 // provisionSources loads the source modules.
@@ -66,6 +83,7 @@ func (h *Handler) provisionSources(ctx caddy.Context) error {
 			return fmt.Errorf("sources[%d] (%s): module %T is not a source", i, s.Name, mod)
 		}
 		s.source = src
+		s.failures = &sources.Throttle{Interval: sources.ReportInterval}
 		if _, renders := src.(sources.KeyRenderer); s.Key == "" && !renders {
 			return fmt.Errorf("sources[%d] (%s): no key to look up", i, s.Name)
 		}
@@ -76,6 +94,11 @@ func (h *Handler) provisionSources(ctx caddy.Context) error {
 		if ku, ok := src.(sources.KeyTemplateUser); ok && s.Key != "" {
 			if err := ku.UseKeyTemplate(s.Name, s.Key); err != nil {
 				return fmt.Errorf("sources[%d] (%s): %w", i, s.Name, err)
+			}
+		}
+		if kc, ok := src.(sources.KeyChecker); ok && s.Default != "" {
+			if err := kc.CheckKey(s.Default); err != nil {
+				return invalid(fmt.Sprintf("sources[%d].default", i), "source %s: default %q: %v", s.Name, s.Default, err)
 			}
 		}
 		h.sources[s.Name] = s
@@ -106,24 +129,55 @@ func (s *SourceConfig) key(repl *caddy.Replacer) (string, bool) {
 
 // judge counts a lookup's answer and says how it went: the object to use
 // (nil when the source's fields are left out) and, for explain, the state.
+// A lookup that failed is logged at warn, the first and then at most one
+// per sources.ReportInterval and source, with the count of the others.
 func (h *Handler) judge(s *SourceConfig, a lookupAnswer) ([]byte, string) {
 	switch {
 	case errors.Is(a.err, context.DeadlineExceeded):
 		countLookup(s.Name, "timeout")
-		h.debug("source lookup timed out; its fields are left out", zap.String("source", s.Name), zap.Duration("timeout", time.Duration(s.Timeout)))
-		return nil, "timed out after " + time.Duration(s.Timeout).String()
+		state := "timed out after " + time.Duration(s.Timeout).String()
+		h.lookupFailed(s, state, a.err)
+		return nil, state
 	case a.err != nil:
 		countLookup(s.Name, "error")
-		h.debug("source lookup failed; its fields are left out", zap.String("source", s.Name), sources.LogError(a.err))
-		return nil, "error: " + sources.Truncate(a.err.Error())
+		state := "error: " + sources.Truncate(a.err.Error())
+		if unreachable(a.err) {
+			state = "unreachable: " + sources.Truncate(a.err.Error())
+		}
+		h.lookupFailed(s, state, a.err)
+		return nil, state
 	case a.res.Object == nil:
 		countLookup(s.Name, "miss")
+		if a.defaulted {
+			return nil, "miss: nothing stored for the key, nor for the default " + strconv.Quote(s.Default)
+		}
 		return nil, "miss: nothing stored for the key"
 	case a.res.Stale:
 		countLookup(s.Name, "stale")
-		return a.res.Object, "stale: served from the cache, the origin unreachable"
+		return a.res.Object, "stale: served from the cache, the origin unreachable" + a.viaDefault()
 	default:
 		countLookup(s.Name, "hit")
-		return a.res.Object, "hit"
+		return a.res.Object, "hit" + a.viaDefault()
 	}
+}
+
+// lookupFailed logs the failed lookup of s unless s's throttle holds it back.
+func (h *Handler) lookupFailed(s *SourceConfig, state string, err error) {
+	held, ok := s.failures.Pass(time.Now())
+	if !ok || h.logger == nil {
+		return
+	}
+	h.logger.Warn("source lookup failed; its fields are left out (one line per 10s per source at most)",
+		zap.String("source", s.Name), sources.LogString("state", state), sources.LogError(err),
+		zap.Int("failures_not_logged", held))
+}
+
+// unreachable reports whether err says that the origin could not be
+// reached: a connection refused or failed, or a host name that does not
+// resolve.
+func unreachable(err error) bool {
+	var dns *net.DNSError
+	var op *net.OpError
+	return errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED) ||
+		(errors.As(err, &op) && op.Op == "dial")
 }

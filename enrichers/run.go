@@ -55,7 +55,8 @@ type Found struct {
 	// Object is the JSON object found; nil when there is none to use.
 	Object []byte
 	// State says how the lookup went, for Explain: "hit", "stale",
-	// "miss", "timed out after 300ms", "error: …", "key renders empty".
+	// "miss: …", "timed out after 300ms", "unreachable: …" (connection
+	// refused or failed, host not found), "error: …", "not looked up: …".
 	State string
 }
 

@@ -70,7 +70,7 @@ const RetryInterval = time.Second
 // Config.OnRefreshError. While the origin is down every stale key's
 // refresh fails once per RetryInterval: with thousands of keys, one report
 // per interval, with the count of the others, says as much as all of them.
-const RefreshErrorInterval = 10 * time.Second
+const RefreshErrorInterval = sources.ReportInterval
 
 // ErrClosed is returned by fetches started after Close.
 var ErrClosed = errors.New("cache closed")
@@ -143,11 +143,9 @@ type Cache struct {
 	epoch atomic.Uint64
 	seed  maphash.Seed
 
-	// errMu guards lastReport, the last call of OnRefreshError, and
-	// unreported, the failures since that it was not called for.
-	errMu      sync.Mutex
-	lastReport time.Time
-	unreported int
+	// refreshErrors lets OnRefreshError be called once per
+	// RefreshErrorInterval and counts the failures it is not called for.
+	refreshErrors sources.Throttle
 
 	// storeMu serialises the stores: fetches of one key started in
 	// different generations may run at once.
@@ -239,6 +237,7 @@ func New(cfg Config, fetch Fetch) (*Cache, error) {
 		cfg.Now = time.Now
 	}
 	c := &Cache{cfg: cfg, fetch: fetch, seed: maphash.MakeSeed()}
+	c.refreshErrors.Interval = RefreshErrorInterval
 	// Every entry that leaves the LRU (evicted, removed) goes through
 	// here, so bytes counts exactly the entries held.
 	l, err := lru.NewWithEvict(cfg.Size, func(key string, e *entry) { c.bytes.Add(-e.cost(key)) })
@@ -359,17 +358,9 @@ func (c *Cache) revalidate(key string, e *entry, now time.Time) {
 // reportRefreshError calls OnRefreshError for the failed refresh of key,
 // or counts it when the last call was less than RefreshErrorInterval ago.
 func (c *Cache) reportRefreshError(key string, err error) {
-	c.errMu.Lock()
-	now := c.cfg.Now()
-	if !c.lastReport.IsZero() && now.Sub(c.lastReport) < RefreshErrorInterval {
-		c.unreported++
-		c.errMu.Unlock()
-		return
+	if n, ok := c.refreshErrors.Pass(c.cfg.Now()); ok {
+		c.cfg.OnRefreshError(key, err, n)
 	}
-	n := c.unreported
-	c.unreported, c.lastReport = 0, now
-	c.errMu.Unlock()
-	c.cfg.OnRefreshError(key, err, n)
 }
 
 // fill fetches key, whose generation is gen, and stores the outcome. One

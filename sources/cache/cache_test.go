@@ -228,9 +228,7 @@ func TestRefreshErrorsAreReportedOncePerInterval(t *testing.T) {
 	}
 	reported([]int{0})
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		c.errMu.Lock()
-		n := c.unreported
-		c.errMu.Unlock()
+		n := c.refreshErrors.Held()
 		if n == len(keys)-1 {
 			break
 		}

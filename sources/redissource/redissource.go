@@ -216,6 +216,11 @@ func (s *Source) options(rawURL string) (*redis.UniversalOptions, error) {
 		ReadTimeout:           ft,
 		WriteTimeout:          ft,
 		PoolTimeout:           ft,
+		// One dial per attempt: the command's own retries (MaxRetries)
+		// retry a refused connection; the pool's dial retries, 100ms
+		// apart, would spend a lookup's timeout on a server that is
+		// down, and its "connection refused" would read "timed out".
+		DialerRetries: 1,
 		// CLIENT SETINFO is refused by servers before 7.2.
 		DisableIdentity: true,
 	}, nil

@@ -4,10 +4,13 @@
 //
 //	go run ./examples/saas/loader -table tenants.json -redis redis://127.0.0.1:6379/0 -prefix tenant:
 //
-// The "*" entry, the table's answer for keys it lacks, is not loaded: a key
-// template such as tenant:{http.token.tenant} could then be rendered to it by
-// a token whose tenant is "*". Its members belong in `set` lines before the
-// source (later wins), which the loader prints. Keys already in Redis that
+// The "*" entry, the table's answer for keys it lacks, is written to the key
+// -default (tenant:default unless given), the key the source's `default`
+// names: the redis source looks it up when a tenant's key misses. It starts
+// with -prefix, as every key the source reads must, and -delete keeps it. A
+// token whose tenant renders to it gets the entry every unknown tenant gets.
+// With -default "" it is not loaded, and the loader prints its members as
+// `set` lines to put before the source. Keys already in Redis that
 // the file lacks are left alone unless -delete is given, which deletes every
 // key with the prefix that the file lacks. The writes of one run go in one
 // MULTI/EXEC transaction, so the redis sources see all of them or none.
@@ -42,6 +45,7 @@ func run(args []string, w io.Writer) error {
 	table := fs.String("table", "", "the table source's JSON file (required)")
 	url := fs.String("redis", "", "the Redis URL, redis://[user:password@]host:port/db (required); REDIS_PASSWORD, when set, is its password")
 	prefix := fs.String("prefix", "tenant:", "the literal start of the redis source's key template")
+	defKey := fs.String("default", "tenant:default", `the key the "*" entry is written to, the source's default key, starting with -prefix; "" to print it as set lines instead`)
 	del := fs.Bool("delete", false, "delete the keys with the prefix that the file lacks")
 	timeout := fs.Duration("timeout", 30*time.Second, "the bound of the whole load")
 	if err := fs.Parse(args); err != nil {
@@ -52,6 +56,9 @@ func run(args []string, w io.Writer) error {
 	}
 	if *prefix == "" {
 		return errors.New("-prefix is empty: give the literal start of the source's key template, e.g. -prefix tenant:")
+	}
+	if *defKey != "" && !strings.HasPrefix(*defKey, *prefix) {
+		return fmt.Errorf("-default %q does not start with -prefix %q: the redis source reads only keys of its template; give e.g. -default %sdefault", *defKey, *prefix, *prefix)
 	}
 	raw, err := os.ReadFile(*table)
 	if err != nil {
@@ -72,7 +79,11 @@ func run(args []string, w io.Writer) error {
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	deleted, err := load(ctx, client, *prefix, entries, *del)
+	var defEntry *entry
+	if def != nil && *defKey != "" {
+		defEntry = &entry{key: *defKey, object: def.object}
+	}
+	deleted, err := load(ctx, client, *prefix, entries, defEntry, *del)
 	if err != nil {
 		return err
 	}
@@ -81,9 +92,12 @@ func run(args []string, w io.Writer) error {
 		fmt.Fprintf(w, ", deleted %d", deleted)
 	}
 	fmt.Fprintln(w)
-	if def != nil {
+	switch {
+	case defEntry != nil:
+		fmt.Fprintf(w, "loaded \"*\" into %s: name it in the source, default %s\n", defEntry.key, defEntry.key)
+	case def != nil:
 		fmt.Fprintln(w, `"*" is not loaded: put its members before the source, as set lines (later wins):`)
-		for _, l := range setLines(def) {
+		for _, l := range setLines(def.members) {
 			fmt.Fprintln(w, "\t"+l)
 		}
 	}
@@ -96,17 +110,23 @@ type entry struct {
 	object []byte
 }
 
+// star is the table's "*" entry.
+type star struct {
+	object  []byte                     // compacted, members in the file's order
+	members map[string]json.RawMessage // by name
+}
+
 // parseTable reads a table file as the table source does: a JSON object
 // whose members are objects; of duplicate keys the last wins. It returns
-// the entries other than "*", in the file's order, and "*"'s object.
-func parseTable(raw []byte) ([]entry, map[string]json.RawMessage, error) {
+// the entries other than "*", in the file's order, and "*" (nil without).
+func parseTable(raw []byte) ([]entry, *star, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil, nil, errors.New("not a JSON object: the table maps each key to an object")
 	}
 	var out []entry
 	index := map[string]int{}
-	var def map[string]json.RawMessage
+	var def *star
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -125,8 +145,8 @@ func parseTable(raw []byte) ([]entry, map[string]json.RawMessage, error) {
 			return nil, nil, fmt.Errorf("entry %q is not an object: each entry is the object its tokens get", key)
 		}
 		if key == "*" {
-			def = map[string]json.RawMessage{}
-			if err := json.Unmarshal(compact.Bytes(), &def); err != nil {
+			def = &star{object: compact.Bytes()}
+			if err := json.Unmarshal(compact.Bytes(), &def.members); err != nil {
 				return nil, nil, fmt.Errorf("entry %q: %w", key, err)
 			}
 			continue
@@ -150,13 +170,16 @@ func parseTable(raw []byte) ([]entry, map[string]json.RawMessage, error) {
 	return out, def, nil
 }
 
-// load writes the entries under prefix in one transaction and, with del,
-// deletes in it the keys with the prefix that the entries lack. It returns
-// how many keys it deleted.
-func load(ctx context.Context, c *redis.Client, prefix string, entries []entry, del bool) (int, error) {
+// load writes the entries under prefix, and def (when not nil) under its
+// own key, in one transaction and, with del, deletes in it the keys with
+// the prefix that the entries lack. It returns how many keys it deleted.
+func load(ctx context.Context, c *redis.Client, prefix string, entries []entry, def *entry, del bool) (int, error) {
 	var stale []string
 	if del {
 		want := map[string]bool{}
+		if def != nil {
+			want[def.key] = true
+		}
 		for _, e := range entries {
 			want[prefix+e.key] = true
 		}
@@ -175,6 +198,9 @@ func load(ctx context.Context, c *redis.Client, prefix string, entries []entry, 
 	_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for _, e := range entries {
 			p.Set(ctx, prefix+e.key, e.object, 0)
+		}
+		if def != nil {
+			p.Set(ctx, def.key, def.object, 0)
 		}
 		if len(stale) > 0 {
 			p.Del(ctx, stale...)

@@ -11,7 +11,8 @@ import (
 )
 
 // TestLoadsTheRecipesTable: the recipe's table goes into a real Redis as
-// one JSON string per tenant, "*" stays out and is printed as set lines,
+// one JSON string per tenant, "*" goes to the default key tenant:default
+// (or, with -default "", stays out and is printed as set lines),
 // and with -delete a tenant the file no longer has is removed while keys
 // outside the prefix are kept.
 func TestLoadsTheRecipesTable(t *testing.T) {
@@ -34,9 +35,13 @@ func TestLoadsTheRecipesTable(t *testing.T) {
 		}
 	}
 	if n, _ := srv.Client.Exists(ctx, "tenant:*").Result(); n != 0 {
-		t.Error(`"*" was loaded`)
+		t.Error(`"*" was loaded as a tenant`)
 	}
-	for _, w := range []string{"loaded 2 keys tenant:<key>", "set api-uri https://api.example.com", "set plan free", "set region us-east-1"} {
+	const def = `{"api-uri":"https://api.example.com","region":"us-east-1","plan":"free"}`
+	if got, err := srv.Client.Get(ctx, "tenant:default").Result(); err != nil || got != def {
+		t.Errorf(`"*" in tenant:default = %q %v, want %q`, got, err, def)
+	}
+	for _, w := range []string{"loaded 2 keys tenant:<key>", `loaded "*" into tenant:default: name it in the source, default tenant:default`} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("output lacks %q:\n%s", w, out.String())
 		}
@@ -57,6 +62,30 @@ func TestLoadsTheRecipesTable(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "deleted 1") {
 		t.Errorf("output: %s", out.String())
+	}
+	if n, _ := srv.Client.Exists(ctx, "tenant:default").Result(); n != 1 {
+		t.Error("-delete removed the default key")
+	}
+
+	// without a default key, "*" is printed as the set lines to use instead
+	srv.Client.Del(ctx, "tenant:default")
+	out.Reset()
+	if err := run([]string{"-table", "../tenants.json", "-redis", srv.URL(0), "-default", ""}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := srv.Client.Exists(ctx, "tenant:default").Result(); n != 0 {
+		t.Error(`-default "" loaded "*"`)
+	}
+	for _, w := range []string{"set api-uri https://api.example.com", "set plan free", "set region us-east-1"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("output lacks %q:\n%s", w, out.String())
+		}
+	}
+
+	// a default key outside the prefix is refused
+	err := run([]string{"-table", "../tenants.json", "-redis", srv.URL(0), "-default", "tenant-default"}, &out)
+	if err == nil || !strings.Contains(err.Error(), `-default "tenant-default" does not start with -prefix "tenant:"`) {
+		t.Errorf("a default key outside the prefix: %v", err)
 	}
 }
 
