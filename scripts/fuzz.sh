@@ -24,6 +24,7 @@ targets=(
 	"./caddymodule FuzzUnmarshalCaddyfile"
 	"./sources/httpsource FuzzRenderKeyEscaping"
 	"./sources/httpsource FuzzCheckObject"
+	"./sources FuzzKeyTemplateInjective"
 )
 
 for t in "${targets[@]}"; do
