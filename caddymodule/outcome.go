@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -82,6 +83,21 @@ var outcomeCounters = func() (c [numOutcomes]prometheus.Counter) {
 // failed reports whether o is a response that should have been enriched but
 // could not be read, which on_error decides the fate of.
 func (o outcome) failed() bool { return o == outInvalid || o == outDecodeError }
+
+// outcomeOf is the outcome of a response the engine has run on, and the
+// error that details it.
+func (h *Handler) outcomeOf(x *exchange) (outcome, error) {
+	o := engineOutcome(x.res.Status, x.introspection)
+	switch {
+	case x.r.Context().Err() != nil:
+		return outClientGone, nil
+	case o == outEnriched && h.DryRun:
+		return outDryRun, nil
+	case o == outAmbiguous:
+		return o, errors.New(x.res.Ambiguity)
+	}
+	return o, x.res.Err
+}
 
 // engineOutcome is the outcome of a response the engine read.
 func engineOutcome(s enrichers.Status, introspection bool) outcome {

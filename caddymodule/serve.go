@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -193,24 +192,8 @@ func (h *Handler) finish(x *exchange) error {
 		in.Count = countField
 	}
 	x.res = h.enricher.Run(nil, &in, x)
-	for _, name := range x.res.Rejected {
-		if claim, ok := strings.CutPrefix(name, "lift:"); ok {
-			countLifted(claim)
-			h.logger.Warn("lifted claim left out: more than 1000 members", zap.String("claim", claim))
-			continue
-		}
-		countLookup(name, "error")
-		h.logger.Warn("source lookup left out: not a JSON object within 512 levels and 1000 members", zap.String("source", name))
-	}
-	o, err := engineOutcome(x.res.Status, x.introspection), x.res.Err
-	switch {
-	case x.r.Context().Err() != nil:
-		o = outClientGone
-	case o == outEnriched && h.DryRun:
-		o = outDryRun
-	case o == outAmbiguous:
-		err = errors.New(x.res.Ambiguity)
-	}
+	h.reportRejected(x.res.Rejected)
+	o, err := h.outcomeOf(x)
 	return h.end(x, o, err)
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -180,4 +181,19 @@ func unreachable(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED) ||
 		(errors.As(err, &op) && op.Op == "dial")
+}
+
+// reportRejected counts and warns of what the engine refused: a source's
+// object that is not a JSON object within 512 levels and 1000 members, a
+// lifted claim ("lift:<claim>") of more than 1000 members.
+func (h *Handler) reportRejected(rejected []string) {
+	for _, name := range rejected {
+		if claim, ok := strings.CutPrefix(name, "lift:"); ok {
+			countLifted(claim)
+			h.logger.Warn("lifted claim left out: more than 1000 members", zap.String("claim", claim))
+			continue
+		}
+		countLookup(name, "error")
+		h.logger.Warn("source lookup left out: not a JSON object within 512 levels and 1000 members", zap.String("source", name))
+	}
 }
