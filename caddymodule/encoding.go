@@ -118,5 +118,8 @@ func readLimited(dst []byte, r io.Reader, limit int64) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
+	if len(dst) == 0 {
+		return out, nil // nothing to append to: no second copy
+	}
 	return append(dst, out...), nil
 }

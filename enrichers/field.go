@@ -147,16 +147,3 @@ func validateFieldName(name string) error {
 	}
 	return nil
 }
-
-// parseJSONValue checks that s is exactly one JSON value and returns it
-// compacted; used by configuration adapters to report errors early.
-func parseJSONValue(s string) (json.RawMessage, error) {
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, []byte(s)); err != nil {
-		return nil, err
-	}
-	if buf.Len() == 0 {
-		return nil, errors.New("empty JSON value")
-	}
-	return buf.Bytes(), nil
-}
