@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,17 +69,22 @@ var fieldsAdded = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help:      "Members written into token responses, by field: a configured field's name, lift:<claim> or source:<name>.",
 }, []string{"field"})
 
-// fieldCounters caches fieldsAdded's counter per label: labels are
-// bounded by the configuration, and a lookup here is cheaper than
-// WithLabelValues hashing the label on every field of every response.
-var fieldCounters sync.Map // label -> prometheus.Counter
-
-func countField(label string) {
-	c, ok := fieldCounters.Load(label)
-	if !ok {
-		c, _ = fieldCounters.LoadOrStore(label, fieldsAdded.WithLabelValues(label))
+// fieldCounts returns the enricher's Input.Count: it counts each label
+// in fieldsAdded with a counter resolved here, once per configuration,
+// as the enricher lists every label it can count (Labels), so that a
+// response costs no WithLabelValues hashing of its labels.
+func fieldCounts(labels []string) func(label string) {
+	counters := make(map[string]prometheus.Counter, len(labels))
+	for _, l := range labels {
+		counters[l] = fieldsAdded.WithLabelValues(l)
 	}
-	c.(prometheus.Counter).Inc()
+	return func(label string) {
+		if c, ok := counters[label]; ok {
+			c.Inc()
+			return
+		}
+		fieldsAdded.WithLabelValues(label).Inc() // unlisted: counted all the same
+	}
 }
 
 // observeSince records the time since start in enrichDuration.

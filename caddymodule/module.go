@@ -102,7 +102,9 @@ type Handler struct {
 	ruleMatchers []caddyhttp.MatcherSet
 
 	enricher *enrichers.Enricher
-	paths    caddyhttp.MatchPath
+	// countField counts the fields written, by label (metrics.go)
+	countField func(label string)
+	paths      caddyhttp.MatchPath
 	// introspectionPaths: nil when none is configured
 	introspectionPaths caddyhttp.MatchPath
 	failMode           bool
@@ -137,6 +139,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("token_enrich: %w", err)
 	}
 	h.enricher = e
+	h.countField = fieldCounts(e.Labels())
 	h.failMode = h.OnError == "fail"
 	h.paths = append(caddyhttp.MatchPath(nil), h.Paths...)
 	if err := h.paths.Provision(ctx); err != nil {

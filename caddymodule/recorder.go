@@ -72,7 +72,7 @@ func (br *boundedRecorder) WriteHeader(status int) {
 	}
 	// a declared length (within the limit, or shouldBuffer said no) is
 	// room taken once, instead of doubling up to it
-	if n, err := strconv.ParseInt(hdr.Get("Content-Length"), 10, 64); err == nil && n > 0 && n <= br.limit {
+	if n, err := strconv.ParseInt(header(hdr, "Content-Length"), 10, 64); err == nil && n > 0 && n <= br.limit {
 		br.buf.Grow(int(n))
 	}
 }

@@ -38,7 +38,7 @@ func (x *exchange) readTokenRequest(r *http.Request) {
 	rb.buf.Reset(body)
 	rb.Reader = &rb.buf
 	// the replay reader only reads body, so it stays as it was
-	x.params, x.paramsType = body, r.Header.Get("Content-Type")
+	x.params, x.paramsType = body, header(r.Header, "Content-Type")
 }
 
 // readAtMost reads r until EOF or until n bytes have been read, like
@@ -68,6 +68,16 @@ func readAtMost(r io.Reader, n, contentLength int64, buf []byte) ([]byte, error)
 		}
 	}
 	return buf, nil
+}
+
+// header is h.Get(key) for a key in canonical form, as every key the
+// token path reads is: Get canonicalises the key it is given, which costs
+// more than the lookup itself.
+func header(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // replayBody serves buffered bytes (and possibly the rest of the original

@@ -99,3 +99,23 @@ func TestNarrowAcceptEncoding(t *testing.T) {
 		}
 	}
 }
+
+// header reads what Header.Get reads for the canonical keys the token
+// path asks for, however the upstream or client spelled them when set.
+func TestHeaderIsGetForCanonicalKeys(t *testing.T) {
+	keys := []string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Range"}
+	for _, k := range keys {
+		if c := http.CanonicalHeaderKey(k); c != k {
+			t.Fatalf("%q is not canonical (%q)", k, c)
+		}
+		h := http.Header{}
+		if got := header(h, k); got != "" {
+			t.Errorf("%s absent: got %q", k, got)
+		}
+		h.Add(strings.ToLower(k), "first")
+		h.Add(strings.ToUpper(k), "second")
+		if got, want := header(h, k), h.Get(k); got != want || got != "first" {
+			t.Errorf("%s: header %q, Get %q, want first", k, got, want)
+		}
+	}
+}

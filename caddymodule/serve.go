@@ -148,22 +148,22 @@ func serveNext(rec *boundedRecorder, r *http.Request, next caddyhttp.Handler) er
 // module decodes.
 func (h *Handler) shouldBuffer(status int, hdr http.Header) bool {
 	if status < 200 || status > 299 || status == http.StatusNoContent || status == http.StatusResetContent ||
-		status == http.StatusPartialContent || hdr.Get("Content-Range") != "" {
+		status == http.StatusPartialContent || header(hdr, "Content-Range") != "" {
 		return false
 	}
-	if !enrichers.IsJSONMediaType(hdr.Get("Content-Type")) {
+	if !enrichers.IsJSONMediaType(header(hdr, "Content-Type")) {
 		return false
 	}
 	if _, ok := hdr["Trailer"]; ok {
 		return false
 	}
-	if cl := hdr.Get("Content-Length"); cl != "" {
+	if cl := header(hdr, "Content-Length"); cl != "" {
 		n, err := strconv.ParseInt(cl, 10, 64)
 		if err != nil || n > h.MaxBody {
 			return false
 		}
 	}
-	return canDecode(hdr.Get("Content-Encoding"))
+	return canDecode(header(hdr, "Content-Encoding"))
 }
 
 // finish decodes a buffered response, runs the engine on it and ends it.
@@ -174,7 +174,7 @@ func (h *Handler) finish(x *exchange) error {
 		return h.end(x, outTrailers, nil)
 	}
 	body := rec.buf.Bytes()
-	if coding := rec.Header().Get("Content-Encoding"); coding != "" && coding != "identity" {
+	if coding := header(rec.Header(), "Content-Encoding"); coding != "" && coding != "identity" {
 		var err error
 		if body, err = decodeBody(nil, coding, body, h.MaxBody); err != nil {
 			return h.end(x, outDecodeError, fmt.Errorf("decoding %s body: %w", coding, err))
@@ -189,7 +189,7 @@ func (h *Handler) finish(x *exchange) error {
 		Introspection: x.introspection, Names: h.DryRun || debug || x.explain, Values: h.DryRun, Explain: x.explain,
 	}
 	if !h.DryRun {
-		in.Count = countField
+		in.Count = h.countField
 	}
 	x.res = h.enricher.Run(nil, &in, x)
 	h.reportRejected(x.res.Rejected)

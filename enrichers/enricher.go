@@ -74,6 +74,38 @@ type Enricher struct {
 	hasSplits bool
 }
 
+// Labels lists every label Input.Count can be called with: the names of
+// the configured fields, "lift:<claim>" and "source:<name>", once each.
+// They are bounded by the configuration, so a host can resolve what it
+// counts them with once, when it loads the configuration.
+func (e *Enricher) Labels() []string {
+	var labels []string
+	seen := map[string]bool{}
+	add := func(l string) {
+		if !seen[l] {
+			seen[l] = true
+			labels = append(labels, l)
+		}
+	}
+	addFields := func(fs []field) {
+		for i := range fs {
+			if fs[i].source != "" {
+				add(fs[i].label)
+			} else {
+				add(fs[i].name)
+			}
+		}
+	}
+	for _, l := range e.liftLabels {
+		add(l)
+	}
+	addFields(e.fields)
+	for i := range e.rules {
+		addFields(e.rules[i].fields)
+	}
+	return labels
+}
+
 // Status says what the engine made of a response.
 type Status uint8
 
@@ -181,9 +213,10 @@ type Response struct {
 	introspection bool
 	members       []member // the body's top-level members, in order
 	// matched[i]: rule i applies, decided once per response (matchRules)
-	matched []bool
-	sources []sourceObject // what the sources' lookups came to
-	splits  []splitResult  // the buckets of the splits
+	matched    []bool
+	matchedArr [16]bool       // matched's room for a usual configuration
+	sources    []sourceObject // what the sources' lookups came to
+	splits     []splitResult  // the buckets of the splits
 	// refused names the sources and lifted claims ("lift:<claim>") whose
 	// objects were refused (Result.Rejected)
 	refused []string

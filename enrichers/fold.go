@@ -1,6 +1,9 @@
 package enrichers
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // pairsUpTo is the length of a member list up to which foldedTwice
 // compares every pair: a usual body has a handful of members, and a pair
@@ -17,8 +20,9 @@ const pairsUpTo = 16
 func foldedTwice(list []member, reserved func(string) bool) bool {
 	if len(list) <= pairsUpTo {
 		for i := range list {
+			a := list[i].name
 			for j := i + 1; j < len(list); j++ {
-				if strings.EqualFold(list[i].name, list[j].name) && reserved(list[i].name) {
+				if b := list[j].name; mayFold(a, b) && strings.EqualFold(a, b) && reserved(a) {
 					return true
 				}
 			}
@@ -41,4 +45,17 @@ func foldedTwice(list []member, reserved func(string) bool) bool {
 		seen = append(seen, name)
 	}
 	return false
+}
+
+// mayFold is false when a and b cannot be equal under strings.EqualFold
+// because their first bytes are ASCII and differ in more than the case
+// bit: ASCII folds only to ASCII and to multi-byte characters (K to the
+// Kelvin sign, s to the long s), whose first byte is not ASCII. Most pairs
+// of member names differ so, and are told apart without the call.
+func mayFold(a, b string) bool {
+	if a == "" || b == "" {
+		return len(a) == len(b)
+	}
+	x, y := a[0], b[0]
+	return x >= utf8.RuneSelf || y >= utf8.RuneSelf || x|0x20 == y|0x20
 }

@@ -68,10 +68,25 @@ const (
 // custom claims (Hydra's `ext`), a name absent at the top level is looked up
 // there. It is the one way claims are read.
 func (id *Identity) claim(name string) gjson.Result {
-	if v := last(id.claims, name); v.Exists() || id.nested == "" {
-		return v
+	if m := find(id.claims, name); m != nil {
+		return m.val()
+	}
+	if id.nested == "" {
+		return gjson.Result{}
 	}
 	return lastOf(gjson.Parse(id.nested), name)
+}
+
+// claimText is valueText(id.claim(name)), without building the value of a
+// top-level string claim.
+func (id *Identity) claimText(name string) string {
+	if m := find(id.claims, name); m != nil {
+		return m.text()
+	}
+	if id.nested == "" {
+		return ""
+	}
+	return valueText(lastOf(gjson.Parse(id.nested), name))
 }
 
 // Audience returns the audience the client asked for, else the token's first.
@@ -149,12 +164,12 @@ func identify(p *idpPreset, isJWT bool, claims []member, respScope, issuedType s
 	if isJWT {
 		id.Format = tokenJWT
 		id.claims = claims
-		id.Issuer = id.claim("iss").String()
-		id.Subject = id.claim("sub").String()
-		gty, idtyp = id.claim("gty").String(), id.claim("idtyp").String()
+		// top-level claims only: the nested object is not set yet
+		id.Issuer, id.Subject = id.claimText("iss"), id.claimText("sub")
+		gty, idtyp = id.claimText("gty"), id.claimText("idtyp")
 		if p.Nested != "" {
-			if v := last(claims, p.Nested); v.IsObject() {
-				id.nested = v.Raw
+			if m := find(claims, p.Nested); m != nil && m.kind() == '{' {
+				id.nested = m.raw
 			}
 		}
 		id.ClientID = valueText(id.pick(p.Client, isClient, &id.from.client, nestedClient))
@@ -220,9 +235,9 @@ const (
 // chosen claim's name in *from, and bit in id.from.nested for a nested one.
 func (id *Identity) pick(names []string, ok func(gjson.Result) bool, from *string, bit uint8) gjson.Result {
 	for _, n := range names {
-		if v := last(id.claims, n); ok(v) {
+		if m := find(id.claims, n); m != nil && (m.plain && m.raw != `""` || ok(m.val())) {
 			*from = n
-			return v
+			return m.val()
 		}
 	}
 	if id.nested != "" {

@@ -67,18 +67,34 @@ type member struct {
 	name  string
 	raw   string
 	index int
+	// plain: the value is a string without escapes, its text raw unquoted
+	plain bool
 }
 
 // val returns the member's value. A string without escapes, what most
 // claims are, is its raw text unquoted; anything else is parsed again.
 func (m *member) val() gjson.Result {
-	if n := len(m.raw); n >= 2 && m.raw[0] == '"' && strings.IndexByte(m.raw, '\\') < 0 {
-		return gjson.Result{Type: gjson.String, Raw: m.raw, Str: m.raw[1 : n-1], Index: m.index}
+	if m.plain {
+		return gjson.Result{Type: gjson.String, Raw: m.raw, Str: m.raw[1 : len(m.raw)-1], Index: m.index}
 	}
 	v := gjson.Parse(m.raw)
 	v.Index = m.index
 	return v
 }
+
+// text is valueText(m.val()) without building the value for a string
+// without escapes, what most claims are.
+func (m *member) text() string {
+	if m.plain {
+		return m.raw[1 : len(m.raw)-1]
+	}
+	return valueText(m.val())
+}
+
+// kind is the JSON type of the member's value, told by its first byte:
+// '"' a string, '{' an object, '[' an array, 'n' null, 't' or 'f' a
+// boolean, anything else a number.
+func (m *member) kind() byte { return m.raw[0] }
 
 // readObject checks that b is a UTF-8 JSON object nested at most MaxDepth
 // deep and appends its members, in order, to list. The members' strings
@@ -117,23 +133,31 @@ func objectRoot[T string | []byte](b T) bool {
 // last returns the value of the last member named name in list: the one
 // encoding/json, JSON.parse and JWT libraries keep when a name repeats.
 func last(list []member, name string) gjson.Result {
+	if m := find(list, name); m != nil {
+		return m.val()
+	}
+	return gjson.Result{}
+}
+
+// find returns the last member named name in list, or nil.
+func find(list []member, name string) *member {
 	if name == "" {
 		for i := len(list) - 1; i >= 0; i-- {
 			if list[i].name == "" {
-				return list[i].val()
+				return &list[i]
 			}
 		}
-		return gjson.Result{}
+		return nil
 	}
 	// Claim names are short and many share a length (iss, sub, aud, azp):
 	// a last byte that differs spares the call comparing the rest.
 	end := name[len(name)-1]
 	for i := len(list) - 1; i >= 0; i-- {
 		if n := list[i].name; len(n) == len(name) && n[len(n)-1] == end && n == name {
-			return list[i].val()
+			return &list[i]
 		}
 	}
-	return gjson.Result{}
+	return nil
 }
 
 // lastOf returns the value of the last member named name of object obj.

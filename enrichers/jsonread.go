@@ -49,6 +49,7 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 		i     = skipSpace(b, 0)
 		name  string // the name of the root member being read
 		start int    // the offset of its value
+		esc   bool   // the last string value read holds escapes
 	)
 	for {
 		// a value begins at i
@@ -85,11 +86,11 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 			}
 			continue
 		case '"':
-			end, _, ok := skipString(b, i)
+			end, e, ok := skipString(b, i)
 			if !ok {
 				return list, end, errNotJSONObject
 			}
-			i = end
+			i, esc = end, e
 		case 't':
 			if !hasLiteral(b, i, "true") {
 				return list, i, errNotJSONObject
@@ -121,7 +122,7 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 				return list, -1, nil
 			}
 			if depth == 1 && listing {
-				list = append(list, member{name: name, raw: string(b[start:i]), index: start})
+				list = append(list, member{name: name, raw: string(b[start:i]), index: start, plain: b[start] == '"' && !esc})
 			}
 			if i = skipSpace(b, i); i >= n {
 				return list, n, errNotJSONObject

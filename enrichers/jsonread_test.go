@@ -25,7 +25,9 @@ func gjsonMembers(text string) []member {
 	root.Index = len(text) - len(root.Raw)
 	var list []member
 	root.ForEach(func(k, v gjson.Result) bool {
-		list = append(list, member{name: k.Str, raw: v.Raw, index: v.Index})
+		// plain: a string value holding no escapes
+		plain := v.Type == gjson.String && !strings.Contains(v.Raw, `\`)
+		list = append(list, member{name: k.Str, raw: v.Raw, index: v.Index, plain: plain})
 		return true
 	})
 	return list
@@ -173,7 +175,7 @@ func TestReadObjectKeepsList(t *testing.T) {
 	buf := make([]member, 1, 8)
 	buf[0] = member{name: "before"}
 	_, list, err := readObject(` {"a": [1, 2] , "b":"x"}`, buf)
-	want := []member{{name: "before"}, {name: "a", raw: "[1, 2]", index: 7}, {name: "b", raw: `"x"`, index: 20}}
+	want := []member{{name: "before"}, {name: "a", raw: "[1, 2]", index: 7}, {name: "b", raw: `"x"`, index: 20, plain: true}}
 	if err != nil || !reflect.DeepEqual(list, want) {
 		t.Fatalf("err %v, list %+v", err, list)
 	}

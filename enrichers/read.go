@@ -11,9 +11,10 @@ import (
 // errTooDeep when it nests deeper than MaxDepth.
 func (e *Enricher) read(r *Response, body string, req *tokenRequest) error {
 	*r = Response{Status: StatusNotToken, body: body}
-	// room for the members of a usual body, and below for the claims of
-	// its token, so that each list is one allocation
-	_, list, err := readObject(body, make([]member, 0, 16))
+	// room for the members of a usual body and the claims of its token,
+	// in one allocation: a list that outgrows its part moves out of it
+	lists := make([]member, 0, 40)
+	_, list, err := readObject(body, lists[:0:16])
 	if err != nil {
 		return err
 	}
@@ -32,7 +33,7 @@ func (e *Enricher) read(r *Response, body string, req *tokenRequest) error {
 	if strings.IndexByte(token, '\\') >= 0 {
 		token = tok.Str
 	}
-	header, claims, isJWT := readClaims(token, make([]member, 0, 24))
+	header, claims, isJWT := readClaims(token, lists[16:16])
 	p, why := e.presets.choose(isJWT, claims, header)
 	r.Identity = identify(p, isJWT, claims, stringMember(list, "scope"), stringMember(list, "issued_token_type"), req)
 	if r.Identity.Preset == presetHydra && p == &e.presets.fallback {

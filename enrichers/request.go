@@ -157,7 +157,7 @@ func readForm(q string, f form) form {
 			continue
 		}
 		k, v, _ := strings.Cut(pair, "=")
-		k, err := url.QueryUnescape(k)
+		k, err := queryUnescape(k)
 		if err != nil {
 			continue
 		}
@@ -176,7 +176,7 @@ func readForm(q string, f form) form {
 		default:
 			continue
 		}
-		if v, err = url.QueryUnescape(v); err != nil {
+		if v, err = queryUnescape(v); err != nil {
 			continue
 		}
 		if i == 1 {
@@ -194,10 +194,24 @@ func readForm(q string, f form) form {
 	return f
 }
 
+// queryUnescape is url.QueryUnescape, which reads a string a byte at a
+// time to learn that it has nothing to unescape: most token parameters
+// (client ids, grant types, scopes) have nothing, and IndexByte says so
+// at a fraction of the cost.
+func queryUnescape(s string) (string, error) {
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		return s, nil
+	}
+	return url.QueryUnescape(s)
+}
+
 // mediaType returns the lowercased media type of a Content-Type value, as
 // mime.ParseMediaType would (its error aside): a plain comparison for the
 // two types a token request uses, the library for anything else.
 func mediaType(v string) string {
+	if v == "application/x-www-form-urlencoded" || v == "application/json" {
+		return v // as clients send it, with nothing to lower or trim
+	}
 	base, _, _ := strings.Cut(v, ";")
 	base = strings.TrimSpace(base)
 	// ToLower, as mime does: strings.EqualFold would also fold ſ and K
@@ -214,6 +228,9 @@ func mediaType(v string) string {
 // one this module may rewrite. A value with parameters is judged by
 // mime.ParseMediaType.
 func IsJSONMediaType(v string) bool {
+	if v == "application/json" || v == "application/json; charset=utf-8" || v == "application/json;charset=UTF-8" {
+		return true // what identity providers send, as they send it
+	}
 	// the usual spellings, judged without the library; ToLower, as mime
 	// does: strings.EqualFold would also fold ſ and K
 	base, param, hasParam := strings.Cut(v, ";")

@@ -1,5 +1,7 @@
 package enrichers
 
+import "strings"
+
 // Input is one token-endpoint response for Run, and the token request it
 // answers.
 type Input struct {
@@ -100,12 +102,13 @@ func (e *Enricher) Run(dst []byte, in *Input, host Host) Result {
 		host = noHost{}
 	}
 	r := &Response{}
-	req := parseTokenRequest(in.RequestType, string(in.Request), in.BasicUser)
+	body, request := ownText(in.Body, in.Request)
+	req := parseTokenRequest(in.RequestType, request, in.BasicUser)
 	var err error
 	if in.Introspection {
-		err = e.readIntrospection(r, string(in.Body), &req)
+		err = e.readIntrospection(r, body, &req)
 	} else {
-		err = e.read(r, string(in.Body), &req)
+		err = e.read(r, body, &req)
 	}
 	res := Result{Status: r.Status, Response: r}
 	var x *Explanation
@@ -149,6 +152,19 @@ func (e *Enricher) Run(dst []byte, in *Input, host Host) Result {
 	return res
 }
 
+// ownText copies the body and the request into one string, which the
+// response's members, identity and placeholders point into for as long
+// as the request lives: one allocation for both, and nothing of the
+// caller's buffers kept.
+func ownText(body, request []byte) (string, string) {
+	var b strings.Builder
+	b.Grow(len(body) + len(request))
+	b.Write(body)
+	b.Write(request)
+	s := b.String()
+	return s[:len(body)], s[len(body):]
+}
+
 // noHost is the Host of a caller without one.
 type noHost struct{}
 
@@ -165,7 +181,10 @@ func (e *Enricher) matchRules(r *Response, host Host, x *Explanation) {
 	if len(e.rules) == 0 {
 		return
 	}
-	r.matched = make([]bool, len(e.rules))
+	if r.matched = r.matchedArr[:0]; len(e.rules) > len(r.matchedArr) {
+		r.matched = make([]bool, 0, len(e.rules))
+	}
+	r.matched = r.matched[:len(e.rules)]
 	for i := range e.rules {
 		ru := &e.rules[i]
 		var why *string

@@ -133,4 +133,25 @@ func TestCountLabels(t *testing.T) {
 	if fmt.Sprint(counts) != fmt.Sprint(want) {
 		t.Fatalf("counted %v, want %v", counts, want)
 	}
+	// Labels lists every label counted, and the fields that were not
+	// written this time, once each, for the host to resolve up front
+	if got, want := fmt.Sprint(e.Labels()), "[lift:ext api-uri source:tenants scope2 token_kind]"; got != want {
+		t.Fatalf("Labels %s, want %s", got, want)
+	}
+}
+
+// TestLabelsOfRules: the labels of rules' fields follow the top-level
+// ones, a name repeated across rules listed once.
+func TestLabelsOfRules(t *testing.T) {
+	e := mustNew(t, Config{
+		Sources: []SourceSpec{{Name: "plans"}},
+		Fields:  []FieldConfig{{Name: "api-uri", Value: "https://a"}},
+		Rules: []RuleConfig{
+			{Name: "eu", Tenant: []string{"eu-*"}, Fields: []FieldConfig{{Name: "api-uri", Value: "https://eu"}, {Source: "plans"}}},
+			{Name: "gold", Client: []string{"g-*"}, Fields: []FieldConfig{{Name: "plan", Value: "gold"}, {Source: "plans"}}},
+		},
+	})
+	if got, want := fmt.Sprint(e.Labels()), "[api-uri source:plans plan]"; got != want {
+		t.Fatalf("Labels %s, want %s", got, want)
+	}
 }
