@@ -320,7 +320,7 @@ func TestHandlerAllocs(t *testing.T) {
 	}
 	base := allocs["baseline-proxy-only"]
 	for name, budget := range map[string]float64{
-		"passthrough-other-path": 0, "passthrough-GET": 0, "token-path-error-response": 4, "enriched": 13,
+		"passthrough-other-path": 0, "passthrough-GET": 0, "token-path-error-response": 4, "enriched": 12,
 	} {
 		if extra := allocs[name] - base; extra > budget {
 			t.Errorf("%s: %.0f allocations over the baseline, budget %.0f", name, extra, budget)

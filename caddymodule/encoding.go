@@ -22,6 +22,10 @@ var decodableCodings = []string{"gzip", "zstd", "deflate"}
 // canDecode reports whether coding (a Content-Encoding value) is one that
 // decodeBody handles. The empty string and "identity" mean no coding.
 func canDecode(coding string) bool {
+	switch coding {
+	case "", "identity", "gzip", "x-gzip", "zstd", "deflate":
+		return true // as upstreams send it
+	}
 	switch strings.ToLower(strings.TrimSpace(coding)) {
 	case "", "identity", "gzip", "x-gzip", "zstd", "deflate":
 		return true

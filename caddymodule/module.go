@@ -6,6 +6,9 @@ package caddymodule
 import (
 	"fmt"
 	"net/http"
+	"path"
+	"slices"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -105,6 +108,8 @@ type Handler struct {
 	// countField counts the fields written, by label (metrics.go)
 	countField func(label string)
 	paths      caddyhttp.MatchPath
+	// exactPaths: the paths a request matches by equality (exactPaths)
+	exactPaths []string
 	// introspectionPaths: nil when none is configured
 	introspectionPaths caddyhttp.MatchPath
 	failMode           bool
@@ -142,6 +147,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.countField = fieldCounts(e.Labels())
 	h.failMode = h.OnError == "fail"
 	h.paths = append(caddyhttp.MatchPath(nil), h.Paths...)
+	h.exactPaths = exactPaths(h.Paths)
 	if err := h.paths.Provision(ctx); err != nil {
 		return fmt.Errorf("token_enrich: paths: %w", err)
 	}
@@ -181,8 +187,40 @@ func (h *Handler) matches(r *http.Request) (ok, introspection bool) {
 			return true, true
 		}
 	}
+	if h.introspectionPaths == nil && slices.Contains(h.exactPaths, r.URL.Path) {
+		return true, false
+	}
 	ok, err := h.paths.MatchWithError(r)
 	return ok && err == nil, false
+}
+
+// exactPaths returns the paths of ps that MatchPath matches by equality
+// alone: lowercase, clean, without wildcard, escape, placeholder or
+// double slash, and without a segment a Windows path would trim. A
+// request whose path is one of them, byte for byte, matches; matches
+// then spares MatchPath's lowering, cleaning and globbing of the path,
+// and asks it about every other path.
+func exactPaths(ps []string) []string {
+	var exact []string
+	for _, p := range ps {
+		if plainPath(p) {
+			exact = append(exact, p)
+		}
+	}
+	return exact
+}
+
+// plainPath reports whether p is a path exactPaths keeps.
+func plainPath(p string) bool {
+	if !strings.HasPrefix(p, "/") || path.Clean(p) != p || strings.Contains(p, "./") || strings.HasSuffix(p, ".") {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '/' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // Interface guards

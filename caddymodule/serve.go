@@ -191,7 +191,17 @@ func (h *Handler) finish(x *exchange) error {
 	if !h.DryRun {
 		in.Count = h.countField
 	}
-	x.res = h.enricher.Run(nil, &in, x)
+	var dst []byte
+	if !x.explain {
+		// the enriched body is written before finish returns, and the
+		// buffer it is spliced into is then reused: what the fields add
+		// fits in the room left past the upstream's body
+		out := bufPool.Get().(*bytes.Buffer)
+		defer putBuf(out)
+		out.Grow(len(body) + outputRoom)
+		dst = out.AvailableBuffer()
+	}
+	x.res = h.enricher.Run(dst, &in, x)
 	h.reportRejected(x.res.Rejected)
 	o, err := h.outcomeOf(x)
 	return h.end(x, o, err)
@@ -272,6 +282,10 @@ func (h *Handler) debug(msg string, fields ...zap.Field) {
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// outputRoom is the room an enriched body is given past the upstream's
+// body in a pooled buffer; a larger one is spliced into a new slice.
+const outputRoom = 4 << 10
 
 func putBuf(b *bytes.Buffer) {
 	if b.Cap() > 4<<20 {

@@ -95,7 +95,7 @@ func (id *Identity) audience() string {
 		return id.RequestedAudience
 	}
 	var first string
-	eachString(gjson.Parse(id.aud), func(a string) bool { first = a; return false })
+	eachRawString(id.aud, func(a string) bool { first = a; return false })
 	return first
 }
 
@@ -105,7 +105,7 @@ func (id *Identity) eachAudience(fn func(string) bool) bool {
 	if id.RequestedAudience != "" && !fn(id.RequestedAudience) {
 		return true
 	}
-	return eachString(gjson.Parse(id.aud), fn)
+	return eachRawString(id.aud, fn)
 }
 
 // HasScope reports whether the token (or, without a scope claim, the response
@@ -113,11 +113,11 @@ func (id *Identity) eachAudience(fn func(string) bool) bool {
 // `permissions`, Entra `roles`) lists it.
 func (id *Identity) hasScope(s string) bool {
 	has := func(v string) bool { return !hasWord(v, s) }
-	if id.perms != "" && eachString(gjson.Parse(id.perms), has) {
+	if id.perms != "" && eachRawString(id.perms, has) {
 		return true
 	}
 	if id.scopes != "" {
-		return eachString(gjson.Parse(id.scopes), has)
+		return eachRawString(id.scopes, has)
 	}
 	return hasWord(id.scopeText, s)
 }
@@ -126,6 +126,9 @@ func (id *Identity) hasScope(s string) bool {
 func (id *Identity) scope() string {
 	if id.scopes == "" {
 		return id.scopeText
+	}
+	if s, ok := plainText(id.scopes); ok {
+		return s
 	}
 	scopes := gjson.Parse(id.scopes)
 	if scopes.Type == gjson.String {

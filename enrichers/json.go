@@ -191,6 +191,25 @@ func eachString(v gjson.Result, fn func(string) bool) bool {
 	return false
 }
 
+// eachRawString is eachString on the raw JSON of a value: a string
+// without escapes, what scope and aud claims usually are, is read without
+// parsing it.
+func eachRawString(raw string, fn func(string) bool) bool {
+	if s, ok := plainText(raw); ok {
+		return !fn(s)
+	}
+	return eachString(gjson.Parse(raw), fn)
+}
+
+// plainText returns the text of raw JSON that is a string without
+// escapes.
+func plainText(raw string) (string, bool) {
+	if n := len(raw); n >= 2 && raw[0] == '"' && strings.IndexByte(raw, '\\') < 0 {
+		return raw[1 : n-1], true
+	}
+	return "", false
+}
+
 // valueText renders a JSON value as placeholder text: a string unescaped, null
 // or absent as "", anything else as its JSON.
 func valueText(v gjson.Result) string {
