@@ -163,13 +163,11 @@ func hasWord(list, w string) bool {
 // request: the token is what the upstream actually issued.
 func identify(p *idpPreset, isJWT bool, claims []member, respScope, issuedType string, req *tokenRequest) Identity {
 	id := Identity{Preset: p.Name}
-	var gty, idtyp string
 	if isJWT {
 		id.Format = tokenJWT
 		id.claims = claims
 		// top-level claims only: the nested object is not set yet
 		id.Issuer, id.Subject = id.claimText("iss"), id.claimText("sub")
-		gty, idtyp = id.claimText("gty"), id.claimText("idtyp")
 		if p.Nested != "" {
 			if m := find(claims, p.Nested); m != nil && m.kind() == '{' {
 				id.nested = m.raw
@@ -219,6 +217,8 @@ func identify(p *idpPreset, isJWT bool, claims []member, respScope, issuedType s
 		}
 	}
 	if id.GrantType == "" {
+		// read only when the request did not say: top-level claims
+		gty, idtyp := topText(claims, "gty"), topText(claims, "idtyp")
 		id.GrantType, id.from.grant = grantFromResponse(issuedType, gty, idtyp, &id)
 	}
 	return id
@@ -254,6 +254,14 @@ func (id *Identity) pick(names []string, ok func(gjson.Result) bool, from *strin
 		}
 	}
 	return gjson.Result{}
+}
+
+// topText is the text of the top-level claim name, "" when absent.
+func topText(claims []member, name string) string {
+	if m := find(claims, name); m != nil {
+		return m.text()
+	}
+	return ""
 }
 
 // The values each claim list of a preset accepts.

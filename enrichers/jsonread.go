@@ -17,6 +17,7 @@ package enrichers
 // raw text and offset. gjson stays the reader of the values themselves.
 
 import (
+	"bytes"
 	"math/bits"
 	"strings"
 	"unicode/utf16"
@@ -255,9 +256,17 @@ const (
 // a byte of a multi-byte character.
 func skipString[T string | []byte](b T, i int) (end int, esc, ok bool) {
 	i++
+	long := i + 64 // past this, a plain string is read by plainRest
 	for {
-		// sixteen bytes at a time up to the first special one
+		// sixteen bytes at a time up to the first special one; found: i
+		// is at it (the lowest bit special sets is exact)
+		found := false
 		for ; i+16 <= len(b); i += 16 {
+			if i == long && !esc {
+				if end, ok := plainRest(b, i); ok {
+					return end, false, true
+				}
+			}
 			w := b[i : i+16]
 			lo := special(uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
 				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56)
@@ -269,10 +278,11 @@ func skipString[T string | []byte](b T, i int) (end int, esc, ok bool) {
 				} else {
 					i += 8 + bits.TrailingZeros64(hi)/8
 				}
+				found = true
 				break
 			}
 		}
-		for i < len(b) && b[i] >= ' ' && b[i] < utf8.RuneSelf && b[i] != '"' && b[i] != '\\' {
+		for !found && i < len(b) && b[i] >= ' ' && b[i] < utf8.RuneSelf && b[i] != '"' && b[i] != '\\' {
 			i++
 		}
 		if i >= len(b) {
@@ -307,6 +317,60 @@ func skipString[T string | []byte](b T, i int) (end int, esc, ok bool) {
 			i += size
 		}
 	}
+}
+
+// plainRest returns the offset just past a string whose contents from i
+// on hold no escape and only bytes from 0x20 to 0x7f, as the long strings
+// of a token response do (base64url tokens); else ok == false. Its closing
+// quote is then the first quote at or after i, which IndexByte finds many
+// bytes at a time, and the bytes before it are checked thirty-two at a
+// time. Neither search reads past that quote, so a string costs at most
+// two more passes over itself. IndexByte costs more than the loop of
+// skipString on a short string, so skipString calls it only once a
+// string has shown itself long.
+func plainRest[T string | []byte](b T, i int) (end int, ok bool) {
+	q := indexByte(b[i:], '"')
+	if q < 0 {
+		return 0, false
+	}
+	s := b[i : i+q]
+	if indexByte(s, '\\') >= 0 {
+		return 0, false
+	}
+	// a byte below 0x20 borrows into its high bit, a byte above 0x7f has
+	// it: with every byte in 0x20..0x7f, no high bit is set
+	var acc uint64
+	j := 0
+	for ; j+32 <= len(s); j += 32 {
+		w := s[j : j+32]
+		x0 := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		x1 := uint64(w[8]) | uint64(w[9])<<8 | uint64(w[10])<<16 | uint64(w[11])<<24 |
+			uint64(w[12])<<32 | uint64(w[13])<<40 | uint64(w[14])<<48 | uint64(w[15])<<56
+		x2 := uint64(w[16]) | uint64(w[17])<<8 | uint64(w[18])<<16 | uint64(w[19])<<24 |
+			uint64(w[20])<<32 | uint64(w[21])<<40 | uint64(w[22])<<48 | uint64(w[23])<<56
+		x3 := uint64(w[24]) | uint64(w[25])<<8 | uint64(w[26])<<16 | uint64(w[27])<<24 |
+			uint64(w[28])<<32 | uint64(w[29])<<40 | uint64(w[30])<<48 | uint64(w[31])<<56
+		acc |= (x0 - ' '*ones) | x0 | (x1 - ' '*ones) | x1 | (x2 - ' '*ones) | x2 | (x3 - ' '*ones) | x3
+	}
+	for ; j < len(s); j++ {
+		acc |= (uint64(s[j]) - ' ') | uint64(s[j])
+	}
+	if acc&highs != 0 {
+		return 0, false
+	}
+	return i + q + 1, true
+}
+
+// indexByte is strings.IndexByte or bytes.IndexByte, as b is.
+func indexByte[T string | []byte](b T, c byte) int {
+	switch v := any(b).(type) {
+	case []byte:
+		return bytes.IndexByte(v, c)
+	case string:
+		return strings.IndexByte(v, c)
+	}
+	return -1
 }
 
 // special returns the high bit of each of the eight bytes of x (the first

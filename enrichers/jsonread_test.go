@@ -139,11 +139,19 @@ func TestReadObjectAcceptsWhatEncodingJSONAccepts(t *testing.T) {
 		checkReader(t, []byte(s))
 	}
 	// a backslash, a control character or a multi-byte character at every
-	// offset of the eight bytes the reader skips at once
+	// offset of the sixteen bytes the reader skips at once, and past the
+	// sixty-four after which a string is read thirty-two bytes at a time
+	// (plainRest), with a tail shorter than that or not
+	var offsets []int
 	for k := range 17 {
+		offsets = append(offsets, k, 62+k, 94+k, 126+k)
+	}
+	for _, k := range offsets {
 		pad := strings.Repeat("x", k)
 		for _, v := range []string{`\"`, `\\`, `\n`, `\u00e9`, `\x`, `\u00g9`, "\x01", "\x7f", "é", "😀", "\xe9", "\xf0\x9f\x98", "\x85", "\x9f\x80"} {
 			checkReader(t, []byte(`{"a":"`+pad+v+strings.Repeat("y", 16)+`","b":1}`))
+			checkReader(t, []byte(`{"a":"`+pad+v+`","b":1}`))
+			checkReader(t, []byte(`{"a":"`+pad+v+strings.Repeat("y", 40)+`"}`))
 			checkReader(t, []byte(`{"`+pad+v+strings.Repeat("y", 16)+`":1,"b":1}`))
 		}
 	}

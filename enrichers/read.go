@@ -1,11 +1,5 @@
 package enrichers
 
-import (
-	"strings"
-
-	"github.com/tidwall/gjson"
-)
-
 // read validates a token response body and identifies its token into r.
 // It returns errNotJSONObject when body is not a UTF-8 JSON object, and
 // errTooDeep when it nests deeper than MaxDepth.
@@ -23,16 +17,13 @@ func (e *Enricher) read(r *Response, body string, req *tokenRequest) error {
 		r.Status = StatusAmbiguous
 		return nil
 	}
-	tok := last(list, "access_token")
-	if tok.Type != gjson.String {
+	tok := find(list, "access_token")
+	if tok == nil || tok.kind() != '"' {
 		return nil
 	}
 	r.Status = StatusUnchanged
 	// A JWT needs no escapes, so its text is read in place in body.
-	token := body[tok.Index+1 : tok.Index+len(tok.Raw)-1]
-	if strings.IndexByte(token, '\\') >= 0 {
-		token = tok.Str
-	}
+	token := tok.text()
 	header, claims, isJWT := readClaims(token, lists[16:16])
 	p, why := e.presets.choose(isJWT, claims, header)
 	r.Identity = identify(p, isJWT, claims, stringMember(list, "scope"), stringMember(list, "issued_token_type"), req)
