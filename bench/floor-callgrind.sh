@@ -16,11 +16,14 @@
 # Each configuration runs twice under callgrind, serving N, then 2N token
 # requests (bench/post.lua's request, one keep-alive connection, sent by
 # bench/floor/client.py, which checks every answer); Caddy is then stopped
-# through its admin API so callgrind writes its profile. Per request = (I(2N) - I(N)) / N
-# for the total and for each function's self cost, so start-up and shut-down
-# cancel (as bench/instructions.sh does for Go benchmarks). It prints the
-# totals, each configuration's top functions, and the per-function
-# differences of the pairs in DIFFS, largest first (bench/floor/callgrind_diff.py).
+# through its admin API so callgrind writes its profile. Per request =
+# (I(2N) - I(N)) / N for the total and for each function's self cost, so
+# start-up and shut-down cancel (as bench/instructions.sh does for Go
+# benchmarks). It prints the totals, with and without the garbage
+# collector's share, allocations and system calls per request, each
+# configuration's cost by package and top functions, and the per-function
+# differences of the pairs in DIFFS, largest first
+# (bench/floor/callgrind_diff.py).
 #
 # Caddy runs with GOMAXPROCS=1 and Go's default GC, and with
 # GODEBUG=cpu.rdtscp=off,asyncpreemptoff=1: valgrind 3.19 does not know
@@ -29,7 +32,10 @@
 # deterministic up to the runtime's time-driven work (sysmon, timers, GC
 # pacing): compare an A/A pair (RUNS="plain plain2" with RUN_plain2 set like
 # plain) before trusting a difference of a few hundred instructions.
-# Callgrind slows Caddy about 50-fold: a run of N=2000 takes minutes.
+# Callgrind slows Caddy about 50-fold: N=2000 takes about 6 minutes for the
+# three configurations. VALGRIND_OPTS="--cache-sim=yes --branch-sim=yes"
+# adds callgrind's cache and branch model to the profiles (the report stays
+# on instructions; read the rest with callgrind_annotate --show=EVENT).
 #
 # Settings (environment): N (2000), TOP (rows per table, 25), ATTEMPTS (runs
 # tried per count, 3), PARALLEL (1: the configurations run at the same time;
@@ -136,7 +142,7 @@ count() {
 		wait "$pid" || rc=$?
 		rm -f "$tmp/pids/$pid"
 		if [[ $rc -eq 0 && -s "$prof" ]] && ! grep -q 'SIGILL\|Assertion\|client failed' "$log"; then
-			callgrind_annotate --threshold=100 --tree=none --auto=no "$prof" >"$OUT/$name.$tag.ann"
+			callgrind_annotate --threshold=100 --tree=none --auto=no --show=Ir "$prof" >"$OUT/$name.$tag.ann"
 			return 0
 		fi
 		mv "$log" "$log.failed-$attempt"

@@ -27,12 +27,15 @@ LINE = re.compile(r"^\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(\S.*?)(?:\s+\[[^\]]*\])?\s*
 RECURSION = re.compile(r"'\d+$")
 
 # Runtime functions of the garbage collector (marking, sweeping, scavenging,
-# write barriers) and of the allocator, by name. A grouping for reading, not
+# write barriers, walking goroutine stacks, which stack growth does too)
+# and of the allocator, by name. A grouping for reading, not
 # an exact attribution: mallocgc's assist work, for one, is in gcAssistAlloc.
 GC = re.compile(
     r"^(runtime\.(gc|scan|mark|tryDeferToSpanScan|findObject|wbBuf|typePointers|sweep|bgsweep|bgscavenge|"
     r"greyobject|shade|spanOf|pageAlloc|pallocBits|scavenge|heapBitsSmallForAddr|extractHeapBitsSmall|spanSetScans|"
     r"bulkBarrier|wbZero|wbMove|\(\*spanSet\)|"
+    r"pcvalue|step|\(\*unwinder\)|funcspdelta|pcdatavalue|findfunc|scanframeworker|scanstack|getStackMap|"
+    r"\(\*stkframe\)|\(\*moduledata\)\.textAddr|adjustpointers|adjustframe|copystack|newstack|"
     r"\(\*gcWork\)|\(\*gcBits\)|\(\*spanInlineMarkBits\)|\(\*spanQueue\)|\(\*spanSPMC\)|\(\*mspan\)\.(sweep|typePointers|heapBits|markBits|objIndex|isFree|scan)|"
     r"\(\*sweepLocked\)|\(\*pageAlloc\)|\(\*pallocBits\)|\(\*pallocData\)|\(\*scavengerState\)|\(\*scavChunkData\)|\(\*scavengeIndex\)|"
     r"\(\*gcControllerState\)|\(\*gcCPULimiterState\)|\(\*mheap\)\.(reclaim|nextSpanForSweep|freeSpan|allocSpan))|"
