@@ -10,6 +10,7 @@
 #
 #   bench/floor-callgrind.sh                       # builds both Caddy binaries from HEAD (a few minutes)
 #   CADDY_HEAD=/tmp/caddy CADDY_RECORDER=/tmp/caddy-rec bench/floor-callgrind.sh   # reuse builds
+#       (with symbols: XCADDY_GO_BUILD_FLAGS="-trimpath -tags nobadger,nomysql,nopgx" ./xcaddy.sh)
 #   RUNS="plain recorder x" RUN_x=/tmp/caddy-x:bench/Caddyfile.enrich:unchanged DIFFS="x-recorder" \
 #       bench/floor-callgrind.sh                   # another build beside them
 #
@@ -30,8 +31,11 @@
 # RDTSCP (the runtime's cputicks on a contended lock, SIGILL without it), and
 # callgrind asserts on the signal that async preemption sends. The count is
 # deterministic up to the runtime's time-driven work (sysmon, timers, GC
-# pacing): compare an A/A pair (RUNS="plain plain2" with RUN_plain2 set like
-# plain) before trusting a difference of a few hundred instructions.
+# pacing): the collector's share moves by several thousand instructions per
+# request from run to run, and the rest by about a hundred within one batch
+# and 1,500 between batches. Compare configurations run together, and run
+# an A/A pair (RUNS="plain plain2" with RUN_plain2 set like plain) to see
+# the spread.
 # Callgrind slows Caddy about 50-fold: N=2000 takes about 6 minutes for the
 # three configurations. VALGRIND_OPTS="--cache-sim=yes --branch-sim=yes"
 # adds callgrind's cache and branch model to the profiles (the report stays
