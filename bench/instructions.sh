@@ -60,14 +60,15 @@ build() {
 	done
 }
 
-# count BIN REGEXP ITERATIONS: instructions of one run. A run that did not
-# finish is run again: valgrind 3.19 does not know RDTSCP, which the Go
-# runtime executes when it spins on a contended lock, and the run then dies
-# of SIGILL with a partial count.
+# count BIN REGEXP ITERATIONS: instructions of one run. valgrind 3.19 does
+# not know RDTSCP, which the Go runtime executes when it spins on a
+# contended lock (the run then dies of SIGILL with a partial count):
+# GODEBUG=cpu.rdtscp=off keeps the runtime off it, and a run that still
+# did not finish is run again.
 count() {
 	local out attempt
 	for attempt in $(seq "${ATTEMPTS:-5}"); do
-		out=$(GOGC=off GOMAXPROCS=1 valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
+		out=$(GOGC=off GOMAXPROCS=1 GODEBUG=cpu.rdtscp=off valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
 			"$1" -test.run '^$' -test.bench "$2" -test.benchtime "$3x" -test.count 1 2>&1) || continue
 		grep -q '^PASS$' <<<"$out" || continue
 		awk '/I *refs/ { gsub(",", "", $NF); print $NF }' <<<"$out"
