@@ -21,6 +21,7 @@ targets=(
 	"./enrichers FuzzReservedNames"
 	"./enrichers FuzzReadIntrospection"
 	"./enrichers FuzzReadObject"
+	"./enrichers FuzzAppendEscaped"
 	"./caddymodule FuzzUnmarshalCaddyfile"
 	"./sources/httpsource FuzzRenderKeyEscaping"
 	"./sources/httpsource FuzzCheckObject"
