@@ -29,6 +29,10 @@
 # Settings (environment): ROUNDS (10), DURATION (8 s), CONNS (connections
 # per process, 12), VARIANTS (patch names, default all). CALIBRATE=1 adds a
 # second plain reverse_proxy: an A/A pair that shows the method's spread.
+# LAYOUT=1 adds, for each variant, a plain reverse_proxy served by that
+# variant's binary (plain-<variant>): a variant against its own binary's
+# plain proxy is a cost, and a plain proxy against (a) is the binary's
+# code layout, which the patch does not run.
 # Needs wrk, Go, git and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,6 +92,9 @@ start a "$tmp/caddy-head" bench/Caddyfile.plain
 if [[ -n "${CALIBRATE:-}" ]]; then start a2 "$tmp/caddy-head" bench/Caddyfile.plain; fi
 start b "$tmp/caddy-head" bench/Caddyfile.enrich
 for v in $VARIANTS; do start "$v" "$tmp/caddy-$v" bench/Caddyfile.enrich; done
+if [[ -n "${LAYOUT:-}" ]]; then
+	for v in $VARIANTS; do start "plain-$v" "$tmp/caddy-$v" bench/Caddyfile.plain; done
+fi
 
 # (b) enriches; the variants pass the upstream's body through
 for i in "${!NAMES[@]}"; do
