@@ -166,8 +166,7 @@ func identify(p *idpPreset, isJWT bool, claims []member, respScope, issuedType s
 	if isJWT {
 		id.Format = tokenJWT
 		id.claims = claims
-		// top-level claims only: the nested object is not set yet
-		id.Issuer, id.Subject = id.claimText("iss"), id.claimText("sub")
+		id.Issuer, id.Subject = topText(claims, "iss"), topText(claims, "sub")
 		if p.Nested != "" {
 			if m := find(claims, p.Nested); m != nil && m.kind() == '{' {
 				id.nested = m.raw
@@ -217,7 +216,7 @@ func identify(p *idpPreset, isJWT bool, claims []member, respScope, issuedType s
 		}
 	}
 	if id.GrantType == "" {
-		// read only when the request did not say: top-level claims
+		// read only when the request did not say
 		gty, idtyp := topText(claims, "gty"), topText(claims, "idtyp")
 		id.GrantType, id.from.grant = grantFromResponse(issuedType, gty, idtyp, &id)
 	}
@@ -256,7 +255,8 @@ func (id *Identity) pick(names []string, ok func(gjson.Result) bool, from *strin
 	return gjson.Result{}
 }
 
-// topText is the text of the top-level claim name, "" when absent.
+// topText is the text of the top-level claim name, "" when absent: the
+// issuer, subject and grant claims are never read from a nested object.
 func topText(claims []member, name string) string {
 	if m := find(claims, name); m != nil {
 		return m.text()
