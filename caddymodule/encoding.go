@@ -22,11 +22,14 @@ var decodableCodings = []string{"gzip", "zstd", "deflate"}
 // canDecode reports whether coding (a Content-Encoding value) is one that
 // decodeBody handles. The empty string and "identity" mean no coding.
 func canDecode(coding string) bool {
+	// as upstreams send it, else lowered and trimmed
+	return decodable(coding) || decodable(strings.ToLower(strings.TrimSpace(coding)))
+}
+
+// decodable reports whether coding, spelled as decodeBody reads it, is
+// one decodeBody handles.
+func decodable(coding string) bool {
 	switch coding {
-	case "", "identity", "gzip", "x-gzip", "zstd", "deflate":
-		return true // as upstreams send it
-	}
-	switch strings.ToLower(strings.TrimSpace(coding)) {
 	case "", "identity", "gzip", "x-gzip", "zstd", "deflate":
 		return true
 	}

@@ -107,11 +107,8 @@ func narrowAcceptEncoding(h http.Header) {
 		h.Set("Accept-Encoding", "identity")
 		return
 	}
-	if len(vals) == 1 {
-		switch vals[0] {
-		case "gzip", "zstd", "deflate", "identity":
-			return // one coding the module decodes, as clients send it
-		}
+	if len(vals) == 1 && (vals[0] == "identity" || slices.Contains(decodableCodings, vals[0])) {
+		return // one coding the module decodes, as clients send it
 	}
 	var keepArr [8]string
 	keep := keepArr[:0]
