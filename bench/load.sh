@@ -69,8 +69,9 @@ CLK_TCK=$(getconf CLK_TCK)
 # --- build ----------------------------------------------------------------
 if [[ -z "${CADDY:-}" ]]; then
 	CADDY=./caddy
-	if [[ ! -x ./caddy ]] || [[ -n "$(find tokenenrich.go go.mod go.sum enrichers caddymodule -newer ./caddy \
-		\( -name '*.go' ! -name '*_test.go' -o -name 'go.*' \) -print -quit)" ]]; then
+	# shellcheck source=scripts/lib.sh
+	. scripts/lib.sh
+	if [[ -n "$(caddy_stale)" ]]; then
 		echo "== building ./caddy (./xcaddy.sh)"
 		./xcaddy.sh >"$RUN/xcaddy.log" 2>&1 || { cat "$RUN/xcaddy.log"; exit 1; }
 	fi

@@ -6,15 +6,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-stale=""
-if [[ ! -x ./caddy ]]; then
-  stale="missing"
-elif [[ "${E2E_REBUILD:-0}" == 1 ]]; then
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+stale="$(caddy_stale)"
+if [[ -z "$stale" && "${E2E_REBUILD:-0}" == 1 ]]; then
   stale="E2E_REBUILD=1"
-else
-  newer="$(find go.mod go.sum xcaddy.sh tokenenrich.go caddymodule enrichers sources -newer ./caddy \
-    \( -name '*.go' ! -name '*_test.go' -o -name 'go.mod' -o -name 'go.sum' -o -name 'xcaddy.sh' \) -print -quit)"
-  [[ -n "$newer" ]] && stale="$newer is newer"
 fi
 if [[ -n "$stale" ]]; then
   echo "e2e: building ./caddy ($stale); with a cold Go build cache this compiles Caddy and takes minutes" >&2

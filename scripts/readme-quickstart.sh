@@ -32,6 +32,8 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 log() { echo "readme-quickstart: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -150,15 +152,9 @@ awk '
 : >"$state/serve"
 while IFS= read -r cmd; do
   if [[ "$cmd" == ./xcaddy.sh ]]; then
-    stale=""
-    if [[ ! -x ./caddy ]]; then
-      stale="missing"
-    elif [[ "${QUICKSTART_REBUILD:-0}" == 1 ]]; then
+    stale="$(caddy_stale)"
+    if [[ -z "$stale" && "${QUICKSTART_REBUILD:-0}" == 1 ]]; then
       stale="QUICKSTART_REBUILD=1"
-    else
-      newer="$(find go.mod go.sum xcaddy.sh tokenenrich.go caddymodule enrichers -newer ./caddy \
-        \( -name '*.go' ! -name '*_test.go' -o -name 'go.mod' -o -name 'go.sum' -o -name 'xcaddy.sh' \) -print -quit)"
-      [[ -n "$newer" ]] && stale="$newer is newer"
     fi
     if [[ -n "$stale" ]]; then
       log "\$ ./xcaddy.sh   (./caddy: $stale)"
@@ -171,12 +167,4 @@ while IFS= read -r cmd; do
   fi
 done <"$state/commands"
 
-if [[ "${QUICKSTART_NETNS:-}" == 0 ]]; then
-  bash "$0" --serve "$state"
-elif unshare -n true 2>/dev/null && command -v ip >/dev/null; then
-  QUICKSTART_NETNS=1 unshare -n bash "$0" --serve "$state"
-elif unshare -rn true 2>/dev/null && command -v ip >/dev/null; then
-  QUICKSTART_NETNS=1 unshare -rn bash "$0" --serve "$state"
-else
-  bash "$0" --serve "$state"
-fi
+serve_isolated QUICKSTART_NETNS "$0" --serve "$state"

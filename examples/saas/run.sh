@@ -35,6 +35,8 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 log() { echo "saas-recipe: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -181,15 +183,9 @@ awk '
 : >"$state/serve"
 while IFS=$'\t' read -r cmd comment; do
   if [[ "$cmd" == ./xcaddy.sh ]]; then
-    stale=""
-    if [[ ! -x ./caddy ]]; then
-      stale="missing"
-    elif [[ "${SAAS_REBUILD:-0}" == 1 ]]; then
+    stale="$(caddy_stale)"
+    if [[ -z "$stale" && "${SAAS_REBUILD:-0}" == 1 ]]; then
       stale="SAAS_REBUILD=1"
-    else
-      newer="$(find go.mod go.sum xcaddy.sh tokenenrich.go caddymodule enrichers sources -newer ./caddy \
-        \( -name '*.go' ! -name '*_test.go' -o -name 'go.mod' -o -name 'go.sum' -o -name 'xcaddy.sh' \) -print -quit)"
-      [[ -n "$newer" ]] && stale="$newer is newer"
     fi
     if [[ -n "$stale" ]]; then
       log "\$ ./xcaddy.sh   (./caddy: $stale)"
@@ -205,12 +201,4 @@ done <"$state/commands"
 command -v redis-server >/dev/null || die "redis-server is not installed (apt-get install redis-server)"
 command -v redis-cli >/dev/null || die "redis-cli is not installed (apt-get install redis-tools)"
 
-if [[ "${SAAS_NETNS:-}" == 0 ]]; then
-  bash "$0" --serve "$state"
-elif unshare -n true 2>/dev/null && command -v ip >/dev/null; then
-  SAAS_NETNS=1 unshare -n bash "$0" --serve "$state"
-elif unshare -rn true 2>/dev/null && command -v ip >/dev/null; then
-  SAAS_NETNS=1 unshare -rn bash "$0" --serve "$state"
-else
-  bash "$0" --serve "$state"
-fi
+serve_isolated SAAS_NETNS "$0" --serve "$state"
