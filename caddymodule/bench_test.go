@@ -290,13 +290,12 @@ func TestHandlerBenchCases(t *testing.T) {
 // harness's own allocations (the baseline case), to ceilings: nothing on a
 // request it does not act on; on a token request answered with an error,
 // four (the exchange, the {http.token.*} provider and its place in the
-// replacer, and the copy of the request body); on an enriched one,
-// sixteen: those four, the engine's (the Response, the texts of the body,
-// the request and the token payload, the member and claim lists, the
-// rules' match record, a decoded audience and the audience list, the
-// output), and the Content-Length header (its text and its list). No fixed array, shared text or
-// pool holds them: together they cost well under 1% of a proxied
-// request.
+// replacer, and the request body's text); on an enriched one, twelve:
+// those four, the engine's six (the Response, the token payload's text
+// and its claim list, the response's scope, a decoded audience and the
+// audience list), and the Content-Length header (its text and its list).
+// The upstream's body is read where it lies, and the output is spliced
+// into a pooled buffer.
 // Not timed; skipped under the race detector, which makes sync.Pool drop
 // items at random.
 func TestHandlerAllocs(t *testing.T) {

@@ -13,8 +13,10 @@ import (
 // maxRequestBody bytes and puts the body back, byte-identical, with the same
 // ContentLength (so a chunked request stays chunked). A larger body is
 // forwarded intact and only the Basic client id is kept. The parameters are
-// parsed later, by tokenRequest, and only for a token response.
-func (x *exchange) readTokenRequest(r *http.Request) {
+// parsed later, by tokenRequest, and only for a token response. The body
+// is read into scratch, when it fits, and kept as one string: nothing
+// of scratch is kept.
+func (x *exchange) readTokenRequest(r *http.Request, scratch []byte) {
 	if _, ok := r.Header["Authorization"]; ok {
 		x.basicUser, _, _ = r.BasicAuth()
 	}
@@ -24,28 +26,28 @@ func (x *exchange) readTokenRequest(r *http.Request) {
 	orig := r.Body
 	rb := &x.body
 	rb.closer = orig
-	body, err := readAtMost(r.Body, maxRequestBody+1, r.ContentLength, nil)
+	body, err := readAtMost(r.Body, maxRequestBody+1, r.ContentLength, scratch[:0])
 	r.Body = rb
 	switch {
 	case err != nil:
 		// replay what was read, then the same error
-		rb.Reader = io.MultiReader(bytes.NewReader(body), errReader{err})
+		rb.Reader = io.MultiReader(bytes.NewReader(bytes.Clone(body)), errReader{err})
 		return
 	case len(body) > maxRequestBody:
-		rb.Reader = io.MultiReader(bytes.NewReader(body), orig)
+		rb.Reader = io.MultiReader(bytes.NewReader(bytes.Clone(body)), orig)
 		return
 	}
-	rb.buf.Reset(body)
+	// the one string the upstream's replay and the engine both read
+	x.params, x.paramsType = string(body), header(r.Header, "Content-Type")
+	rb.buf.Reset(x.params)
 	rb.Reader = &rb.buf
-	// the replay reader only reads body, so it stays as it was
-	x.params, x.paramsType = body, header(r.Header, "Content-Type")
 }
 
 // readAtMost reads r until EOF or until n bytes have been read, like
 // bytes.Buffer.ReadFrom(io.LimitReader(r, n)). It reads into buf when the
 // request's ContentLength (or, when unknown, 512 bytes) fits, else into a
-// buffer of exactly that size, so that a token request costs one small
-// allocation. EOF is not an error.
+// buffer of exactly that size, so that a token request costs at most one
+// small allocation. EOF is not an error.
 func readAtMost(r io.Reader, n, contentLength int64, buf []byte) ([]byte, error) {
 	size := int64(512)
 	if contentLength >= 0 {
@@ -81,12 +83,12 @@ func header(h http.Header, key string) string {
 }
 
 // replayBody serves buffered bytes (and possibly the rest of the original
-// body) while closing the original body. buf reads the bytes in the common
-// case.
+// body) while closing the original body. buf reads the whole body, read
+// as the exchange's params, in the common case.
 type replayBody struct {
 	io.Reader
 	closer io.Closer
-	buf    bytes.Reader
+	buf    strings.Reader
 }
 
 func (rb *replayBody) Close() error { return rb.closer.Close() }

@@ -39,15 +39,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // response, so the two cannot disagree.
 func (h *Handler) serve(x *exchange, w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	x.r = r
-	x.readTokenRequest(r)
+	// raw holds the upstream's response; the request is read into its
+	// room first, and copied out of it
+	raw := bufPool.Get().(*bytes.Buffer)
+	defer putBuf(raw)
+	raw.Grow(512) // a usual token request's room, kept in the pool
+	x.readTokenRequest(r, raw.AvailableBuffer())
 	narrowAcceptEncoding(r.Header)
 	x.repl, _ = r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if x.repl != nil {
 		// known, and empty, until a token response names the identity
 		x.repl.Map(x.placeholder)
 	}
-	raw := bufPool.Get().(*bytes.Buffer)
-	defer putBuf(raw)
 	rec := &x.rec
 	rec.init(&x.wrap, w, raw, h.MaxBody, h)
 
@@ -88,8 +91,7 @@ type exchange struct {
 	body    replayBody
 	// The token request's parameters as sent: a form or JSON body of
 	// paramsType, and the Basic user.
-	params                []byte
-	paramsType, basicUser string
+	params, paramsType, basicUser string
 	// resp is the token response once the engine has read it: the
 	// placeholders read it for as long as they read the exchange.
 	resp *enrichers.Response

@@ -1,9 +1,9 @@
 package enrichers
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // Config is the complete, uncompiled enrichment configuration: the one
@@ -207,11 +207,9 @@ type Response struct {
 	// Identity is who the token is for (zero unless a token response).
 	Identity Identity
 
-	body string // the text of the upstream body
 	// introspection: an RFC 7662 response, to which render never writes a
 	// name isIntrospectionReserved reports
 	introspection bool
-	members       []member // the body's top-level members, in order
 	// matched[i]: rule i applies, decided once per response (matchRules)
 	matched    []bool
 	matchedArr [16]bool       // matched's room for a usual configuration
@@ -223,4 +221,4 @@ type Response struct {
 }
 
 // closingBrace is the index of the closing brace of a valid JSON object.
-func closingBrace(body string) int { return strings.LastIndexByte(body, '}') }
+func closingBrace(body []byte) int { return bytes.LastIndexByte(body, '}') }

@@ -117,7 +117,7 @@ func requestInput(in *Input, req *tokenRequest) {
 		claims, _ := json.Marshal(map[string]string{"sub": req.AssertionClientID})
 		f.Add("client_assertion", testjwt.Unsigned([]byte(`{"alg":"RS256"}`), claims))
 	}
-	in.RequestType, in.Request = "application/x-www-form-urlencoded", []byte(f.Encode())
+	in.RequestType, in.Request = "application/x-www-form-urlencoded", f.Encode()
 }
 
 // runWith runs e on body for req through host and fills out. Like the

@@ -3,8 +3,6 @@ package enrichers
 import (
 	"slices"
 	"strings"
-
-	"github.com/tidwall/gjson"
 )
 
 // introspectionFields are the members of an RFC 7662 §2.2 introspection
@@ -60,36 +58,32 @@ func isIntrospectionReserved(name string) bool {
 // Identity.RequestClientID; the client, grant, audience and scope come
 // from the response alone. render never writes a name
 // isIntrospectionReserved reports into an introspection response.
-func (e *Enricher) readIntrospection(r *Response, body string, req *tokenRequest) error {
-	*r = Response{Status: StatusNotToken, body: body, introspection: true}
-	_, list, err := readObject(body, nil)
+func (e *Enricher) readIntrospection(r *Response, body []byte, req *tokenRequest, ents []entry) ([]entry, error) {
+	*r = Response{Status: StatusNotToken, introspection: true}
+	list, err := readEntries(body, ents)
 	if err != nil {
-		return err
+		return ents, err
 	}
-	r.members = list
-	if ambiguousIntrospection(list) {
+	if foldedTwice(body, list, true) {
 		r.Status = StatusAmbiguous
-		return nil
+		return list, nil
 	}
-	if last(list, "active").Type != gjson.True {
-		return nil
+	if a := lastEntry(body, list, "active"); a == nil || string(body[a.vs:a.ve]) != "true" {
+		return list, nil
 	}
 	r.Status = StatusUnchanged
-	// the members are the claims
-	claims := list
-	p, why := e.presets.choose(true, claims, "")
+	// the members are the claims, which the identity keeps: they point
+	// into a copy of the body
+	claims := appendMembers(nil, string(body), list)
+	p, why := e.presets.choose(true, claims, nil)
 	r.Identity = identify(p, true, claims, "", "", nil)
 	r.Identity.from.preset = why
 	r.Identity.Format = tokenIntrospected
 	if req != nil {
 		r.Identity.RequestClientID = req.client()
 	}
-	return nil
+	return list, nil
 }
-
-// ambiguousIntrospection reports whether a name isIntrospectionReserved
-// reports appears more than once in spellings encoding/json folds together.
-func ambiguousIntrospection(list []member) bool { return foldedTwice(list, isIntrospectionReserved) }
 
 // dropIntrospectionReserved removes from the plan the fields an
 // introspection response must not get.

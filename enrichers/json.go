@@ -3,6 +3,7 @@ package enrichers
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -106,11 +107,58 @@ func readObject[T string | []byte](b T, list []member) (text string, _ []member,
 		return "", list, errNotJSONObject
 	}
 	text = string(b)
-	all, _, err := scanJSON(text, MaxDepth, list, true)
+	var room [16]entry
+	ents, _, err := scanJSON(text, MaxDepth, room[:0], true)
 	if err != nil {
 		return "", list, err
 	}
-	return text, all, nil
+	return text, appendMembers(list, text, ents), nil
+}
+
+// appendMembers appends to list the members that ents locate in text.
+func appendMembers(list []member, text string, ents []entry) []member {
+	list = slices.Grow(list, len(ents))
+	for i := range ents {
+		e := &ents[i]
+		list = append(list, member{name: e.name(text), raw: text[e.vs:e.ve], index: e.vs, plain: e.plain})
+	}
+	return list
+}
+
+// readEntries checks that b is a UTF-8 JSON object nested at most
+// MaxDepth deep and appends its members, in order, to list as entries:
+// nothing of b is copied.
+func readEntries(b []byte, list []entry) ([]entry, error) {
+	if !objectRoot(b) {
+		return list, errNotJSONObject
+	}
+	all, _, err := scanJSON(b, MaxDepth, list, true)
+	if err != nil {
+		return list, err
+	}
+	return all, nil
+}
+
+// lastEntry returns the last entry of b named name, or nil.
+func lastEntry(b []byte, list []entry, name string) *entry {
+	for i := len(list) - 1; i >= 0; i-- {
+		if e := &list[i]; e.ne-e.ns >= len(name) && e.isNamed(b, name) {
+			return e
+		}
+	}
+	return nil
+}
+
+// entryText is the text of the string value of e in b, copied out of b,
+// or "" when e is not a string.
+func entryText(b []byte, e *entry) string {
+	switch {
+	case e == nil || b[e.vs] != '"':
+		return ""
+	case e.plain:
+		return string(b[e.vs+1 : e.ve-1])
+	}
+	return gjson.ParseBytes(b[e.vs:e.ve]).Str
 }
 
 // validObject is readObject without the members: nil when b is a UTF-8

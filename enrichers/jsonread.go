@@ -31,13 +31,12 @@ import (
 // that is not JSON, or len(b) when b ends too early).
 //
 // With listing set, it appends the members of the root, which must then be
-// an object, to list. b must then be a string: the members' strings point
-// into it (a name with escapes is unescaped into a string of its own).
+// an object, to list, as offsets into b.
 //
 // It runs iteratively with a depth counter, so no input grows the goroutine
 // stack: gjson validates recursively, one stack frame per level, and a body
 // of a million `[` would otherwise exhaust the stack and kill the process.
-func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ []member, off int, _ error) {
+func scanJSON[T string | []byte](b T, max int, list []entry, listing bool) (_ []entry, off int, _ error) {
 	// open holds one bit per open level: 1 for an object, 0 for an array
 	var small [MaxDepth / 64]uint64
 	open := small[:]
@@ -48,9 +47,8 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 		n     = len(b)
 		depth = 0
 		i     = skipSpace(b, 0)
-		name  string // the name of the root member being read
-		start int    // the offset of its value
-		esc   bool   // the last string value read holds escapes
+		cur   entry // the root member being read: its name, and where its value starts
+		esc   bool  // the last string value read holds escapes
 	)
 	for {
 		// a value begins at i
@@ -83,7 +81,7 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 			}
 			i = next
 			if depth == 1 && listing {
-				name, start = nameText(b, ks, ke, esc), i
+				cur = entry{ns: ks, ne: ke, vs: i, esc: esc}
 			}
 			continue
 		case '"':
@@ -123,7 +121,8 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 				return list, -1, nil
 			}
 			if depth == 1 && listing {
-				list = append(list, member{name: name, raw: string(b[start:i]), index: start, plain: b[start] == '"' && !esc})
+				cur.ve, cur.plain = i, b[cur.vs] == '"' && !esc
+				list = append(list, cur)
 			}
 			if i = skipSpace(b, i); i >= n {
 				return list, n, errNotJSONObject
@@ -139,7 +138,7 @@ func scanJSON[T string | []byte](b T, max int, list []member, listing bool) (_ [
 					}
 					i = next
 					if depth == 1 && listing {
-						name, start = nameText(b, ks, ke, esc), i
+						cur = entry{ns: ks, ne: ke, vs: i, esc: esc}
 					}
 				}
 				break
@@ -171,14 +170,43 @@ func readName[T string | []byte](b T, i int) (ks, ke int, esc bool, next int, ok
 	return i + 1, end - 1, esc, skipSpace(b, next+1), true
 }
 
-// nameText returns the name whose contents are b[ks:ke]: the text itself,
-// or unescaped as gjson unescapes it. Names are listed only from a string,
-// so the conversion shares its bytes.
-func nameText[T string | []byte](b T, ks, ke int, esc bool) string {
-	if esc {
-		return unescapeName(string(b[ks:ke]))
+// entry is one member of the root object as scanJSON finds it: where the
+// contents of its name and the raw text of its value lie in the text read,
+// whether the name holds escapes, and whether the value is a string
+// without escapes. It holds no pointer, so a list of entries keeps no
+// text alive: the text can be a caller's buffer, reused once the list is
+// done with, and the collector never scans the list.
+type entry struct {
+	ns, ne, vs, ve int
+	esc, plain     bool
+}
+
+// name returns the entry's name in text: the text itself, or unescaped as
+// gjson unescapes it.
+func (e *entry) name(text string) string {
+	if e.esc {
+		return unescapeName(text[e.ns:e.ne])
 	}
-	return string(b[ks:ke])
+	return text[e.ns:e.ne]
+}
+
+// nameIn returns the entry's name in b, unescaped as gjson unescapes it.
+// Kept small enough to inline, so that a caller that only compares the
+// name does not allocate it.
+func (e *entry) nameIn(b []byte) string {
+	if e.esc {
+		return unescapeName(string(b[e.ns:e.ne]))
+	}
+	return string(b[e.ns:e.ne])
+}
+
+// isNamed reports whether the entry of b is named name, without making
+// a string of a name that needs no unescaping.
+func (e *entry) isNamed(b []byte, name string) bool {
+	if e.esc {
+		return unescapeName(string(b[e.ns:e.ne])) == name
+	}
+	return string(b[e.ns:e.ne]) == name
 }
 
 // skipSpace returns the offset of the first byte at or after i that is not

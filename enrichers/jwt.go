@@ -59,39 +59,44 @@ func decodeJWT(token string) (headerB64 string, payload []byte, ok bool) {
 
 // splitJWT returns the header and the payload segment (padding trimmed)
 // of a token with exactly three parts and a non-empty header and payload.
-func splitJWT(token string) (header, payload string, ok bool) {
-	h, rest, ok := strings.Cut(token, ".")
-	if !ok || len(h) == 0 {
-		return "", "", false
+func splitJWT[T string | []byte](token T) (header, payload T, ok bool) {
+	h := indexByte(token, '.')
+	if h <= 0 {
+		return header, payload, false
 	}
-	seg, sig, ok := strings.Cut(rest, ".")
-	if !ok || len(seg) == 0 || strings.IndexByte(sig, '.') >= 0 {
-		return "", "", false // two parts, a JWE, or garbage
+	rest := token[h+1:]
+	p := indexByte(rest, '.')
+	if p <= 0 || indexByte(rest[p+1:], '.') >= 0 {
+		return header, payload, false // two parts, a JWE, or garbage
 	}
-	return h, strings.TrimRight(seg, "="), true
+	seg := rest[:p]
+	for len(seg) > 0 && seg[len(seg)-1] == '=' {
+		seg = seg[:len(seg)-1]
+	}
+	return token[:h], seg, true
 }
 
 // readClaims decodes a JWS access token's payload and appends its top-level
 // claims to list. ok is false for anything decodeJWT refuses. A usual
 // payload is decoded on the stack: only the claims' text, which the
 // identity keeps, is allocated.
-func readClaims(token string, list []member) (header string, claims []member, ok bool) {
+func readClaims(token []byte, list []member) (header []byte, claims []member, ok bool) {
 	header, seg, ok := splitJWT(token)
 	if !ok {
-		return "", list, false
+		return nil, list, false
 	}
 	var buf [2048]byte
 	dst := buf[:]
 	if n := base64.RawURLEncoding.DecodedLen(len(seg)); n > len(buf) {
 		dst = make([]byte, n)
 	}
-	n, err := base64.RawURLEncoding.Decode(dst, []byte(seg))
+	n, err := base64.RawURLEncoding.Decode(dst, seg)
 	if err != nil {
-		return "", list, false
+		return nil, list, false
 	}
 	_, claims, err = readObject(dst[:n], list)
 	if err != nil {
-		return "", list, false
+		return nil, list, false
 	}
 	return header, claims, true
 }
@@ -112,7 +117,7 @@ func decodeJWTHeaderType(headerB64 string) string {
 
 // isATJWT reports whether a JWT header says `typ: at+jwt` (RFC 9068 §2.1;
 // the media type form `application/at+jwt` too).
-func isATJWT(headerB64 string) bool {
-	typ := decodeJWTHeaderType(headerB64)
+func isATJWT(headerB64 []byte) bool {
+	typ := decodeJWTHeaderType(string(headerB64))
 	return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")
 }

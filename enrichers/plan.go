@@ -187,9 +187,9 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve resolver
 // unless overwriting. It reports whether anything is left to write. Each
 // member is looked up in the plan (find), so that the work grows with the
 // members plus the fields, never with their product.
-func (pl *plan) resolveCollisions(members []member, overwrite bool, kept *int) bool {
+func (pl *plan) resolveCollisions(body []byte, members []entry, overwrite bool, kept *int) bool {
 	for j := range members {
-		p := pl.find(members[j].name)
+		p := pl.find(members[j].nameIn(body))
 		if p == nil {
 			continue
 		}

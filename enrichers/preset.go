@@ -210,7 +210,7 @@ func newPresetChooser(name string, client, tenant []string) (presetChooser, erro
 // choose returns the preset for a token: for a JWT, by its claims and
 // header.
 // It also says why, for Explain.
-func (c *presetChooser) choose(isJWT bool, claims []member, header string) (*idpPreset, string) {
+func (c *presetChooser) choose(isJWT bool, claims []member, header []byte) (*idpPreset, string) {
 	if !c.auto {
 		return &c.table[0], "configured"
 	}

@@ -9,7 +9,7 @@ import "github.com/tidwall/gjson"
 // and order; new members follow them. A field set several times keeps the
 // position of the first and the value of the last. When nothing applies
 // it appends nothing and leaves r's status as it is.
-func (e *Enricher) render(dst []byte, r *Response, resolve resolver, in *Input, res *Result) []byte {
+func (e *Enricher) render(dst []byte, r *Response, body []byte, members []entry, resolve resolver, in *Input, res *Result) []byte {
 	pl := getPlan()
 	defer putPlan(pl)
 	if res.Explanation != nil {
@@ -19,7 +19,7 @@ func (e *Enricher) render(dst []byte, r *Response, resolve resolver, in *Input, 
 	if r.introspection {
 		pl.dropIntrospectionReserved()
 	}
-	if !pl.resolveCollisions(r.members, e.overwrite, &res.Kept) {
+	if !pl.resolveCollisions(body, members, e.overwrite, &res.Kept) {
 		return nil
 	}
 	r.Status = StatusEnriched
@@ -38,7 +38,7 @@ func (e *Enricher) render(dst []byte, r *Response, resolve resolver, in *Input, 
 			}
 		}
 	}
-	return splice(dst, r.body, r.members, pl)
+	return splice(dst, body, members, pl)
 }
 
 // plan collects the fields to write, in order, one per name.

@@ -113,7 +113,7 @@ func parseTokenRequest(contentType, body, basicUser string) tokenRequest {
 	}
 	tr.ClientIDConflict = ids.conflict(basicUser != "", tr.ClientID)
 	if assertion != "" {
-		if _, claims, ok := readClaims(assertion, nil); ok {
+		if _, claims, ok := readClaims([]byte(assertion), nil); ok {
 			if sub := last(claims, "sub"); sub.Type == gjson.String && sub.Str != "" {
 				tr.AssertionClientID = sub.Str
 			} else if iss := last(claims, "iss"); iss.Type == gjson.String {

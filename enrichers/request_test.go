@@ -104,7 +104,7 @@ func TestClientIDConflict(t *testing.T) {
 			t.Errorf("%s (Basic %q): conflict %q, want %q", c.body, c.basic, tr.ClientIDConflict, c.want)
 		}
 		e := mustNew(t, Config{Fields: []FieldConfig{{Name: "x", Value: "y"}}})
-		res := e.Run(nil, &Input{Body: tokenResponse(t, "opaque"), RequestType: c.ctype, Request: []byte(c.body), BasicUser: c.basic}, nil)
+		res := e.Run(nil, &Input{Body: tokenResponse(t, "opaque"), RequestType: c.ctype, Request: c.body, BasicUser: c.basic}, nil)
 		if ambiguous := res.Status == StatusAmbiguous; ambiguous != (c.want != "") {
 			t.Errorf("%s (Basic %q): status %v", c.body, c.basic, res.Status)
 		}

@@ -1,17 +1,17 @@
 package enrichers
 
-import "strings"
-
 // Input is one token-endpoint response for Run, and the token request it
 // answers.
 type Input struct {
-	// Body is the response body, without content coding.
+	// Body is the response body, without content coding. Run keeps
+	// nothing of it: the caller may reuse it once Run returns.
 	Body []byte
 	// RequestType and Request are the token request's Content-Type and
-	// body (form or JSON parameters; nil when it was not read), BasicUser
-	// the user of its HTTP Basic credentials, still form-encoded.
+	// body (form or JSON parameters; "" when it was not read), BasicUser
+	// the user of its HTTP Basic credentials, still form-encoded. The
+	// identity's request parameters point into Request.
 	RequestType string
-	Request     []byte
+	Request     string
 	BasicUser   string
 	// Introspection reads Body as an RFC 7662 introspection response:
 	// only an active one is enriched, and RFC 7662 members are never
@@ -102,13 +102,17 @@ func (e *Enricher) Run(dst []byte, in *Input, host Host) Result {
 		host = noHost{}
 	}
 	r := &Response{}
-	body, request := ownText(in.Body, in.Request)
-	req := parseTokenRequest(in.RequestType, request, in.BasicUser)
+	// the token request's parameters the identity keeps point into it
+	req := parseTokenRequest(in.RequestType, in.Request, in.BasicUser)
+	// the body's members, for as long as Run reads the body: room for a
+	// usual token response's members, which do not leave Run
+	var room [12]entry
+	var members []entry
 	var err error
 	if in.Introspection {
-		err = e.readIntrospection(r, body, &req)
+		members, err = e.readIntrospection(r, in.Body, &req, room[:0])
 	} else {
-		err = e.read(r, body, &req)
+		members, err = e.read(r, in.Body, &req, room[:0])
 	}
 	res := Result{Status: r.Status, Response: r}
 	var x *Explanation
@@ -147,22 +151,9 @@ func (e *Enricher) Run(dst []byte, in *Input, host Host) Result {
 	}
 	resolve := host.Resolve
 	e.split(r, resolve)
-	res.Body = e.render(dst, r, resolve, in, &res)
+	res.Body = e.render(dst, r, in.Body, members, resolve, in, &res)
 	res.Status, res.Rejected = r.Status, r.refused
 	return res
-}
-
-// ownText copies the body and the request into one string, which the
-// response's members, identity and placeholders point into for as long
-// as the request lives: one allocation for both, and nothing of the
-// caller's buffers kept.
-func ownText(body, request []byte) (string, string) {
-	var b strings.Builder
-	b.Grow(len(body) + len(request))
-	b.Write(body)
-	b.Write(request)
-	s := b.String()
-	return s[:len(body)], s[len(body):]
 }
 
 // noHost is the Host of a caller without one.

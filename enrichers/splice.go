@@ -8,7 +8,7 @@ import "slices"
 // inserted before the closing brace. Every planned value is valid JSON, so
 // a valid object in gives a valid object out. sjson is not used because it
 // reads `.`, `:` and `*` in names as path syntax; names here are literal.
-func splice(dst []byte, body string, members []member, pl *plan) []byte {
+func splice(dst, body []byte, members []entry, pl *plan) []byte {
 	dst = slices.Grow(dst, len(body)+len(pl.vals)+4*len(pl.fields))
 	pos := 0
 	for i := range members {
@@ -16,13 +16,13 @@ func splice(dst []byte, body string, members []member, pl *plan) []byte {
 			break // nothing is replaced: no member needs looking up
 		}
 		m := &members[i]
-		p := pl.find(m.name)
+		p := pl.find(m.nameIn(body))
 		if p == nil || !p.replace {
 			continue
 		}
-		dst = append(dst, body[pos:m.index]...)
+		dst = append(dst, body[pos:m.vs]...)
 		dst = append(dst, pl.bytes(p.val)...)
-		pos = m.index + len(m.raw)
+		pos = m.ve
 	}
 	end := closingBrace(body)
 	dst = append(dst, body[pos:end]...)

@@ -171,7 +171,7 @@ func BenchmarkSplitStage(b *testing.B) {
 	cfg.Splits = []SplitConfig{{Name: "slot", Key: "{http.token.client_id}", Buckets: []Bucket{{Name: "green", Weight: 10}, {Name: "blue", Weight: 90}}}}
 	e := mustNew(b, cfg)
 	r := new(Response)
-	if err := e.read(r, string(c.body), c.req); err != nil {
+	if _, err := e.read(r, c.body, c.req, nil); err != nil {
 		b.Fatal(err)
 	}
 	e.matchRules(r, noHost{}, nil)

@@ -298,7 +298,7 @@ func loadSample(t *testing.T, name string) enrichers.Input {
 	if s.Request == nil || strings.Contains(s.Request.Body, "{ASSERTION:") {
 		return in
 	}
-	in.RequestType, in.Request, in.BasicUser = s.Request.ContentType, []byte(s.Request.Body), s.Request.Basic
+	in.RequestType, in.Request, in.BasicUser = s.Request.ContentType, s.Request.Body, s.Request.Basic
 	return in
 }
 
