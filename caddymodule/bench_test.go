@@ -290,10 +290,10 @@ func TestHandlerBenchCases(t *testing.T) {
 // harness's own allocations (the baseline case), to ceilings: nothing on a
 // request it does not act on; on a token request answered with an error,
 // four (the exchange, the {http.token.*} provider and its place in the
-// replacer, and the request body's text); on an enriched one, twelve:
-// those four, the engine's six (the Response, the token payload's text
-// and its claim list, the response's scope, a decoded audience and the
-// audience list), and the Content-Length header (its text and its list).
+// replacer, and the request body's text); on an enriched one, eleven:
+// those four, the engine's five (the Response, the token payload's text
+// and its claim list, a decoded audience and the audience list), and the
+// Content-Length header (its text and its list).
 // The upstream's body is read where it lies, and the output is spliced
 // into a pooled buffer.
 // Not timed; skipped under the race detector, which makes sync.Pool drop
@@ -319,7 +319,7 @@ func TestHandlerAllocs(t *testing.T) {
 	}
 	base := allocs["baseline-proxy-only"]
 	for name, budget := range map[string]float64{
-		"passthrough-other-path": 0, "passthrough-GET": 0, "token-path-error-response": 4, "enriched": 12,
+		"passthrough-other-path": 0, "passthrough-GET": 0, "token-path-error-response": 4, "enriched": 11,
 	} {
 		if extra := allocs[name] - base; extra > budget {
 			t.Errorf("%s: %.0f allocations over the baseline, budget %.0f", name, extra, budget)

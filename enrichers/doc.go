@@ -7,7 +7,8 @@
 //
 //   - run.go: Run, Input, Host and Result: the pipeline in one function.
 //   - read.go, jsonread.go, json.go: reading the body in one pass that
-//     checks it, bounds its nesting depth and lists its members; fold.go,
+//     checks it, bounds its nesting depth and lists its members where
+//     they lie, copying nothing of it; fold.go,
 //     reserved.go: the standard members, which are never written and which
 //     make a body ambiguous when sent twice.
 //   - request.go: the identity-relevant parameters of the token request.

@@ -38,8 +38,8 @@ type Identity struct {
 	// Identity is small: it lives as long as the request's placeholders.
 	aud, scopes, perms, nested string
 
-	scopeText string   // response or request scope when no claim
-	claims    []member // the payload's top-level claims, in order
+	scopeText string // response or request scope when no claim
+	claims    object // the payload's top-level claims, in order
 
 	// from records where each value came from, for Explain: constants
 	// and the claim names of the preset, so recording costs nothing
@@ -68,8 +68,8 @@ const (
 // custom claims (Hydra's `ext`), a name absent at the top level is looked up
 // there. It is the one way claims are read.
 func (id *Identity) claim(name string) gjson.Result {
-	if m := find(id.claims, name); m != nil {
-		return m.val()
+	if m := id.claims.find(name); m != nil {
+		return id.claims.val(m)
 	}
 	if id.nested == "" {
 		return gjson.Result{}
@@ -80,8 +80,8 @@ func (id *Identity) claim(name string) gjson.Result {
 // claimText is valueText(id.claim(name)), without building the value of a
 // top-level string claim.
 func (id *Identity) claimText(name string) string {
-	if m := find(id.claims, name); m != nil {
-		return m.text()
+	if m := id.claims.find(name); m != nil {
+		return id.claims.valText(m)
 	}
 	if id.nested == "" {
 		return ""
@@ -158,18 +158,19 @@ func hasWord(list, w string) bool {
 }
 
 // identify builds the identity of a token under preset p from its claims
-// (isJWT false: an opaque token), the response's scope and
+// (isJWT false: an opaque token), the response's scope (respScope, nil
+// for none, asked for only when no claim gives the scopes) and
 // issued_token_type members and the token request. Claims win over the
 // request: the token is what the upstream actually issued.
-func identify(p *idpPreset, isJWT bool, claims []member, respScope, issuedType string, req *tokenRequest) Identity {
+func identify(p *idpPreset, isJWT bool, claims object, respScope func() string, issuedType string, req *tokenRequest) Identity {
 	id := Identity{Preset: p.Name}
 	if isJWT {
 		id.Format = tokenJWT
 		id.claims = claims
 		id.Issuer, id.Subject = topText(claims, "iss"), topText(claims, "sub")
 		if p.Nested != "" {
-			if m := find(claims, p.Nested); m != nil && m.kind() == '{' {
-				id.nested = m.raw
+			if m := claims.find(p.Nested); m != nil && claims.kind(m) == '{' {
+				id.nested = claims.raw(m)
 			}
 		}
 		id.ClientID = valueText(id.pick(p.Client, isClient, &id.from.client, nestedClient))
@@ -190,8 +191,10 @@ func identify(p *idpPreset, isJWT bool, claims []member, respScope, issuedType s
 		}
 	}
 	if id.scopes == "" {
-		id.scopeText = respScope
-		if respScope != "" {
+		if respScope != nil {
+			id.scopeText = respScope()
+		}
+		if id.scopeText != "" {
 			id.from.scope = fromResponseScope
 		}
 	}
@@ -237,9 +240,9 @@ const (
 // chosen claim's name in *from, and bit in id.from.nested for a nested one.
 func (id *Identity) pick(names []string, ok func(gjson.Result) bool, from *string, bit uint8) gjson.Result {
 	for _, n := range names {
-		if m := find(id.claims, n); m != nil && (m.plain && m.raw != `""` || ok(m.val())) {
+		if m := id.claims.find(n); m != nil && (m.plain && m.ve-m.vs > 2 || ok(id.claims.val(m))) {
 			*from = n
-			return m.val()
+			return id.claims.val(m)
 		}
 	}
 	if id.nested != "" {
@@ -257,9 +260,9 @@ func (id *Identity) pick(names []string, ok func(gjson.Result) bool, from *strin
 
 // topText is the text of the top-level claim name, "" when absent: the
 // issuer, subject and grant claims are never read from a nested object.
-func topText(claims []member, name string) string {
-	if m := find(claims, name); m != nil {
-		return m.text()
+func topText(claims object, name string) string {
+	if m := claims.find(name); m != nil {
+		return claims.valText(m)
 	}
 	return ""
 }

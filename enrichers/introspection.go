@@ -72,11 +72,11 @@ func (e *Enricher) readIntrospection(r *Response, body []byte, req *tokenRequest
 		return list, nil
 	}
 	r.Status = StatusUnchanged
-	// the members are the claims, which the identity keeps: they point
-	// into a copy of the body
-	claims := appendMembers(nil, string(body), list)
+	// the members are the claims, which the identity keeps: a copy of
+	// the body and of its entries
+	claims := newObject(string(body), slices.Clone(list))
 	p, why := e.presets.choose(true, claims, nil)
-	r.Identity = identify(p, true, claims, "", "", nil)
+	r.Identity = identify(p, true, claims, nil, "", nil)
 	r.Identity.from.preset = why
 	r.Identity.Format = tokenIntrospected
 	if req != nil {

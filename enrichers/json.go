@@ -3,7 +3,6 @@ package enrichers
 import (
 	"bytes"
 	"errors"
-	"slices"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -60,75 +59,118 @@ func count[T string | []byte](b T, sep string) int {
 	return 0
 }
 
-// member is one member of a JSON object: its unescaped name, the raw JSON
-// of its value and the offset of that value in the object's text. Kept
-// raw, a member is small, and a list of them costs little to keep; val
-// gives it to gjson again.
-type member struct {
-	name  string
-	raw   string
-	index int
-	// plain: the value is a string without escapes, its text raw unquoted
-	plain bool
+// object is a JSON object read once: its text, and its members located
+// in it as entries. Kept raw, an object is small: its text and a
+// pointer-free list that the collector never scans. val gives a member's
+// value to gjson again.
+type object struct {
+	// text is the object's JSON text, followed by the names of its
+	// members that hold escapes, unescaped: every member's name is
+	// text[ns:ne]
+	text    string
+	members []entry
 }
 
-// val returns the member's value. A string without escapes, what most
-// claims are, is its raw text unquoted; anything else is parsed again.
-func (m *member) val() gjson.Result {
-	if m.plain {
-		return gjson.Result{Type: gjson.String, Raw: m.raw, Str: m.raw[1 : len(m.raw)-1], Index: m.index}
+// newObject is the object whose members, located in text, are members.
+// A name holding escapes is unescaped once, here, so that looking a
+// member up never allocates.
+func newObject(text string, members []entry) object {
+	var b strings.Builder
+	for i := range members {
+		e := &members[i]
+		if !e.esc {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString(text)
+		}
+		name := unescapeName(text[e.ns:e.ne])
+		e.ns = b.Len()
+		b.WriteString(name)
+		e.ne, e.esc = b.Len(), false
 	}
-	v := gjson.Parse(m.raw)
-	v.Index = m.index
+	if b.Len() > 0 {
+		text = b.String()
+	}
+	return object{text: text, members: members}
+}
+
+// readObject checks that b is a UTF-8 JSON object nested at most MaxDepth
+// deep and lists its members, in order, in the room of list. The
+// object's text is b itself when b is a string, else a copy of b, so that
+// it never aliases a caller's buffer.
+func readObject[T string | []byte](b T, list []entry) (object, error) {
+	members, err := readEntries(b, list[:0])
+	if err != nil {
+		return object{}, err
+	}
+	return newObject(string(b), members), nil
+}
+
+// name returns the unescaped name of member i.
+func (o *object) name(i int) string {
+	e := &o.members[i]
+	return o.text[e.ns:e.ne]
+}
+
+// raw returns the raw JSON of member e's value.
+func (o *object) raw(e *entry) string { return o.text[e.vs:e.ve] }
+
+// val returns member e's value. A string without escapes, what most
+// claims are, is its raw text unquoted; anything else is parsed again.
+func (o *object) val(e *entry) gjson.Result {
+	raw := o.text[e.vs:e.ve]
+	if e.plain {
+		return gjson.Result{Type: gjson.String, Raw: raw, Str: raw[1 : len(raw)-1], Index: e.vs}
+	}
+	v := gjson.Parse(raw)
+	v.Index = e.vs
 	return v
 }
 
-// text is valueText(m.val()) without building the value for a string
+// valText is valueText(o.val(e)) without building the value for a string
 // without escapes, what most claims are.
-func (m *member) text() string {
-	if m.plain {
-		return m.raw[1 : len(m.raw)-1]
+func (o *object) valText(e *entry) string {
+	if e.plain {
+		return o.text[e.vs+1 : e.ve-1]
 	}
-	return valueText(m.val())
+	return valueText(o.val(e))
 }
 
-// kind is the JSON type of the member's value, told by its first byte:
+// kind is the JSON type of member e's value, told by its first byte:
 // '"' a string, '{' an object, '[' an array, 'n' null, 't' or 'f' a
 // boolean, anything else a number.
-func (m *member) kind() byte { return m.raw[0] }
+func (o *object) kind(e *entry) byte { return o.text[e.vs] }
 
-// readObject checks that b is a UTF-8 JSON object nested at most MaxDepth
-// deep and appends its members, in order, to list. The members' strings
-// point into text: b itself when it is a string, else a copy of b, so
-// that they never alias a caller's buffer. On error list is returned as
-// it was given.
-func readObject[T string | []byte](b T, list []member) (text string, _ []member, err error) {
-	if !objectRoot(b) {
-		return "", list, errNotJSONObject
+// find returns the last member named name, or nil.
+func (o *object) find(name string) *entry {
+	// Claim names are short and many share a length (iss, sub, aud, azp):
+	// a last byte that differs spares the call comparing the rest.
+	for i := len(o.members) - 1; i >= 0; i-- {
+		e := &o.members[i]
+		if e.ne-e.ns != len(name) {
+			continue
+		}
+		if n := o.text[e.ns:e.ne]; name == "" || n[len(n)-1] == name[len(name)-1] && n == name {
+			return e
+		}
 	}
-	text = string(b)
-	var room [16]entry
-	ents, _, err := scanJSON(text, MaxDepth, room[:0], true)
-	if err != nil {
-		return "", list, err
-	}
-	return text, appendMembers(list, text, ents), nil
+	return nil
 }
 
-// appendMembers appends to list the members that ents locate in text.
-func appendMembers(list []member, text string, ents []entry) []member {
-	list = slices.Grow(list, len(ents))
-	for i := range ents {
-		e := &ents[i]
-		list = append(list, member{name: e.name(text), raw: text[e.vs:e.ve], index: e.vs, plain: e.plain})
+// last returns the value of the last member named name: the one
+// encoding/json, JSON.parse and JWT libraries keep when a name repeats.
+func (o *object) last(name string) gjson.Result {
+	if e := o.find(name); e != nil {
+		return o.val(e)
 	}
-	return list
+	return gjson.Result{}
 }
 
 // readEntries checks that b is a UTF-8 JSON object nested at most
 // MaxDepth deep and appends its members, in order, to list as entries:
 // nothing of b is copied.
-func readEntries(b []byte, list []entry) ([]entry, error) {
+func readEntries[T string | []byte](b T, list []entry) ([]entry, error) {
 	if !objectRoot(b) {
 		return list, errNotJSONObject
 	}
@@ -176,36 +218,6 @@ func validObject[T string | []byte](b T) error {
 func objectRoot[T string | []byte](b T) bool {
 	i := skipSpace(b, 0)
 	return i < len(b) && b[i] == '{'
-}
-
-// last returns the value of the last member named name in list: the one
-// encoding/json, JSON.parse and JWT libraries keep when a name repeats.
-func last(list []member, name string) gjson.Result {
-	if m := find(list, name); m != nil {
-		return m.val()
-	}
-	return gjson.Result{}
-}
-
-// find returns the last member named name in list, or nil.
-func find(list []member, name string) *member {
-	if name == "" {
-		for i := len(list) - 1; i >= 0; i-- {
-			if list[i].name == "" {
-				return &list[i]
-			}
-		}
-		return nil
-	}
-	// Claim names are short and many share a length (iss, sub, aud, azp):
-	// a last byte that differs spares the call comparing the rest.
-	end := name[len(name)-1]
-	for i := len(list) - 1; i >= 0; i-- {
-		if n := list[i].name; len(n) == len(name) && n[len(n)-1] == end && n == name {
-			return &list[i]
-		}
-	}
-	return nil
 }
 
 // lastOf returns the value of the last member named name of object obj.

@@ -12,9 +12,12 @@ package enrichers
 //
 // It accepts exactly what encoding/json.Valid accepts on valid UTF-8, no
 // deeper than a bound, and lists the members of the root object as gjson's
-// ForEach does: names unescaped as gjson unescapes them (encoding/json
-// unescapes them the same way, a lone surrogate included), values as their
-// raw text and offset. gjson stays the reader of the values themselves.
+// ForEach does, as entries: offsets of each name and raw value, which hold
+// no pointer. Names are unescaped as gjson unescapes them (encoding/json
+// unescapes them the same way, a lone surrogate included). A body's
+// entries are read in the caller's bytes and never outlive Run; an object
+// kept (a token's claims, a source's object) is its text and its entries
+// (json.go). gjson stays the reader of the values themselves.
 
 import (
 	"bytes"

@@ -2,6 +2,7 @@ package enrichers
 
 import (
 	"encoding/base64"
+	"slices"
 	"strings"
 )
 
@@ -76,14 +77,14 @@ func splitJWT[T string | []byte](token T) (header, payload T, ok bool) {
 	return token[:h], seg, true
 }
 
-// readClaims decodes a JWS access token's payload and appends its top-level
-// claims to list. ok is false for anything decodeJWT refuses. A usual
-// payload is decoded on the stack: only the claims' text, which the
-// identity keeps, is allocated.
-func readClaims(token []byte, list []member) (header []byte, claims []member, ok bool) {
+// readClaims decodes a JWS access token's payload and lists its top-level
+// claims. ok is false for anything decodeJWT refuses. A usual payload is
+// decoded and listed on the stack: only the claims' text and their list,
+// of its exact length, are allocated, since the identity keeps both.
+func readClaims(token []byte) (header []byte, claims object, ok bool) {
 	header, seg, ok := splitJWT(token)
 	if !ok {
-		return nil, list, false
+		return nil, claims, false
 	}
 	var buf [2048]byte
 	dst := buf[:]
@@ -92,13 +93,14 @@ func readClaims(token []byte, list []member) (header []byte, claims []member, ok
 	}
 	n, err := base64.RawURLEncoding.Decode(dst, seg)
 	if err != nil {
-		return nil, list, false
+		return nil, claims, false
 	}
-	_, claims, err = readObject(dst[:n], list)
+	var room [32]entry
+	members, err := readEntries(dst[:n], room[:0])
 	if err != nil {
-		return nil, list, false
+		return nil, claims, false
 	}
-	return header, claims, true
+	return header, newObject(string(dst[:n]), slices.Clone(members)), true
 }
 
 // decodeJWTHeaderType returns the `typ` member of a base64url JWT header
@@ -108,11 +110,11 @@ func decodeJWTHeaderType(headerB64 string) string {
 	if err != nil {
 		return ""
 	}
-	_, members, err := readObject(b, nil)
+	o, err := readObject(b, nil)
 	if err != nil {
 		return ""
 	}
-	return last(members, "typ").String()
+	return o.last("typ").String()
 }
 
 // isATJWT reports whether a JWT header says `typ: at+jwt` (RFC 9068 §2.1;

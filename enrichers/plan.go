@@ -154,7 +154,7 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve resolver
 				continue
 			}
 			so := r.source(f.source)
-			if so == nil || so.members == nil {
+			if so == nil || so.object.members == nil {
 				state := "not looked up"
 				if so != nil {
 					state = so.state
@@ -162,7 +162,7 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve resolver
 				pl.traceOut(f.label, f.label, whySourceMissed+state)
 				continue
 			}
-			pl.placeMembers(so.members, f.label)
+			pl.placeMembers(&so.object, f.label)
 		case !f.dynamic:
 			if f.value != nil {
 				pl.put(f.name, f.name, func() span { return pl.addBytes(f.key) }, pl.addBytes(f.value))
@@ -213,17 +213,18 @@ func (pl *plan) resolveCollisions(body []byte, members []entry, overwrite bool, 
 
 // placeMembers plans the members of a source's object, as the source
 // encoded them, reserved names skipped.
-func (pl *plan) placeMembers(members []member, label string) {
-	pl.fields = slices.Grow(pl.fields, len(members))
-	for _, m := range members {
-		if m.name == "" || isReserved(m.name) {
-			pl.traceOut(m.name, label, whyReserved)
+func (pl *plan) placeMembers(o *object, label string) {
+	pl.fields = slices.Grow(pl.fields, len(o.members))
+	for i := range o.members {
+		name := o.name(i)
+		if name == "" || isReserved(name) {
+			pl.traceOut(name, label, whyReserved)
 			continue
 		}
-		pl.put(m.name, label, func() span {
+		pl.put(name, label, func() span {
 			start := len(pl.vals)
-			pl.vals = gjson.AppendJSONString(pl.vals, m.name)
+			pl.vals = gjson.AppendJSONString(pl.vals, name)
 			return span{start, len(pl.vals)}
-		}, pl.add(m.raw))
+		}, pl.add(o.raw(&o.members[i])))
 	}
 }

@@ -210,14 +210,14 @@ func newPresetChooser(name string, client, tenant []string) (presetChooser, erro
 // choose returns the preset for a token: for a JWT, by its claims and
 // header.
 // It also says why, for Explain.
-func (c *presetChooser) choose(isJWT bool, claims []member, header []byte) (*idpPreset, string) {
+func (c *presetChooser) choose(isJWT bool, claims object, header []byte) (*idpPreset, string) {
 	if !c.auto {
 		return &c.table[0], "configured"
 	}
 	if !isJWT {
 		return &c.fallback, "auto: an opaque token"
 	}
-	if p := detect(c.table, last(claims, "iss").String()); p.Issuer != nil {
+	if p := detect(c.table, claims.last("iss").String()); p.Issuer != nil {
 		return p, "auto: the issuer"
 	}
 	if isATJWT(header) {

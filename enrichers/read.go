@@ -25,13 +25,12 @@ func (e *Enricher) read(r *Response, body []byte, req *tokenRequest, ents []entr
 	if !tok.plain {
 		token = []byte(entryText(body, tok))
 	}
-	// room for the claims of the tokens of Auth0, Okta, Cognito and
-	// Hydra; Keycloak's and Entra's twenty-odd claims move out of it
-	claims := make([]member, 0, 14)
-	header, claims, isJWT := readClaims(token, claims)
+	header, claims, isJWT := readClaims(token)
 	p, why := e.presets.choose(isJWT, claims, header)
-	r.Identity = identify(p, isJWT, claims, entryText(body, lastEntry(body, list, "scope")),
-		entryText(body, lastEntry(body, list, "issued_token_type")), req)
+	// the response's scope is copied out of body only when the token has
+	// no scope claim
+	scope := func() string { return entryText(body, lastEntry(body, list, "scope")) }
+	r.Identity = identify(p, isJWT, claims, scope, entryText(body, lastEntry(body, list, "issued_token_type")), req)
 	if r.Identity.Preset == presetHydra && p == &e.presets.fallback {
 		why = "auto: the ext claim (Hydra)"
 	}

@@ -85,38 +85,38 @@ func parseTokenRequest(contentType, body, basicUser string) tokenRequest {
 		ids = f.clientIDs
 		tr.Audiences, tr.Resources, tr.Scope, assertion = f.audiences, f.resources, f.scope, f.assertion
 	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
-		_, members, err := readObject(body, nil)
+		o, err := readObject(body, nil)
 		if err != nil {
 			break
 		}
-		for i := range members {
-			m := &members[i]
-			switch m.name {
+		for i := range o.members {
+			m := &o.members[i]
+			switch o.name(i) {
 			case "grant_type":
-				tr.GrantType = m.val().String()
+				tr.GrantType = o.val(m).String()
 			case "client_id":
-				v := m.val().String()
+				v := o.val(m).String()
 				if !ids.seen && tr.ClientID == "" {
 					tr.ClientID = v
 				}
 				ids.add(v)
 			case "audience":
-				tr.Audiences = appendStrings(tr.Audiences, m.val())
+				tr.Audiences = appendStrings(tr.Audiences, o.val(m))
 			case "resource":
-				tr.Resources = appendStrings(tr.Resources, m.val())
+				tr.Resources = appendStrings(tr.Resources, o.val(m))
 			case "scope":
-				tr.Scope = m.val().String()
+				tr.Scope = o.val(m).String()
 			case "client_assertion":
-				assertion = m.val().String()
+				assertion = o.val(m).String()
 			}
 		}
 	}
 	tr.ClientIDConflict = ids.conflict(basicUser != "", tr.ClientID)
 	if assertion != "" {
-		if _, claims, ok := readClaims([]byte(assertion), nil); ok {
-			if sub := last(claims, "sub"); sub.Type == gjson.String && sub.Str != "" {
+		if _, claims, ok := readClaims([]byte(assertion)); ok {
+			if sub := claims.last("sub"); sub.Type == gjson.String && sub.Str != "" {
 				tr.AssertionClientID = sub.Str
-			} else if iss := last(claims, "iss"); iss.Type == gjson.String {
+			} else if iss := claims.last("iss"); iss.Type == gjson.String {
 				tr.AssertionClientID = iss.Str
 			}
 		}

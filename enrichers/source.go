@@ -155,14 +155,14 @@ func (r *Response) setSource(f Found) bool {
 	so := sourceObject{name: f.Source, state: f.State}
 	ok := true
 	if f.Object != nil {
-		_, members, err := readObject(f.Object, nil)
+		o, err := readObject(f.Object, nil)
 		switch {
 		case err != nil:
 			so.state, ok = "error: "+err.Error(), false
-		case len(members) > maxMembers:
-			so.state, ok = fmt.Sprintf("refused: %d members, more than %d", len(members), maxMembers), false
+		case len(o.members) > maxMembers:
+			so.state, ok = fmt.Sprintf("refused: %d members, more than %d", len(o.members), maxMembers), false
 		default:
-			so.members = members
+			so.object = o
 		}
 	}
 	for i := range r.sources {
@@ -175,12 +175,12 @@ func (r *Response) setSource(f Found) bool {
 	return ok
 }
 
-// sourceObject is what one source's lookup came to: the members of the
-// object it found (nil for none) and, for Explain, how the lookup went.
+// sourceObject is what one source's lookup came to: the object it found
+// (no members for none) and, for Explain, how the lookup went.
 type sourceObject struct {
-	name    string
-	members []member
-	state   string
+	name   string
+	object object
+	state  string
 }
 
 // source returns what source's lookup came to, or nil when it was not
@@ -198,7 +198,7 @@ func (r *Response) source(name string) *sourceObject {
 func (r *Response) sourceMember(source, name string) (string, bool) {
 	var v gjson.Result
 	if so := r.source(source); so != nil {
-		v = last(so.members, name)
+		v = so.object.last(name)
 	}
 	return valueText(v), v.Exists()
 }
