@@ -167,6 +167,11 @@ if [[ $quick == 0 ]]; then
 	fi
 fi
 
+phase "bench/floor patches apply to this tree (bench/floor.sh builds with them)"
+for p in bench/floor/*.patch; do
+	git apply --check "$p"
+done
+
 phase "gofmt"
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then
@@ -231,11 +236,6 @@ if [[ ! -x ./caddy ]]; then
 	slow "building ./caddy with xcaddy, then Ory Hydra (see e2e/README.md)"
 fi
 e2e/run.sh
-
-phase "bench/floor patches apply to this tree (bench/floor.sh builds with them)"
-for p in bench/floor/*.patch; do
-	git apply --check "$p"
-done
 
 phase "fleet: e2e/fleet.sh (one redis-server, three ./caddy replicas, one provider, under load)"
 e2e/fleet.sh
