@@ -3,6 +3,8 @@ package enrichers
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"math"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -21,7 +23,16 @@ var (
 	// errTooDeep means the body nests objects or arrays deeper than
 	// MaxDepth. It wraps errNotJSONObject.
 	errTooDeep = tooDeepError{}
+	// errTooLong means the object is longer than maxListedText, past
+	// what an entry's offsets hold.
+	errTooLong = fmt.Errorf("%w: longer than %d bytes", errNotJSONObject, maxListedText)
 )
+
+// maxListedText is the longest object whose members are listed: an
+// entry's uint32 offsets must hold its text, which newObject may grow by
+// the unescaped names (never longer than the names escaped). Bodies are
+// bounded by max_body far below it.
+const maxListedText = math.MaxUint32 / 2
 
 type tooDeepError struct{}
 
@@ -85,9 +96,9 @@ func newObject(text string, members []entry) object {
 			b.WriteString(text)
 		}
 		name := unescapeName(text[e.ns:e.ne])
-		e.ns = b.Len()
+		e.ns = uint32(b.Len())
 		b.WriteString(name)
-		e.ne, e.esc = b.Len(), false
+		e.ne, e.esc = uint32(b.Len()), false
 	}
 	if b.Len() > 0 {
 		text = b.String()
@@ -121,10 +132,10 @@ func (o *object) raw(e *entry) string { return o.text[e.vs:e.ve] }
 func (o *object) val(e *entry) gjson.Result {
 	raw := o.text[e.vs:e.ve]
 	if e.plain {
-		return gjson.Result{Type: gjson.String, Raw: raw, Str: raw[1 : len(raw)-1], Index: e.vs}
+		return gjson.Result{Type: gjson.String, Raw: raw, Str: raw[1 : len(raw)-1], Index: int(e.vs)}
 	}
 	v := gjson.Parse(raw)
-	v.Index = e.vs
+	v.Index = int(e.vs)
 	return v
 }
 
@@ -148,7 +159,7 @@ func (o *object) find(name string) *entry {
 	// a last byte that differs spares the call comparing the rest.
 	for i := len(o.members) - 1; i >= 0; i-- {
 		e := &o.members[i]
-		if e.ne-e.ns != len(name) {
+		if int(e.ne-e.ns) != len(name) {
 			continue
 		}
 		if n := o.text[e.ns:e.ne]; name == "" || n[len(n)-1] == name[len(name)-1] && n == name {
@@ -171,6 +182,9 @@ func (o *object) last(name string) gjson.Result {
 // MaxDepth deep and appends its members, in order, to list as entries:
 // nothing of b is copied.
 func readEntries[T string | []byte](b T, list []entry) ([]entry, error) {
+	if len(b) > maxListedText {
+		return list, errTooLong
+	}
 	if !objectRoot(b) {
 		return list, errNotJSONObject
 	}
@@ -184,7 +198,7 @@ func readEntries[T string | []byte](b T, list []entry) ([]entry, error) {
 // lastEntry returns the last entry of b named name, or nil.
 func lastEntry(b []byte, list []entry, name string) *entry {
 	for i := len(list) - 1; i >= 0; i-- {
-		if e := &list[i]; e.ne-e.ns >= len(name) && e.isNamed(b, name) {
+		if e := &list[i]; int(e.ne-e.ns) >= len(name) && e.isNamed(b, name) {
 			return e
 		}
 	}

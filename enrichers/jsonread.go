@@ -84,7 +84,7 @@ func scanJSON[T string | []byte](b T, max int, list []entry, listing bool) (_ []
 			}
 			i = next
 			if depth == 1 && listing {
-				cur = entry{ns: ks, ne: ke, vs: i, esc: esc}
+				cur = entry{ns: uint32(ks), ne: uint32(ke), vs: uint32(i), esc: esc}
 			}
 			continue
 		case '"':
@@ -124,7 +124,7 @@ func scanJSON[T string | []byte](b T, max int, list []entry, listing bool) (_ []
 				return list, -1, nil
 			}
 			if depth == 1 && listing {
-				cur.ve, cur.plain = i, b[cur.vs] == '"' && !esc
+				cur.ve, cur.plain = uint32(i), b[cur.vs] == '"' && !esc
 				list = append(list, cur)
 			}
 			if i = skipSpace(b, i); i >= n {
@@ -141,7 +141,7 @@ func scanJSON[T string | []byte](b T, max int, list []entry, listing bool) (_ []
 					}
 					i = next
 					if depth == 1 && listing {
-						cur = entry{ns: ks, ne: ke, vs: i, esc: esc}
+						cur = entry{ns: uint32(ks), ne: uint32(ke), vs: uint32(i), esc: esc}
 					}
 				}
 				break
@@ -178,9 +178,12 @@ func readName[T string | []byte](b T, i int) (ks, ke int, esc bool, next int, ok
 // whether the name holds escapes, and whether the value is a string
 // without escapes. It holds no pointer, so a list of entries keeps no
 // text alive: the text can be a caller's buffer, reused once the list is
-// done with, and the collector never scans the list.
+// done with, and the collector never scans the list. Offsets are uint32,
+// half the room of int: readEntries lists no text longer than
+// maxListedText, so every offset fits, even in an object's text grown by
+// its unescaped names (newObject).
 type entry struct {
-	ns, ne, vs, ve int
+	ns, ne, vs, ve uint32
 	esc, plain     bool
 }
 

@@ -3,6 +3,7 @@ package enrichers
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -32,7 +33,7 @@ func membersOf(o object) []testMember {
 	var list []testMember
 	for i := range o.members {
 		e := &o.members[i]
-		list = append(list, testMember{name: o.name(i), raw: o.raw(e), index: e.vs, plain: e.plain})
+		list = append(list, testMember{name: o.name(i), raw: o.raw(e), index: int(e.vs), plain: e.plain})
 	}
 	return list
 }
@@ -208,6 +209,20 @@ func TestReadObjectUsesListRoom(t *testing.T) {
 	}
 	if o, err = readObject(`{"a":1,"b":}`, buf); err != errNotJSONObject || o.members != nil || o.text != "" {
 		t.Fatalf("err %v, object %+v", err, o)
+	}
+}
+
+// TestReadEntriesRefusesTextPastOffsets: an object too long for an
+// entry's offsets is refused as not JSON, on its length alone (the pages
+// of the zeroed text are never touched).
+func TestReadEntriesRefusesTextPastOffsets(t *testing.T) {
+	b := make([]byte, maxListedText+1)
+	b[0], b[len(b)-1] = '{', '}'
+	if list, err := readEntries(b, nil); err != errTooLong || !errors.Is(err, errNotJSONObject) || list != nil {
+		t.Fatalf("%d bytes: list %v, err %v", len(b), list, err)
+	}
+	if uint64(maxListedText)*2 > math.MaxUint32 {
+		t.Fatalf("an object kept may double its text: %d bytes overflow uint32 offsets", 2*maxListedText)
 	}
 }
 

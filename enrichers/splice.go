@@ -22,7 +22,7 @@ func splice(dst, body []byte, members []entry, pl *plan) []byte {
 		}
 		dst = append(dst, body[pos:m.vs]...)
 		dst = append(dst, pl.bytes(p.val)...)
-		pos = m.ve
+		pos = int(m.ve)
 	}
 	end := closingBrace(body)
 	dst = append(dst, body[pos:end]...)
