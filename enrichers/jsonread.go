@@ -187,15 +187,6 @@ type entry struct {
 	esc, plain     bool
 }
 
-// name returns the entry's name in text: the text itself, or unescaped as
-// gjson unescapes it.
-func (e *entry) name(text string) string {
-	if e.esc {
-		return unescapeName(text[e.ns:e.ne])
-	}
-	return text[e.ns:e.ne]
-}
-
 // nameIn returns the entry's name in b, unescaped as gjson unescapes it.
 // Kept small enough to inline, so that a caller that only compares the
 // name does not allocate it.
