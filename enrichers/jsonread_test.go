@@ -160,7 +160,7 @@ func TestReadObjectAcceptsWhatEncodingJSONAccepts(t *testing.T) {
 		checkReader(t, []byte(s))
 	}
 	// a backslash, a control character or a multi-byte character at every
-	// offset of the sixteen bytes the reader skips at once, and past the
+	// offset of two steps of the eight bytes the reader skips at once, and past the
 	// sixty-four after which a string is read thirty-two bytes at a time
 	// (plainRest), with a tail shorter than that or not
 	var offsets []int
