@@ -16,7 +16,11 @@ if [[ -n "$stale" ]]; then
   echo "e2e: building ./caddy ($stale); with a cold Go build cache this compiles Caddy and takes minutes" >&2
   nice -n "${BUILD_NICE:-10}" ./xcaddy.sh >&2
 fi
-./caddy list-modules 2>/dev/null | grep -qx 'http.handlers.token_enrich' || {
+# the list is read whole before grep looks at it: grep -q stops at the first
+# match, and under pipefail the SIGPIPE that list-modules may then get would
+# fail the check
+modules="$(./caddy list-modules 2>/dev/null)" || modules=""
+grep -qx 'http.handlers.token_enrich' <<<"$modules" || {
   echo "e2e: ./caddy lacks token_enrich" >&2
   exit 1
 }

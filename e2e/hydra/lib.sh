@@ -207,9 +207,12 @@ hydra_start() {
       return 0
     fi
     _hydra_kill "$HYDRA_PID" "$HYDRA_HOOK_PID"
-    # Retry only when we picked the ports ourselves (free-port race).
+    # Retry only when we picked the ports ourselves (free-port race). grep
+    # reads tail's output through a process substitution: piped, the SIGPIPE
+    # tail may get once grep -q has matched would, under pipefail, read as
+    # no match.
     if [[ -z "$fixed_public" && -z "$fixed_admin" ]] &&
-      tail -c "+$log_offset" "$HYDRA_LOG" | grep -q 'address already in use'; then
+      grep -q 'address already in use' < <(tail -c "+$log_offset" "$HYDRA_LOG"); then
       _hydra_log "port clash on attempt $attempt, retrying with new ports"
       continue
     fi
