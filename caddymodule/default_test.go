@@ -85,7 +85,8 @@ func TestSourceDefaultEntry(t *testing.T) {
 
 // A default with a placeholder, or one the source is never asked for (a
 // redis key outside the key template's start, an http URL outside the
-// source's), is refused at load, naming the value at fault.
+// source's), is refused at load, naming the value at fault (an http
+// URL without its credentials).
 func TestSourceDefaultRefused(t *testing.T) {
 	for _, c := range []struct{ block, want string }{
 		{`source t table /dev/null {
@@ -95,15 +96,22 @@ func TestSourceDefaultRefused(t *testing.T) {
 		{`source p redis redis://127.0.0.1:9/0 {
 			key tenant:{http.token.tenant}
 			default tenant-default
-		}`, `sources[0].default: source p: default "tenant-default": redis source: the key must start with "tenant:"`},
+		}`, `sources[0].default: source p: default: redis source: key "tenant-default" must start with "tenant:"`},
 		{`source r http http://127.0.0.1:9/regions/{http.token.tenant} {
 			default http://elsewhere.example/regions/default
-		}`, `sources[0].default: source r: default "http://elsewhere.example/regions/default": http source: not a URL of this source: it must start with "http://127.0.0.1:9/regions/"`},
+		}`, `sources[0].default: source r: default: http source: "http://elsewhere.example/regions/default" is not a URL of this source: it must start with "http://127.0.0.1:9/regions/"`},
+		// the refused default's credentials are not echoed
+		{`source r http http://127.0.0.1:9/regions/{http.token.tenant} {
+			default https://svc:hunter2@elsewhere.example/regions/default?api_key=s3cret
+		}`, `sources[0].default: source r: default: http source: "https://elsewhere.example/regions/default" is not a URL of this source`},
 	} {
 		cfg := fmt.Sprintf("{\n\tadmin localhost:%d\n}\n:%d {\n\ttoken_enrich {\n\t\t%s\n\t}\n\trespond ok\n}\n", testcaddy.AdminPort, testcaddy.FreePort(t), c.block)
 		code, body := testcaddy.PostLoad(t, "text/caddyfile", cfg)
 		if code != 400 || !strings.Contains(body, strings.ReplaceAll(c.want, `"`, `\"`)) {
 			t.Errorf("status %d: %s\nwant 400 with %s", code, body, c.want)
+		}
+		if strings.Contains(body, "hunter2") || strings.Contains(body, "s3cret") {
+			t.Errorf("the error echoes a credential of the default: %s", body)
 		}
 	}
 }

@@ -99,7 +99,9 @@ func (h *Handler) provisionSources(ctx caddy.Context) error {
 		}
 		if kc, ok := src.(sources.KeyChecker); ok && s.Default != "" {
 			if err := kc.CheckKey(s.Default); err != nil {
-				return invalid(fmt.Sprintf("sources[%d].default", i), "source %s: default %q: %v", s.Name, s.Default, err)
+				// the source's error names the default as its logs
+				// show it: an http source's URL without credentials
+				return invalid(fmt.Sprintf("sources[%d].default", i), "source %s: default: %v", s.Name, err)
 			}
 		}
 		h.sources[s.Name] = s

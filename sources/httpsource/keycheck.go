@@ -11,7 +11,7 @@ import (
 // Lookup fetches, so that the credentials go to the configured service.
 func (s *Source) CheckKey(key string) error {
 	if !strings.HasPrefix(key, s.tmpl.prefix) {
-		return fmt.Errorf("http source: not a URL of this source: it must start with %q, the URL template's literal part", redact(s.tmpl.prefix))
+		return fmt.Errorf("http source: %q is not a URL of this source: it must start with %q, the URL template's literal part", redact(key), redact(s.tmpl.prefix))
 	}
 	return nil
 }

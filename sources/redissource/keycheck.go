@@ -16,7 +16,7 @@ func (s *Source) CheckKey(key string) error {
 		return errors.New("redis source: not started")
 	}
 	if !strings.HasPrefix(key, s.b.prefix) {
-		return fmt.Errorf("redis source: the key must start with %q, the literal start of the key template (the only keys whose changes the source hears), e.g. %sdefault", s.b.prefix, s.b.prefix)
+		return fmt.Errorf("redis source: key %q must start with %q, the literal start of the key template (the only keys whose changes the source hears), e.g. %sdefault", sources.Truncate(key), s.b.prefix, s.b.prefix)
 	}
 	return nil
 }
