@@ -77,7 +77,8 @@ type Handler struct {
 	// The largest upstream response body, in bytes, that is buffered for
 	// enrichment (decoded size for compressed bodies). Larger bodies pass
 	// through untouched. Default: 1 MiB; at most 1 TiB, though a body of
-	// more than 2 GiB is never read as JSON and so passes through untouched.
+	// more than 2 GiB is never read as JSON: it is handled as invalid JSON
+	// (OnError).
 	MaxBody int64 `json:"max_body,omitempty"`
 
 	// What to do when a response that should be enriched cannot be (a
