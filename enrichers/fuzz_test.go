@@ -55,8 +55,8 @@ func FuzzDecodeJWT(f *testing.F) {
 		if ok && (header != parts[0] || !bytes.Equal(payload, want)) {
 			t.Fatalf("decodeJWT(%q) = %q, %q", token, header, payload)
 		}
-		_ = decodeJWTHeaderType(header)
-		_ = decodeJWTHeaderType(token)
+		_ = decodeJWTHeaderType([]byte(header))
+		_ = decodeJWTHeaderType([]byte(token))
 	})
 }
 

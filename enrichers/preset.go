@@ -240,18 +240,27 @@ func splitIssuer(iss string) (host, path string) {
 			return "", ""
 		}
 	}
+	// The URL ends at its query or fragment, the host at the path. Every
+	// issuer is split once per token: IndexByte reads many bytes a step,
+	// where IndexAny and LastIndexByte read one, so they run only on the
+	// rare issuer holding a user or a port.
+	if i := strings.IndexByte(rest, '?'); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.IndexByte(rest, '#'); i >= 0 {
+		rest = rest[:i]
+	}
 	host, path = rest, ""
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
 		host, path = rest[:i], rest[i:]
 	}
-	if i := strings.IndexAny(path, "?#"); i >= 0 {
-		path = path[:i]
+	if strings.IndexByte(host, '@') >= 0 {
+		host = host[strings.LastIndexByte(host, '@')+1:]
 	}
-	if i := strings.LastIndexByte(host, '@'); i >= 0 {
-		host = host[i+1:]
-	}
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
-		host = host[:i]
+	if strings.IndexByte(host, ':') >= 0 {
+		if i := strings.LastIndexByte(host, ':'); !strings.Contains(host[i:], "]") {
+			host = host[:i]
+		}
 	}
 	return host, path
 }

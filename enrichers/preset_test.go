@@ -234,6 +234,34 @@ func TestDetect(t *testing.T) {
 	}
 }
 
+// TestSplitIssuer: the host loses its user and port, the path its query
+// and fragment, whichever of them come first.
+func TestSplitIssuer(t *testing.T) {
+	cases := []struct{ iss, host, path string }{
+		{"https://acme.eu.auth0.com/", "acme.eu.auth0.com", "/"},
+		{"https://acme.okta.com", "acme.okta.com", ""},
+		{"HTTP://sso.example.com/realms/acme", "sso.example.com", "/realms/acme"},
+		{"https://user:pw@acme.okta.com:8443/oauth2/default?x=1#f", "acme.okta.com", "/oauth2/default"},
+		{"https://a@b@host/", "host", "/"},
+		{"https://[::1]:8443/realms/a", "[::1]", "/realms/a"},
+		{"https://[::1]/realms/a", "[::1]", "/realms/a"},
+		{"https://host?x=/realms/a", "host", ""},
+		{"https://host#/realms/a", "host", ""},
+		{"https://host/p#a?b", "host", "/p"},
+		{"https://host/p?a#b/c", "host", "/p"},
+		{"https://host#a?b/c", "host", ""},
+		{"https://host:/p", "host", "/p"},
+		{"https://", "", ""},
+		{"ftp://host/", "", ""},
+		{"host/realms/a", "", ""},
+	}
+	for _, c := range cases {
+		if host, path := splitIssuer(c.iss); host != c.host || path != c.path {
+			t.Errorf("splitIssuer(%q) = %q, %q, want %q, %q", c.iss, host, path, c.host, c.path)
+		}
+	}
+}
+
 func TestTenantFromIssuer(t *testing.T) {
 	cases := []struct{ preset, iss, want string }{
 		{"auth0", "https://acme.auth0.com/", "acme"},

@@ -14,6 +14,7 @@ FUZZTIME="${FUZZTIME:-15s}"
 # package target
 targets=(
 	"./enrichers FuzzDecodeJWT"
+	"./enrichers FuzzBase64URL"
 	"./enrichers FuzzEnrich"
 	"./enrichers FuzzParseTokenRequest"
 	"./caddymodule FuzzDecodeBody"
