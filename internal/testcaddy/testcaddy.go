@@ -7,14 +7,14 @@ package testcaddy
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
-
-	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testhttp"
 )
 
 // AdminPort is this process's in-process Caddy admin port, picked once.
@@ -51,16 +51,34 @@ func Load(t *testing.T, caddyfile string) {
 // PostLoad posts a config of Content-Type ctype to the admin API's /load
 // and returns the status and the body of the answer, which may be a refusal.
 // Each call takes a fresh connection: a load restarts the admin server, and
-// a kept-alive connection to the old one would fail with EOF.
+// a kept-alive connection to the old one would fail with EOF. A load that
+// Caddy refuses restarts it too, once it has answered, so the next post
+// can still meet the old server closing: a post that gets no answer at all
+// is sent again, a few times (a load is idempotent).
 func PostLoad(t testing.TB, ctype, cfg string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("http://localhost:%d/load", AdminPort), strings.NewReader(cfg))
-	if err != nil {
-		t.Fatal(err)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("http://localhost:%d/load", AdminPort), strings.NewReader(cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", ctype)
+		resp, err := client.Do(req)
+		if err != nil {
+			if attempt < 5 {
+				time.Sleep(time.Duration(attempt) * 50 * time.Millisecond)
+				continue
+			}
+			t.Fatalf("posting a config, %d attempts: %v", attempt, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
 	}
-	req.Header.Set("Content-Type", ctype)
-	resp, b := testhttp.DoWith(t, &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, req)
-	return resp.StatusCode, string(b)
 }
 
 // LoadSite loads a config with one site, http://127.0.0.1:port, holding the
