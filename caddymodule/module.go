@@ -107,8 +107,8 @@ type Handler struct {
 	ruleMatchers []caddyhttp.MatcherSet
 
 	enricher *enrichers.Enricher
-	// countField counts the fields written, by label (metrics.go)
-	countField func(label string)
+	// countField counts the fields written, by label index (metrics.go)
+	countField func(label int)
 	paths      caddyhttp.MatchPath
 	// exactPaths: the paths a request matches by equality (exactPaths)
 	exactPaths []string

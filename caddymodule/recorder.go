@@ -168,20 +168,38 @@ func (br *boundedRecorder) hasTrailers() bool {
 	return false
 }
 
-// staleHeaders describe the upstream's body and are false of an enriched
-// one: its entity tag and its digests. They are dropped when the body
-// changes, and so is the content coding, which the enriched body no
-// longer has.
-var staleHeaders = []string{"Etag", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest", "Content-Encoding"}
+// isStale reports whether the header named k (canonical) describes the
+// upstream's body and is false of an enriched one: its entity tag and its
+// digests. They are dropped when the body changes, and so is the content
+// coding, which the enriched body no longer has.
+func isStale(k string) bool {
+	switch k {
+	case "Etag", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest", "Content-Encoding":
+		return true
+	}
+	return false
+}
 
 // writeBody sends body in place of the upstream's, with the upstream's
 // status and headers, less those that describe the old body.
 func (br *boundedRecorder) writeBody(body []byte) error {
 	hdr := br.Header()
-	for _, k := range staleHeaders {
-		delete(hdr, k)
+	// One walk of the map, which holds a few headers, costs less than a
+	// lookup of each stale header, which it mostly lacks. The upstream's
+	// Content-Length takes the new length in its own list, which the
+	// response owns.
+	length := false
+	for k, v := range hdr {
+		switch {
+		case isStale(k):
+			delete(hdr, k)
+		case k == "Content-Length" && len(v) == 1:
+			v[0], length = strconv.Itoa(len(body)), true
+		}
 	}
-	hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
+	if !length {
+		hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
+	}
 	br.buffering = false
 	br.ResponseWriterWrapper.WriteHeader(br.status)
 	_, err := br.ResponseWriterWrapper.Write(body)

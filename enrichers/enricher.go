@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Config is the complete, uncompiled enrichment configuration: the one
@@ -59,9 +60,13 @@ type Config struct {
 
 // Enricher is a compiled Config. It is safe for concurrent use.
 type Enricher struct {
-	presets     presetChooser
-	lift        []string
-	liftLabels  []string // "lift:<claim>", what lifted members are counted as
+	presets    presetChooser
+	lift       []string
+	liftLabels []string // "lift:<claim>", what lifted members are counted as
+	// liftCounters[i] is the index in labels of liftLabels[i]
+	liftCounters []int
+	// labels lists what written members are counted as (Labels)
+	labels      []string
 	fields      []field
 	rules       []rule
 	overwrite   bool
@@ -74,36 +79,39 @@ type Enricher struct {
 	hasSplits bool
 }
 
-// Labels lists every label Input.Count can be called with: the names of
-// the configured fields, "lift:<claim>" and "source:<name>", once each.
-// They are bounded by the configuration, so a host can resolve what it
-// counts them with once, when it loads the configuration.
-func (e *Enricher) Labels() []string {
-	var labels []string
-	seen := map[string]bool{}
-	add := func(l string) {
-		if !seen[l] {
-			seen[l] = true
-			labels = append(labels, l)
+// Labels lists every label Input.Count counts by, in the order of their
+// indexes: the names of the configured fields, "lift:<claim>" and
+// "source:<name>", once each. They are bounded by the configuration, so a
+// host can resolve what it counts them with once, when it loads the
+// configuration.
+func (e *Enricher) Labels() []string { return slices.Clone(e.labels) }
+
+// indexLabels lists the labels (Labels) and gives each field and lifted
+// claim the index of its label, so that a response counts a member by its
+// index, with no lookup of its label.
+func (e *Enricher) indexLabels() {
+	index := map[string]int{}
+	at := func(l string) int {
+		i, ok := index[l]
+		if !ok {
+			i = len(e.labels)
+			index[l] = i
+			e.labels = append(e.labels, l)
 		}
-	}
-	addFields := func(fs []field) {
-		for i := range fs {
-			if fs[i].source != "" {
-				add(fs[i].label)
-			} else {
-				add(fs[i].name)
-			}
-		}
+		return i
 	}
 	for _, l := range e.liftLabels {
-		add(l)
+		e.liftCounters = append(e.liftCounters, at(l))
 	}
-	addFields(e.fields)
+	number := func(fs []field) {
+		for i := range fs {
+			fs[i].counter = at(fs[i].countLabel())
+		}
+	}
+	number(e.fields)
 	for i := range e.rules {
-		addFields(e.rules[i].fields)
+		number(e.rules[i].fields)
 	}
-	return labels
 }
 
 // Status says what the engine made of a response.
@@ -169,6 +177,7 @@ func New(cfg Config) (*Enricher, error) {
 	for i := range e.rules {
 		e.hasSplits = e.hasSplits || len(e.rules[i].splits) > 0
 	}
+	e.indexLabels()
 	return e, nil
 }
 

@@ -74,6 +74,17 @@ type field struct {
 	// source names the source placed here (see FieldConfig.Source), and
 	// label is "source:<name>", what its members are counted as.
 	source, label string
+	// counter is the index of countLabel in the Enricher's labels.
+	counter int
+}
+
+// countLabel is what the members the field writes are counted as: its
+// name, or its source's label.
+func (f *field) countLabel() string {
+	if f.source != "" {
+		return f.label
+	}
+	return f.name
 }
 
 // compileFields compiles a list of fields; errors name the entry and the

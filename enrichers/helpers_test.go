@@ -87,7 +87,7 @@ type runOutcome struct {
 	Added      []string
 	WantValues bool
 	Values     []string
-	Count      func(label string)
+	Count      func(label int)
 	Kept       int
 }
 

@@ -17,8 +17,10 @@ type planned struct {
 	// field's name, "lift:<claim>" or "source:<name>" (bounded by the
 	// configuration, unlike the names a claim or a source brings)
 	label string
-	key   span // the name as a JSON string
-	val   span // the JSON value
+	// counter is label's index in the Enricher's labels (Input.Count)
+	counter int
+	key     span // the name as a JSON string
+	val     span // the JSON value
 	// drop: the upstream has it and overwrite is off.
 	drop bool
 	// replace: the upstream has it and it is overwritten in place.
@@ -89,15 +91,15 @@ func (pl *plan) bytes(s span) []byte { return pl.vals[s.start:s.end] }
 
 // put sets the field name, keeping the position of an earlier field of
 // that name; key is only read for a new one.
-func (pl *plan) put(name, label string, key func() span, val span) {
+func (pl *plan) put(name, label string, counter int, key func() span, val span) {
 	if pl.trace != nil {
 		pl.tracePut(name, label, val)
 	}
 	if p := pl.find(name); p != nil {
-		p.val, p.label = val, label
+		p.val, p.label, p.counter = val, label, counter
 		return
 	}
-	pl.fields = append(pl.fields, planned{name: name, label: label, key: key(), val: val})
+	pl.fields = append(pl.fields, planned{name: name, label: label, counter: counter, key: key(), val: val})
 	switch n := len(pl.fields); {
 	case n == indexFrom+1:
 		pl.reindex()
@@ -162,10 +164,10 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve resolver
 				pl.traceOut(f.label, f.label, whySourceMissed+state)
 				continue
 			}
-			pl.placeMembers(&so.object, f.label)
+			pl.placeMembers(&so.object, f.label, f.counter)
 		case !f.dynamic:
 			if f.value != nil {
-				pl.put(f.name, f.name, func() span { return pl.addBytes(f.key) }, pl.addBytes(f.value))
+				pl.put(f.name, f.name, f.counter, func() span { return pl.addBytes(f.key) }, pl.addBytes(f.value))
 			} else {
 				pl.traceOut(f.name, f.name, whyEmpty)
 			}
@@ -178,7 +180,7 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve resolver
 				pl.traceOut(f.name, f.name, whyEmpty)
 				continue
 			}
-			pl.put(f.name, f.name, func() span { return pl.addBytes(f.key) }, span{start, len(pl.vals)})
+			pl.put(f.name, f.name, f.counter, func() span { return pl.addBytes(f.key) }, span{start, len(pl.vals)})
 		}
 	}
 }
@@ -213,7 +215,7 @@ func (pl *plan) resolveCollisions(body []byte, members []entry, overwrite bool, 
 
 // placeMembers plans the members of a source's object, as the source
 // encoded them, reserved names skipped.
-func (pl *plan) placeMembers(o *object, label string) {
+func (pl *plan) placeMembers(o *object, label string, counter int) {
 	pl.fields = slices.Grow(pl.fields, len(o.members))
 	for i := range o.members {
 		name := o.name(i)
@@ -221,7 +223,7 @@ func (pl *plan) placeMembers(o *object, label string) {
 			pl.traceOut(name, label, whyReserved)
 			continue
 		}
-		pl.put(name, label, func() span {
+		pl.put(name, label, counter, func() span {
 			start := len(pl.vals)
 			pl.vals = gjson.AppendJSONString(pl.vals, name)
 			return span{start, len(pl.vals)}

@@ -29,7 +29,7 @@ func (e *Enricher) render(dst []byte, r *Response, body []byte, members []entry,
 			continue
 		}
 		if in.Count != nil {
-			in.Count(p.label)
+			in.Count(p.counter)
 		}
 		if in.Names {
 			res.Added = append(res.Added, p.name)
@@ -59,7 +59,7 @@ func (e *Enricher) plan(pl *plan, r *Response, resolve resolver) {
 		c.ForEach(func(k, v gjson.Result) bool {
 			if k.Str != "" && !isReserved(k.Str) {
 				// the upstream's own encoding of name and value
-				pl.put(k.Str, label, func() span { return pl.add(k.Raw) }, pl.add(v.Raw))
+				pl.put(k.Str, label, e.liftCounters[li], func() span { return pl.add(k.Raw) }, pl.add(v.Raw))
 			} else {
 				pl.traceOut(k.Str, label, whyReserved)
 			}

@@ -22,10 +22,11 @@ type Input struct {
 	// Explain asks for Result.Explanation.
 	Explain bool
 	// Count, when set, is called once per member written with where it
-	// came from: the configured field's name, "lift:<claim>" or
-	// "source:<name>". Those are bounded by the configuration, so they can
-	// label a metric; the names a claim or a source brings cannot.
-	Count func(label string)
+	// came from, as an index into Enricher.Labels: the configured field's
+	// name, "lift:<claim>" or "source:<name>". Those are bounded by the
+	// configuration, so they can label a metric; the names a claim or a
+	// source brings cannot.
+	Count func(label int)
 }
 
 // Host does for Run what only the caller can. Run calls it in the order of

@@ -125,7 +125,8 @@ func TestCountLabels(t *testing.T) {
 	body := []byte(`{"access_token":"` + testjwt.Claims(t, map[string]any{"azp": "svc", "ext": map[string]any{"who": "w", "api-uri": "lifted"}}) + `","scope2":"upstream"}`)
 	host := &testHost{found: map[string][]byte{"tenants": []byte(`{"region":"eu","plan":"gold"}`)}}
 	counts := map[string]int{}
-	out := runOutcome{Count: func(label string) { counts[label]++ }}
+	labels := e.Labels()
+	out := runOutcome{Count: func(label int) { counts[labels[label]]++ }}
 	if _, err := runWith(e, nil, body, nil, host, &out); err != nil || out.Status != StatusEnriched {
 		t.Fatalf("status %v err %v", out.Status, err)
 	}
