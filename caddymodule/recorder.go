@@ -185,21 +185,15 @@ func isStale(k string) bool {
 func (br *boundedRecorder) writeBody(body []byte) error {
 	hdr := br.Header()
 	// One walk of the map, which holds a few headers, costs less than a
-	// lookup of each stale header, which it mostly lacks. The upstream's
-	// Content-Length takes the new length in its own list, which the
-	// response owns.
-	length := false
-	for k, v := range hdr {
-		switch {
-		case isStale(k):
+	// lookup of each stale header, which it mostly lacks. Content-Length
+	// gets a list of its own: the upstream's may be shared by whatever
+	// set it, so it is replaced, never written into.
+	for k := range hdr {
+		if isStale(k) {
 			delete(hdr, k)
-		case k == "Content-Length" && len(v) == 1:
-			v[0], length = strconv.Itoa(len(body)), true
 		}
 	}
-	if !length {
-		hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
-	}
+	hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
 	br.buffering = false
 	br.ResponseWriterWrapper.WriteHeader(br.status)
 	_, err := br.ResponseWriterWrapper.Write(body)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -72,5 +73,33 @@ func TestTrailersAfterTheBody(t *testing.T) {
 				t.Fatalf("passed through with changes:\n got %s\nwant %s", got, body)
 			}
 		})
+	}
+}
+
+// TestEnrichedResponseLeavesUpstreamHeaderListsAlone: the handler before
+// token_enrich may set header lists it shares between responses (the
+// harness's upstream does, as a static handler could): an enriched
+// response replaces Content-Length with a list of its own and drops the
+// stale headers from its map, and writes into none of those lists.
+func TestEnrichedResponseLeavesUpstreamHeaderListsAlone(t *testing.T) {
+	h := newBenchHandler(t, benchConfig)
+	body := benchTokenBody()
+	up := tokenUpstream(body, "")
+	up.header["Etag"] = []string{`"v1"`}
+	want := up.header.Clone()
+	req := newBenchRequest(http.MethodPost, "/oauth/token", benchTokenRequest)
+	for range 2 {
+		w := &benchWriter{h: http.Header{}}
+		if err := h.ServeHTTP(w, req.next(), up); err != nil {
+			t.Fatal(err)
+		}
+		if w.n <= len(body) || w.h.Get("Content-Length") != strconv.Itoa(w.n) || w.h.Get("Etag") != "" {
+			t.Fatalf("not enriched as expected: %d bytes, Content-Length %q, Etag %q", w.n, w.h.Get("Content-Length"), w.h.Get("Etag"))
+		}
+		for k, v := range want {
+			if got := up.header[k]; !slices.Equal(got, v) {
+				t.Fatalf("the upstream's %s list became %q, was %q", k, got, v)
+			}
+		}
 	}
 }
