@@ -11,12 +11,13 @@ import (
 )
 
 // base64URL decodes the base64url segments of a JWT, through
-// decodeSegment. segmentio/asm decodes 32 characters a step with AVX2,
-// and hands what is left (the tail, a block holding anything else than
-// the alphabet, every input on a CPU without AVX2) to encoding/base64.
-// Decoding an Auth0 token's payload is the largest single cost of reading
-// a token response: on Enrich/auth0 it takes 1.2k instructions where
-// encoding/base64 takes 5.0k, about 1% of a proxied token request.
+// decodeSegment. segmentio/asm decodes 32 characters a step with AVX2
+// (NEON on arm64), and hands what is left (the tail, a block holding
+// anything else than the alphabet, every input on another CPU or in a
+// purego build) to encoding/base64. Decoding an Auth0 token's payload was
+// the largest single cost of reading a token response: on Enrich/auth0 it
+// takes 1.1k instructions where encoding/base64 took 5.0k, about 1% of a
+// proxied token request.
 var base64URL = base64.RawURLEncoding
 
 // errNotBase64URL refuses a segment holding + or /.
