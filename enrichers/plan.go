@@ -13,11 +13,10 @@ type span struct{ start, end int }
 // planned is one field to write.
 type planned struct {
 	name string
-	// label says where the value comes from, for counting: the configured
-	// field's name, "lift:<claim>" or "source:<name>" (bounded by the
-	// configuration, unlike the names a claim or a source brings)
-	label string
-	// counter is label's index in the Enricher's labels (Input.Count)
+	// counter says where the value comes from, for counting (Input.Count):
+	// the index in the Enricher's labels of the configured field's name,
+	// "lift:<claim>" or "source:<name>" (bounded by the configuration,
+	// unlike the names a claim or a source brings)
 	counter int
 	key     span // the name as a JSON string
 	val     span // the JSON value
@@ -90,16 +89,17 @@ func (pl *plan) addBytes(b []byte) span {
 func (pl *plan) bytes(s span) []byte { return pl.vals[s.start:s.end] }
 
 // put sets the field name, keeping the position of an earlier field of
-// that name; key is only read for a new one.
+// that name; key is only read for a new one. label, the text of counter's
+// label, is for Explain.
 func (pl *plan) put(name, label string, counter int, key func() span, val span) {
 	if pl.trace != nil {
 		pl.tracePut(name, label, val)
 	}
 	if p := pl.find(name); p != nil {
-		p.val, p.label, p.counter = val, label, counter
+		p.val, p.counter = val, counter
 		return
 	}
-	pl.fields = append(pl.fields, planned{name: name, label: label, counter: counter, key: key(), val: val})
+	pl.fields = append(pl.fields, planned{name: name, counter: counter, key: key(), val: val})
 	switch n := len(pl.fields); {
 	case n == indexFrom+1:
 		pl.reindex()
