@@ -8,21 +8,24 @@ up to TIMEOUT seconds (default 600) for the port to accept a connection
 times to /oauth/token on that one connection, checks every answer (200, a
 token response; with EXPECT=enriched it must carry the benchmark's api-uri,
 with EXPECT=unchanged it must not), closes the connection and exits 0 only
-if all N were as expected.
+if all N were as expected. bench/peers-callgrind.sh sends the peer kit's
+request instead: the environment's CLIENT_BODY, when set, replaces the
+request body, and CLIENT_MARK the member an enriched answer must carry.
 """
 
 import http.client
+import os
 import socket
 import sys
 import time
 
-BODY = (
+BODY = os.environ.get("CLIENT_BODY", (
     "grant_type=client_credentials&client_id=Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9u00"
     "&client_secret=s3cr3ts3cr3ts3cr3ts3cr3ts3cr3ts3cr3ts3cr3ts3cr3ts3cr3ts3cr3t"
     "&audience=https%3A%2F%2Fapi.example.com%2F"
-).encode()
+)).encode()
 HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
-MARK = b'"api-uri":"https://eu.api.example.com"'
+MARK = os.environ.get("CLIENT_MARK", '"api-uri":"https://eu.api.example.com"').encode()
 
 
 def main() -> int:
