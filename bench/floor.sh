@@ -12,10 +12,6 @@
 #                  sends it as received: no decoding, matching or splicing
 #   buffer-only    buffers the response and sends it as received: the
 #                  request is not read either
-#   buffer-pooled  buffer-only with the per-request state taken from a
-#                  sync.Pool instead of allocated (unsafe in the real
-#                  handler: placeholders and reverse_proxy may read it after
-#                  ServeHTTP returns; here nothing does)
 #   caddy-recorder buffers the response with Caddy's own
 #                  caddyhttp.NewResponseRecorder and sends it as received:
 #                  the least any module that may rewrite a body does
@@ -40,7 +36,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-10}
 DURATION=${DURATION:-8}
 CONNS=${CONNS:-12}
-VARIANTS=${VARIANTS:-no-engine buffer-only buffer-pooled caddy-recorder}
+VARIANTS=${VARIANTS:-no-engine buffer-only caddy-recorder}
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
 
 RUN=bench/.run/floor

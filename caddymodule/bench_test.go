@@ -330,8 +330,8 @@ func TestHandlerAllocs(t *testing.T) {
 	for name, budget := range map[string]struct{ allocs, bytes float64 }{
 		"passthrough-other-path":    {0, 0},
 		"passthrough-GET":           {0, 0},
-		"token-path-error-response": {4, 1024},
-		"enriched":                  {11, 2048},
+		"token-path-error-response": {4, 448},
+		"enriched":                  {11, 1664},
 	} {
 		extra, extraBytes := allocs[name]-base, bytes[name]-baseBytes
 		if extra > budget.allocs || extraBytes > budget.bytes {

@@ -16,7 +16,7 @@ var _ enrichers.Host = (*exchange)(nil)
 
 // Publish makes the identity the {http.token.*} placeholders' values.
 func (x *exchange) Publish(r *enrichers.Response) {
-	x.resp = r
+	x.kept.resp = r
 	// an introspection request's client is the resource server asking,
 	// which differs from the token's as a rule
 	if id := &r.Identity; !x.introspection && id.RequestClientID != "" && id.ClientID != id.RequestClientID {

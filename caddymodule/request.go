@@ -24,7 +24,7 @@ func (x *exchange) readTokenRequest(r *http.Request, scratch []byte) {
 		return
 	}
 	orig := r.Body
-	rb := &x.body
+	rb := &x.kept.body
 	rb.closer = orig
 	body, err := readAtMost(r.Body, maxRequestBody+1, r.ContentLength, scratch[:0])
 	r.Body = rb

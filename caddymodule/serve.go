@@ -31,14 +31,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !ok {
 		return next.ServeHTTP(w, r)
 	}
-	return h.serve(&exchange{h: h, introspection: introspection}, w, r, next)
+	x := exchanges.Get().(*exchange)
+	x.h, x.introspection = h, introspection
+	err := h.serve(x, w, r, next)
+	// nothing reads the exchange once serve has returned: what may be
+	// read later is in x.kept. A panic leaves x to the collector.
+	*x = exchange{}
+	exchanges.Put(x)
+	return err
 }
+
+// exchanges holds the exchanges of finished token requests for reuse: an
+// exchange is most of what the handler allocates per token request, and
+// none of it is read after the request is served.
+var exchanges = sync.Pool{New: func() any { return new(exchange) }}
 
 // serve proxies one token request through next and ends it in one
 // outcome, recorded in x. explain runs it too, with a next that replays a
 // response, so the two cannot disagree.
 func (h *Handler) serve(x *exchange, w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	x.r = r
+	x.r, x.kept = r, &kept{h: h}
 	// raw holds the upstream's response; the request is read into its
 	// room first, and copied out of it
 	raw := bufPool.Get().(*bytes.Buffer)
@@ -49,7 +61,7 @@ func (h *Handler) serve(x *exchange, w http.ResponseWriter, r *http.Request, nex
 	x.repl, _ = r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if x.repl != nil {
 		// known, and empty, until a token response names the identity
-		x.repl.Map(x.placeholder)
+		x.repl.Map(x.kept.placeholder)
 	}
 	rec := &x.rec
 	rec.init(&x.wrap, w, raw, h.MaxBody, h)
@@ -74,9 +86,8 @@ func (h *Handler) serve(x *exchange, w http.ResponseWriter, r *http.Request, nex
 }
 
 // exchange is the state of one token request the handler acts on, and the
-// engine's Host for it (host.go). It is never pooled or reused:
-// reverse_proxy holds the request body, and the placeholders the
-// identity, possibly after ServeHTTP returns (access logs).
+// engine's Host for it (host.go). ServeHTTP reuses it once the request is
+// served; what may be read after that is kept apart, in kept.
 type exchange struct {
 	h    *Handler
 	r    *http.Request
@@ -88,18 +99,27 @@ type exchange struct {
 	introspection bool
 	// explain: record the engine's explanation (the explain command)
 	explain bool
-	body    replayBody
+	// kept is what outlives the exchange
+	kept *kept
 	// The token request's parameters as sent: a form or JSON body of
 	// paramsType, and the Basic user.
 	params, paramsType, basicUser string
-	// resp is the token response once the engine has read it: the
-	// placeholders read it for as long as they read the exchange.
-	resp *enrichers.Response
 	// res is what the engine made of the response, and outcome how the
 	// handler ended it.
 	res     enrichers.Result
 	outcome outcome
 	err     error
+}
+
+// kept is what of a token request may be read after ServeHTTP returns:
+// the {http.token.*} provider the request's replacer holds (access logs
+// read it once the handlers are done), and the request body, which
+// reverse_proxy's transport may still be sending.
+type kept struct {
+	h *Handler
+	// resp is the token response once the engine has read it
+	resp *enrichers.Response
+	body replayBody
 }
 
 // noResponse answers which placeholders are known before a token response
@@ -110,18 +130,18 @@ var noResponse enrichers.Response
 // Every name the engine knows is known, and empty until the token response
 // is read. A value holding control characters is withheld: in a header
 // it would break the response for every client.
-func (x *exchange) placeholder(key string) (any, bool) {
+func (k *kept) placeholder(key string) (any, bool) {
 	name, ok := strings.CutPrefix(key, enrichers.PlaceholderPrefix)
 	if !ok {
 		return nil, false
 	}
-	resp := x.resp
+	resp := k.resp
 	if resp == nil {
 		resp = &noResponse
 	}
 	v, known, withheld := resp.Placeholder(name)
 	if withheld {
-		x.h.logger.Warn("placeholder value withheld: it holds control characters", zap.String("placeholder", key))
+		k.h.logger.Warn("placeholder value withheld: it holds control characters", zap.String("placeholder", key))
 	}
 	return v, known
 }
