@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/caddy-token-enrich/caddy-token-enrich/internal/testjwt"
 )
 
@@ -62,5 +64,16 @@ func TestClaimReads(t *testing.T) {
 				t.Errorf("{http.token.claims.plan} = %q, want %q", v, want)
 			}
 		})
+	}
+}
+
+// TestRawTextIsValueText holds rawText, which skips parsing a plain string,
+// to valueText of the parsed value.
+func TestRawTextIsValueText(t *testing.T) {
+	for _, raw := range []string{``, `""`, `"a"`, `"svc-eu"`, `"a\"b"`, `"\u00e9t\u00e9"`, `"a\\b"`, `"tab\tin"`,
+		`123`, `-1.5e3`, `null`, `true`, `false`, `[1,"x"]`, `{"a":1}`, `[]`, `{}`} {
+		if got, want := rawText(raw), valueText(gjson.Parse(raw)); got != want {
+			t.Errorf("rawText(%s) = %q, want %q", raw, got, want)
+		}
 	}
 }

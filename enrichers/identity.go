@@ -173,11 +173,11 @@ func identify(p *idpPreset, isJWT bool, claims object, respScope func() string, 
 				id.nested = claims.raw(m)
 			}
 		}
-		id.ClientID = valueText(id.pick(p.Client, isClient, &id.from.client, nestedClient))
-		id.Tenant = valueText(id.pick(p.Tenant, isTenant, &id.from.tenant, nestedTenant))
-		id.scopes = id.pick(p.Scope, isList, &id.from.scope, nestedScope).Raw
-		id.perms = id.pick(p.Permissions, isList, &id.from.perms, nestedPerms).Raw
-		id.aud = id.pick(p.Audience, isList, &id.from.audience, nestedAudience).Raw
+		id.ClientID = rawText(id.pick(p.Client, isClient, &id.from.client, nestedClient))
+		id.Tenant = rawText(id.pick(p.Tenant, isTenant, &id.from.tenant, nestedTenant))
+		id.scopes = id.pick(p.Scope, isList, &id.from.scope, nestedScope)
+		id.perms = id.pick(p.Permissions, isList, &id.from.perms, nestedPerms)
+		id.aud = id.pick(p.Audience, isList, &id.from.audience, nestedAudience)
 		if id.nested != "" && p.Name == presetGeneric {
 			id.Preset = presetHydra // auto's fallback found Hydra's ext
 		}
@@ -235,14 +235,17 @@ const (
 	fromResponseScope = "response: scope"
 )
 
-// pick returns the value of the first claim of names that ok accepts:
-// among the top-level claims, else among the nested ones. It records the
-// chosen claim's name in *from, and bit in id.from.nested for a nested one.
-func (id *Identity) pick(names []string, ok func(gjson.Result) bool, from *string, bit uint8) gjson.Result {
+// pick returns the raw JSON of the first claim of names that ok accepts,
+// "" when none does: among the top-level claims, else among the nested
+// ones. It records the chosen claim's name in *from, and bit in
+// id.from.nested for a nested one. A non-empty string without escapes,
+// what most claims are, is accepted without building its value: every ok
+// accepts one.
+func (id *Identity) pick(names []string, ok func(gjson.Result) bool, from *string, bit uint8) string {
 	for _, n := range names {
 		if m := id.claims.find(n); m != nil && (m.plain && m.ve-m.vs > 2 || ok(id.claims.val(m))) {
 			*from = n
-			return id.claims.val(m)
+			return id.claims.raw(m)
 		}
 	}
 	if id.nested != "" {
@@ -251,11 +254,23 @@ func (id *Identity) pick(names []string, ok func(gjson.Result) bool, from *strin
 			if v := lastOf(nested, n); ok(v) {
 				*from = n
 				id.from.nested |= bit
-				return v
+				return v.Raw
 			}
 		}
 	}
-	return gjson.Result{}
+	return ""
+}
+
+// rawText is valueText of the raw JSON value raw ("" for none), without
+// parsing a string that holds no escape.
+func rawText(raw string) string {
+	if s, ok := plainText(raw); ok {
+		return s
+	}
+	if raw == "" {
+		return ""
+	}
+	return valueText(gjson.Parse(raw))
 }
 
 // topText is the text of the top-level claim name, "" when absent: the
