@@ -21,6 +21,12 @@
 # gives, per peer, the plain and enriching counts, the difference, and
 # token_enrich's difference as a multiple of each peer's.
 #
+# The collector's share moves from run to run, for Go servers by
+# thousands of instructions per request (the number of its cycles in the
+# same 2,000 requests moved tenfold between two runs of one binary): run
+# it more than once, and read Caddy's count outside the collector, which
+# the report prints when the Caddy binary has symbols, as the steady one.
+#
 # One process per server, so that every instruction of the work is
 # counted: nginx runs with master_process off and one worker, Node as one
 # process (the kit's default), Go servers with GOMAXPROCS=1 (and the
@@ -179,6 +185,30 @@ for server in $SERVERS; do
 done
 for j in "${jobs[@]}"; do wait "$j" || { echo "a run did not complete" >&2; exit 1; }; done
 
+# Caddy's difference by package and function, its collector apart
+# (bench/floor/callgrind_diff.py; needs a Caddy built with symbols, as
+# XCADDY_GO_BUILD_FLAGS="-trimpath -tags nobadger,nomysql,nopgx" ./xcaddy.sh
+# builds it): the collector's share of a Go server's count moves by
+# thousands of instructions per request from run to run, with the number
+# of its cycles, and the count outside it is the steady figure.
+split() {
+	local d="$OUT/caddy-split" m k n
+	mkdir -p "$d"
+	for m in plain enrich; do
+		for k in 1 2; do
+			n=$((k * N))
+			callgrind_annotate --threshold=100 --tree=none --auto=no --show=Ir "$OUT/caddy-$m.$n.callgrind" >"$d/$m.$k.ann"
+			ln -sf "../caddy-$m.$n.callgrind" "$d/$m.$k.callgrind"
+		done
+	done
+	python3 bench/floor/callgrind_diff.py "$d" "$N" "plain enrich" "enrich-plain" 25 >"$OUT/caddy-split.txt"
+	echo "Caddy, the collector apart (all of it: $OUT/caddy-split.txt):"
+	sed -n '3,5p' "$OUT/caddy-split.txt"
+}
+if [[ " $SERVERS " == *" caddy "* ]] && command -v callgrind_annotate >/dev/null; then
+	split >"$OUT/caddy-split.head" 2>&1 || true
+fi
+
 python3 - "$OUT" "$N" "$SERVERS" <<'EOF' | tee "$OUT/report.txt"
 import sys
 out, n, servers = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
@@ -200,3 +230,5 @@ if "caddy" in rows:
         s = min(others, key=others.get)
         print(f"against the cheapest peer ({s}): {ours / others[s]:.2f}")
 EOF
+[[ -s "$OUT/caddy-split.head" ]] && cat "$OUT/caddy-split.head"
+exit 0
