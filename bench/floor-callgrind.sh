@@ -116,6 +116,13 @@ wait_http "http://127.0.0.1:$UP_PORT/oauth/token" POST
 # did not complete (the client saw a wrong answer, valgrind died, Caddy did
 # not exit 0) is run again, up to ATTEMPTS times; its log is kept as
 # NAME.TAG.log.failed-ATTEMPT.
+# stop_caddy: the runtime's counters, then a stop, through count's admin
+# address (drive_counted runs it)
+stop_caddy() {
+	curl -s -o "$OUT/$name.$tag.metrics" "http://127.0.0.1:$admin/metrics" || true
+	curl -s -o /dev/null -X POST "http://127.0.0.1:$admin/stop" || true
+}
+
 count() {
 	local name=$1 bin=$2 cf=$3 expect=$4 n=$5 tag=$6 attempt port admin pid rc
 	local prof="$OUT/$name.$tag.callgrind" log="$OUT/$name.$tag.log" conf="$tmp/Caddyfile.$name.$tag"
@@ -131,26 +138,13 @@ count() {
 			"$bin" run --adapter caddyfile --config "$conf" >"$log" 2>&1 &
 		pid=$!
 		: >"$tmp/pids/$pid"
-		if python3 bench/floor/client.py "$port" "$n" "$expect" 900 2>>"$log"; then
-			curl -s -o "$OUT/$name.$tag.metrics" "http://127.0.0.1:$admin/metrics" || true
-			curl -s -o /dev/null -X POST "http://127.0.0.1:$admin/stop" || true
-			for _ in $(seq 1200); do
-				kill -0 "$pid" 2>/dev/null || break
-				sleep 0.5
-			done
-		else
-			echo "client failed" >>"$log"
-		fi
-		kill -KILL "$pid" 2>/dev/null || true
-		rc=0
-		wait "$pid" || rc=$?
+		drive_counted "$pid" "$port" "$n" "$expect" "$log" stop_caddy
 		rm -f "$tmp/pids/$pid"
-		if [[ $rc -eq 0 && -s "$prof" ]] && ! grep -q 'SIGILL\|Assertion\|client failed' "$log"; then
+		if [[ $rc -eq 0 && -s "$prof" ]] && counted_ok "$log"; then
 			callgrind_annotate --threshold=100 --tree=none --auto=no --show=Ir "$prof" >"$OUT/$name.$tag.ann"
 			return 0
 		fi
-		mv "$log" "$log.failed-$attempt"
-		echo "   $name x$n attempt $attempt failed (exit $rc): $(grep -m1 'SIGILL\|Assertion\|client' "$log.failed-$attempt" | cut -c1-160)" >&2
+		keep_failed "$log" "$attempt" "$name x$n"
 	done
 	echo "no complete run of $name x$n in $ATTEMPTS attempts (logs: $log.failed-*)" >&2
 	exit 1

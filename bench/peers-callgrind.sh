@@ -105,6 +105,16 @@ nginx_prefix() {
 	echo "$d"
 }
 
+# stop_server: Caddy stops through count's admin address, the others on
+# SIGTERM (drive_counted runs it)
+stop_server() {
+	if [[ -n $admin ]]; then
+		curl -s -o /dev/null -X POST "http://127.0.0.1:$admin/stop" || true
+	else
+		kill -TERM "$pid" 2>/dev/null || true
+	fi
+}
+
 # count SERVER MODE N: runs SERVER's MODE server under callgrind for N
 # requests and writes its total instructions to $OUT/SERVER-MODE.N.total
 count() {
@@ -139,28 +149,12 @@ count() {
 		esac
 		pid=$!
 		PIDS+=($pid)
-		if python3 bench/floor/client.py "$port" "$n" "$expect" 900 2>>"$log"; then
-			if [[ -n $admin ]]; then
-				curl -s -o /dev/null -X POST "http://127.0.0.1:$admin/stop" || true
-			else
-				kill -TERM "$pid" 2>/dev/null || true
-			fi
-			for _ in $(seq 1200); do
-				kill -0 "$pid" 2>/dev/null || break
-				sleep 0.5
-			done
-		else
-			echo "client failed" >>"$log"
-		fi
-		kill -KILL "$pid" 2>/dev/null || true
-		rc=0
-		wait "$pid" || rc=$?
-		if [[ -s "$prof" ]] && ! grep -q 'SIGILL\|Assertion\|client failed' "$log"; then
+		drive_counted "$pid" "$port" "$n" "$expect" "$log" stop_server
+		if [[ -s "$prof" ]] && counted_ok "$log"; then
 			awk '/^(summary|totals):/ {print $2; exit}' "$prof" >"$OUT/$server-$mode.$n.total"
 			[[ -s "$OUT/$server-$mode.$n.total" ]] && return 0
 		fi
-		mv "$log" "$log.failed-$attempt"
-		echo "   $server-$mode x$n attempt $attempt failed (exit $rc): $(grep -m1 'SIGILL\|Assertion\|client' "$log.failed-$attempt" | cut -c1-160)" >&2
+		keep_failed "$log" "$attempt" "$server-$mode x$n"
 	done
 	echo "no complete run of $server-$mode x$n (logs: $OUT/$server-$mode.$n.log.failed-*)" >&2
 	return 1
