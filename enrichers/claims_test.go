@@ -2,6 +2,8 @@ package enrichers
 
 import (
 	"encoding/json"
+	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/tidwall/gjson"
@@ -75,5 +77,62 @@ func TestRawTextIsValueText(t *testing.T) {
 		if got, want := rawText(raw), valueText(gjson.Parse(raw)); got != want {
 			t.Errorf("rawText(%s) = %q, want %q", raw, got, want)
 		}
+	}
+}
+
+// TestClaimsOutliveTheirRoom: Run lists a token's claims in pooled room and
+// gives it back when it returns, so a claim read later (a placeholder in
+// an access log) reads the payload again. It must read what Run read, even
+// after the room has listed other tokens' claims, for a usual payload, for
+// names holding escapes and past 32 claims (whose lists Run keeps).
+func TestClaimsOutliveTheirRoom(t *testing.T) {
+	many := `{"client_id":"svc-many"`
+	for i := range 40 {
+		many += fmt.Sprintf(`,"c%d":"v%d"`, i, i)
+	}
+	many += `,"plan":"gold-many"}`
+	e := mustNew(t, Config{Fields: []FieldConfig{{Name: "plan_text", Value: "{http.token.claims.plan}"}}})
+	run := func(payload string) *Response {
+		body := tokenResponse(t, testjwt.Unsigned([]byte(`{"alg":"RS256"}`), []byte(payload)))
+		res := e.Run(nil, &Input{Body: body}, nil)
+		if res.Status != StatusEnriched {
+			t.Fatalf("%s: status %v err %v", payload, res.Status, res.Err)
+		}
+		return res.Response
+	}
+	for _, c := range []struct {
+		name, payload, plan, client string
+		keepsList                   bool
+	}{
+		{"usual", `{"client_id":"svc-a","plan":"gold-a","iat":1}`, "gold-a", "svc-a", false},
+		{"escaped names", `{"client_\u0069d":"svc-b","pl\u0061n":"gold-b"}`, "gold-b", "svc-b", true},
+		{"repeated", `{"client_id":"svc-c","plan":"silver","plan":"gold-c"}`, "gold-c", "svc-c", false},
+		{"more than 32 claims", many, "gold-many", "svc-many", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := run(c.payload)
+			if kept := r.Identity.claims.members != nil; kept != c.keepsList {
+				t.Errorf("claim list kept after Run: %v, want %v", kept, c.keepsList)
+			}
+			for i := range 50 {
+				run(fmt.Sprintf(`{"client_id":"other-%d","plan":"other","x":%d,"y":[1,2,3]}`, i, i))
+			}
+			for name, want := range map[string]string{"claims.plan": c.plan, "claims.client_id": c.client, "client_id": c.client, "claims.absent": ""} {
+				if got, known, _ := r.Placeholder(name); !known || got != want {
+					t.Errorf("{http.token.%s} = %q (known %v), want %q", name, got, known, want)
+				}
+			}
+		})
+	}
+}
+
+// TestResponseSize holds the Response to the 320-byte size class: the
+// placeholders keep it until the request is logged, so every token
+// request leaves it to the collector. Provenance, kept for an
+// explanation only, and what sources, splits and lifted claims found,
+// allocated only when there is any, are kept out of it for that reason.
+func TestResponseSize(t *testing.T) {
+	if n := reflect.TypeFor[Response]().Size(); n > 320 {
+		t.Errorf("Response is %d bytes, want at most 320", n)
 	}
 }

@@ -221,12 +221,41 @@ type Response struct {
 	introspection bool
 	// matched[i]: rule i applies, decided once per response (matchRules)
 	matched    []bool
-	matchedArr [16]bool       // matched's room for a usual configuration
-	sources    []sourceObject // what the sources' lookups came to
-	splits     []splitResult  // the buckets of the splits
+	matchedArr [16]bool // matched's room for a usual configuration
+	// found is what the sources, the splits and the lifted claims came
+	// to; nil for a response without any
+	found *found
+}
+
+// found is what a response's sources, splits and lifted claims came to.
+// It is allocated only for a response that has one: a Response without
+// it fits a smaller size class, and it is most of what a token request
+// leaves to the collector.
+type found struct {
+	sources []sourceObject // what the sources' lookups came to
+	splits  []splitResult  // the buckets of the splits
 	// refused names the sources and lifted claims ("lift:<claim>") whose
 	// objects were refused (Result.Rejected)
 	refused []string
+}
+
+// more is r.found, allocated on the first write.
+func (r *Response) more() *found {
+	if r.found == nil {
+		r.found = new(found)
+	}
+	return r.found
+}
+
+// refuse records that the object of a source or lifted claim was refused.
+func (r *Response) refuse(label string) { r.more().refused = append(r.more().refused, label) }
+
+// refusedNames lists the refused sources and lifted claims.
+func (r *Response) refusedNames() []string {
+	if r.found == nil {
+		return nil
+	}
+	return r.found.refused
 }
 
 // closingBrace is the index of the closing brace of a valid JSON object.

@@ -61,12 +61,15 @@ const (
 	whyOverridden     = "overridden by a later "
 )
 
-// Describe lists r's identity, each value with where it came from, in the
-// placeholders' vocabulary: client_id, audience, tenant, issuer, subject,
-// scope, grant_type, then preset and format.
-func (r *Response) Describe() []identityValue {
+// Describe lists r's identity in the placeholders' vocabulary: client_id,
+// audience, tenant, issuer, subject, scope, grant_type, then preset and
+// format. Where each value came from is recorded only while Run explains
+// a response (Explanation.Identity): here From is empty.
+func (r *Response) Describe() []identityValue { return r.describe(&provenance{}) }
+
+// describe is Describe, each value with where it came from as from says.
+func (r *Response) describe(from *provenance) []identityValue {
 	id := &r.Identity
-	from := &id.from
 	claimFrom := func(name string, bit uint8) string {
 		if name != "" && from.nested&bit != 0 && id.nested != "" {
 			return "claim ext." + name

@@ -40,14 +40,12 @@ type Identity struct {
 
 	scopeText string // response or request scope when no claim
 	claims    object // the payload's top-level claims, in order
-
-	// from records where each value came from, for Explain: constants
-	// and the claim names of the preset, so recording costs nothing
-	from provenance
 }
 
 // provenance says where the values of an Identity came from: a claim
 // name, or a constant naming a request parameter or a rule of the preset.
+// Only an explanation reads it, so Run records it on its own stack, apart
+// from the Identity, which outlives Run in the placeholders.
 type provenance struct {
 	preset, client, tenant, audience, scope, perms, grant string
 	// nested: bits of the claims found in the preset's nested object
@@ -68,8 +66,8 @@ const (
 // custom claims (Hydra's `ext`), a name absent at the top level is looked up
 // there. It is the one way claims are read.
 func (id *Identity) claim(name string) gjson.Result {
-	if m := id.claims.find(name); m != nil {
-		return id.claims.val(m)
+	if m, ok := id.claims.find(name); ok {
+		return id.claims.val(&m)
 	}
 	if id.nested == "" {
 		return gjson.Result{}
@@ -80,8 +78,8 @@ func (id *Identity) claim(name string) gjson.Result {
 // claimText is valueText(id.claim(name)), without building the value of a
 // top-level string claim.
 func (id *Identity) claimText(name string) string {
-	if m := id.claims.find(name); m != nil {
-		return id.claims.valText(m)
+	if m, ok := id.claims.find(name); ok {
+		return id.claims.valText(&m)
 	}
 	if id.nested == "" {
 		return ""
@@ -160,24 +158,26 @@ func hasWord(list, w string) bool {
 // identify builds the identity of a token under preset p from its claims
 // (isJWT false: an opaque token), the response's scope (respScope, nil
 // for none, asked for only when no claim gives the scopes) and
-// issued_token_type members and the token request. Claims win over the
-// request: the token is what the upstream actually issued.
-func identify(p *idpPreset, isJWT bool, claims object, respScope func() string, issuedType string, req *tokenRequest) Identity {
+// issued_token_type members and the token request, and records in from
+// where each value came from. Claims win over the request: the token is
+// what the upstream actually issued.
+func identify(p *idpPreset, isJWT bool, claims object, respScope func() string, issuedType string, req *tokenRequest, from *provenance) Identity {
 	id := Identity{Preset: p.Name}
 	if isJWT {
 		id.Format = tokenJWT
 		id.claims = claims
 		id.Issuer, id.Subject = topText(claims, "iss"), topText(claims, "sub")
 		if p.Nested != "" {
-			if m := claims.find(p.Nested); m != nil && claims.kind(m) == '{' {
-				id.nested = claims.raw(m)
+			if m, ok := claims.find(p.Nested); ok && claims.kind(&m) == '{' {
+				id.nested = claims.raw(&m)
 			}
 		}
-		id.ClientID = rawText(id.pick(p.Client, isClient, &id.from.client, nestedClient))
-		id.Tenant = rawText(id.pick(p.Tenant, isTenant, &id.from.tenant, nestedTenant))
-		id.scopes = id.pick(p.Scope, isList, &id.from.scope, nestedScope)
-		id.perms = id.pick(p.Permissions, isList, &id.from.perms, nestedPerms)
-		id.aud = id.pick(p.Audience, isList, &id.from.audience, nestedAudience)
+		n := &from.nested
+		id.ClientID = rawText(id.pick(p.Client, isClient, &from.client, n, nestedClient))
+		id.Tenant = rawText(id.pick(p.Tenant, isTenant, &from.tenant, n, nestedTenant))
+		id.scopes = id.pick(p.Scope, isList, &from.scope, n, nestedScope)
+		id.perms = id.pick(p.Permissions, isList, &from.perms, n, nestedPerms)
+		id.aud = id.pick(p.Audience, isList, &from.audience, n, nestedAudience)
 		if id.nested != "" && p.Name == presetGeneric {
 			id.Preset = presetHydra // auto's fallback found Hydra's ext
 		}
@@ -187,7 +187,7 @@ func identify(p *idpPreset, isJWT bool, claims object, respScope func() string, 
 	if id.Tenant == "" && id.Issuer != "" && p.TenantFromIssuer != nil {
 		id.Tenant = p.TenantFromIssuer(id.Issuer)
 		if id.Tenant != "" {
-			id.from.tenant = fromIssuer
+			from.tenant = fromIssuer
 		}
 	}
 	if id.scopes == "" {
@@ -195,7 +195,7 @@ func identify(p *idpPreset, isJWT bool, claims object, respScope func() string, 
 			id.scopeText = respScope()
 		}
 		if id.scopeText != "" {
-			id.from.scope = fromResponseScope
+			from.scope = fromResponseScope
 		}
 	}
 	if req != nil {
@@ -203,25 +203,25 @@ func identify(p *idpPreset, isJWT bool, claims object, respScope func() string, 
 		if id.ClientID == "" {
 			id.ClientID = id.RequestClientID
 			if id.ClientID != "" {
-				id.from.client = fromRequest
+				from.client = fromRequest
 			}
 		}
 		id.GrantType = req.GrantType
 		if id.GrantType != "" {
-			id.from.grant = fromRequestGrant
+			from.grant = fromRequestGrant
 		}
 		id.RequestedAudience = req.audience()
 		if id.scopeText == "" && id.scopes == "" {
 			id.scopeText = req.Scope
 			if req.Scope != "" {
-				id.from.scope = fromRequestScope
+				from.scope = fromRequestScope
 			}
 		}
 	}
 	if id.GrantType == "" {
 		// read only when the request did not say
 		gty, idtyp := topText(claims, "gty"), topText(claims, "idtyp")
-		id.GrantType, id.from.grant = grantFromResponse(issuedType, gty, idtyp, &id)
+		id.GrantType, from.grant = grantFromResponse(issuedType, gty, idtyp, &id)
 	}
 	return id
 }
@@ -237,15 +237,15 @@ const (
 
 // pick returns the raw JSON of the first claim of names that ok accepts,
 // "" when none does: among the top-level claims, else among the nested
-// ones. It records the chosen claim's name in *from, and bit in
-// id.from.nested for a nested one. A non-empty string without escapes,
+// ones. It records the chosen claim's name in *from, and sets bit in
+// *nestedBits for a nested one. A non-empty string without escapes,
 // what most claims are, is accepted without building its value: every ok
 // accepts one.
-func (id *Identity) pick(names []string, ok func(gjson.Result) bool, from *string, bit uint8) string {
+func (id *Identity) pick(names []string, ok func(gjson.Result) bool, from *string, nestedBits *uint8, bit uint8) string {
 	for _, n := range names {
-		if m := id.claims.find(n); m != nil && (m.plain && m.ve-m.vs > 2 || ok(id.claims.val(m))) {
+		if m, found := id.claims.find(n); found && (m.plain && m.ve-m.vs > 2 || ok(id.claims.val(&m))) {
 			*from = n
-			return id.claims.raw(m)
+			return id.claims.raw(&m)
 		}
 	}
 	if id.nested != "" {
@@ -253,7 +253,7 @@ func (id *Identity) pick(names []string, ok func(gjson.Result) bool, from *strin
 		for _, n := range names {
 			if v := lastOf(nested, n); ok(v) {
 				*from = n
-				id.from.nested |= bit
+				*nestedBits |= bit
 				return v.Raw
 			}
 		}
@@ -276,8 +276,8 @@ func rawText(raw string) string {
 // topText is the text of the top-level claim name, "" when absent: the
 // issuer, subject and grant claims are never read from a nested object.
 func topText(claims object, name string) string {
-	if m := claims.find(name); m != nil {
-		return claims.valText(m)
+	if m, ok := claims.find(name); ok {
+		return claims.valText(&m)
 	}
 	return ""
 }

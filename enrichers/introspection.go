@@ -58,7 +58,7 @@ func isIntrospectionReserved(name string) bool {
 // Identity.RequestClientID; the client, grant, audience and scope come
 // from the response alone. render never writes a name
 // isIntrospectionReserved reports into an introspection response.
-func (e *Enricher) readIntrospection(r *Response, body []byte, req *tokenRequest, ents []entry) ([]entry, error) {
+func (e *Enricher) readIntrospection(r *Response, body []byte, req *tokenRequest, ents []entry, s *scratch) ([]entry, error) {
 	*r = Response{Status: StatusNotToken, introspection: true}
 	list, err := readEntries(body, ents)
 	if err != nil {
@@ -76,8 +76,8 @@ func (e *Enricher) readIntrospection(r *Response, body []byte, req *tokenRequest
 	// the body and of its entries
 	claims := newObject(string(body), slices.Clone(list))
 	p, why := e.presets.choose(true, claims, nil)
-	r.Identity = identify(p, true, claims, nil, "", nil)
-	r.Identity.from.preset = why
+	r.Identity = identify(p, true, claims, nil, "", nil, &s.from)
+	s.from.preset = why
 	r.Identity.Format = tokenIntrospected
 	if req != nil {
 		r.Identity.RequestClientID = req.client()

@@ -153,27 +153,35 @@ func (o *object) valText(e *entry) string {
 // boolean, anything else a number.
 func (o *object) kind(e *entry) byte { return o.text[e.vs] }
 
-// find returns the last member named name, or nil.
-func (o *object) find(name string) *entry {
+// find returns the last member named name, and whether there is one. An
+// object without its list (a token's claims once Run has given their room
+// back) is read again into room on the stack: its text is then the object
+// alone.
+func (o *object) find(name string) (entry, bool) {
+	members := o.members
+	if members == nil && len(o.text) > len("{}") {
+		var room [32]entry
+		members, _ = readEntries(o.text, room[:0])
+	}
 	// Claim names are short and many share a length (iss, sub, aud, azp):
 	// a last byte that differs spares the call comparing the rest.
-	for i := len(o.members) - 1; i >= 0; i-- {
-		e := &o.members[i]
+	for i := len(members) - 1; i >= 0; i-- {
+		e := &members[i]
 		if int(e.ne-e.ns) != len(name) {
 			continue
 		}
 		if n := o.text[e.ns:e.ne]; name == "" || n[len(n)-1] == name[len(name)-1] && n == name {
-			return e
+			return *e, true
 		}
 	}
-	return nil
+	return entry{}, false
 }
 
 // last returns the value of the last member named name: the one
 // encoding/json, JSON.parse and JWT libraries keep when a name repeats.
 func (o *object) last(name string) gjson.Result {
-	if e := o.find(name); e != nil {
-		return o.val(e)
+	if e, ok := o.find(name); ok {
+		return o.val(&e)
 	}
 	return gjson.Result{}
 }

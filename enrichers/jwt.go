@@ -115,37 +115,62 @@ func splitJWT[T string | []byte](token T) (header, payload T, ok bool) {
 	return token[:h], seg, true
 }
 
-// payloadRoom lends readClaims the room a usual payload is decoded into.
-// base64URL decodes through a function value, so room on readClaims' stack
-// would escape to the heap: one more allocation of 2 KB per token.
-var payloadRoom = sync.Pool{New: func() any { return new([2048]byte) }}
+// payloadRoom is the room a usual payload is decoded into and its claims
+// listed in. base64URL decodes through a function value, so room on
+// readClaims' stack would escape to the heap: one more allocation of 2 KB
+// per token.
+type payloadRoom struct {
+	text   [2048]byte
+	claims [32]entry
+}
+
+var payloadRooms = sync.Pool{New: func() any { return new(payloadRoom) }}
 
 // readClaims decodes a JWS access token's payload and lists its top-level
 // claims. ok is false for anything decodeJWT refuses. A usual payload is
-// decoded into pooled room and listed on the stack: only the claims' text
-// and their list, of its exact length, are allocated, since the identity
-// keeps both.
-func readClaims(token []byte) (header []byte, claims object, ok bool) {
+// decoded into pooled room: only the claims' text is allocated, since the
+// identity keeps it. With lend, the list of claims may stay in the room,
+// which *lend then holds until the caller gives it back (scratch.release);
+// otherwise, or when the list does not fit the room or a name holds an
+// escape, the list is copied out at its length.
+func readClaims(token []byte, lend **payloadRoom) (header []byte, claims object, ok bool) {
 	header, seg, ok := splitJWT(token)
 	if !ok {
 		return nil, claims, false
 	}
-	text := payloadRoom.Get().(*[2048]byte)
-	defer payloadRoom.Put(text)
-	dst := text[:]
-	if n := base64URL.DecodedLen(len(seg)); n > len(text) {
+	room := payloadRooms.Get().(*payloadRoom)
+	dst := room.text[:]
+	if n := base64URL.DecodedLen(len(seg)); n > len(dst) {
 		dst = make([]byte, n)
 	}
 	n, err := decodeSegment(dst, seg)
 	if err != nil {
+		payloadRooms.Put(room)
 		return nil, claims, false
 	}
-	var room [32]entry
-	members, err := readEntries(dst[:n], room[:0])
+	members, err := readEntries(dst[:n], room.claims[:0])
 	if err != nil {
+		payloadRooms.Put(room)
 		return nil, claims, false
 	}
-	return header, newObject(string(dst[:n]), slices.Clone(members)), true
+	claims = newObject(string(dst[:n]), members)
+	if inRoom(members, room) {
+		// newObject appends unescaped names to the text: such a text is
+		// not read again (object.find), so its list is kept
+		if lend != nil && len(claims.text) == n {
+			*lend = room
+			return header, claims, true
+		}
+		claims.members = slices.Clone(members)
+	}
+	payloadRooms.Put(room)
+	return header, claims, true
+}
+
+// inRoom reports whether list is in room's list of claims, which
+// readEntries leaves for the heap past 32 claims.
+func inRoom(list []entry, room *payloadRoom) bool {
+	return cap(list) > 0 && &list[:1][0] == &room.claims[0]
 }
 
 // decodeJWTHeaderType returns the `typ` member of a base64url JWT header

@@ -5,7 +5,7 @@ package enrichers
 // when body is not a UTF-8 JSON object, errTooDeep when it nests deeper
 // than MaxDepth. Nothing of body is kept: the values the identity keeps
 // (the response's scope, the token's claims) are copies.
-func (e *Enricher) read(r *Response, body []byte, req *tokenRequest, ents []entry) ([]entry, error) {
+func (e *Enricher) read(r *Response, body []byte, req *tokenRequest, ents []entry, s *scratch) ([]entry, error) {
 	*r = Response{Status: StatusNotToken}
 	list, err := readEntries(body, ents)
 	if err != nil {
@@ -25,19 +25,41 @@ func (e *Enricher) read(r *Response, body []byte, req *tokenRequest, ents []entr
 	if !tok.plain {
 		token = []byte(entryText(body, tok))
 	}
-	header, claims, isJWT := readClaims(token)
+	header, claims, isJWT := readClaims(token, &s.room)
 	p, why := e.presets.choose(isJWT, claims, header)
 	// the response's scope is copied out of body only when the token has
 	// no scope claim
 	scope := func() string { return entryText(body, lastEntry(body, list, "scope")) }
-	r.Identity = identify(p, isJWT, claims, scope, entryText(body, lastEntry(body, list, "issued_token_type")), req)
+	r.Identity = identify(p, isJWT, claims, scope, entryText(body, lastEntry(body, list, "issued_token_type")), req, &s.from)
 	if r.Identity.Preset == presetHydra && p == &e.presets.fallback {
 		why = "auto: the ext claim (Hydra)"
 	}
-	r.Identity.from.preset = why
+	s.from.preset = why
 	return list, nil
 }
 
 // ambiguous reports whether a reserved member appears more than once in
 // spellings encoding/json folds together (foldedTwice).
 func ambiguous(body []byte, list []entry) bool { return foldedTwice(body, list, false) }
+
+// scratch is what Run lends the reading of a response, on its stack, for
+// as long as Run runs: where the identity's values came from, which only
+// an explanation reads, and the pooled room the token's claims are listed
+// in.
+type scratch struct {
+	from provenance
+	room *payloadRoom
+}
+
+// release gives the room back once Run is done with r. A claim read
+// after that (a placeholder in an access log) reads the payload again.
+func (s *scratch) release(r *Response) {
+	if s.room == nil {
+		return
+	}
+	if c := &r.Identity.claims; inRoom(c.members, s.room) {
+		c.members = nil
+	}
+	payloadRooms.Put(s.room)
+	s.room = nil
+}

@@ -53,7 +53,7 @@ func (e *Enricher) plan(pl *plan, r *Response, resolve resolver) {
 		label := e.liftLabels[li]
 		if n := countMembers(c, maxMembers+1); n > maxMembers {
 			pl.traceOut(label, label, whyTooMany)
-			r.refused = append(r.refused, label)
+			r.refuse(label)
 			continue
 		}
 		c.ForEach(func(k, v gjson.Result) bool {

@@ -113,7 +113,7 @@ func parseTokenRequest(contentType, body, basicUser string) tokenRequest {
 	}
 	tr.ClientIDConflict = ids.conflict(basicUser != "", tr.ClientID)
 	if assertion != "" {
-		if _, claims, ok := readClaims([]byte(assertion)); ok {
+		if _, claims, ok := readClaims([]byte(assertion), nil); ok {
 			if sub := claims.last("sub"); sub.Type == gjson.String && sub.Str != "" {
 				tr.AssertionClientID = sub.Str
 			} else if iss := claims.last("iss"); iss.Type == gjson.String {

@@ -110,10 +110,12 @@ func (e *Enricher) Run(dst []byte, in *Input, host Host) Result {
 	var room [12]entry
 	var members []entry
 	var err error
+	var s scratch
+	defer s.release(r)
 	if in.Introspection {
-		members, err = e.readIntrospection(r, in.Body, &req, room[:0])
+		members, err = e.readIntrospection(r, in.Body, &req, room[:0], &s)
 	} else {
-		members, err = e.read(r, in.Body, &req, room[:0])
+		members, err = e.read(r, in.Body, &req, room[:0], &s)
 	}
 	res := Result{Status: r.Status, Response: r}
 	var x *Explanation
@@ -139,21 +141,21 @@ func (e *Enricher) Run(dst []byte, in *Input, host Host) Result {
 		return res
 	}
 	if x != nil {
-		x.Identity = r.Describe()
+		x.Identity = r.describe(&s.from)
 	}
 	host.Publish(r)
 	e.matchRules(r, host, x)
 	if names := e.sources(r); len(names) > 0 {
 		for _, f := range host.LookUp(names) {
 			if !r.setSource(f) {
-				r.refused = append(r.refused, f.Source)
+				r.refuse(f.Source)
 			}
 		}
 	}
 	resolve := host.Resolve
 	e.split(r, resolve)
 	res.Body = e.render(dst, r, in.Body, members, resolve, in, &res)
-	res.Status, res.Rejected = r.Status, r.refused
+	res.Status, res.Rejected = r.Status, r.refusedNames()
 	return res
 }
 

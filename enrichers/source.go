@@ -165,13 +165,14 @@ func (r *Response) setSource(f Found) bool {
 			so.object = o
 		}
 	}
-	for i := range r.sources {
-		if r.sources[i].name == f.Source {
-			r.sources[i] = so
+	m := r.more()
+	for i := range m.sources {
+		if m.sources[i].name == f.Source {
+			m.sources[i] = so
 			return ok
 		}
 	}
-	r.sources = append(r.sources, so)
+	m.sources = append(m.sources, so)
 	return ok
 }
 
@@ -186,9 +187,12 @@ type sourceObject struct {
 // source returns what source's lookup came to, or nil when it was not
 // looked up.
 func (r *Response) source(name string) *sourceObject {
-	for i := range r.sources {
-		if r.sources[i].name == name {
-			return &r.sources[i]
+	if r.found == nil {
+		return nil
+	}
+	for i, so := range r.found.sources {
+		if so.name == name {
+			return &r.found.sources[i]
 		}
 	}
 	return nil

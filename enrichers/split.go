@@ -181,20 +181,24 @@ func (e *Enricher) split(r *Response, resolve resolver) {
 type splitResult struct{ name, bucket string }
 
 func (r *Response) setSplit(name, bucket string) {
-	for i := range r.splits {
-		if r.splits[i].name == name {
-			r.splits[i].bucket = bucket
+	m := r.more()
+	for i := range m.splits {
+		if m.splits[i].name == name {
+			m.splits[i].bucket = bucket
 			return
 		}
 	}
-	r.splits = append(r.splits, splitResult{name, bucket})
+	m.splits = append(m.splits, splitResult{name, bucket})
 }
 
 // splitBucket returns the bucket of split name, "" when none.
 func (r *Response) splitBucket(name string) string {
-	for i := range r.splits {
-		if r.splits[i].name == name {
-			return r.splits[i].bucket
+	if r.found == nil {
+		return ""
+	}
+	for _, s := range r.found.splits {
+		if s.name == name {
+			return s.bucket
 		}
 	}
 	return ""

@@ -171,13 +171,15 @@ func BenchmarkSplitStage(b *testing.B) {
 	cfg.Splits = []SplitConfig{{Name: "slot", Key: "{http.token.client_id}", Buckets: []Bucket{{Name: "green", Weight: 10}, {Name: "blue", Weight: 90}}}}
 	e := mustNew(b, cfg)
 	r := new(Response)
-	if _, err := e.read(r, c.body, c.req, nil); err != nil {
+	if _, err := e.read(r, c.body, c.req, nil, &scratch{}); err != nil {
 		b.Fatal(err)
 	}
 	e.matchRules(r, noHost{}, nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		r.splits = r.splits[:0]
+		if r.found != nil {
+			r.found.splits = r.found.splits[:0]
+		}
 		e.split(r, nil)
 	}
 	if v, _, _ := r.Placeholder("split.slot"); v == "" {
