@@ -114,6 +114,29 @@ func (e *Enricher) indexLabels() {
 	}
 }
 
+// markUnique marks the configured fields whose name no other configured
+// field has (field.unique): the plan places such a field without looking
+// its name up among the fields planned before it.
+func (e *Enricher) markUnique() {
+	each := func(do func(f *field)) {
+		for i := range e.fields {
+			do(&e.fields[i])
+		}
+		for r := range e.rules {
+			for i := range e.rules[r].fields {
+				do(&e.rules[r].fields[i])
+			}
+		}
+	}
+	named := map[string]int{}
+	each(func(f *field) {
+		if f.source == "" {
+			named[f.name]++
+		}
+	})
+	each(func(f *field) { f.unique = f.source == "" && named[f.name] == 1 })
+}
+
 // Status says what the engine made of a response.
 type Status uint8
 
@@ -178,6 +201,7 @@ func New(cfg Config) (*Enricher, error) {
 		e.hasSplits = e.hasSplits || len(e.rules[i].splits) > 0
 	}
 	e.indexLabels()
+	e.markUnique()
 	return e, nil
 }
 

@@ -297,6 +297,11 @@ func TestLiftClaim(t *testing.T) {
 	if bytes.Count(got, []byte(`"access_token"`)) != 1 || bytes.Count(got, []byte(`"expires_in"`)) != 1 {
 		t.Fatalf("reserved member duplicated: %s", got)
 	}
+	// the configured field replaces the lifted member of its name: one
+	// member, though no other configured field has the name
+	if bytes.Count(got, []byte(`"region"`)) != 1 {
+		t.Fatalf("region written twice: %s", got)
+	}
 	got, _ = mustEnrich(t, e, tokenResponse(t, tok2), nil)
 	if bytes.Contains(got, []byte("smuggled")) || !bytes.Contains(got, []byte(`"ok":true`)) {
 		t.Fatalf("escaped smuggle: %s", got)

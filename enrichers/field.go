@@ -76,6 +76,9 @@ type field struct {
 	source, label string
 	// counter is the index of countLabel in the Enricher's labels.
 	counter int
+	// unique: no other configured field, top-level or in a rule, has
+	// this name (Enricher.markUnique)
+	unique bool
 }
 
 // countLabel is what the members the field writes are counted as: its

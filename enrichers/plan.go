@@ -40,6 +40,9 @@ type plan struct {
 	vals  []byte
 	// replacing: some field replaces a member of the upstream's
 	replacing bool
+	// foreign: a lifted claim or a source has planned members, whose
+	// names the configuration does not know
+	foreign bool
 	// trace, when set (Explain), records what became of every field, and
 	// rule names the rule whose fields are being planned
 	trace *[]fieldExplanation
@@ -67,7 +70,7 @@ func putPlan(pl *plan) {
 	clear(pl.fields)
 	clear(pl.index)
 	pl.fields, pl.vals = pl.fields[:0], pl.vals[:0]
-	pl.replacing = false
+	pl.replacing, pl.foreign = false, false
 	pl.trace, pl.rule, pl.traced = nil, "", nil
 	planPool.Put(pl)
 }
@@ -99,7 +102,27 @@ func (pl *plan) put(name, label string, counter int, key func() span, val span) 
 		p.val, p.counter = val, counter
 		return
 	}
-	pl.fields = append(pl.fields, planned{name: name, counter: counter, key: key(), val: val})
+	pl.append(name, counter, key(), val)
+}
+
+// putField plans configured field f with the value val. A field whose
+// name no other configured field has (field.unique) is appended without
+// looking its name up, unless a lifted claim or a source has planned
+// members before it.
+func (pl *plan) putField(f *field, val span) {
+	if !f.unique || pl.foreign {
+		pl.put(f.name, f.name, f.counter, func() span { return pl.addBytes(f.key) }, val)
+		return
+	}
+	if pl.trace != nil {
+		pl.tracePut(f.name, f.name, val)
+	}
+	pl.append(f.name, f.counter, pl.addBytes(f.key), val)
+}
+
+// append plans a field of a name not planned yet.
+func (pl *plan) append(name string, counter int, key, val span) {
+	pl.fields = append(pl.fields, planned{name: name, counter: counter, key: key, val: val})
 	switch n := len(pl.fields); {
 	case n == indexFrom+1:
 		pl.reindex()
@@ -167,7 +190,7 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve resolver
 			pl.placeMembers(&so.object, f.label, f.counter)
 		case !f.dynamic:
 			if f.value != nil {
-				pl.put(f.name, f.name, f.counter, func() span { return pl.addBytes(f.key) }, pl.addBytes(f.value))
+				pl.putField(f, pl.addBytes(f.value))
 			} else {
 				pl.traceOut(f.name, f.name, whyEmpty)
 			}
@@ -180,7 +203,7 @@ func (e *Enricher) addFields(pl *plan, fs []field, r *Response, resolve resolver
 				pl.traceOut(f.name, f.name, whyEmpty)
 				continue
 			}
-			pl.put(f.name, f.name, f.counter, func() span { return pl.addBytes(f.key) }, span{start, len(pl.vals)})
+			pl.putField(f, span{start, len(pl.vals)})
 		}
 	}
 }
@@ -216,6 +239,7 @@ func (pl *plan) resolveCollisions(body []byte, members []entry, overwrite bool, 
 // placeMembers plans the members of a source's object, as the source
 // encoded them, reserved names skipped.
 func (pl *plan) placeMembers(o *object, label string, counter int) {
+	pl.foreign = true
 	pl.fields = slices.Grow(pl.fields, len(o.members))
 	for i := range o.members {
 		name := o.name(i)

@@ -56,6 +56,7 @@ func (e *Enricher) plan(pl *plan, r *Response, resolve resolver) {
 			r.refuse(label)
 			continue
 		}
+		pl.foreign = true
 		c.ForEach(func(k, v gjson.Result) bool {
 			if k.Str != "" && !isReserved(k.Str) {
 				// the upstream's own encoding of name and value

@@ -1,6 +1,7 @@
 package enrichers
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -154,5 +155,25 @@ func TestLabelsOfRules(t *testing.T) {
 	})
 	if got, want := fmt.Sprint(e.Labels()), "[api-uri source:plans plan]"; got != want {
 		t.Fatalf("Labels %s, want %s", got, want)
+	}
+}
+
+// TestFieldAfterSourceMember: a configured field replaces the member of
+// its name a source placed before it, though no other configured field
+// has the name: one member, the field's value.
+func TestFieldAfterSourceMember(t *testing.T) {
+	e := mustNew(t, Config{
+		Sources: []SourceSpec{{Name: "tenants"}},
+		Fields:  []FieldConfig{{Source: "tenants"}, {Name: "region", Value: "override"}},
+	})
+	body := []byte(`{"access_token":"` + testjwt.Claims(t, map[string]any{"azp": "svc"}) + `"}`)
+	host := &testHost{found: map[string][]byte{"tenants": []byte(`{"region":"eu","plan":"gold"}`)}}
+	var out runOutcome
+	got, err := runWith(e, nil, body, nil, host, &out)
+	if err != nil || out.Status != StatusEnriched {
+		t.Fatalf("status %v err %v", out.Status, err)
+	}
+	if bytes.Count(got, []byte(`"region"`)) != 1 || !bytes.Contains(got, []byte(`"region":"override"`)) {
+		t.Fatalf("region: %s", got)
 	}
 }
