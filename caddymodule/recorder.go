@@ -181,19 +181,21 @@ func isStale(k string) bool {
 }
 
 // writeBody sends body in place of the upstream's, with the upstream's
-// status and headers, less those that describe the old body.
-func (br *boundedRecorder) writeBody(body []byte) error {
+// status and headers, less those that describe the old body. cl is the
+// room of its Content-Length header, which must outlive the handler.
+func (br *boundedRecorder) writeBody(body []byte, cl *[1]string) error {
 	hdr := br.Header()
 	// One walk of the map, which holds a few headers, costs less than a
 	// lookup of each stale header, which it mostly lacks. Content-Length
-	// gets a list of its own: the upstream's may be shared by whatever
-	// set it, so it is replaced, never written into.
+	// gets a list of its own, cl: the upstream's may be shared by
+	// whatever set it, so it is replaced, never written into.
 	for k := range hdr {
 		if isStale(k) {
 			delete(hdr, k)
 		}
 	}
-	hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
+	cl[0] = strconv.Itoa(len(body))
+	hdr["Content-Length"] = cl[:]
 	br.buffering = false
 	br.ResponseWriterWrapper.WriteHeader(br.status)
 	_, err := br.ResponseWriterWrapper.Write(body)

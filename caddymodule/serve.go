@@ -120,6 +120,9 @@ type kept struct {
 	// resp is the token response once the engine has read it
 	resp *enrichers.Response
 	body replayBody
+	// contentLength is the enriched response's Content-Length header:
+	// the server may read the header map once ServeHTTP has returned
+	contentLength [1]string
 }
 
 // noResponse answers which placeholders are known before a token response
@@ -249,7 +252,7 @@ func (h *Handler) end(x *exchange, o outcome, err error) error {
 	case outcomes[o].write == writeRaw:
 		return x.rec.writeRaw()
 	case outcomes[o].write == writeEnriched:
-		return x.rec.writeBody(x.res.Body)
+		return x.rec.writeBody(x.res.Body, &x.kept.contentLength)
 	}
 	return nil
 }

@@ -97,7 +97,7 @@ func auth0Case() benchCase {
 	return benchCase{
 		name: "auth0", body: []byte(body), cfg: fiveRules(), maxAllocs: 3,
 		req: &tokenRequest{GrantType: "client_credentials", ClientID: "Xq3d8b2KcPz0WlN4mR7tYv1aE5sJ9uHg",
-			Audiences: []string{"https://api.example.com/"}},
+			Audiences: valuesOf("https://api.example.com/")},
 	}
 }
 

@@ -242,7 +242,7 @@ func TestPlaceholdersRenderAndEscape(t *testing.T) {
 	}
 	body := tokenResponse(t, testjwt.ClaimsHeader(t, testjwt.HeaderAT, claims))
 	var out runOutcome
-	got, err := enrich(e, nil, body, &tokenRequest{Audiences: []string{"https://aud"}, GrantType: "client_credentials"}, resolve, &out)
+	got, err := enrich(e, nil, body, &tokenRequest{Audiences: valuesOf("https://aud"), GrantType: "client_credentials"}, resolve, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestOpaqueTokenIdentityFromRequest(t *testing.T) {
 		Audience: []string{"https://api.example.com/"}, Fields: []FieldConfig{
 			{Name: "api-uri", Value: "https://eu"}, {Name: "c", Value: "{http.token.claims.org_id}"}, {Name: "s", Value: "{http.token.scope}"}}}}})
 	body := []byte(`{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","scope":"read"}`)
-	req := &tokenRequest{GrantType: "client_credentials", ClientID: "svc-eu", Audiences: []string{"https://api.example.com/"}, Scope: "ignored"}
+	req := &tokenRequest{GrantType: "client_credentials", ClientID: "svc-eu", Audiences: valuesOf("https://api.example.com/"), Scope: "ignored"}
 	got, out := mustEnrich(t, e, body, req)
 	if want := `{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","scope":"read","api-uri":"https://eu","s":"read"}`; string(got) != want {
 		t.Fatalf("got %s", got)

@@ -97,7 +97,7 @@ func FuzzEnrich(f *testing.F) {
 			e = over
 		}
 		orig := bytes.Clone(body)
-		req := &tokenRequest{ClientID: "svc-req", Audiences: []string{"https://api/"}, Scope: "read"}
+		req := &tokenRequest{ClientID: "svc-req", Audiences: valuesOf("https://api/"), Scope: "read"}
 		got, err := enrich(e, []byte("PFX"), body, req, nil, &runOutcome{WantNames: true})
 		if !bytes.Equal(body, orig) {
 			t.Fatal("Enrich modified its input")
@@ -178,7 +178,7 @@ func FuzzParseTokenRequest(f *testing.F) {
 		if isForm(ctype) && bytes.Count(body, []byte("&")) < 10000 {
 			form, _ := url.ParseQuery(string(body))
 			if tr.GrantType != form.Get("grant_type") || tr.Scope != form.Get("scope") ||
-				!reflect.DeepEqual(tr.Audiences, form["audience"]) || !reflect.DeepEqual(tr.Resources, form["resource"]) {
+				!reflect.DeepEqual(tr.Audiences.list(), form["audience"]) || !reflect.DeepEqual(tr.Resources.list(), form["resource"]) {
 				t.Fatalf("form %q: %+v", body, tr)
 			}
 		}
@@ -198,7 +198,7 @@ func FuzzParseTokenRequest(f *testing.F) {
 		}
 		tr2 := parseTokenRequest(ctype, string(withSecret), basic)
 		if strings.Contains(strings.Join(append(append([]string{tr2.GrantType, tr2.ClientID, tr2.AssertionClientID, tr2.Scope},
-			tr2.Audiences...), tr2.Resources...), "\x00"), secret) {
+			tr2.Audiences.list()...), tr2.Resources.list()...), "\x00"), secret) {
 			t.Fatalf("secret kept: %+v", tr2)
 		}
 	})

@@ -365,7 +365,7 @@ func TestHardeningValidObjectsKeepInvariants(t *testing.T) {
 	for _, overwrite := range []bool{false, true} {
 		e := hdEnricher(t, overwrite)
 		for _, body := range bodies {
-			for _, req := range []*tokenRequest{nil, {ClientID: "svc-req", Audiences: []string{"aud"}, Scope: "a b"}} {
+			for _, req := range []*tokenRequest{nil, {ClientID: "svc-req", Audiences: valuesOf("aud"), Scope: "a b"}} {
 				got, err := enrich(e, []byte("PFX"), []byte(body), req, nil, &runOutcome{WantNames: true})
 				if !bytes.HasPrefix(got, []byte("PFX")) {
 					t.Fatalf("dst prefix lost: %q", got)

@@ -106,10 +106,10 @@ func requestInput(in *Input, req *tokenRequest) {
 	set("grant_type", req.GrantType)
 	set("client_id", req.ClientID)
 	set("scope", req.Scope)
-	for _, a := range req.Audiences {
+	for _, a := range req.Audiences.list() {
 		f.Add("audience", a)
 	}
-	for _, r := range req.Resources {
+	for _, r := range req.Resources.list() {
 		f.Add("resource", r)
 	}
 	if req.AssertionClientID != "" {
@@ -180,4 +180,13 @@ func output(res Result, body []byte) []byte {
 		return res.Body
 	}
 	return body
+}
+
+// valuesOf is the values of a parameter sent with vs, in order.
+func valuesOf(vs ...string) values {
+	var out values
+	for _, v := range vs {
+		out.add(v)
+	}
+	return out
 }

@@ -1,10 +1,12 @@
 package enrichers
 
-// read validates a token response body and identifies its token into r.
-// It returns the body's members, appended to ents, and errNotJSONObject
-// when body is not a UTF-8 JSON object, errTooDeep when it nests deeper
-// than MaxDepth. Nothing of body is kept: the values the identity keeps
-// (the response's scope, the token's claims) are copies.
+// read validates a token response body and identifies its token into r,
+// recording where the identity's values came from in s.from and listing
+// the token's claims in the room s lends. It returns the body's members,
+// appended to ents, and errNotJSONObject when body is not a UTF-8 JSON
+// object, errTooDeep when it nests deeper than MaxDepth. Nothing of body
+// is kept: the values the identity keeps (the response's scope, the
+// token's claims) are copies.
 func (e *Enricher) read(r *Response, body []byte, req *tokenRequest, ents []entry, s *scratch) ([]entry, error) {
 	*r = Response{Status: StatusNotToken}
 	list, err := readEntries(body, ents)

@@ -23,9 +23,9 @@ type tokenRequest struct {
 	// (private_key_jwt / client_secret_jwt): its `sub`, else its `iss`.
 	AssertionClientID string
 	// Audiences lists the audience parameters (Auth0, RFC 8693), in order.
-	Audiences []string
+	Audiences values
 	// Resources lists the resource parameters (RFC 8707), in order.
-	Resources []string
+	Resources values
 	// Scope is the scope parameter as sent (space-separated).
 	Scope string
 	// ClientIDConflict, when not empty, says how the request names two
@@ -49,11 +49,11 @@ func (r *tokenRequest) client() string {
 // Audience returns the audience the client asked for: the first audience
 // parameter, else the first resource parameter.
 func (r *tokenRequest) audience() string {
-	if len(r.Audiences) > 0 {
-		return r.Audiences[0]
+	if r.Audiences.n > 0 {
+		return r.Audiences.first
 	}
-	if len(r.Resources) > 0 {
-		return r.Resources[0]
+	if r.Resources.n > 0 {
+		return r.Resources.first
 	}
 	return ""
 }
@@ -101,9 +101,9 @@ func parseTokenRequest(contentType, body, basicUser string) tokenRequest {
 				}
 				ids.add(v)
 			case "audience":
-				tr.Audiences = appendStrings(tr.Audiences, o.val(m))
+				addStrings(&tr.Audiences, o.val(m))
 			case "resource":
-				tr.Resources = appendStrings(tr.Resources, o.val(m))
+				addStrings(&tr.Resources, o.val(m))
 			case "scope":
 				tr.Scope = o.val(m).String()
 			case "client_assertion":
@@ -124,20 +124,46 @@ func parseTokenRequest(contentType, body, basicUser string) tokenRequest {
 	return tr
 }
 
-// appendStrings appends a JSON string, or every string of a JSON array.
-func appendStrings(dst []string, v gjson.Result) []string {
+// addStrings adds a JSON string, or every string of a JSON array, to vs.
+func addStrings(vs *values, v gjson.Result) {
 	eachString(v, func(s string) bool {
-		dst = append(dst, s)
+		vs.add(s)
 		return true
 	})
-	return dst
+}
+
+// values is the list of a repeated parameter's values. The identity reads
+// the first alone, and a usual request sends one: it is held in place,
+// and only the others are appended to a list.
+type values struct {
+	first string
+	more  []string
+	n     int
+}
+
+// add appends v.
+func (vs *values) add(v string) {
+	if vs.n == 0 {
+		vs.first = v
+	} else {
+		vs.more = append(vs.more, v)
+	}
+	vs.n++
+}
+
+// list returns the values in order, nil for none.
+func (vs *values) list() []string {
+	if vs.n == 0 {
+		return nil
+	}
+	return append([]string{vs.first}, vs.more...)
 }
 
 // form holds the token request parameters of a form body: the first value
 // of each, every value of audience and resource.
 type form struct {
 	grantType, clientID, scope, assertion string
-	audiences, resources                  []string
+	audiences, resources                  values
 	// clientIDs: every client_id, to tell whether they agree
 	clientIDs clientIDs
 }
@@ -147,7 +173,7 @@ type form struct {
 // holding `;` or failing to unescape is skipped, the first value of a
 // repeated parameter wins. Unlike ParseQuery it keeps only these six
 // parameters, so a token request costs no map. It returns f with the
-// parameters set, audiences and resources appended to its lists.
+// parameters set, audiences and resources added to its values.
 func readForm(q string, f form) form {
 	var seen [4]bool
 	for q != "" {
@@ -184,9 +210,9 @@ func readForm(q string, f form) form {
 		}
 		switch {
 		case k == "audience":
-			f.audiences = append(f.audiences, v)
+			f.audiences.add(v)
 		case k == "resource":
-			f.resources = append(f.resources, v)
+			f.resources.add(v)
 		case !seen[i]:
 			*first, seen[i] = v, true
 		}

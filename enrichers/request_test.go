@@ -20,7 +20,7 @@ func TestParseTokenRequest(t *testing.T) {
 			ctype: "application/x-www-form-urlencoded",
 			body:  "grant_type=client_credentials&client_id=svc-eu&client_secret=s3cr%3At&audience=https%3A%2F%2Fapi.example.com%2F&scope=read+write",
 			want: tokenRequest{GrantType: "client_credentials", ClientID: "svc-eu",
-				Audiences: []string{"https://api.example.com/"}, Scope: "read write"},
+				Audiences: valuesOf("https://api.example.com/"), Scope: "read write"},
 		},
 		{
 			name:  "basic is form-decoded, and a body client_id naming another client is a conflict",
@@ -28,7 +28,7 @@ func TestParseTokenRequest(t *testing.T) {
 			body:  "grant_type=client_credentials&client_id=other&resource=urn%3Aa&resource=urn%3Ab",
 			basic: "svc%3Aeu+one",
 			want: tokenRequest{GrantType: "client_credentials", ClientID: "svc:eu one",
-				Resources: []string{"urn:a", "urn:b"}, ClientIDConflict: `Basic user "svc:eu one" and client_id "other"`},
+				Resources: valuesOf("urn:a", "urn:b"), ClientIDConflict: `Basic user "svc:eu one" and client_id "other"`},
 		},
 		{
 			name:  "basic with a bad escape is kept raw",
@@ -42,7 +42,7 @@ func TestParseTokenRequest(t *testing.T) {
 			ctype: "application/json",
 			body:  `{"client_id":"svc-us","client_secret":"x","audience":"https://api.example.com/","grant_type":"client_credentials","resource":["r1","r2"]}`,
 			want: tokenRequest{GrantType: "client_credentials", ClientID: "svc-us",
-				Audiences: []string{"https://api.example.com/"}, Resources: []string{"r1", "r2"}},
+				Audiences: valuesOf("https://api.example.com/"), Resources: valuesOf("r1", "r2")},
 		},
 		{
 			name:  "private_key_jwt assertion",
@@ -78,7 +78,7 @@ func TestParseTokenRequest(t *testing.T) {
 			}
 		})
 	}
-	tr := tokenRequest{AssertionClientID: "a", Resources: []string{"r"}}
+	tr := tokenRequest{AssertionClientID: "a", Resources: valuesOf("r")}
 	if tr.client() != "a" || tr.audience() != "r" {
 		t.Fatalf("fallbacks: client %q audience %q", tr.client(), tr.audience())
 	}
