@@ -105,7 +105,7 @@ func TestClaimsOutliveTheirRoom(t *testing.T) {
 		keepsList                   bool
 	}{
 		{"usual", `{"client_id":"svc-a","plan":"gold-a","iat":1}`, "gold-a", "svc-a", false},
-		{"escaped names", `{"client_\u0069d":"svc-b","pl\u0061n":"gold-b"}`, "gold-b", "svc-b", true},
+		{"escaped names", `{"client_\u0069d":"svc-b","pla\u006e":"gold-b"}`, "gold-b", "svc-b", true},
 		{"repeated", `{"client_id":"svc-c","plan":"silver","plan":"gold-c"}`, "gold-c", "svc-c", false},
 		{"more than 32 claims", many, "gold-many", "svc-many", true},
 	} {

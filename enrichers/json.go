@@ -99,6 +99,7 @@ func newObject(text string, members []entry) object {
 		e.ns = uint32(b.Len())
 		b.WriteString(name)
 		e.ne, e.esc = uint32(b.Len()), false
+		e.last = lastByte(name, 0, len(name))
 	}
 	if b.Len() > 0 {
 		text = b.String()
@@ -164,13 +165,18 @@ func (o *object) find(name string) (entry, bool) {
 		members, _ = readEntries(o.text, room[:0])
 	}
 	// Claim names are short and many share a length (iss, sub, aud, azp):
-	// a last byte that differs spares the call comparing the rest.
+	// the entry's last byte tells most of them apart before the length
+	// and the name are compared.
+	var last byte
+	if name != "" {
+		last = name[len(name)-1]
+	}
 	for i := len(members) - 1; i >= 0; i-- {
 		e := &members[i]
-		if int(e.ne-e.ns) != len(name) {
+		if e.last != last || int(e.ne-e.ns) != len(name) {
 			continue
 		}
-		if n := o.text[e.ns:e.ne]; name == "" || n[len(n)-1] == name[len(name)-1] && n == name {
+		if o.text[e.ns:e.ne] == name {
 			return *e, true
 		}
 	}

@@ -84,7 +84,7 @@ func scanJSON[T string | []byte](b T, max int, list []entry, listing bool) (_ []
 			}
 			i = next
 			if depth == 1 && listing {
-				cur = entry{ns: uint32(ks), ne: uint32(ke), vs: uint32(i), esc: esc}
+				cur = entry{ns: uint32(ks), ne: uint32(ke), vs: uint32(i), esc: esc, last: lastByte(b, ks, ke)}
 			}
 			continue
 		case '"':
@@ -141,7 +141,7 @@ func scanJSON[T string | []byte](b T, max int, list []entry, listing bool) (_ []
 					}
 					i = next
 					if depth == 1 && listing {
-						cur = entry{ns: uint32(ks), ne: uint32(ke), vs: uint32(i), esc: esc}
+						cur = entry{ns: uint32(ks), ne: uint32(ke), vs: uint32(i), esc: esc, last: lastByte(b, ks, ke)}
 					}
 				}
 				break
@@ -181,10 +181,14 @@ func readName[T string | []byte](b T, i int) (ks, ke int, esc bool, next int, ok
 // done with, and the collector never scans the list. Offsets are uint32,
 // half the room of int: readEntries lists no text longer than
 // maxListedText, so every offset fits, even in an object's text grown by
-// its unescaped names (newObject).
+// its unescaped names (newObject). last is the last byte of the name as
+// it lies in the text (0 for an empty name): most names a lookup passes
+// over are told apart by it, and it fits the room the struct's alignment
+// leaves.
 type entry struct {
 	ns, ne, vs, ve uint32
 	esc, plain     bool
+	last           byte
 }
 
 // nameIn returns the entry's name in b, unescaped as gjson unescapes it.
@@ -471,4 +475,12 @@ func hex4(s string) rune {
 		r = r<<4 | d
 	}
 	return r
+}
+
+// lastByte is the last byte of b[ks:ke], 0 when it is empty.
+func lastByte[T string | []byte](b T, ks, ke int) byte {
+	if ke > ks {
+		return b[ke-1]
+	}
+	return 0
 }
