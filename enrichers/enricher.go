@@ -272,7 +272,10 @@ func (r *Response) more() *found {
 }
 
 // refuse records that the object of a source or lifted claim was refused.
-func (r *Response) refuse(label string) { r.more().refused = append(r.more().refused, label) }
+func (r *Response) refuse(label string) {
+	m := r.more()
+	m.refused = append(m.refused, label)
+}
 
 // refusedNames lists the refused sources and lifted claims.
 func (r *Response) refusedNames() []string {

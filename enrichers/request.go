@@ -49,10 +49,10 @@ func (r *tokenRequest) client() string {
 // Audience returns the audience the client asked for: the first audience
 // parameter, else the first resource parameter.
 func (r *tokenRequest) audience() string {
-	if r.Audiences.n > 0 {
+	if r.Audiences.sent {
 		return r.Audiences.first
 	}
-	if r.Resources.n > 0 {
+	if r.Resources.sent {
 		return r.Resources.first
 	}
 	return ""
@@ -138,22 +138,22 @@ func addStrings(vs *values, v gjson.Result) {
 type values struct {
 	first string
 	more  []string
-	n     int
+	// sent: the parameter was sent at least once (first may be "")
+	sent bool
 }
 
 // add appends v.
 func (vs *values) add(v string) {
-	if vs.n == 0 {
-		vs.first = v
+	if !vs.sent {
+		vs.first, vs.sent = v, true
 	} else {
 		vs.more = append(vs.more, v)
 	}
-	vs.n++
 }
 
 // list returns the values in order, nil for none.
 func (vs *values) list() []string {
-	if vs.n == 0 {
+	if !vs.sent {
 		return nil
 	}
 	return append([]string{vs.first}, vs.more...)
