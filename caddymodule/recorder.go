@@ -27,16 +27,67 @@ type boundedRecorder struct {
 	spilled     bool
 	// flushed: a flush was asked for while buffering; headerLen: the
 	// number of header keys when buffering began. Either hints that
-	// trailers may have reached the header map (see mayHaveTrailers).
+	// keys may have reached the header map (see headerMayHaveChanged).
 	flushed   bool
 	headerLen int
+	// head is what the token path reads of the upstream's headers, as
+	// they stood at WriteHeader
+	head upstreamHeader
+}
+
+// upstreamHeader is what the token path reads of the upstream's headers,
+// gathered by one walk of the header map: a token response carries a
+// handful of headers, and one walk of them costs less than a lookup of
+// each header read. The keys are matched as the map holds them,
+// canonical, as header() looks them up.
+type upstreamHeader struct {
+	contentType, contentEncoding string
+	// length is the declared Content-Length, -1 when there is none, and
+	// badLength says one was declared that is not a length
+	length    int64
+	badLength bool
+	// contentRange: a non-empty Content-Range; trailer: a Trailer key;
+	// stale: a header isStale names
+	contentRange, trailer, stale bool
+}
+
+// read gathers h into u.
+func (u *upstreamHeader) read(h http.Header) {
+	*u = upstreamHeader{length: -1}
+	for k, v := range h {
+		switch k {
+		case "Content-Type":
+			u.contentType = first(v)
+		case "Content-Encoding": // stale, too
+			u.contentEncoding, u.stale = first(v), true
+		case "Content-Length":
+			if cl := first(v); cl != "" {
+				n, err := strconv.ParseInt(cl, 10, 64)
+				u.length, u.badLength = n, err != nil
+			}
+		case "Content-Range":
+			u.contentRange = first(v) != ""
+		case "Trailer":
+			u.trailer = true
+		default:
+			u.stale = u.stale || isStale(k)
+		}
+	}
+}
+
+// first is a header's first value, "" when it has none.
+func first(v []string) string {
+	if len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // bufferDecider says, from the status and headers, whether to buffer. An
 // interface rather than a func so that passing the handler's method does
 // not allocate a method value per request.
 type bufferDecider interface {
-	shouldBuffer(status int, header http.Header) bool
+	shouldBuffer(status int, header *upstreamHeader) bool
 }
 
 // init readies br to record into buf for w, through wrap (br's embedded
@@ -64,7 +115,8 @@ func (br *boundedRecorder) WriteHeader(status int) {
 	br.status = status
 	br.wroteHeader = true
 	hdr := br.Header()
-	br.buffering = br.decide.shouldBuffer(status, hdr)
+	br.head.read(hdr)
+	br.buffering = br.decide.shouldBuffer(status, &br.head)
 	br.headerLen = len(hdr)
 	if !br.buffering {
 		br.ResponseWriterWrapper.WriteHeader(status)
@@ -72,7 +124,7 @@ func (br *boundedRecorder) WriteHeader(status int) {
 	}
 	// a declared length (within the limit, or shouldBuffer said no) is
 	// room taken once, instead of doubling up to it
-	if n, err := strconv.ParseInt(header(hdr, "Content-Length"), 10, 64); err == nil && n > 0 && n <= br.limit {
+	if n := br.head.length; n > 0 && n <= br.limit {
 		br.buf.Grow(int(n))
 	}
 }
@@ -117,14 +169,14 @@ func (br *boundedRecorder) FlushError() error {
 	return http.NewResponseController(br.ResponseWriterWrapper).Flush()
 }
 
-// mayHaveTrailers reports whether trailers may have been added to the
-// header map while the body was buffered. reverse_proxy flushes before it
-// copies an upstream's trailers, and a handler adding one adds a key; when
-// neither happened, the header map need not be searched for
-// http.TrailerPrefix keys. Only a handler that deletes a header and adds a
-// trailer in its place, without flushing, would go unseen; none of Caddy's
-// does.
-func (br *boundedRecorder) mayHaveTrailers() bool {
+// headerMayHaveChanged reports whether keys may have been added to the
+// header map while the body was buffered: trailers, or a stale header set
+// late. reverse_proxy flushes before it copies an upstream's trailers, and
+// a handler adding a header adds a key; when neither happened, the map
+// need not be searched again. Only a handler that deletes a header and
+// adds another in its place, without flushing, would go unseen; none of
+// Caddy's does.
+func (br *boundedRecorder) headerMayHaveChanged() bool {
 	return br.flushed || len(br.Header()) != br.headerLen
 }
 
@@ -157,7 +209,7 @@ type writerOnly struct{ io.Writer }
 // an enriched body needs a Content-Length, which would drop them, and a
 // digest trailer would no longer match it.
 func (br *boundedRecorder) hasTrailers() bool {
-	if !br.mayHaveTrailers() {
+	if !br.headerMayHaveChanged() {
 		return false
 	}
 	for k := range br.Header() {
@@ -185,13 +237,16 @@ func isStale(k string) bool {
 // room of its Content-Length header, which must outlive the handler.
 func (br *boundedRecorder) writeBody(body []byte, cl *[1]string) error {
 	hdr := br.Header()
-	// One walk of the map, which holds a few headers, costs less than a
-	// lookup of each stale header, which it mostly lacks. Content-Length
-	// gets a list of its own, cl: the upstream's may be shared by
-	// whatever set it, so it is replaced, never written into.
-	for k := range hdr {
-		if isStale(k) {
-			delete(hdr, k)
+	// The stale headers are looked for by one walk of the map, which
+	// holds a few headers and mostly none of them, and only when the walk
+	// at WriteHeader saw one or the map may have changed since.
+	// Content-Length gets a list of its own, cl: the upstream's may be
+	// shared by whatever set it, so it is replaced, never written into.
+	if br.head.stale || br.headerMayHaveChanged() {
+		for k := range hdr {
+			if isStale(k) {
+				delete(hdr, k)
+			}
 		}
 	}
 	cl[0] = strconv.Itoa(len(body))

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -171,24 +170,15 @@ func serveNext(rec *boundedRecorder, r *http.Request, next caddyhttp.Handler) er
 // response may be a token response worth buffering: a whole (not partial)
 // 2xx UTF-8 JSON body, without trailers, within max_body, in a coding the
 // module decodes.
-func (h *Handler) shouldBuffer(status int, hdr http.Header) bool {
+func (h *Handler) shouldBuffer(status int, hdr *upstreamHeader) bool {
 	if status < 200 || status > 299 || status == http.StatusNoContent || status == http.StatusResetContent ||
-		status == http.StatusPartialContent || header(hdr, "Content-Range") != "" {
+		status == http.StatusPartialContent || hdr.contentRange {
 		return false
 	}
-	if !enrichers.IsJSONMediaType(header(hdr, "Content-Type")) {
+	if !enrichers.IsJSONMediaType(hdr.contentType) || hdr.trailer || hdr.badLength || hdr.length > h.MaxBody {
 		return false
 	}
-	if _, ok := hdr["Trailer"]; ok {
-		return false
-	}
-	if cl := header(hdr, "Content-Length"); cl != "" {
-		n, err := strconv.ParseInt(cl, 10, 64)
-		if err != nil || n > h.MaxBody {
-			return false
-		}
-	}
-	return canDecode(header(hdr, "Content-Encoding"))
+	return canDecode(hdr.contentEncoding)
 }
 
 // finish decodes a buffered response, runs the engine on it and ends it.
@@ -199,7 +189,7 @@ func (h *Handler) finish(x *exchange) error {
 		return h.end(x, outTrailers, nil)
 	}
 	body := rec.buf.Bytes()
-	if coding := header(rec.Header(), "Content-Encoding"); coding != "" && coding != "identity" {
+	if coding := rec.head.contentEncoding; coding != "" && coding != "identity" {
 		var err error
 		if body, err = decodeBody(nil, coding, body, h.MaxBody); err != nil {
 			return h.end(x, outDecodeError, fmt.Errorf("decoding %s body: %w", coding, err))
