@@ -156,17 +156,18 @@ func hasWord(list, w string) bool {
 }
 
 // identify builds the identity of a token under preset p from its claims
-// (isJWT false: an opaque token), the response's scope (respScope, nil
+// and iss, the text of its iss claim, which the caller has read to choose
+// p (isJWT false: an opaque token), the response's scope (respScope, nil
 // for none, asked for only when no claim gives the scopes) and
 // issued_token_type members and the token request, and records in from
 // where each value came from. Claims win over the request: the token is
 // what the upstream actually issued.
-func identify(p *idpPreset, isJWT bool, claims object, respScope func() string, issuedType string, req *tokenRequest, from *provenance) Identity {
+func identify(p *idpPreset, isJWT bool, claims object, iss string, respScope func() string, issuedType string, req *tokenRequest, from *provenance) Identity {
 	id := Identity{Preset: p.Name}
 	if isJWT {
 		id.Format = tokenJWT
 		id.claims = claims
-		id.Issuer, id.Subject = topText(claims, "iss"), topText(claims, "sub")
+		id.Issuer, id.Subject = iss, topText(claims, "sub")
 		if p.Nested != "" {
 			if m, ok := claims.find(p.Nested); ok && claims.kind(&m) == '{' {
 				id.nested = claims.raw(&m)

@@ -75,8 +75,9 @@ func (e *Enricher) readIntrospection(r *Response, body []byte, req *tokenRequest
 	// the members are the claims, which the identity keeps: a copy of
 	// the body and of its entries
 	claims := newObject(string(body), slices.Clone(list))
-	p, why := e.presets.choose(true, claims, nil)
-	r.Identity = identify(p, true, claims, nil, "", nil, &s.from)
+	iss := topText(claims, "iss")
+	p, why := e.presets.choose(true, iss, nil)
+	r.Identity = identify(p, true, claims, iss, nil, "", nil, &s.from)
 	s.from.preset = why
 	r.Identity.Format = tokenIntrospected
 	if req != nil {

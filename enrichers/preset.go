@@ -207,17 +207,16 @@ func newPresetChooser(name string, client, tenant []string) (presetChooser, erro
 	return c, nil
 }
 
-// choose returns the preset for a token: for a JWT, by its claims and
-// header.
-// It also says why, for Explain.
-func (c *presetChooser) choose(isJWT bool, claims object, header []byte) (*idpPreset, string) {
+// choose returns the preset for a token: for a JWT, by its issuer (the
+// text of its iss claim) and header. It also says why, for Explain.
+func (c *presetChooser) choose(isJWT bool, iss string, header []byte) (*idpPreset, string) {
 	if !c.auto {
 		return &c.table[0], "configured"
 	}
 	if !isJWT {
 		return &c.fallback, "auto: an opaque token"
 	}
-	if p := detect(c.table, claims.last("iss").String()); p.Issuer != nil {
+	if p := detect(c.table, iss); p.Issuer != nil {
 		return p, "auto: the issuer"
 	}
 	if isATJWT(header) {

@@ -501,6 +501,32 @@ func TestPresetHeaderDetection(t *testing.T) {
 	}
 }
 
+// TestIssuerReadOnceForPresetAndIdentity: the text of the iss claim that
+// places a token's preset is the identity's issuer, and the one a
+// tenant is derived from, escapes read (a JSON encoder may write "\/"),
+// and only a string issuer places a token.
+func TestIssuerReadOnceForPresetAndIdentity(t *testing.T) {
+	e := mustNew(t, Config{})
+	for _, c := range []struct {
+		payload, preset, issuer, tenant string
+	}{
+		{`{"iss":"https:\/\/acme.auth0.com\/","azp":"c"}`, "auth0", "https://acme.auth0.com/", "acme"},
+		{`{"iss":"https:\/\/sso.example.com\/realms\/acme","azp":"c"}`, "keycloak", "https://sso.example.com/realms/acme", "acme"},
+		{`{"iss":"https://acme.okta.com/oauth2/default","cid":"c"}`, "okta", "https://acme.okta.com/oauth2/default", "default"},
+		{`{"iss":12,"client_id":"c"}`, "generic", "12", ""},
+		{`{"iss":null,"client_id":"c"}`, "generic", "", ""},
+	} {
+		id, err := identifyBody(e, tokenResponse(t, testjwt.Payload(c.payload)), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.payload, err)
+		}
+		if id.Preset != c.preset || id.Issuer != c.issuer || id.Tenant != c.tenant {
+			t.Errorf("%s: preset %q issuer %q tenant %q, want %q %q %q",
+				c.payload, id.Preset, id.Issuer, id.Tenant, c.preset, c.issuer, c.tenant)
+		}
+	}
+}
+
 // BenchmarkIdentifyPreset compares auto detection with a named preset on
 // every sample.
 func BenchmarkIdentifyPreset(b *testing.B) {

@@ -28,11 +28,13 @@ func (e *Enricher) read(r *Response, body []byte, req *tokenRequest, ents []entr
 		token = []byte(entryText(body, tok))
 	}
 	header, claims, isJWT := readClaims(token, &s.room)
-	p, why := e.presets.choose(isJWT, claims, header)
+	// the issuer places the token's preset and is part of its identity
+	iss := topText(claims, "iss")
+	p, why := e.presets.choose(isJWT, iss, header)
 	// the response's scope is copied out of body only when the token has
 	// no scope claim
 	scope := func() string { return entryText(body, lastEntry(body, list, "scope")) }
-	r.Identity = identify(p, isJWT, claims, scope, entryText(body, lastEntry(body, list, "issued_token_type")), req, &s.from)
+	r.Identity = identify(p, isJWT, claims, iss, scope, entryText(body, lastEntry(body, list, "issued_token_type")), req, &s.from)
 	if r.Identity.Preset == presetHydra && p == &e.presets.fallback {
 		why = "auto: the ext claim (Hydra)"
 	}
