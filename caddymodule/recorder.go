@@ -75,14 +75,6 @@ func (u *upstreamHeader) read(h http.Header) {
 	}
 }
 
-// first is a header's first value, "" when it has none.
-func first(v []string) string {
-	if len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
 // bufferDecider says, from the status and headers, whether to buffer. An
 // interface rather than a func so that passing the handler's method does
 // not allocate a method value per request.

@@ -75,8 +75,11 @@ func readAtMost(r io.Reader, n, contentLength int64, buf []byte) ([]byte, error)
 // header is h.Get(key) for a key in canonical form, as every key the
 // token path reads is: Get canonicalises the key it is given, which costs
 // more than the lookup itself.
-func header(h http.Header, key string) string {
-	if v := h[key]; len(v) > 0 {
+func header(h http.Header, key string) string { return first(h[key]) }
+
+// first is a header's first value, "" when it has none.
+func first(v []string) string {
+	if len(v) > 0 {
 		return v[0]
 	}
 	return ""

@@ -190,3 +190,12 @@ func valuesOf(vs ...string) values {
 	}
 	return out
 }
+
+// list returns the values in order, nil for none: the tests compare the
+// token request's repeated parameters with url.ParseQuery's.
+func (vs *values) list() []string {
+	if !vs.sent {
+		return nil
+	}
+	return append([]string{vs.first}, vs.more...)
+}

@@ -151,14 +151,6 @@ func (vs *values) add(v string) {
 	}
 }
 
-// list returns the values in order, nil for none.
-func (vs *values) list() []string {
-	if !vs.sent {
-		return nil
-	}
-	return append([]string{vs.first}, vs.more...)
-}
-
 // form holds the token request parameters of a form body: the first value
 // of each, every value of audience and resource.
 type form struct {
