@@ -138,7 +138,7 @@ func report(w io.Writer, rounds []round, peer string, target float64, draws, siz
 			fmt.Fprintf(w, "  vs %-8s no ratio: %s's median is not above zero\n", p, p)
 			continue
 		}
-		fmt.Fprintf(w, "  vs %-8s %.2f  [%.2f .. %.2f]  %.0f%% of draws <= %.2f\n", p, r, lo, hi, 100*below, target)
+		fmt.Fprintf(w, "  vs %-8s %.2f  [%.2f .. %.2f]  %.1f%% of draws <= %.2f\n", p, r, lo, hi, 100*below, target)
 	}
 	return nil
 }
